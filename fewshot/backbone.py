@@ -1,0 +1,79 @@
+"""The Conv-4 backbone shared by the papers (Vinyals et al. 2016, Finn et al. 2017,
+Snell et al. 2017): four blocks of [3x3 convolution with 64 filters, batch normalisation,
+ReLU, 2x2 max-pooling]. A 28x28 character becomes a 64-dimensional feature vector, an
+84x84 photo a 1,600-dimensional one (64 x 5 x 5).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class TaskBatchNorm2d(nn.Module):
+    """Batch normalisation that always uses the statistics of a reference batch.
+
+    MAML normalises with batch statistics and keeps no running averages (Finn et al. 2017,
+    reference code). Here the statistics come from the first ``reference_rows`` rows of the
+    batch (the support set, when queries are appended after it), so that a query's
+    prediction depends on the support set only, never on the other queries.
+
+    Written with plain tensor operations rather than ``F.batch_norm``: second-order
+    gradients through ``F.batch_norm`` with affine weights under ``torch.func.vmap`` come out
+    wrong in torch 2.11-2.13, and these operations have exact batching rules.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
+        reference = x if reference_rows is None else x[:reference_rows]
+        mean = reference.mean(dim=(0, 2, 3), keepdim=True)
+        variance = (reference - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True)
+        normalised = (x - mean) * torch.rsqrt(variance + self.eps)
+        return normalised * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class ConvBlock(nn.Module):
+    """conv 3x3 -> batch norm -> ReLU -> max-pool 2x2."""
+
+    def __init__(self, in_channels: int, out_channels: int, task_norm: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.norm = TaskBatchNorm2d(out_channels) if task_norm else nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
+        x = self.conv(x)
+        x = self.norm(x, reference_rows) if isinstance(self.norm, TaskBatchNorm2d) else self.norm(x)
+        return F.max_pool2d(F.relu(x), 2)
+
+
+class Conv4(nn.Module):
+    """Conv-4 feature extractor: ``[B, C, H, W] -> [B, features]``.
+
+    Arguments:
+        in_channels: 1 for characters, 3 for photos.
+        hidden: filters per layer (64 in the papers; MAML used 32 on mini-ImageNet).
+        task_norm: ``TaskBatchNorm2d`` (MAML) instead of ``nn.BatchNorm2d`` with running
+            averages (the metric-learning methods).
+    """
+
+    def __init__(self, in_channels: int = 1, hidden: int = 64, task_norm: bool = False, depth: int = 4) -> None:
+        super().__init__()
+        channels = [in_channels] + [hidden] * depth
+        self.blocks = nn.ModuleList(ConvBlock(a, b, task_norm) for a, b in zip(channels[:-1], channels[1:]))
+        self.hidden = hidden
+
+    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
+        for block in self.blocks:
+            x = block(x, reference_rows)
+        return x.flatten(1)
+
+    def output_features(self, image_size: int) -> int:
+        for _ in self.blocks:
+            image_size //= 2
+        return self.hidden * image_size * image_size

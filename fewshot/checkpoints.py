@@ -1,0 +1,122 @@
+"""Checkpoints: weights in safetensors (no pickled code) and a small JSON card beside them.
+
+A checkpoint is a folder ``checkpoints/<name>/`` holding
+
+* ``model.safetensors``: the state dict, with the method name and its constructor
+  arguments in the safetensors metadata;
+* ``card.json``: method, dataset, split, backbone, which (ways, shots) settings it serves,
+  the exact training command, seed, steps, wall time, hardware, and evaluation results;
+* ``curve.csv``: the meta-training curve (step, loss, accuracy, validation accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .data import PROJECT_ROOT
+from .methods import FewShotClassifier, build_method
+
+CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
+WEIGHTS = "model.safetensors"
+CARD = "card.json"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[str, Any]) -> Path:
+    """Write weights and card; returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
+    metadata = {"method": method.name, "config": json.dumps(method.config())}
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, folder / WEIGHTS)
+    card = {"method": method.name, "config": method.config(), **card}
+    _atomic_write(folder / CARD, json.dumps(card, indent=2) + "\n")
+    return folder
+
+
+def read_card(folder: Path | str) -> dict[str, Any]:
+    with open(Path(folder) / CARD) as handle:
+        return json.load(handle)
+
+
+def write_card(folder: Path | str, card: dict[str, Any]) -> None:
+    _atomic_write(Path(folder) / CARD, json.dumps(card, indent=2) + "\n")
+
+
+def load_checkpoint(folder: Path | str, device: torch.device | str = "cpu") -> tuple[FewShotClassifier, dict]:
+    """Rebuild a method from a checkpoint folder (or its ``model.safetensors``)."""
+    folder = Path(folder)
+    if folder.name == WEIGHTS:
+        folder = folder.parent
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise FileNotFoundError(f"no {WEIGHTS} in {folder}")
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    method = build_method(metadata["method"], **json.loads(metadata["config"]))
+    method.load_state_dict(load_file(str(weights)))
+    method.to(device).eval()
+    card = read_card(folder) if (folder / CARD).is_file() else {"method": metadata["method"]}
+    return method, card
+
+
+def list_checkpoints(root: Path | str = CHECKPOINT_DIR) -> list[tuple[Path, dict]]:
+    """Every checkpoint folder under ``root`` with its card, sorted by name."""
+    root = Path(root)
+    found = []
+    for card_path in sorted(root.glob(f"*/{CARD}")):
+        if (card_path.parent / WEIGHTS).is_file():
+            found.append((card_path.parent, read_card(card_path.parent)))
+    return found
+
+
+def find_checkpoint(
+    method: str,
+    dataset: str = "omniglot",
+    split: str | None = None,
+    ways: int = 5,
+    shots: int = 1,
+    backbone: str = "conv4",
+    root: Path | str = CHECKPOINT_DIR,
+) -> Path:
+    """The shipped checkpoint that serves a setting.
+
+    Preference: a card that lists ``(ways, shots)`` under ``serves``; then one trained with
+    the same shots whose head is wide enough (MAML); then the closest in shots.
+    """
+    candidates = []
+    for folder, card in list_checkpoints(root):
+        if card.get("method") != method or card.get("dataset") != dataset:
+            continue
+        if split is not None and card.get("split") != split:
+            continue
+        if card.get("backbone", "conv4") != backbone:
+            continue
+        head = card.get("config", {}).get("ways")
+        if head is not None and head < ways:
+            continue
+        serves = {(s["ways"], s["shots"]) for s in card.get("serves", [])}
+        trained_shots = card.get("training", {}).get("shots", shots)
+        rank = (0 if (ways, shots) in serves else 1, abs(trained_shots - shots), head or 0, folder.name)
+        candidates.append((rank, folder))
+    if not candidates:
+        raise FileNotFoundError(
+            f"no shipped checkpoint for {method} on {dataset}"
+            f"{'/' + split if split else ''} ({backbone}, {ways}-way {shots}-shot) in {root}"
+        )
+    return min(candidates)[1]

@@ -1,0 +1,402 @@
+"""Few-shot datasets held in memory, and a seeded N-way K-shot task sampler.
+
+Every dataset here is one uint8 tensor ``images[class, example, channel, height, width]``:
+Omniglot has exactly 20 drawings of every character and mini-ImageNet 600 photos of every
+class, so a task is a handful of integer indices into memory and sampling one costs
+microseconds, not file reads. Images are decoded once and cached on disk (``FEWSHOT_CACHE``,
+default ``<project>/.cache``).
+
+Splits
+------
+Omniglot ``vinyals``: the 1,028 / 172 / 423 characters of Vinyals et al. (2016), files
+``splits/vinyals_*.json``; every character at 0/90/180/270 degrees is four classes, in all
+three parts, as in every published Omniglot table.
+
+Omniglot ``lake``: Lake et al. (2015)'s background/evaluation split. Training uses
+``images_background`` minus the five alphabets that form the Vinyals validation part (they
+serve as validation here too, so that nothing is tuned on the test alphabets); testing uses
+all 20 ``images_evaluation`` alphabets. Training characters are augmented with rotations as
+classes; validation and test characters are used as drawn.
+
+mini-ImageNet ``ravi``: the 64 / 16 / 20 classes of Ravi & Larochelle (2017), 84x84 RGB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+OMNIGLOT_SIZE = 28
+MINI_IMAGENET_SIZE = 84
+DRAWINGS_PER_CHARACTER = 20
+# ImageNet statistics, used to normalise photos for every photo model.
+PHOTO_MEAN = (0.485, 0.456, 0.406)
+PHOTO_STD = (0.229, 0.224, 0.225)
+
+SPLITS = {"omniglot": ("vinyals", "lake"), "mini-imagenet": ("ravi",)}
+PARTS = ("train", "val", "test")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The dataset folder is missing; the message says where it was looked for."""
+
+
+def default_data_root() -> Path:
+    """``$FEWSHOT_DATA`` if set, else the ``shared/`` folder beside the project."""
+    env = os.environ.get("FEWSHOT_DATA")
+    return Path(env) if env else PROJECT_ROOT.parent / "shared"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("FEWSHOT_CACHE")
+    return Path(env) if env else PROJECT_ROOT / ".cache"
+
+
+# --------------------------------------------------------------------------------------
+# Omniglot
+# --------------------------------------------------------------------------------------
+
+
+def _local_omniglot_class():
+    """torchvision's ``Omniglot``, accepting an unpacked folder without its zip file.
+
+    torchvision checks the MD5 of ``images_<part>.zip``; a copy that holds only the unpacked
+    folders (as ``shared/omniglot`` does) is refused. This subclass accepts the folder, and
+    sorts alphabets, characters and drawings so that indices agree on every machine
+    (torchvision lists them with an unsorted ``os.listdir``). With ``download=True`` and no
+    folder, torchvision's own download fills the root.
+    """
+    from torchvision.datasets import Omniglot
+    from torchvision.datasets.utils import list_files
+
+    class LocalOmniglot(Omniglot):
+        def _check_integrity(self) -> bool:
+            return os.path.isdir(os.path.join(self.root, self._get_target_folder()))
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._alphabets = sorted(self._alphabets)
+            self._characters = sorted(self._characters)
+            self._character_images = [
+                [(image, idx) for image in sorted(list_files(os.path.join(self.target_folder, c), ".png"))]
+                for idx, c in enumerate(self._characters)
+            ]
+            self._flat_character_images = sum(self._character_images, [])
+
+    return LocalOmniglot
+
+
+def _load_omniglot_part(root: Path, background: bool, download: bool) -> tuple[list[str], np.ndarray]:
+    """Decode every drawing of one Omniglot part to 28x28, ink = 255 on 0."""
+    LocalOmniglot = _local_omniglot_class()
+    try:
+        dataset = LocalOmniglot(str(root), background=background, download=download)
+    except RuntimeError as error:
+        raise DataNotFoundError(
+            f"Omniglot not found under {root / 'omniglot-py'} ({error}). Point --data-root or "
+            "FEWSHOT_DATA at a folder holding omniglot-py/images_background and images_evaluation."
+        ) from None
+    part = "images_background" if background else "images_evaluation"
+    names, images = [], []
+    for idx, character in enumerate(dataset._characters):
+        drawings = [name for name, _ in dataset._character_images[idx]]
+        if len(drawings) != DRAWINGS_PER_CHARACTER:
+            raise DataNotFoundError(f"{character}: expected 20 drawings, found {len(drawings)}")
+        arrays = []
+        for name in drawings:
+            with Image.open(os.path.join(dataset.target_folder, character, name)) as image:
+                arrays.append(resize_drawing(image, OMNIGLOT_SIZE))
+        names.append(f"{part}/{character}")
+        images.append(np.stack(arrays))
+    return names, np.stack(images)
+
+
+def resize_drawing(image: Image.Image, size: int) -> np.ndarray:
+    """An Omniglot drawing (white paper, black ink) as ``size`` x ``size`` uint8, ink = 255.
+
+    The whole 105x105 canvas is resized with Lanczos antialiasing, as in the published
+    protocols (no cropping), then inverted so that ink is bright on a zero background.
+    """
+    grey = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
+    return 255 - np.asarray(grey, dtype=np.uint8)
+
+
+def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tuple[list[str], np.ndarray]:
+    """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])``, cached after the first call."""
+    root = Path(root) if root is not None else default_data_root() / "omniglot"
+    cache = default_cache_dir() / f"omniglot-{OMNIGLOT_SIZE}.npz"
+    if cache.exists():
+        with np.load(cache) as stored:
+            if str(stored["root"]) == str(root.resolve()) or not (root / "omniglot-py").exists():
+                return [str(n) for n in stored["names"]], stored["images"]
+    names, images = [], []
+    for background in (True, False):
+        part_names, part_images = _load_omniglot_part(root, background, download)
+        names += part_names
+        images.append(part_images)
+    images = np.concatenate(images)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, names=np.array(names), images=images, root=str(root.resolve()))
+    os.replace(tmp, cache)
+    return names, images
+
+
+def omniglot_split_characters(root: Path, split: str, part: str, all_characters: list[str]) -> tuple[list[str], int]:
+    """The characters of one part of a split, as ``images_<key>/<Alphabet>/<characterNN>``,
+    and the number of rotations that count as classes. ``all_characters`` lists every
+    character present (from the decoded bank)."""
+    if split not in SPLITS["omniglot"] or part not in PARTS:
+        raise ValueError(f"unknown Omniglot split/part {split}/{part}")
+
+    def from_json(name: str) -> list[str]:
+        path = root / "splits" / f"vinyals_{name}.json"
+        if not path.is_file():
+            raise DataNotFoundError(f"Omniglot split file not found: {path}")
+        with open(path) as handle:
+            listing = json.load(handle)
+        return sorted(
+            f"images_{key}/{alphabet}/{character}"
+            for key, alphabets in listing.items()
+            for alphabet, characters in alphabets.items()
+            for character in characters
+        )
+
+    if split == "vinyals":
+        return from_json(part), 4
+    validation = from_json("val")
+    if part == "val":
+        return validation, 1
+    held_out = {c.rsplit("/", 1)[0] for c in validation}
+    key = "images_background" if part == "train" else "images_evaluation"
+    characters = sorted(c for c in all_characters if c.startswith(key + "/") and c.rsplit("/", 1)[0] not in held_out)
+    return characters, (4 if part == "train" else 1)
+
+
+# --------------------------------------------------------------------------------------
+# mini-ImageNet
+# --------------------------------------------------------------------------------------
+
+
+def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np.ndarray]:
+    """One part of mini-ImageNet as ``(wnids, uint8[classes, 600, 3, 84, 84])``, cached."""
+    root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
+    folder = root / part
+    if not folder.is_dir():
+        raise DataNotFoundError(
+            f"mini-ImageNet not found: {folder}. Point --data-root or FEWSHOT_DATA at a folder "
+            "holding mini-imagenet/{train,val,test}/<wnid>/*.jpg."
+        )
+    cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
+    wnids = sorted(os.listdir(folder))
+    if cache.exists():
+        images = np.load(cache, mmap_mode="r")
+        if images.shape[0] == len(wnids):
+            return wnids, images
+    per_class = []
+    for wnid in wnids:
+        files = sorted(os.listdir(folder / wnid))
+        arrays = []
+        for name in files:
+            with Image.open(folder / wnid / name) as image:
+                image = image.convert("RGB")
+                if image.size != (MINI_IMAGENET_SIZE, MINI_IMAGENET_SIZE):
+                    image = image.resize((MINI_IMAGENET_SIZE,) * 2, Image.Resampling.BICUBIC)
+                arrays.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+        per_class.append(np.stack(arrays))
+    if len({len(a) for a in per_class}) != 1:
+        raise DataNotFoundError(f"{folder}: classes hold different numbers of images")
+    images = np.stack(per_class)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npy")
+    np.save(tmp, images)
+    os.replace(tmp, cache)
+    return wnids, images
+
+
+# --------------------------------------------------------------------------------------
+# The in-memory dataset and the task sampler
+# --------------------------------------------------------------------------------------
+
+
+class FewShotDataset:
+    """Classes of images held as one uint8 tensor ``[base_class, example, C, H, W]``.
+
+    With ``rotations = 4``, class ``c`` is base class ``c // 4`` turned by ``90 * (c % 4)``
+    degrees (Omniglot's rotations-as-classes protocol).
+    """
+
+    def __init__(
+        self,
+        images: Tensor | np.ndarray,
+        names: list[str],
+        rotations: int = 1,
+        domain: str = "characters",
+        description: str = "",
+    ) -> None:
+        images = torch.as_tensor(np.asarray(images)) if not isinstance(images, Tensor) else images
+        if images.dim() == 4:  # [class, example, H, W] -> add the channel axis
+            images = images.unsqueeze(2)
+        if images.dtype != torch.uint8 or images.dim() != 5:
+            raise ValueError("images must be uint8 [class, example, C, H, W]")
+        if len(names) != images.shape[0]:
+            raise ValueError("one name per base class expected")
+        self.images = images
+        self.base_names = list(names)
+        self.rotations = rotations
+        self.domain = domain
+        self.description = description
+
+    @property
+    def num_classes(self) -> int:
+        return self.images.shape[0] * self.rotations
+
+    @property
+    def examples_per_class(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[2:])
+
+    def class_name(self, c: int) -> str:
+        name = self.base_names[c // self.rotations]
+        angle = 90 * (c % self.rotations)
+        return f"{name} @{angle}" if self.rotations > 1 else name
+
+    def gather(self, classes: Tensor, examples: Tensor) -> Tensor:
+        """uint8 images of ``classes[i]``, examples ``examples[i, j]``: ``[len(classes), j, C, H, W]``."""
+        classes, examples = classes.to(self.images.device), examples.to(self.images.device)
+        picked = self.images[(classes // self.rotations).unsqueeze(1), examples]
+        if self.rotations == 1:
+            return picked
+        turns = classes % self.rotations
+        rotated = torch.stack([torch.rot90(picked, k, dims=(-2, -1)) for k in range(self.rotations)])
+        return rotated[turns, torch.arange(len(classes), device=picked.device)]
+
+    def to(self, device: torch.device | str) -> "FewShotDataset":
+        """Move the images (e.g. to the GPU, so that tasks are gathered there)."""
+        self.images = self.images.to(device)
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"FewShotDataset({self.description or self.domain}: {self.num_classes} classes x "
+            f"{self.examples_per_class} examples of {self.image_shape})"
+        )
+
+
+def to_float(images: Tensor, domain: str) -> Tensor:
+    """uint8 images -> the float input of the models: ink in [0, 1] for characters,
+    ImageNet-normalised RGB for photos."""
+    x = images.float().div_(255.0)
+    if domain == "photos":
+        mean = torch.tensor(PHOTO_MEAN, device=x.device).view(3, 1, 1)
+        std = torch.tensor(PHOTO_STD, device=x.device).view(3, 1, 1)
+        x = (x - mean) / std
+    return x
+
+
+def load_dataset(
+    dataset: str,
+    split: str | None = None,
+    part: str = "train",
+    root: Path | str | None = None,
+    download: bool = False,
+) -> FewShotDataset:
+    """One part of a few-shot split, in memory: ``load_dataset("omniglot", "vinyals", "test")``."""
+    split = split or SPLITS.get(dataset, (None,))[0]
+    if dataset == "omniglot":
+        root = Path(root) if root is not None else default_data_root() / "omniglot"
+        names, bank = load_omniglot_bank(root, download=download)
+        index = {name: i for i, name in enumerate(names)}
+        characters, rotations = omniglot_split_characters(root, split, part, names)
+        missing = [c for c in characters if c not in index]
+        if missing:
+            raise DataNotFoundError(f"{len(missing)} characters of {split}/{part} missing, e.g. {missing[0]}")
+        rows = torch.tensor([index[c] for c in characters])
+        images = torch.from_numpy(bank)[rows]
+        return FewShotDataset(images, characters, rotations, "characters", f"omniglot/{split}/{part}")
+    if dataset == "mini-imagenet":
+        if split != "ravi":
+            raise ValueError(f"mini-ImageNet has one split, ravi, not {split}")
+        root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
+        wnids, images = load_mini_imagenet_part(root, part)
+        return FewShotDataset(torch.from_numpy(np.ascontiguousarray(images)), wnids, 1, "photos",
+                              f"mini-imagenet/ravi/{part}")
+    raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(SPLITS)}")
+
+
+@dataclass
+class Task:
+    """One N-way K-shot task. Labels are 0..N-1; images are uint8 until ``to_float``.
+
+    Support and query images are ordered class by class (label 0's shots first).
+    ``classes`` holds the dataset class index behind each label.
+    """
+
+    support_images: Tensor  # [N*K, C, H, W] uint8
+    support_labels: Tensor  # [N*K]
+    query_images: Tensor  # [N*Q, C, H, W] uint8
+    query_labels: Tensor  # [N*Q]
+    classes: Tensor  # [N]
+
+    @property
+    def ways(self) -> int:
+        return len(self.classes)
+
+
+class TaskSampler:
+    """Seeded N-way K-shot Q-query tasks: the same seed gives the same tasks everywhere.
+
+    It draws with its own ``torch.Generator`` (CPU), whose stream is the same on every
+    machine and PyTorch build, and touches no global random state. (The stream depends on
+    how tasks are drawn: ``sample()`` is ``sample_batch(1)``.)
+    """
+
+    def __init__(self, dataset: FewShotDataset, ways: int, shots: int, queries: int, seed: int = 0) -> None:
+        if ways > dataset.num_classes:
+            raise ValueError(f"{ways}-way tasks need {ways} classes; the dataset has {dataset.num_classes}")
+        if shots + queries > dataset.examples_per_class:
+            raise ValueError(
+                f"{shots} shots + {queries} queries exceed the {dataset.examples_per_class} examples per class"
+            )
+        self.dataset, self.ways, self.shots, self.queries = dataset, ways, shots, queries
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self) -> Task:
+        """One task: ``[N*K, C, H, W]`` support and ``[N*Q, C, H, W]`` query images."""
+        batch = self.sample_batch(1)
+        return Task(*(getattr(batch, f)[0] for f in Task.__dataclass_fields__))
+
+    def sample_batch(self, tasks: int) -> Task:
+        """``tasks`` tasks stacked along a new leading axis (a meta-batch), gathered in one go
+        on the device that holds the dataset."""
+        g, n, k, q = self.generator, self.ways, self.shots, self.queries
+        classes = torch.stack([torch.randperm(self.dataset.num_classes, generator=g)[:n] for _ in range(tasks)])
+        examples = torch.rand(tasks, n, self.dataset.examples_per_class, generator=g).argsort(-1)[..., : k + q]
+        images = self.dataset.gather(classes.flatten(), examples.flatten(0, 1))
+        images = images.view(tasks, n, k + q, *images.shape[2:])
+        labels = torch.arange(n, device=images.device).view(1, n, 1)
+        return Task(
+            support_images=images[:, :, :k].flatten(1, 2),
+            support_labels=labels.expand(tasks, n, k).flatten(1),
+            query_images=images[:, :, k:].flatten(1, 2),
+            query_labels=labels.expand(tasks, n, q).flatten(1),
+            classes=classes.to(images.device),
+        )
+
+    def state(self) -> Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: Tensor) -> None:
+        self.generator.set_state(state)

@@ -1,0 +1,176 @@
+"""Evaluate a method on seeded few-shot tasks: mean accuracy with a 95% confidence interval.
+
+    python -m fewshot.evaluate --method maml --dataset omniglot --ways 5 --shots 1 \\
+        --episodes 1000 --seed 0 --json
+    python -m fewshot.evaluate --checkpoint checkpoints/protonet-omniglot-vinyals-1shot \\
+        --ways 20 --shots 1 --episodes 1000 --seed 0
+
+With ``--method/--dataset`` the shipped checkpoint that serves the setting is used. The
+interval is 1.96 standard errors of the per-episode accuracies, as in the papers. With
+``--record`` the result is also written into the checkpoint's card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoints import find_checkpoint, load_checkpoint, read_card, write_card
+from .data import SPLITS, FewShotDataset, TaskSampler, load_dataset, to_float
+from .methods import FewShotClassifier
+
+DEFAULT_QUERIES = 15
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("CUDA was asked for but is not available")
+    return torch.device(name)
+
+
+def evaluate(
+    method: FewShotClassifier,
+    dataset: FewShotDataset,
+    ways: int,
+    shots: int,
+    episodes: int = 1000,
+    seed: int = 0,
+    queries: int = DEFAULT_QUERIES,
+    progress: bool = False,
+    **adapt_options,
+) -> dict:
+    """Accuracy over ``episodes`` seeded tasks: ``{"accuracy", "ci95", "episodes", ...}``.
+
+    ``adapt_options`` go to ``method.adapt`` (MAML's ``steps`` and ``lr``).
+    """
+    queries = min(queries, dataset.examples_per_class - shots)
+    sampler = TaskSampler(dataset, ways, shots, queries, seed=seed)
+    device = method.device
+    accuracies = []
+    method.eval()
+    iterator = range(episodes)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc=f"{method.name} {ways}-way {shots}-shot", leave=False, file=sys.stderr)
+    for _ in iterator:
+        task = sampler.sample()
+        support = to_float(task.support_images.to(device), dataset.domain)
+        query = to_float(task.query_images.to(device), dataset.domain)
+        method.adapt(support, task.support_labels.to(device), **adapt_options)
+        predicted = method.predict_proba(query).argmax(1)
+        accuracies.append((predicted == task.query_labels.to(device)).float().mean().item())
+    mean = sum(accuracies) / len(accuracies)
+    if len(accuracies) > 1:
+        std = math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (len(accuracies) - 1))
+    else:
+        std = 0.0
+    return {
+        "accuracy": mean,
+        "ci95": 1.96 * std / math.sqrt(len(accuracies)),
+        "episodes": episodes,
+        "queries": queries,
+        "seed": seed,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m fewshot.evaluate", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a checkpoint folder")
+    source.add_argument("--method", help="use the shipped checkpoint of this method (with --dataset)")
+    parser.add_argument("--dataset", default=None, choices=sorted(SPLITS))
+    parser.add_argument("--split", default=None, help="vinyals or lake (Omniglot), ravi (mini-ImageNet)")
+    parser.add_argument("--part", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--backbone", default="conv4")
+    parser.add_argument("--ways", type=int, default=5)
+    parser.add_argument("--shots", type=int, default=1)
+    parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES)
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>)")
+    parser.add_argument("--inner-steps", type=int, default=None, help="MAML: inner steps at adaptation")
+    parser.add_argument("--inner-lr", type=float, default=None, help="MAML: inner learning rate at adaptation")
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    parser.add_argument("--record", action="store_true", help="also store the result in the checkpoint's card")
+    args = parser.parse_args(argv)
+    if args.method and not args.dataset:
+        parser.error("--method needs --dataset")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    if args.checkpoint is None:
+        args.checkpoint = find_checkpoint(
+            args.method, args.dataset, args.split, args.ways, args.shots, args.backbone
+        )
+    method, card = load_checkpoint(args.checkpoint, device)
+    dataset_name = args.dataset or card["dataset"]
+    split = args.split or card.get("split") or SPLITS[dataset_name][0]
+    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root).to(device)
+    adapt_options = {}
+    if args.inner_steps is not None:
+        adapt_options["steps"] = args.inner_steps
+    if args.inner_lr is not None:
+        adapt_options["lr"] = args.inner_lr
+    start = time.perf_counter()
+    result = evaluate(
+        method, dataset, args.ways, args.shots, args.episodes, args.seed, args.queries,
+        progress=not args.json, **adapt_options,
+    )
+    seconds = time.perf_counter() - start
+    line = {
+        "method": method.name,
+        "dataset": dataset_name,
+        "split": split if args.part == "test" else f"{split}/{args.part}",
+        "ways": args.ways,
+        "shots": args.shots,
+        "episodes": args.episodes,
+        "accuracy": result["accuracy"],
+        "ci95": result["ci95"],
+        "seconds": round(seconds, 2),
+        "checkpoint": Path(args.checkpoint).name,
+        "backbone": card.get("backbone", "conv4"),
+        "queries": result["queries"],
+        "seed": args.seed,
+        "device": str(device),
+        **{f"adapt_{k}": v for k, v in adapt_options.items()},
+    }
+    if args.json:
+        print(json.dumps(line))
+    else:
+        print(
+            f"{method.title} on {dataset_name}/{line['split']}, {args.ways}-way {args.shots}-shot, "
+            f"{args.episodes} episodes: {100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}% "
+            f"({seconds:.1f} s, {Path(args.checkpoint).name})"
+        )
+    if args.record:
+        record(args.checkpoint, line, argv)
+    return line
+
+
+def record(folder: Path, line: dict, argv: list[str] | None) -> None:
+    """Store an evaluation in the card, replacing an earlier one of the same setting."""
+    card = read_card(folder)
+    argv = sys.argv[1:] if argv is None else argv
+    entry = {**line, "command": "python -m fewshot.evaluate " + shlex.join(argv)}
+    key = ("split", "ways", "shots", "episodes", "seed", "queries", "adapt_steps", "adapt_lr")
+    kept = [e for e in card.get("evaluation", []) if tuple(e.get(k) for k in key) != tuple(entry.get(k) for k in key)]
+    card["evaluation"] = kept + [entry]
+    write_card(folder, card)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The small interface every few-shot method implements.
+
+A method is an ``nn.Module`` with two lives:
+
+* meta-training: ``task_loss(support, labels, query, labels, ways)`` is the episode loss
+  that ``fewshot.train`` minimises (``meta_batch_loss`` averages it over a meta-batch);
+* serving: ``adapt(support_images, support_labels[, query_images, query_labels])`` takes in
+  a support set and returns an ``AdaptationTrace``; ``predict(query_images)`` returns class
+  probabilities with an explanation; ``embed(images)`` gives the features the method
+  compares. The app draws traces and explanations as they are, so the picture and the
+  mathematics cannot disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..backbone import Conv4
+
+
+@dataclass
+class Prediction:
+    """Class probabilities for queries, and what led to them.
+
+    ``explanation`` holds per-method tensors with one row per query: ``distances`` to the
+    support images (Siamese), ``attention`` over the support images (Matching Networks),
+    ``prototype_distances`` (Prototypical Networks), ``step_probabilities`` ``[steps+1, Q, N]``
+    (MAML).
+    """
+
+    probabilities: Tensor  # [Q, N]
+    query_embeddings: Tensor  # [Q, D]
+    explanation: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> Tensor:
+        return self.probabilities.argmax(dim=1)
+
+
+@dataclass
+class AdaptationTrace:
+    """What happened while a method took in a support set.
+
+    ``steps`` has one record per inner-loop step for methods that learn at adaptation
+    (MAML): support loss and accuracy, and query loss, accuracy and probabilities when
+    queries (and their labels) were given. ``matrices`` holds method-specific tensors,
+    e.g. the Siamese pairwise distance matrix. ``query`` is the prediction for the queries
+    given to ``adapt``, if any.
+    """
+
+    method: str
+    ways: int
+    support_embeddings: Tensor  # [S, D]
+    support_labels: Tensor  # [S]
+    class_centres: Tensor  # [N, D]: prototypes or class means
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    matrices: dict[str, Tensor] = field(default_factory=dict)
+    query: Prediction | None = None
+    query_labels: Tensor | None = None
+    seconds: float = 0.0
+
+    @property
+    def query_accuracy(self) -> float | None:
+        if self.query is None or self.query_labels is None:
+            return None
+        return (self.query.labels == self.query_labels).float().mean().item()
+
+
+def check_support(support_images: Tensor, support_labels: Tensor) -> int:
+    """The number of ways; every label 0..N-1 must have at least one image."""
+    if support_images.dim() != 4 or len(support_images) != len(support_labels):
+        raise ValueError("support images [S, C, H, W] with one label each expected")
+    ways = int(support_labels.max()) + 1
+    counts = torch.bincount(support_labels, minlength=ways)
+    if ways < 2 or bool((counts == 0).any()):
+        raise ValueError("labels must be 0..N-1 with N >= 2 and at least one image each")
+    return ways
+
+
+def class_means(features: Tensor, labels: Tensor, ways: int) -> Tensor:
+    """Mean feature of each class: Snell et al.'s prototype c_k = 1/|S_k| sum_{x in S_k} f(x)."""
+    one_hot = F.one_hot(labels, ways).to(features.dtype)  # [S, N]
+    return (one_hot.T @ features) / one_hot.sum(0).unsqueeze(1)
+
+
+def squared_distances(a: Tensor, b: Tensor) -> Tensor:
+    """||a_i - b_j||^2 for every pair, ``[len(a), len(b)]``."""
+    return (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)
+
+
+class FewShotClassifier(nn.Module):
+    """Base class: the config that rebuilds a method, and the meta-batch loop."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    summary: ClassVar[str]
+
+    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64) -> None:
+        super().__init__()
+        self.in_channels, self.image_size, self.hidden = in_channels, image_size, hidden
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this method (stored with checkpoints)."""
+        return {"in_channels": self.in_channels, "image_size": self.image_size, "hidden": self.hidden}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @abstractmethod
+    def task_loss(
+        self, support_images: Tensor, support_labels: Tensor, query_images: Tensor, query_labels: Tensor, ways: int
+    ) -> tuple[Tensor, Tensor]:
+        """The meta-training loss of one episode and the query logits ``[Q, N]``."""
+
+    def meta_batch_loss(
+        self, support_images: Tensor, support_labels: Tensor, query_images: Tensor, query_labels: Tensor, ways: int
+    ) -> tuple[Tensor, Tensor]:
+        """Mean loss and accuracy over a meta-batch (tensors with a leading task axis)."""
+        losses, correct = [], []
+        for task in zip(support_images, support_labels, query_images, query_labels):
+            loss, logits = self.task_loss(*task, ways)
+            losses.append(loss)
+            correct.append((logits.argmax(1) == task[3]).float().mean())
+        return torch.stack(losses).mean(), torch.stack(correct).mean()
+
+    @abstractmethod
+    def adapt(
+        self,
+        support_images: Tensor,
+        support_labels: Tensor,
+        query_images: Tensor | None = None,
+        query_labels: Tensor | None = None,
+    ) -> AdaptationTrace:
+        """Take in a support set; with queries, also classify them and record how."""
+
+    @abstractmethod
+    def predict(self, query_images: Tensor) -> Prediction:
+        """Class probabilities for queries, given the last support set."""
+
+    def predict_proba(self, query_images: Tensor) -> Tensor:
+        return self.predict(query_images).probabilities
+
+    @abstractmethod
+    def embed(self, images: Tensor) -> Tensor:
+        """The features this method compares, ``[B, D]``."""
+
+
+class MetricClassifier(FewShotClassifier):
+    """A method that embeds support and queries with one network and compares them.
+
+    Subclasses define ``classify(support_features, support_labels, query_features, ways)``
+    returning log-probabilities ``[Q, N]`` and an explanation. Adaptation is then just
+    embedding the support set; nothing is learned at test time.
+    """
+
+    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64) -> None:
+        super().__init__(in_channels, image_size, hidden)
+        self.backbone = Conv4(in_channels, hidden)
+        self.feature_dim = self.backbone.output_features(image_size)
+        self._support: tuple[Tensor, Tensor, int] | None = None
+
+    def embed(self, images: Tensor) -> Tensor:
+        return self.backbone(images)
+
+    @abstractmethod
+    def classify(
+        self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Log-probabilities ``[Q, N]`` and the explanation tensors."""
+
+    def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
+        features = self.embed(torch.cat([support_images, query_images]))
+        n = len(support_images)
+        log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
+        return F.nll_loss(log_probabilities, query_labels), log_probabilities
+
+    def support_matrices(self, support_features: Tensor) -> dict[str, Tensor]:
+        """Method-specific tensors about the support set for the trace."""
+        return {}
+
+    @torch.no_grad()
+    def adapt(self, support_images, support_labels, query_images=None, query_labels=None) -> AdaptationTrace:
+        start = time.perf_counter()
+        ways = check_support(support_images, support_labels)
+        self.eval()
+        features = self.embed(support_images.to(self.device))
+        labels = support_labels.to(self.device)
+        self._support = (features, labels, ways)
+        trace = AdaptationTrace(
+            method=self.name,
+            ways=ways,
+            support_embeddings=features,
+            support_labels=labels,
+            class_centres=class_means(features, labels, ways),
+            matrices=self.support_matrices(features),
+        )
+        if query_images is not None:
+            trace.query = self.predict(query_images)
+            trace.query_labels = None if query_labels is None else query_labels.to(self.device)
+        trace.seconds = time.perf_counter() - start
+        return trace
+
+    @torch.no_grad()
+    def predict(self, query_images: Tensor) -> Prediction:
+        if self._support is None:
+            raise RuntimeError("adapt() to a support set before predicting")
+        self.eval()
+        support_features, support_labels, ways = self._support
+        query_features = self.embed(query_images.to(self.device))
+        log_probabilities, explanation = self.classify(support_features, support_labels, query_features, ways)
+        return Prediction(log_probabilities.exp(), query_features, explanation)

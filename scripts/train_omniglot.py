@@ -1,0 +1,115 @@
+"""Meta-train every shipped Omniglot checkpoint: the exact recipes, run side by side.
+
+    python scripts/train_omniglot.py                       # all recipes, one after another
+    python scripts/train_omniglot.py --parallel 18 --time-limit 420 --device cuda
+    python scripts/train_omniglot.py --only 'maml-*vinyals*' --list
+
+Each recipe is one ``python -m fewshot.train`` command (``--list`` prints them). Runs are
+resumable: with ``--time-limit`` each stops cleanly and running this again continues from
+``runs/<name>/state.pt``. On CUDA, MAML's meta-update is captured in a CUDA graph; a run whose
+capture fails or disagrees with eager execution is retried without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recipes() -> dict[str, list[str]]:
+    """name -> fewshot.train arguments. Papers' protocols where they state them."""
+    table: dict[str, list[str]] = {}
+    for split in ("vinyals", "lake"):
+        common = ["--dataset", "omniglot", "--split", split, "--seed", "0"]
+        for shots in (1, 5):
+            # Finn et al.: 5-way meta-batch 32, 1 step at α=0.4 (3 at test); 20-way meta-batch 16,
+            # 5 steps at α=0.1; as many queries as shots; 60,000 meta-updates.
+            for ways in (5, 20):
+                table[f"maml-omniglot-{split}-{ways}w{shots}s"] = [
+                    "--method", "maml", *common, "--ways", str(ways), "--shots", str(shots),
+                    "--steps", "60000", "--val-every", "1000", "--val-episodes", "200"]
+            # Snell et al.: 60-way episodes, 5 queries, shots as at test, lr halved every 2,000.
+            table[f"protonet-omniglot-{split}-{shots}shot"] = [
+                "--method", "protonet", *common, "--ways", "60", "--shots", str(shots), "--queries", "5",
+                "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+            table[f"matching-omniglot-{split}-{shots}shot"] = [
+                "--method", "matching", *common, "--ways", "20", "--shots", str(shots), "--queries", "5",
+                "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+        # one Siamese network serves every setting: it is trained on pairs, not on shots
+        table[f"siamese-omniglot-{split}"] = [
+            "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",
+            "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300",
+            "--serve", "5x1,5x5,20x1,20x5"]
+    return table
+
+
+def command(name: str, arguments: list[str], args: argparse.Namespace, graph: bool, seconds: float | None) -> list[str]:
+    cmd = [sys.executable, "-m", "fewshot.train", *arguments, "--out", f"checkpoints/{name}",
+           "--device", args.device, "--quiet"]
+    if seconds is not None:
+        cmd += ["--time-limit", f"{seconds:.0f}"]
+    if graph:
+        cmd += ["--cuda-graph"]
+    return cmd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="*", help="glob over recipe names (comma-separated globs)")
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds for the whole batch: runs stop (resumably) when they are up")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-graph", action="store_true", help="never capture CUDA graphs")
+    parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    args = parser.parse_args()
+    patterns = args.only.split(",")
+    chosen = {n: a for n, a in recipes().items() if any(fnmatch.fnmatch(n, p) for p in patterns)}
+    # MAML first: it is the slowest to train
+    order = sorted(chosen, key=lambda n: (not n.startswith("maml"), n))
+    if args.list:
+        for name in order:
+            print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], "--out", f"checkpoints/{name}"]))
+        return
+    cuda = args.device.startswith("cuda")
+    (ROOT / "runs").mkdir(exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    pending = [(name, cuda and name.startswith("maml") and not args.no_graph) for name in order]
+    running: dict[str, tuple[subprocess.Popen, bool, float]] = {}
+    start = time.time()
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            name, graph = pending.pop(0)
+            left = None if args.time_limit is None else args.time_limit - (time.time() - start)
+            if left is not None and left < 30:
+                print(f"[{time.time() - start:6.0f}s] no time left for {name}", flush=True)
+                continue
+            log = open(ROOT / "runs" / f"{name}.log", "a")
+            cmd = command(name, chosen[name], args, graph, left)
+            log.write("$ " + shlex.join(cmd) + "\n")
+            log.flush()
+            running[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env), graph, time.time())
+            print(f"[{time.time() - start:6.0f}s] start {name}{' (cuda graph)' if graph else ''}", flush=True)
+        time.sleep(2)
+        for name, (process, graph, began) in list(running.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del running[name]
+            print(f"[{time.time() - start:6.0f}s] {name} exited {code} after {time.time() - began:.0f}s", flush=True)
+            if code != 0 and graph:
+                print(f"           retrying {name} without a CUDA graph", flush=True)
+                pending.insert(0, (name, False))
+    print(f"all done in {time.time() - start:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""MAML: the meta-gradient is right (finite differences), first order drops exactly the
+second-order term, the vmapped meta-batch equals the loop, and adaptation is traced."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fewshot.methods import MAML
+
+
+def tiny_maml(**options) -> MAML:
+    torch.manual_seed(0)
+    model = MAML(in_channels=1, image_size=16, hidden=3, ways=3, inner_lr=0.5, **options).double()
+    for p in model.parameters():  # break the symmetry of ones/zeros in the norms
+        p.data.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def tiny_task(seed: int = 1, tasks: int | None = None):
+    g = torch.Generator().manual_seed(seed)
+    shape = () if tasks is None else (tasks,)
+    sx = torch.rand(*shape, 6, 1, 16, 16, generator=g, dtype=torch.float64)
+    qx = torch.rand(*shape, 6, 1, 16, 16, generator=g, dtype=torch.float64)
+    labels = torch.arange(3).repeat_interleave(2)
+    sy = labels if tasks is None else labels.expand(tasks, -1)
+    return sx, sy, qx, sy.clone()
+
+
+def meta_objective(model: MAML, flat: torch.Tensor, task) -> torch.Tensor:
+    """L_query(θ') as a function of the flattened θ (for finite differences)."""
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    params, offset = {}, 0
+    for name, shape in zip(names, shapes):
+        size = shape.numel()
+        params[name] = flat[offset : offset + size].view(shape)
+        offset += size
+    sx, sy, qx, qy = task
+    for _ in range(model.inner_steps):
+        params = model.inner_update(params, sx, sy, model.inner_lr, create_graph=True)
+    return F.cross_entropy(model.query_logits(params, sx, qx), qy)
+
+
+def test_second_order_meta_gradient_matches_finite_differences():
+    model = tiny_maml(inner_steps=2)
+    task = tiny_task()
+    loss, _ = model.task_loss(*task, ways=3)
+    analytic = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))])
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    eps = 1e-6
+    numeric = torch.zeros_like(flat)
+    for i in range(len(flat)):
+        step = torch.zeros_like(flat)
+        step[i] = eps
+        with torch.enable_grad():
+            up = meta_objective(model, (flat + step).requires_grad_(), task)
+            down = meta_objective(model, (flat - step).requires_grad_(), task)
+        numeric[i] = (up - down).item() / (2 * eps)
+    assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-7), (analytic - numeric).abs().max()
+
+
+def test_first_order_drops_exactly_the_second_order_term():
+    """One inner step: ∇_θ L_q(θ') = (I - α H_s(θ)) g_q(θ') with g_q = ∇ L_q at θ'.
+    First-order MAML returns g_q(θ'); second order subtracts α H_s(θ) g_q(θ')."""
+    second = tiny_maml(inner_steps=1)
+    first = tiny_maml(inner_steps=1, first_order=True)
+    sx, sy, qx, qy = tiny_task()
+    params = dict(second.named_parameters())
+    loss_so, _ = second.task_loss(sx, sy, qx, qy, ways=3)
+    g_so = torch.autograd.grad(loss_so, list(params.values()))
+    loss_fo, _ = first.task_loss(sx, sy, qx, qy, ways=3)
+    g_fo = torch.autograd.grad(loss_fo, list(first.parameters()))
+
+    adapted = second.inner_update(params, sx, sy, second.inner_lr, create_graph=False)
+    adapted = {k: v.detach().requires_grad_() for k, v in adapted.items()}
+    query_loss = F.cross_entropy(second.query_logits(adapted, sx, qx), qy)
+    g_q = torch.autograd.grad(query_loss, list(adapted.values()))
+    # the first-order gradient is exactly the query gradient at θ'
+    for a, b in zip(g_fo, g_q):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    # Hessian-vector product H_s(θ) g_q(θ')
+    support_loss = second.support_loss(params, sx, sy)
+    grads = torch.autograd.grad(support_loss, list(params.values()), create_graph=True)
+    hvp = torch.autograd.grad(grads, list(params.values()), grad_outputs=g_q)
+    for so, fo, h in zip(g_so, g_fo, hvp):
+        assert torch.allclose(so, fo - second.inner_lr * h, rtol=1e-8, atol=1e-10)
+    assert max((so - fo).abs().max().item() for so, fo in zip(g_so, g_fo)) > 1e-6  # the term is not zero
+
+
+def test_vmapped_meta_batch_equals_the_loop():
+    """Tasks batched with torch.func.vmap give the loop's loss and meta-gradient, second and
+    first order (this catches the wrong batch-norm double-backward batching rule)."""
+    for first_order in (False, True):
+        model = tiny_maml(inner_steps=2, first_order=first_order)
+        batch = tiny_task(tasks=4)
+        results = []
+        for batched in (False, True):
+            model.batched_tasks = batched
+            loss, accuracy = model.meta_batch_loss(*batch, ways=3)
+            results.append((loss, accuracy, torch.autograd.grad(loss, list(model.parameters()))))
+        (l1, a1, g1), (l2, a2, g2) = results
+        assert torch.allclose(l1, l2, rtol=1e-10) and torch.equal(a1, a2)
+        for x, y in zip(g1, g2):
+            assert torch.allclose(x, y, rtol=1e-8, atol=1e-10)
+
+
+def test_adaptation_trace_records_every_step(task):
+    sx, sy, qx, qy = task
+    torch.manual_seed(0)
+    model = MAML(ways=5, inner_lr=0.4, test_inner_steps=3)
+    trace = model.adapt(sx, sy, qx, qy, steps=4, lr=0.3)
+    assert [r["step"] for r in trace.steps] == [0, 1, 2, 3, 4]
+    for record in trace.steps:
+        assert set(record) >= {"support_loss", "support_accuracy", "query_loss", "query_accuracy", "query_probabilities"}
+        assert record["query_probabilities"].shape == (15, 5)
+        assert record["lr"] == 0.3
+    # plain gradient descent on the support set lowers the support loss from a random start
+    assert trace.steps[-1]["support_loss"] < trace.steps[0]["support_loss"]
+    prediction = model.predict(qx)
+    assert prediction.explanation["step_probabilities"].shape == (5, 15, 5)
+    assert torch.allclose(prediction.explanation["step_probabilities"][-1], prediction.probabilities)
+    assert torch.allclose(trace.steps[-1]["query_probabilities"], prediction.probabilities, atol=1e-6)
+    assert torch.allclose(model.predict_proba(qx), prediction.probabilities)
+
+
+def test_query_predictions_do_not_depend_on_other_queries(task):
+    """Batch-norm statistics come from the support set only."""
+    sx, sy, qx, _ = task
+    torch.manual_seed(0)
+    model = MAML(ways=5)
+    model.adapt(sx, sy)
+    together = model.predict_proba(qx)
+    alone = torch.cat([model.predict_proba(qx[i : i + 1]) for i in range(len(qx))])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_head_rows_follow_the_ways(task):
+    sx, sy, qx, _ = task
+    model = MAML(ways=20)
+    assert model.adapt(sx, sy).ways == 5
+    assert model.predict_proba(qx).shape == (15, 5)
+    small = MAML(ways=3)
+    try:
+        small.adapt(sx, sy)
+    except ValueError as error:
+        assert "3-way head" in str(error)
+    else:
+        raise AssertionError("a 5-way task on a 3-way head must be refused")
+
+
+def test_random_initialisation_copy_is_deterministic():
+    model = MAML(ways=5)
+    a, b = model.reinitialised(seed=3), model.reinitialised(seed=3)
+    for x, y in zip(a.parameters(), b.parameters()):
+        assert torch.equal(x, y)
+    assert not torch.equal(a.classifier.weight, model.classifier.weight)
