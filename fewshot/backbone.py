@@ -30,12 +30,35 @@ class TaskBatchNorm2d(nn.Module):
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
 
-    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
-        reference = x if reference_rows is None else x[:reference_rows]
-        mean = reference.mean(dim=(0, 2, 3), keepdim=True)
-        variance = (reference - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True)
-        normalised = (x - mean) * torch.rsqrt(variance + self.eps)
-        return normalised * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+    def forward(
+        self,
+        x: Tensor,
+        reference_rows: int | None = None,
+        stats: tuple[Tensor, Tensor] | None = None,
+        record: list | None = None,
+    ) -> Tensor:
+        """Normalise ``x`` with the mean and variance of its first ``reference_rows`` rows
+        (all rows by default), or with given ``stats``; ``record`` collects the statistics used."""
+        if stats is None:
+            reference = x if reference_rows is None else x[:reference_rows]
+            mean = reference.mean(dim=(0, 2, 3), keepdim=True)
+            variance = (reference - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True)  # (torch.var_mean is slow on CPU)
+        else:
+            mean, variance = stats
+        if record is not None:
+            record.append((mean.detach(), variance.detach()))
+        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(variance + self.eps)  # γ / sqrt(σ² + ε)
+        shift = self.bias.view(1, -1, 1, 1) - mean * scale  # β - μ γ / sqrt(σ² + ε)
+        return x * scale + shift
+
+
+def channels_last(x: Tensor) -> Tensor:
+    """NHWC layout: max-pooling and the batch-norm arithmetic run several times faster so on
+    CPU. (Not available inside ``torch.func.vmap``, where the layout is left as it is.)"""
+    try:
+        return x.contiguous(memory_format=torch.channels_last)
+    except RuntimeError:
+        return x
 
 
 class ConvBlock(nn.Module):
@@ -46,10 +69,16 @@ class ConvBlock(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
         self.norm = TaskBatchNorm2d(out_channels) if task_norm else nn.BatchNorm2d(out_channels)
 
-    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
+    def forward(self, x: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:
         x = self.conv(x)
-        x = self.norm(x, reference_rows) if isinstance(self.norm, TaskBatchNorm2d) else self.norm(x)
-        return F.max_pool2d(F.relu(x), 2)
+        if x.device.type == "cpu":
+            x = channels_last(x)
+        if isinstance(self.norm, TaskBatchNorm2d):
+            x = self.norm(x, reference_rows, stats, record)
+        else:
+            x = self.norm(x)
+        # max-pool before ReLU: the same result (both are monotone), on a quarter of the values
+        return F.relu(F.max_pool2d(x, 2))
 
 
 class Conv4(nn.Module):
@@ -68,9 +97,17 @@ class Conv4(nn.Module):
         self.blocks = nn.ModuleList(ConvBlock(a, b, task_norm) for a, b in zip(channels[:-1], channels[1:]))
         self.hidden = hidden
 
-    def forward(self, x: Tensor, reference_rows: int | None = None) -> Tensor:
-        for block in self.blocks:
-            x = block(x, reference_rows)
+    def forward(
+        self,
+        x: Tensor,
+        reference_rows: int | None = None,
+        stats: list[tuple[Tensor, Tensor]] | None = None,
+        record: list | None = None,
+    ) -> Tensor:
+        """Features ``[B, D]``. With task normalisation: statistics from the first
+        ``reference_rows`` rows, or the per-block ``stats`` given; ``record`` collects them."""
+        for index, block in enumerate(self.blocks):
+            x = block(x, reference_rows, None if stats is None else stats[index], record)
         return x.flatten(1)
 
     def output_features(self, image_size: int) -> int:

@@ -331,7 +331,7 @@ def load_dataset(
             raise ValueError(f"mini-ImageNet has one split, ravi, not {split}")
         root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
         wnids, images = load_mini_imagenet_part(root, part)
-        return FewShotDataset(torch.from_numpy(np.ascontiguousarray(images)), wnids, 1, "photos",
+        return FewShotDataset(torch.from_numpy(np.array(images)), wnids, 1, "photos",
                               f"mini-imagenet/ravi/{part}")
     raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(SPLITS)}")
 
@@ -400,3 +400,39 @@ class TaskSampler:
 
     def set_state(self, state: Tensor) -> None:
         self.generator.set_state(state)
+
+
+def omniglot_available(root: Path | str | None = None) -> bool:
+    root = Path(root) if root is not None else default_data_root() / "omniglot"
+    return (root / "omniglot-py").is_dir() and (root / "splits").is_dir()
+
+
+def sample_omniglot_files(
+    ways: int, shots: int, queries: int, seed: int, split: str = "vinyals", part: str = "test",
+    root: Path | str | None = None,
+) -> dict:
+    """A task of held-out Omniglot characters as image files (for showing, not benchmarking):
+    ``{"class_names", "support": [(path, label)], "queries": [(path, label)]}``. Characters
+    are used as drawn (no rotations), drawers chosen at random with ``seed``."""
+    root = Path(root) if root is not None else default_data_root() / "omniglot"
+    if not omniglot_available(root):
+        raise DataNotFoundError(f"Omniglot is not available under {root}")
+    characters, _ = omniglot_split_characters(root, split, part, [])
+    if split == "lake" and part != "val":  # lake parts are listed from the folder
+        key = "images_background" if part == "train" else "images_evaluation"
+        characters = sorted(
+            f"{key}/{a}/{c}" for a in os.listdir(root / "omniglot-py" / key)
+            for c in os.listdir(root / "omniglot-py" / key / a)
+        )
+    g = torch.Generator().manual_seed(seed)
+    chosen = [characters[i] for i in torch.randperm(len(characters), generator=g)[:ways].tolist()]
+    task = {"class_names": [], "support": [], "queries": []}
+    for label, character in enumerate(chosen):
+        folder = root / "omniglot-py" / character
+        files = sorted(os.listdir(folder))
+        picks = torch.randperm(len(files), generator=g)[: shots + queries].tolist()
+        _, alphabet, number = character.split("/")
+        task["class_names"].append(f"{alphabet.replace('_', ' ')} {number.replace('character', '#')}")
+        task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
+        task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]
+    return task

@@ -20,7 +20,7 @@ from typing import Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .data import OMNIGLOT_SIZE, PHOTO_MEAN, PHOTO_STD
@@ -178,13 +178,17 @@ def ink_map(image: Image.Image) -> np.ndarray:
 
 
 def _flatten_background(ink: np.ndarray) -> np.ndarray:
-    """Subtract the slowly varying background level (shadows, grey paper)."""
-    side = max(ink.shape)
-    window = max(3, (side // 16) | 1)
+    """Subtract the slowly varying background level (shadows, grey paper).
+
+    The background is what a grey-scale opening (min then max filter, 25 of 128 pixels: wider
+    than any stroke) leaves, smoothed; it is estimated on a 128-pixel copy, where the filters
+    are cheap.
+    """
     picture = Image.fromarray((ink * 255).astype(np.uint8))
-    # the background is what remains after removing thin bright structures (opening)
-    background = picture.filter(ImageFilter.MinFilter(window)).filter(ImageFilter.MaxFilter(window))
-    background = background.filter(ImageFilter.GaussianBlur(window))
+    small = picture.resize((max(1, picture.width * 128 // max(picture.size)),
+                            max(1, picture.height * 128 // max(picture.size))), Image.Resampling.BOX)
+    background = small.filter(ImageFilter.MinFilter(25)).filter(ImageFilter.MaxFilter(25))
+    background = background.filter(ImageFilter.GaussianBlur(6)).resize(picture.size, Image.Resampling.BILINEAR)
     flat = ink - np.asarray(background, dtype=np.float64) / 255.0
     top = np.percentile(flat, 99.9)
     return flat / top if top > 0.05 else flat
@@ -195,8 +199,9 @@ def prepare_character(source: ImageInput, name: str | None = None) -> Tensor:
 
     Steps: ink map (polarity detected, background flattened); faint noise below half of
     Otsu's threshold removed; cropped to the ink; padded to a square in which the ink spans
-    ``INK_FRACTION`` of the side; stroke width normalised to Omniglot's at the 105-pixel
-    canvas; resized to 28x28 with Lanczos antialiasing.
+    ``INK_FRACTION`` of the side; at Omniglot's 105-pixel canvas, thinned to centre lines and
+    redrawn with Omniglot's pen width; resized to 28x28 with Lanczos antialiasing, exactly as
+    the dataset's drawings are.
     """
     label = name or "the image"
     ink = ink_map(open_image(source, name))
@@ -213,8 +218,12 @@ def prepare_character(source: ImageInput, name: str | None = None) -> Tensor:
     square = np.zeros((side, side))
     y0, x0 = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
     square[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
-    canvas = Image.fromarray((square * 255).astype(np.uint8)).resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
-    canvas = _normalise_stroke(canvas)
+    canvas = Image.fromarray((square * 255).astype(np.uint8)).resize((CANVAS, CANVAS), Image.Resampling.BOX)
+    # a pen much thinner than a canvas pixel comes out faint: restore full-strength ink
+    values = np.asarray(canvas, dtype=np.float64)
+    strong = np.median(values[values > 0]) if (values > 0).any() else 255.0
+    canvas = Image.fromarray(np.clip(values * 255.0 / max(strong, 1.0), 0, 255).astype(np.uint8))
+    canvas = _redraw_with_omniglot_pen(canvas)
     small = canvas.resize((OMNIGLOT_SIZE, OMNIGLOT_SIZE), Image.Resampling.LANCZOS)
     x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0)
     return x.clamp_(0, 1).unsqueeze(0)
@@ -237,17 +246,75 @@ def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
     return float(2 * area / max(edges, 1))
 
 
-def _normalise_stroke(canvas: Image.Image) -> Image.Image:
-    """Thin (erode) or thicken (dilate) strokes toward Omniglot's pen width."""
-    for _ in range(4):
-        width = stroke_width(np.asarray(canvas, dtype=np.float64) / 255.0)
-        if width > OMNIGLOT_STROKE * 1.6:
-            canvas = canvas.filter(ImageFilter.MinFilter(3))
-        elif 0 < width < OMNIGLOT_STROKE / 1.6:
-            canvas = canvas.filter(ImageFilter.MaxFilter(3))
-        else:
-            break
-    return canvas
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """Zhang & Suen (1984) thinning: the one-pixel-wide centre lines of a binary image."""
+    image = mask.astype(np.uint8)
+    changed = True
+    while changed:
+        changed = False
+        for first in (True, False):
+            p = np.pad(image, 1)
+            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+            neighbours = sum(n)
+            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
+            if first:
+                keep_shape = (n[0] * n[2] * n[4] == 0) & (n[2] * n[4] * n[6] == 0)
+            else:
+                keep_shape = (n[0] * n[2] * n[6] == 0) & (n[0] * n[4] * n[6] == 0)
+            remove = (image == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & keep_shape
+            if remove.any():
+                image[remove] = 0
+                changed = True
+    return image.astype(bool)
+
+
+def _dilate(mask: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
+    out = mask.copy()
+    h, w = mask.shape
+    for dy, dx in offsets:
+        shifted = np.zeros_like(mask)
+        shifted[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = \
+            mask[max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+        out |= shifted
+    return out
+
+
+# a disc of radius 2 minus its corners: strokes about 4-5 pixels wide, like Omniglot's pen
+PEN = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if dy * dy + dx * dx <= 5]
+
+
+def _redraw_with_omniglot_pen(canvas: Image.Image) -> Image.Image:
+    """The strokes of a 105-pixel canvas redrawn as Omniglot's are: their centre lines,
+    centred and scaled so that the drawing spans ``INK_FRACTION`` of the canvas, traced with
+    a pen of Omniglot's width. Thick markers and hairlines both end up like the dataset."""
+    mask = np.asarray(canvas) >= 128
+    if not mask.any():
+        return canvas
+    lines = skeleton(mask)
+    # thinning can erase a small blob (a dot) entirely: keep what ends up far from any line
+    reach = int(np.ceil(stroke_width(mask.astype(np.float64)))) + 1  # line ends shrink by about a width
+    near = _dilate(_dilate(lines, [(0, d) for d in range(-reach, reach + 1)]), [(d, 0) for d in range(-reach, reach + 1)])
+    lines |= mask & ~near
+    ys, xs = np.nonzero(lines)
+    pen = 2  # radius of PEN
+    extent = max(ys.max() - ys.min(), xs.max() - xs.min(), 1)
+    scale = (INK_FRACTION * CANVAS - 2 * pen - 1) / extent
+    cy, cx = (ys.max() + ys.min()) / 2, (xs.max() + xs.min()) / 2
+    centre = (CANVAS - 1) / 2
+
+    def place(y: float, x: float) -> tuple[float, float]:
+        return centre + (x - cx) * scale, centre + (y - cy) * scale
+
+    traced = Image.new("1", (CANVAS, CANVAS), 0)
+    draw = ImageDraw.Draw(traced)
+    on = set(zip(ys.tolist(), xs.tolist()))
+    for y, x in on:
+        draw.point(place(y, x), fill=1)
+        for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each 8-neighbour pair once
+            if (y + dy, x + dx) in on:
+                draw.line([place(y, x), place(y + dy, x + dx)], fill=1)
+    drawn = _dilate(np.asarray(traced, dtype=bool), PEN)
+    return Image.fromarray(np.where(drawn, 255, 0).astype(np.uint8))
 
 
 def prepare_photo(source: ImageInput, size: int = 84, resize: int | None = None, name: str | None = None) -> Tensor:
@@ -279,10 +346,22 @@ def prepare_photo(source: ImageInput, size: int = 84, resize: int | None = None,
     return (x - mean) / std
 
 
+def prepare_omniglot_file(source: ImageInput, name: str | None = None) -> Tensor:
+    """An Omniglot drawing exactly as the benchmarks see it: the whole 105x105 canvas
+    resized to 28x28 (no cropping), ink = 1. Used for tasks sampled from the dataset."""
+    from .data import resize_drawing
+
+    ink = resize_drawing(open_image(source, name), OMNIGLOT_SIZE)
+    return torch.from_numpy(ink.astype(np.float32) / 255.0).unsqueeze(0)
+
+
 def prepare(source: ImageInput, domain: str = "characters", name: str | None = None, **options) -> Tensor:
-    """``prepare_character`` or ``prepare_photo`` by domain."""
+    """By domain: ``characters`` (people's drawings), ``omniglot`` (dataset files, as in the
+    benchmarks) or ``photos``."""
     if domain == "characters":
         return prepare_character(source, name=name)
+    if domain == "omniglot":
+        return prepare_omniglot_file(source, name=name)
     if domain == "photos":
         return prepare_photo(source, name=name, **options)
     raise ValueError(f"unknown domain {domain!r}")

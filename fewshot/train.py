@@ -229,9 +229,15 @@ def main(argv: list[str] | None = None) -> dict:
     step, elapsed, best, curve = 0, 0.0, -1.0, []
     best_state = None
     if args.state.exists() and not args.restart:
-        saved = torch.load(args.state, map_location=device, weights_only=True)
+        # CPU first: the RNG and sampler states must stay CPU tensors whatever the device
+        saved = torch.load(args.state, map_location="cpu", weights_only=True)
         method.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
+        for group in optimizer.param_groups:  # a state saved with(out) CUDA graphs resumes either way
+            group["capturable"] = args.cuda_graph
+        for state in optimizer.state.values():
+            if "step" in state and not args.cuda_graph:
+                state["step"] = state["step"].cpu()
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
         sampler.set_state(saved["sampler"])

@@ -70,7 +70,9 @@ class MAML(FewShotClassifier):
         self.features = Conv4(in_channels, hidden, task_norm=True)
         self.feature_dim = self.features.output_features(image_size)
         self.classifier = nn.Linear(self.feature_dim, ways)
+        # after adapt(): θ at every inner step, and the support set's batch-norm statistics there
         self._history: list[Params] = []
+        self._statistics: list[list[tuple[Tensor, Tensor]]] = []
         self._support_images: Tensor | None = None
 
     def config(self) -> dict[str, Any]:
@@ -83,8 +85,8 @@ class MAML(FewShotClassifier):
             "first_order": self.first_order,
         }
 
-    def forward(self, images: Tensor, reference_rows: int | None = None) -> Tensor:
-        return self.classifier(self.features(images, reference_rows))
+    def forward(self, images: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:
+        return self.classifier(self.features(images, reference_rows, stats, record))
 
     # ---- the functional network --------------------------------------------------------
 
@@ -97,9 +99,10 @@ class MAML(FewShotClassifier):
         params["classifier.bias"] = params["classifier.bias"][:ways]
         return params
 
-    def logits(self, params: Params, images: Tensor, reference_rows: int | None = None) -> Tensor:
-        """f_θ(x) with the parameters ``params``."""
-        return functional_call(self, params, (images,), {"reference_rows": reference_rows})
+    def logits(self, params: Params, images: Tensor, reference_rows: int | None = None, stats=None, record=None):
+        """f_θ(x) with the parameters ``params`` (batch-norm options as in ``Conv4``)."""
+        options = {"reference_rows": reference_rows, "stats": stats, "record": record}
+        return functional_call(self, params, (images,), options)
 
     def support_loss(self, params: Params, support_images: Tensor, support_labels: Tensor) -> Tensor:
         """L_support(f_θ): cross-entropy on the support set."""
@@ -173,10 +176,11 @@ class MAML(FewShotClassifier):
         if query_labels is not None:
             query_labels = query_labels.to(device)
         params = {k: v.detach().clone().requires_grad_() for k, v in self.meta_parameters(ways).items()}
-        self._history, self._support_images = [], support_images
+        self._history, self._statistics, self._support_images = [], [], support_images
         for step in range(steps + 1):
+            statistics: list[tuple[Tensor, Tensor]] = []
             with torch.enable_grad():
-                support_logits = self.logits(params, support_images)
+                support_logits = self.logits(params, support_images, record=statistics)
                 loss = F.cross_entropy(support_logits, support_labels)
             record: dict[str, Any] = {
                 "step": step,
@@ -185,9 +189,10 @@ class MAML(FewShotClassifier):
                 "support_accuracy": (support_logits.argmax(1) == support_labels).float().mean().item(),
             }
             self._history.append({k: v.detach() for k, v in params.items()})
+            self._statistics.append(statistics)
             if query_images is not None:
                 with torch.no_grad():
-                    query_logits = self.query_logits(params, support_images, query_images)
+                    query_logits = self.logits(params, query_images, stats=statistics)
                 record["query_probabilities"] = query_logits.softmax(1)
                 if query_labels is not None:
                     record["query_loss"] = F.cross_entropy(query_logits, query_labels).item()
@@ -242,7 +247,7 @@ class MAML(FewShotClassifier):
             raise RuntimeError("adapt() to a support set before predicting")
         query_images = query_images.to(self.device)
         per_step = torch.stack(
-            [self.query_logits(p, self._support_images, query_images).softmax(1) for p in self._history]
+            [self.logits(p, query_images, stats=s).softmax(1) for p, s in zip(self._history, self._statistics)]
         )
         return Prediction(per_step[-1], self.embed(query_images), {"step_probabilities": per_step})
 
@@ -251,7 +256,7 @@ class MAML(FewShotClassifier):
         """Probabilities under the adapted θ' only (no per-step explanation)."""
         if not self._history:
             raise RuntimeError("adapt() to a support set before predicting")
-        logits = self.query_logits(self._history[-1], self._support_images, query_images.to(self.device))
+        logits = self.logits(self._history[-1], query_images.to(self.device), stats=self._statistics[-1])
         return logits.softmax(1)
 
     @torch.no_grad()
@@ -261,9 +266,7 @@ class MAML(FewShotClassifier):
         if not self._history:
             return self.features(images)
         params = {k[len("features.") :]: v for k, v in self._history[-1].items() if k.startswith("features.")}
-        n = len(self._support_images)
-        batch = torch.cat([self._support_images, images])
-        return functional_call(self.features, params, (batch,), {"reference_rows": n})[n:]
+        return functional_call(self.features, params, (images,), {"stats": self._statistics[-1]})
 
     def reinitialised(self, seed: int = 0) -> "MAML":
         """The same network from a random initialisation (no meta-learning), for comparison."""

@@ -1,0 +1,814 @@
+"""Few-shot learning, live: build a task, pick a meta-learning method, watch it adapt, classify.
+
+    python app.py            # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+
+This file only arranges the screen. Everything it shows is computed by the ``fewshot``
+package: ``fewshot.service`` adapts the shipped checkpoints, ``fewshot.viz`` draws their traces.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import random  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from fewshot import viz  # noqa: E402
+from fewshot.data import omniglot_available, sample_omniglot_files  # noqa: E402
+from fewshot.methods import METHODS  # noqa: E402
+from fewshot.preprocess import ImageInputError  # noqa: E402
+from fewshot.service import (  # noqa: E402
+    MAX_WAYS, METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
+    prepare_task, run_method, run_to_end,
+)
+
+ROOT = Path(__file__).resolve().parent
+DEMO = ROOT / "demo"
+UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))
+NEW_CLASS = "__new__"
+ZOO = ModelZoo()
+CACHE = ImageCache()
+STEP_PAUSE = 0.12  # seconds between drawn MAML steps, so the curve visibly builds up
+
+# ----------------------------------------------------------------------------------------
+# Text: static labels through gr.I18n (the browser's language; Settings can switch it), and
+# the messages the server composes, in the language the browser asks for.
+# ----------------------------------------------------------------------------------------
+
+EN = {
+    "app_title": "# Few-shot learning: learning to learn\n"
+                 "Give a few examples of a few new classes, pick a meta-learning method, watch it adapt, "
+                 "then classify new images. The models were meta-trained on Omniglot characters; every "
+                 "number on this page is computed live from the shipped checkpoints.",
+    "app_tab_task": "1 · Build a task", "app_tab_adapt": "2 · Adapt", "app_tab_classify": "3 · Classify",
+    "app_tab_compare": "4 · Compare", "app_tab_learn": "Learn",
+    "app_examples": "Start from an example", "app_example": "Example task", "app_load_example": "Load example",
+    "app_random": "Random Omniglot task (held-out test characters, with labelled queries)",
+    "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
+    "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
+    "app_edit": "Add your own images", "app_class": "Class", "app_class_name": "Class name",
+    "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
+    "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
+    "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
+    "app_model_view": "Show what the model sees (28×28 after preprocessing)",
+    "app_task_view": "The task", "app_remove_image": "Remove selected image",
+    "app_method": "Method", "app_device": "Device", "app_steps": "MAML inner steps",
+    "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
+    "app_curve": "MAML inner loop", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
+    "app_replay": "Replay: query probabilities after step", "app_replay_plot": "Query probabilities per step",
+    "app_queries": "Query images", "app_query_files": "Images to classify", "app_query_sketch": "Draw a query",
+    "app_query_camera": "Snap a query", "app_classify": "Classify",
+    "app_use_task_queries": "With no new images, the task's own labelled queries are classified.",
+    "app_label": "Prediction for the selected query", "app_query_gallery": "Queries (click one to explain it)",
+    "app_explanation": "Why", "app_compare_help": "Run every method on the current task's labelled queries.",
+    "app_compare": "Compare all methods", "app_compare_table": "Results on this task",
+    "app_learn_md": "",  # filled below
+}
+
+ZH = {
+    "app_title": "# 小样本学习：学会学习\n"
+                 "为几个新类别各给几张例图，选一种元学习方法，观察它如何适应，然后分类新的图像。"
+                 "模型在 Omniglot 手写字符上做过元训练；本页的每个数字都是用随附的检查点实时算出的。",
+    "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
+    "app_tab_compare": "4 · 比较", "app_tab_learn": "原理",
+    "app_examples": "从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
+    "app_random": "随机 Omniglot 任务（测试集中未见过的字符，查询带标签）",
+    "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
+    "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
+    "app_edit": "添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
+    "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
+    "app_sketch": "画一个符号", "app_camera": "拍一张照片",
+    "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
+    "app_model_view": "显示模型看到的图像（预处理后的 28×28）",
+    "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
+    "app_method": "方法", "app_device": "设备", "app_steps": "MAML 内循环步数",
+    "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
+    "app_curve": "MAML 内循环", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
+    "app_replay": "回放：第几步之后的查询概率", "app_replay_plot": "每一步的查询概率",
+    "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
+    "app_query_camera": "拍一个查询", "app_classify": "分类",
+    "app_use_task_queries": "如果没有新图像，就分类任务自带的带标签查询。",
+    "app_label": "所选查询的预测", "app_query_gallery": "查询（点击一张查看解释）",
+    "app_explanation": "为什么", "app_compare_help": "在当前任务的带标签查询上运行所有方法。",
+    "app_compare": "比较所有方法", "app_compare_table": "本任务上的结果",
+    "app_learn_md": "",
+}
+
+EN["app_learn_md"] = r"""
+### Meta-learning versus ordinary learning
+An ordinary classifier learns *one* task from many examples. A meta-learner is trained on thousands of
+small tasks (here: N Omniglot characters, K drawings of each) so that it becomes good at *learning a new
+task from K examples*. The characters in the tasks you build were never seen in training.
+
+### Siamese network (Koch et al., 2015)
+Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
+$d = \lVert f(x_1) - f(x_2) \rVert$. Training uses the contrastive loss, with $y = 1$ for a pair of the same class:
+$$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
+A query takes the class of its nearest support image. **On screen:** the pairwise distance matrix of the
+support set, and for a query its distance to every support image.
+
+### Matching Networks (Vinyals et al., 2016)
+A query $\hat x$ attends over the support images by cosine similarity $c$ of their embeddings, and the
+support labels vote with those weights:
+$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}}, \qquad P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+**On screen:** the attention matrix; every row sums to 1.
+
+### MAML (Finn et al., 2017)
+MAML meta-learns an initialisation $\theta$ from which a few gradient steps on the support set fit the task:
+$$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
+Meta-training moves $\theta$ so that the *adapted* $\theta'$ does well on the queries,
+$\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{query}}(f_{\theta'})$.
+**On screen:** support loss and accuracy at every inner step, next to the same network started from a
+random initialisation taking the same steps: what meta-learning buys.
+
+### Prototypical Networks (Snell et al., 2017)
+Each class is the mean of its support embeddings, $c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$, and
+$p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$. **On screen:** the prototypes (stars) in the embedding plot.
+"""
+
+ZH["app_learn_md"] = r"""
+### 元学习与普通学习
+普通分类器从大量样本中学习*一个*任务。元学习器在成千上万个小任务上训练（这里：N 个 Omniglot 字符，
+每个 K 幅手写样本），从而学会*只用 K 个样本学习一个新任务*。你构建的任务中的字符在训练中从未出现过。
+
+### 孪生网络（Koch 等，2015）
+共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
+训练使用对比损失，同类图像对 $y = 1$：
+$$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
+查询归入与它最近的支持图像所属的类别。**界面上：**支持集的两两距离矩阵，以及查询到每张支持图像的距离。
+
+### 匹配网络（Vinyals 等，2016）
+查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
+$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}}, \qquad P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+**界面上：**注意力矩阵，每一行之和为 1。
+
+### MAML（Finn 等，2017）
+MAML 元学习一个初始化 $\theta$，从它出发在支持集上走几步梯度下降就能适应新任务：
+$$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
+元训练调整 $\theta$，使*适应后*的 $\theta'$ 在查询上表现好：
+$\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{query}}(f_{\theta'})$。
+**界面上：**每一步内循环的支持集损失和准确率，旁边是同一网络从随机初始化出发走同样步数的结果：这就是元学习带来的差别。
+
+### 原型网络（Snell 等，2017）
+每个类别用其支持集嵌入的均值表示，$c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$，
+$p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上：**嵌入图中的原型（星形）。
+"""
+
+I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
+
+MESSAGES = {
+    "en": {
+        "new_class": "+ New class", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
+        "added": "Added {n} image(s) to “{name}”.", "skipped": "Skipped {name}: {why}",
+        "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
+        "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
+        "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
+        "no_selection": "Click an image first, then remove it.", "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
+        "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
+        "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
+        "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
+        "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
+        "accuracy": " Query accuracy: **{acc:.0%}**.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
+        "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
+        "compare_needs": "Comparing needs queries with known labels: load an example or sample a random Omniglot task.",
+        "method": "method", "acc": "query accuracy", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
+        "device": "device", "checkpoint": "checkpoint", "query": "query",
+        "nearest": "Distance to each support image (nearest wins)", "attention_one": "Attention over the support images",
+        "prototypes": "Squared distance to each prototype", "steps_probs": "Probabilities per inner step",
+        "truth": "true class", "step": "step",
+    },
+    "zh": {
+        "new_class": "+ 新类别", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
+        "added": "已向“{name}”添加 {n} 张图像。", "skipped": "跳过 {name}：{why}",
+        "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
+        "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
+        "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
+        "no_selection": "请先点击一张图像，再删除。", "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
+        "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
+        "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
+        "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
+        "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
+        "accuracy": " 查询准确率：**{acc:.0%}**。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
+        "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
+        "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个 Omniglot 任务。",
+        "method": "方法", "acc": "查询准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
+        "device": "设备", "checkpoint": "检查点", "query": "查询",
+        "nearest": "到每张支持图像的距离（最近者胜）", "attention_one": "对支持图像的注意力",
+        "prototypes": "到每个原型的平方距离", "steps_probs": "每一步内循环后的概率",
+        "truth": "真实类别", "step": "步",
+    },
+}
+
+
+def language(request: gr.Request | None) -> str:
+    header = "" if request is None else (request.headers.get("accept-language") or "")
+    return "zh" if header.lower().startswith("zh") else "en"
+
+
+def say(lang: str, key: str, **values: Any) -> str:
+    return MESSAGES[lang][key].format(**values)
+
+
+# ----------------------------------------------------------------------------------------
+# The task: one per browser session (gr.State), a plain dict of file paths.
+# ----------------------------------------------------------------------------------------
+
+
+def empty_task() -> dict:
+    return {"classes": [], "queries": [], "source": "user"}
+
+
+def saved_array(array: np.ndarray) -> str:
+    path = UPLOADS / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+def sketch_array(value: Any) -> np.ndarray | None:
+    """The composite image of a sketchpad value, or None when nothing was drawn."""
+    if value is None:
+        return None
+    composite = value.get("composite") if isinstance(value, dict) else value
+    if composite is None:
+        return None
+    array = np.asarray(composite)
+    if array.size == 0:
+        return None
+    if array.ndim == 3 and array.shape[2] == 4 and array[..., 3].max() == 0:
+        return None  # a transparent, untouched canvas
+    if array.min() == array.max():
+        return None
+    return array
+
+
+def gather_inputs(files: list | None, sketch: Any, camera: str | None) -> list[tuple[str, str]]:
+    """(path, display name) of every image given in the three input widgets."""
+    items = []
+    for f in files or []:
+        path = f if isinstance(f, str) else getattr(f, "name", None) or f.get("path")
+        items.append((path, Path(path).name))
+    drawn = sketch_array(sketch)
+    if drawn is not None:
+        items.append((saved_array(drawn), "drawing.png"))
+    if camera:
+        items.append((camera, "webcam.png"))
+    return items
+
+
+def check_images(items: list[tuple[str, str]], lang: str) -> tuple[list[dict], list[str]]:
+    """Preprocess each image now, so that a bad one is refused at once with its reason."""
+    good, problems = [], []
+    for path, name in items:
+        try:
+            CACHE.get(path, "characters", name=name)
+            good.append({"path": path, "name": name, "domain": "characters"})
+        except ImageInputError as error:
+            problems.append(say(lang, "skipped", name=name, why=str(error)))
+    return good, problems
+
+
+def class_choices(task: dict, lang: str) -> list[tuple[str, str]]:
+    return [(say(lang, "new_class"), NEW_CLASS)] + [(c["name"], str(i)) for i, c in enumerate(task["classes"])]
+
+
+def task_inputs(task: dict) -> dict:
+    """The task's images as lists for ``fewshot.service.prepare_task``."""
+    names = [c["name"] for c in task["classes"]]
+    support = [(img, i) for i, c in enumerate(task["classes"]) for img in c["images"]]
+    return {
+        "class_names": names,
+        "support": [img["path"] for img, _ in support],
+        "support_classes": [i for _, i in support],
+        "support_names": [f"{names[i]} · {img['name']}" for img, i in support],
+        "support_domains": [img["domain"] for img, _ in support],
+        "queries": [q["path"] for q in task["queries"]],
+        "query_labels": [q["label"] for q in task["queries"]] if task["queries"] else None,
+        "query_names": [f"{q['name']}" for q in task["queries"]],
+        "query_domains": [q["domain"] for q in task["queries"]],
+    }
+
+
+def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
+    """``PreparedTask`` for the session's task, or a gr.Error with a clear message."""
+    if len(task["classes"]) < 2 or any(not c["images"] for c in task["classes"]):
+        raise gr.Error(say(lang, "empty_task"))
+    spec = task_inputs(task)
+    if extra_queries is not None:
+        spec.update(queries=[q["path"] for q in extra_queries], query_labels=None,
+                    query_names=[q["name"] for q in extra_queries],
+                    query_domains=[q["domain"] for q in extra_queries])
+    try:
+        return prepare_task(cache=CACHE, **spec)
+    except (TaskError, ImageInputError) as error:
+        raise gr.Error(str(error)) from None
+
+
+# ---- task-building handlers --------------------------------------------------------------
+
+
+def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
+    lang = language(request)
+    items = gather_inputs(files, sketch, camera)
+    if not items:
+        raise gr.Error(say(lang, "no_images"))
+    name = (name or "").strip()
+    if choice == NEW_CLASS or choice is None:
+        if not name:
+            raise gr.Error(say(lang, "need_name"))
+        if any(c["name"] == name for c in task["classes"]):
+            raise gr.Error(say(lang, "duplicate", name=name))
+        if len(task["classes"]) >= MAX_WAYS:
+            raise gr.Error(say(lang, "too_many", n=MAX_WAYS))
+    good, problems = check_images(items, lang)
+    if not good:
+        raise gr.Error(" ".join(problems))
+    task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]]}
+    if choice == NEW_CLASS or choice is None:
+        task["classes"].append({"name": name, "images": good})
+        index = len(task["classes"]) - 1
+    else:
+        index = int(choice)
+        task["classes"][index]["images"] += good
+    message = say(lang, "added", n=len(good), name=task["classes"][index]["name"])
+    for problem in problems:
+        gr.Warning(problem)
+    return (task, gr.update(choices=class_choices(task, lang), value=str(index)), task["classes"][index]["name"],
+            None, None, None, message)
+
+
+def rename_class(task, choice, name, request: gr.Request):
+    lang = language(request)
+    if choice in (None, NEW_CLASS):
+        raise gr.Error(say(lang, "no_class"))
+    name = (name or "").strip()
+    if not name:
+        raise gr.Error(say(lang, "need_name"))
+    index = int(choice)
+    if any(c["name"] == name for i, c in enumerate(task["classes"]) if i != index):
+        raise gr.Error(say(lang, "duplicate", name=name))
+    old = task["classes"][index]["name"]
+    classes = [dict(c) for c in task["classes"]]
+    classes[index]["name"] = name
+    task = {**task, "classes": classes}
+    return task, gr.update(choices=class_choices(task, lang), value=str(index)), say(lang, "renamed", old=old, new=name)
+
+
+def remove_class(task, choice, request: gr.Request):
+    lang = language(request)
+    if choice in (None, NEW_CLASS):
+        raise gr.Error(say(lang, "no_class"))
+    index = int(choice)
+    removed = task["classes"][index]["name"]
+    classes = [c for i, c in enumerate(task["classes"]) if i != index]
+    queries = [dict(q, label=None if q["label"] == index else (q["label"] - (q["label"] > index)))
+               if q["label"] is not None else q for q in task["queries"]]
+    task = {**task, "classes": classes, "queries": [q for q in queries if q["label"] is not None]}
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "removed_class", name=removed)
+
+
+def choose_class(task, choice):
+    if choice in (None, NEW_CLASS):
+        return ""
+    return task["classes"][int(choice)]["name"]
+
+
+def load_example(name, request: gr.Request):
+    lang = language(request)
+    folder = DEMO / (name or "")
+    if not name or not folder.is_dir():
+        raise gr.Error("Unknown example.")
+    task = empty_task()
+    for label, class_dir in enumerate(sorted((folder / "support").iterdir())):
+        task["classes"].append({"name": class_dir.name, "images": [
+            {"path": str(p), "name": p.name, "domain": "characters"} for p in sorted(class_dir.glob("*.png"))]})
+        task["queries"] += [{"path": str(p), "name": f"{class_dir.name}/{p.name}", "label": label, "domain": "characters"}
+                            for p in sorted((folder / "query" / class_dir.name).glob("*.png"))]
+    task["source"] = f"example {name}"
+    shots = min(len(c["images"]) for c in task["classes"])
+    message = say(lang, "loaded", what=name, ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
+
+
+def sample_omniglot(ways, shots, request: gr.Request):
+    lang = language(request)
+    if not omniglot_available():
+        raise gr.Error(say(lang, "no_omniglot"))
+    seed = random.SystemRandom().randrange(1_000_000)
+    sampled = sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed)
+    task = empty_task()
+    for name in sampled["class_names"]:
+        task["classes"].append({"name": name, "images": []})
+    for path, label in sampled["support"]:
+        task["classes"][label]["images"].append({"path": path, "name": Path(path).name, "domain": "omniglot"})
+    task["queries"] = [{"path": p, "name": Path(p).name, "label": label, "domain": "omniglot"}
+                       for p, label in sampled["queries"]]
+    task["source"] = f"omniglot seed {seed}"
+    message = say(lang, "sampled", ways=int(ways), seed=seed, q=len(task["queries"]))
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
+
+
+def clear_task(request: gr.Request):
+    lang = language(request)
+    task = empty_task()
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "cleared")
+
+
+def gallery_items(images: list[dict], model_view: bool) -> list:
+    if not model_view:
+        return [(img["path"], img["name"]) for img in images]
+    return [(viz.model_view(CACHE.get(img["path"], img["domain"], name=img["name"])), img["name"]) for img in images]
+
+
+# ---- adaptation, classification, comparison ---------------------------------------------
+
+
+def method_blurb(method: str) -> str:
+    cls = METHODS[method]
+    return f"**{cls.title}** — {cls.summary}"
+
+
+def maml_defaults(task):
+    """Set the MAML sliders to what the checkpoint serving this task was trained for."""
+    ways = max(len(task["classes"]), 2)
+    shots = min([len(c["images"]) for c in task["classes"]] or [1]) or 1
+    try:
+        defaults = adaptation_defaults(ZOO, "maml", ways, shots)
+    except TaskError:
+        return gr.skip(), gr.skip()
+    return defaults["steps"], defaults["lr"]
+
+
+def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
+    """Generator: streams the MAML curve step by step, then every plot of the trace."""
+    lang = language(request)
+    prepared_task = prepared(task, lang)
+    steps_seen, baseline_seen = [], []
+    result = None
+    options = {"device": device, "steps": int(steps), "lr": float(inner_lr), "baseline": True} if method == "maml" \
+        else {"device": device}
+    try:
+        for kind, value in run_method(ZOO, method, prepared_task, **options):
+            if kind == "step":
+                steps_seen.append(value)
+                yield (viz.maml_curve(steps_seen, baseline_seen, lang), gr.skip(), gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip())
+                time.sleep(STEP_PAUSE)
+            elif kind == "baseline":
+                baseline_seen.append(value)
+            else:
+                result = value
+    except TaskError as error:
+        raise gr.Error(str(error)) from None
+    trace = result.trace
+    names = prepared_task.class_names
+    q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
+    status = say(lang, "adapted", method=METHODS[method].title, device=result.device, adapt=result.adapt_ms,
+                 cls=result.classify_ms, q=q, ck=result.checkpoint)
+    if result.accuracy is not None:
+        status += say(lang, "accuracy", acc=result.accuracy)
+    predicted = None if result.prediction is None else result.prediction.labels.cpu().tolist()
+    embedding = viz.embedding_plot(
+        trace, names, prepared_task.support_names,
+        query_embeddings=None if result.prediction is None else result.prediction.query_embeddings,
+        query_names=prepared_task.query_names, query_predicted=predicted,
+        centre_label="prototype" if method == "protonet" else "centre", lang=lang)
+    matrix = gr.update(value=None, visible=False)
+    if method == "siamese":
+        matrix = gr.update(value=viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names,
+                                                          lang), visible=True)
+    elif method == "matching" and result.prediction is not None:
+        matrix = gr.update(value=viz.attention_plot(result.prediction.explanation["attention"],
+                                                    prepared_task.query_names, prepared_task.support_names, lang),
+                           visible=True)
+    elif method == "protonet" and result.prediction is not None:
+        matrix = gr.update(value=viz.heatmap(result.prediction.explanation["prototype_distances"],
+                                             prepared_task.query_names, names, say(lang, "prototypes"), "Viridis_r",
+                                             zmin=0), visible=True)
+    curve = gr.update(value=viz.maml_curve(steps_seen, result.baseline_steps, lang), visible=True) \
+        if method == "maml" else gr.update(value=None, visible=False)
+    replay_state = None
+    replay = gr.update(visible=False)
+    replay_plot = gr.update(value=None, visible=False)
+    if method == "maml" and prepared_task.query_images is not None:
+        probabilities = result.prediction.explanation["step_probabilities"].cpu()
+        replay_state = {"probabilities": probabilities.tolist(), "classes": names,
+                        "queries": prepared_task.query_names, "lang": lang}
+        last = len(probabilities) - 1
+        replay = gr.update(visible=True, maximum=last, value=last)
+        replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], last, names,
+                                                                  prepared_task.query_names, lang), visible=True)
+    yield curve, embedding, matrix, status, replay, replay_plot, replay_state
+
+
+def replay_step(step, state):
+    if not state:
+        return None
+    import torch
+
+    probabilities = torch.tensor(state["probabilities"])
+    step = int(min(max(step, 0), len(probabilities) - 1))
+    return viz.step_probabilities_plot(probabilities[step], step, state["classes"], state["queries"], state["lang"])
+
+
+def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, request: gr.Request):
+    lang = language(request)
+    items = gather_inputs(files, sketch, camera)
+    if items:
+        good, problems = check_images(items, lang)
+        if not good:
+            raise gr.Error(" ".join(problems))
+        for problem in problems:
+            gr.Warning(problem)
+        prepared_task = prepared(task, lang, extra_queries=good)
+        shown = [(q["path"], q["name"]) for q in good]
+    else:
+        if not task["queries"]:
+            raise gr.Error(say(lang, "no_queries"))
+        prepared_task = prepared(task, lang)
+        shown = [(q["path"], q["name"]) for q in task["queries"]]
+    options = {"device": device}
+    if method == "maml":
+        options.update(steps=int(steps), lr=float(inner_lr))
+    try:
+        result = run_to_end(ZOO, method, prepared_task, **options)
+    except TaskError as error:
+        raise gr.Error(str(error)) from None
+    probabilities = result.prediction.probabilities.cpu()
+    names = prepared_task.class_names
+    labels = prepared_task.query_labels
+    captions = []
+    for i, row in enumerate(probabilities):
+        caption = f"{names[int(row.argmax())]} ({float(row.max()):.0%})"
+        if labels is not None:
+            caption += f" · {say(lang, 'truth')}: {names[int(labels[i])]}"
+        captions.append(caption)
+    gallery = [(path, caption) for (path, _), caption in zip(shown, captions)]
+    explanation = {key: value.cpu().tolist() for key, value in result.prediction.explanation.items()
+                   if key in ("distances", "attention", "prototype_distances", "step_probabilities")}
+    state = {"method": method, "classes": names, "support": prepared_task.support_names,
+             "probabilities": probabilities.tolist(), "explanation": explanation, "lang": lang}
+    status = say(lang, "classified", q=len(probabilities), method=METHODS[method].title, device=result.device,
+                 adapt=result.adapt_ms, cls=result.classify_ms)
+    if result.accuracy is not None:
+        status += say(lang, "accuracy", acc=result.accuracy)
+    label, plot = explain_query(0, state)
+    return label, gallery, plot, status, state
+
+
+def explain_query(index: int, state: dict):
+    """gr.Label confidences and the method's explanation plot for one query."""
+    import torch
+
+    names, lang = state["classes"], state["lang"]
+    confidences = {name: float(p) for name, p in zip(names, state["probabilities"][index])}
+    explanation = state["explanation"]
+    method = state["method"]
+    title = f"{say(lang, 'query')} {index + 1}"
+    if method == "siamese":
+        plot = viz.probability_bars(explanation["distances"][index], state["support"], f"{title}: {say(lang, 'nearest')}")
+    elif method == "matching":
+        plot = viz.probability_bars(explanation["attention"][index], state["support"],
+                                    f"{title}: {say(lang, 'attention_one')}")
+    elif method == "protonet":
+        plot = viz.probability_bars(explanation["prototype_distances"][index], names,
+                                    f"{title}: {say(lang, 'prototypes')}")
+        plot.update_yaxes(range=None)
+    else:
+        per_step = torch.tensor(explanation["step_probabilities"])[:, index, :]
+        plot = viz.heatmap(per_step, [f"{say(lang, 'step')} {s}" for s in range(len(per_step))], names,
+                           f"{title}: {say(lang, 'steps_probs')}", "Greens", zmin=0, zmax=1)
+    if method == "siamese":
+        plot.update_yaxes(range=None)
+    return confidences, plot
+
+
+def select_query(state, event: gr.SelectData):
+    if not state:
+        return gr.skip(), gr.skip()
+    return explain_query(int(event.index), state)
+
+
+def compare_methods(task, device, request: gr.Request):
+    lang = language(request)
+    if not task["queries"] or any(q["label"] is None for q in task["queries"]):
+        raise gr.Error(say(lang, "compare_needs"))
+    prepared_task = prepared(task, lang)
+    rows = []
+    for method in ZOO.available():
+        try:
+            result = run_to_end(ZOO, method, prepared_task, device=device)
+        except TaskError as error:
+            rows.append([METHODS[method].title, str(error), None, None, "", ""])
+            continue
+        rows.append([METHODS[method].title, round(100 * result.accuracy, 1), round(result.adapt_ms, 1),
+                     round(result.classify_ms, 1), result.device, result.checkpoint])
+    headers = [say(lang, k) for k in ("method", "acc", "adapt_ms", "classify_ms", "device", "checkpoint")]
+    headers[1] += " (%)"
+    return gr.update(value=rows, headers=headers)
+
+
+# ---- the API endpoint ---------------------------------------------------------------------
+
+
+def classify_api(method: str, support_images: list[gr.FileData], class_names: list[str],
+                 query_images: list[gr.FileData]) -> dict:
+    """Classify query images with a method adapted to a support set.
+
+    Arguments: method (siamese, matching, maml or protonet); support_images; class_names (one
+    per support image, same order); query_images. Returns {"predictions": [{"label",
+    "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
+    "classify_ms", "checkpoint"}, one prediction per query in order.
+    """
+    def path_of(item: Any) -> str:
+        if isinstance(item, dict):
+            return item.get("path") or ""
+        return getattr(item, "path", None) or str(item)
+
+    try:
+        return classify(ZOO, str(method).strip().lower(), [path_of(s) for s in support_images or []],
+                        list(class_names or []), [path_of(q) for q in query_images or []], cache=CACHE)
+    except (TaskError, ImageInputError) as error:
+        raise gr.Error(str(error)) from None
+
+
+# ---- the screen -----------------------------------------------------------------------------
+
+
+def build() -> gr.Blocks:
+    i = I18N
+    examples = sorted(p.name for p in DEMO.iterdir() if p.is_dir()) if DEMO.is_dir() else []
+    available = ZOO.available() or list(METHOD_ORDER)
+    devices = [("Auto", "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
+    with gr.Blocks(title="Few-shot learning: learning to learn") as demo:
+        task = gr.State(empty_task())
+        replay_state = gr.State(None)
+        classify_state = gr.State(None)
+        gr.Markdown(i("app_title"))
+        status = gr.Markdown(elem_id="status")
+        with gr.Tabs():
+            with gr.Tab(i("app_tab_task"), id="task"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        gr.Markdown(i("app_examples"))
+                        example = gr.Dropdown(examples, value=examples[0] if examples else None, label=i("app_example"))
+                        load_button = gr.Button(i("app_load_example"), elem_id="load-example")
+                        with gr.Group(visible=omniglot_available()):
+                            gr.Markdown(i("app_random"))
+                            ways = gr.Slider(2, MAX_WAYS, value=5, step=1, label=i("app_ways"))
+                            shots = gr.Slider(1, 5, value=1, step=1, label=i("app_shots"))
+                            sample_button = gr.Button(i("app_sample"), elem_id="sample-omniglot")
+                        clear_button = gr.Button(i("app_clear"), variant="stop")
+                    with gr.Column(scale=2):
+                        gr.Markdown(i("app_edit"))
+                        with gr.Row():
+                            class_choice = gr.Dropdown(class_choices(empty_task(), "en"), value=NEW_CLASS,
+                                                       label=i("app_class"), elem_id="class-choice")
+                            class_name = gr.Textbox(label=i("app_class_name"), elem_id="class-name")
+                        with gr.Tabs():
+                            with gr.Tab(i("app_upload")):
+                                files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                                label=i("app_files"), elem_id="support-files")
+                            with gr.Tab(i("app_draw")):
+                                sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                                                      label=i("app_sketch"), elem_id="support-sketch",
+                                                      brush=gr.Brush(default_size=10, colors=["#000000"],
+                                                                     color_mode="fixed"))
+                            with gr.Tab(i("app_webcam")):
+                                camera = gr.Image(sources=["webcam"], type="filepath", label=i("app_camera"))
+                        with gr.Row():
+                            add_button = gr.Button(i("app_add"), variant="primary", elem_id="add-images")
+                            rename_button = gr.Button(i("app_rename"))
+                            remove_button = gr.Button(i("app_remove_class"), variant="stop")
+                gr.Markdown(i("app_task_view"))
+                model_view = gr.Checkbox(False, label=i("app_model_view"))
+
+                @gr.render(inputs=[task, model_view])
+                def show_task(current, as_model_sees):
+                    for index, cls in enumerate(current["classes"]):
+                        with gr.Row(equal_height=True):
+                            gr.Markdown(f"**{cls['name']}** · {len(cls['images'])}", elem_classes=["class-title"])
+                            selected = gr.State(None)
+                            gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees), columns=10, rows=1,
+                                                 height=150, allow_preview=False, show_label=False,
+                                                 object_fit="contain", elem_classes=["class-gallery"])
+                            remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0)
+
+                            def pick(event: gr.SelectData):
+                                return event.index
+
+                            def drop(current_task, which, index=index, request: gr.Request = None):
+                                if which is None:
+                                    raise gr.Error(say(language(request), "no_selection"))
+                                classes = [dict(c, images=list(c["images"])) for c in current_task["classes"]]
+                                del classes[index]["images"][which]
+                                return {**current_task, "classes": classes}
+
+                            gallery.select(pick, None, selected)
+                            remove_image.click(drop, [task, selected], [task])
+                    if current["queries"]:
+                        with gr.Row():
+                            gr.Markdown(f"**{len(current['queries'])}** ✓", elem_classes=["class-title"])
+                            gr.Gallery([(q["path"], q["name"]) for q in current["queries"]], columns=12, rows=1,
+                                       height=150, allow_preview=False, show_label=False, object_fit="contain",
+                                       elem_classes=["query-gallery"])
+
+            with gr.Tab(i("app_tab_adapt"), id="adapt"):
+                with gr.Row():
+                    method = gr.Radio([(METHODS[m].title, m) for m in available], value="maml" if "maml" in available
+                                      else available[0], label=i("app_method"), elem_id="method")
+                    device = gr.Radio(devices, value="auto", label=i("app_device"), elem_id="device")
+                blurb = gr.Markdown(method_blurb(method.value))
+                with gr.Row():
+                    steps = gr.Slider(0, 20, value=5, step=1, label=i("app_steps"))
+                    inner_lr = gr.Slider(0.01, 1.0, value=0.4, step=0.01, label=i("app_inner_lr"))
+                adapt_button = gr.Button(i("app_adapt"), variant="primary", elem_id="adapt")
+                adapt_status = gr.Markdown(elem_id="adapt-status")
+                with gr.Row():
+                    curve = gr.Plot(label=i("app_curve"), elem_id="maml-curve")
+                    embedding = gr.Plot(label=i("app_embedding"), elem_id="embedding")
+                matrix = gr.Plot(label=i("app_matrix"), elem_id="matrix")
+                replay = gr.Slider(0, 5, value=0, step=1, label=i("app_replay"), visible=False)
+                replay_plot = gr.Plot(label=i("app_replay_plot"))
+
+            with gr.Tab(i("app_tab_classify"), id="classify"):
+                gr.Markdown(i("app_use_task_queries"))
+                with gr.Row():
+                    with gr.Column():
+                        with gr.Tabs():
+                            with gr.Tab(i("app_upload")):
+                                query_files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                                      label=i("app_query_files"), elem_id="query-files")
+                            with gr.Tab(i("app_draw")):
+                                query_sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                                                            label=i("app_query_sketch"), elem_id="query-sketch",
+                                                            brush=gr.Brush(default_size=10, colors=["#000000"],
+                                                                           color_mode="fixed"))
+                            with gr.Tab(i("app_webcam")):
+                                query_camera = gr.Image(sources=["webcam"], type="filepath",
+                                                        label=i("app_query_camera"))
+                        classify_button = gr.Button(i("app_classify"), variant="primary", elem_id="classify")
+                    with gr.Column():
+                        label = gr.Label(num_top_classes=5, label=i("app_label"), elem_id="label")
+                        classify_status = gr.Markdown(elem_id="classify-status")
+                query_gallery = gr.Gallery(label=i("app_query_gallery"), columns=8, height=200, allow_preview=False,
+                                           object_fit="contain", elem_id="query-gallery")
+                explanation = gr.Plot(label=i("app_explanation"), elem_id="explanation")
+
+            with gr.Tab(i("app_tab_compare"), id="compare"):
+                gr.Markdown(i("app_compare_help"))
+                compare_button = gr.Button(i("app_compare"), variant="primary", elem_id="compare")
+                compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table")
+
+            with gr.Tab(i("app_tab_learn"), id="learn"):
+                gr.Markdown(i("app_learn_md"), latex_delimiters=[
+                    {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+        task_outputs = [task, class_choice, class_name, status]
+        add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera],
+                         [task, class_choice, class_name, files, sketch, camera, status])
+        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status])
+        remove_button.click(remove_class, [task, class_choice], task_outputs)
+        class_choice.change(choose_class, [task, class_choice], class_name)
+        load_button.click(load_example, [example], task_outputs)
+        sample_button.click(sample_omniglot, [ways, shots], task_outputs)
+        clear_button.click(clear_task, None, task_outputs)
+        method.change(method_blurb, method, blurb)
+        task.change(maml_defaults, task, [steps, inner_lr])
+        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr],
+                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state])
+        replay.change(replay_step, [replay, replay_state], replay_plot)
+        classify_button.click(classify_queries,
+                              [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera],
+                              [label, query_gallery, explanation, classify_status, classify_state])
+        query_gallery.select(select_query, [classify_state], [label, explanation])
+        compare_button.click(compare_methods, [task, device], compare_table)
+        gr.api(classify_api, api_name="classify", concurrency_limit=4)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+CSS = """
+.class-title {max-width: 12em}
+.class-gallery {min-height: 0}
+"""
+
+demo = build()
+
+
+def launch(**options):
+    """Start the app (``python app.py``); options go to ``Blocks.launch``."""
+    return demo.launch(i18n=I18N, css=CSS, theme=gr.themes.Soft(), **options)
+
+
+if __name__ == "__main__":
+    launch()

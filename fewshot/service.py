@@ -1,0 +1,365 @@
+"""Serving the shipped checkpoints: what the app (or any other front end) calls.
+
+Everything here is stateless per call and safe to call from several threads: a call takes
+its support set and queries, adapts the right checkpoint and returns plain results. Models
+are loaded once per (checkpoint, device) and used under a lock, since a method keeps its
+last support set while it predicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .checkpoints import CHECKPOINT_DIR, find_checkpoint, load_checkpoint, read_card
+from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction
+from .preprocess import ImageInput, ImageInputError, prepare
+
+METHOD_ORDER = ("siamese", "matching", "maml", "protonet")
+MAX_WAYS = 10
+MIN_WAYS = 2
+
+
+class TaskError(ValueError):
+    """A task that cannot be run; ``str(error)`` is meant for the user."""
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    """``auto`` | ``cpu`` | ``gpu``/``cuda``: CUDA when asked for (or auto) and present."""
+    choice = (choice or "auto").lower()
+    if choice in ("gpu", "cuda"):
+        if not cuda_available():
+            raise TaskError("No GPU (CUDA) is available on this machine.")
+        return torch.device("cuda")
+    if choice == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda" if cuda_available() else "cpu")
+
+
+class ModelZoo:
+    """Shipped checkpoints, loaded lazily and kept per (folder, device)."""
+
+    def __init__(self, root: Path | str = CHECKPOINT_DIR, dataset: str = "omniglot", split: str = "vinyals") -> None:
+        self.root, self.dataset, self.split = Path(root), dataset, split
+        self._models: dict[tuple[str, str], tuple[FewShotClassifier, dict, threading.Lock]] = {}
+        self._guard = threading.Lock()
+
+    def checkpoint(self, method: str, ways: int, shots: int) -> Path:
+        try:
+            return find_checkpoint(method, self.dataset, self.split, ways, shots, root=self.root)
+        except FileNotFoundError:
+            raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.") from None
+
+    def available(self) -> list[str]:
+        found = []
+        for name in METHOD_ORDER:
+            try:
+                self.checkpoint(name, MIN_WAYS, 1)
+                found.append(name)
+            except TaskError:
+                pass
+        return found
+
+    @contextmanager
+    def use(self, method: str, ways: int, shots: int, device: torch.device):
+        """The model for a setting, held exclusively for the duration of the block."""
+        if method not in METHODS:
+            raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.")
+        folder = self.checkpoint(method, ways, shots)
+        key = (str(folder), str(device))
+        with self._guard:
+            if key not in self._models:
+                model, card = load_checkpoint(folder, device)
+                self._models[key] = (model, card, threading.Lock())
+        model, card, lock = self._models[key]
+        with lock:
+            yield model, card
+
+
+class ImageCache:
+    """Preprocessed images by content hash, so that re-running a task costs no decoding."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: ImageInput, domain: str = "characters", name: str | None = None) -> Tensor:
+        key = (self._digest(source), domain)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        tensor = prepare(source, domain, name=name)
+        with self._lock:
+            self._items[key] = tensor
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return tensor
+
+    @staticmethod
+    def _digest(source: ImageInput) -> str:
+        h = hashlib.sha1()
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            try:
+                stat = path.stat()
+                h.update(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            except OSError:
+                h.update(str(source).encode())
+        elif isinstance(source, (bytes, bytearray)):
+            h.update(source)
+        else:
+            import numpy as np
+
+            array = np.asarray(source)
+            h.update(str(array.shape).encode())
+            h.update(array.tobytes())
+        return h.hexdigest()
+
+
+@dataclass
+class PreparedTask:
+    """A support set (and optional queries) as tensors, with the class names."""
+
+    class_names: list[str]
+    support_images: Tensor  # [S, C, H, W]
+    support_labels: Tensor  # [S]
+    support_names: list[str]
+    query_images: Tensor | None = None
+    query_labels: Tensor | None = None
+    query_names: list[str] = field(default_factory=list)
+
+    @property
+    def ways(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def shots(self) -> int:
+        """The fewest images of any class (which checkpoint serves it)."""
+        return int(torch.bincount(self.support_labels, minlength=self.ways).min())
+
+
+def prepare_task(
+    class_names: Sequence[str],
+    support: Sequence[ImageInput],
+    support_classes: Sequence[int],
+    queries: Sequence[ImageInput] = (),
+    query_labels: Sequence[int] | None = None,
+    cache: ImageCache | None = None,
+    support_names: Sequence[str] | None = None,
+    query_names: Sequence[str] | None = None,
+    domain: str = "characters",
+    support_domains: Sequence[str] | None = None,
+    query_domains: Sequence[str] | None = None,
+) -> PreparedTask:
+    """Check a task and preprocess its images; raises ``TaskError``/``ImageInputError``.
+
+    ``domain`` (or per image ``support_domains``/``query_domains``) picks the preprocessing:
+    ``characters`` for people's drawings, ``omniglot`` for dataset files.
+    """
+    names = [str(n).strip() for n in class_names]
+    if any(not n for n in names):
+        raise TaskError("Every class needs a name.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.")
+    if len(names) < MIN_WAYS:
+        raise TaskError(f"A task needs at least {MIN_WAYS} classes; it has {len(names)}.")
+    if len(names) > MAX_WAYS:
+        raise TaskError(f"At most {MAX_WAYS} classes are supported; the task has {len(names)}.")
+    if len(support) != len(support_classes):
+        raise TaskError("Each support image needs exactly one class.")
+    counts = [0] * len(names)
+    for c in support_classes:
+        if not 0 <= c < len(names):
+            raise TaskError(f"Support image class {c} is out of range.")
+        counts[c] += 1
+    empty = [names[i] for i, k in enumerate(counts) if k == 0]
+    if empty:
+        raise TaskError(f"These classes have no images yet: {', '.join(empty)}.")
+    cache = cache or ImageCache()
+    support_names = list(support_names or [f"{names[c]} #{i + 1}" for i, c in enumerate(support_classes)])
+    support_domains = list(support_domains or [domain] * len(support))
+    support_tensors = [cache.get(s, d, name=n) for s, n, d in zip(support, support_names, support_domains)]
+    query_names = list(query_names or [f"query {i + 1}" for i in range(len(queries))])
+    query_domains = list(query_domains or [domain] * len(queries))
+    query_tensors = [cache.get(q, d, name=n) for q, n, d in zip(queries, query_names, query_domains)]
+    task = PreparedTask(
+        class_names=names,
+        support_images=torch.stack(support_tensors),
+        support_labels=torch.tensor(list(support_classes), dtype=torch.long),
+        support_names=support_names,
+        query_images=torch.stack(query_tensors) if query_tensors else None,
+        query_labels=None if query_labels is None or not query_tensors else torch.tensor(list(query_labels)),
+        query_names=query_names,
+    )
+    return task
+
+
+@dataclass
+class RunResult:
+    """One method adapted to a task and applied to its queries."""
+
+    method: str
+    checkpoint: str
+    device: str
+    trace: AdaptationTrace
+    prediction: Prediction | None
+    adapt_ms: float
+    classify_ms: float
+    baseline_steps: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        if self.prediction is None or self.trace.query_labels is None:
+            return None
+        return (self.prediction.labels.cpu() == self.trace.query_labels.cpu()).float().mean().item()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_method(
+    zoo: ModelZoo,
+    method: str,
+    task: PreparedTask,
+    device: str | torch.device = "auto",
+    steps: int | None = None,
+    lr: float | None = None,
+    baseline: bool = False,
+) -> Iterator[tuple[str, Any]]:
+    """Adapt ``method`` to the task, then classify its queries.
+
+    A generator of events, so that a UI can draw as it goes: ``("step", record)`` for each
+    MAML inner step, ``("baseline", record)`` for the same steps from a random initialisation
+    (``baseline=True``), and finally ``("done", RunResult)``.
+    """
+    device = pick_device(device) if isinstance(device, str) else device
+    with zoo.use(method, task.ways, task.shots, device) as (model, card):
+        support = task.support_images.to(device)
+        labels = task.support_labels.to(device)
+        queries = None if task.query_images is None else task.query_images.to(device)
+        query_labels = None if task.query_labels is None else task.query_labels.to(device)
+        # time spent in this generator only, not while the caller draws a step
+        start = time.perf_counter()
+        if isinstance(model, MAML):
+            records, busy = [], 0.0
+            for record in model.adaptation(support, labels, queries, query_labels, steps, lr):
+                _sync(device)
+                busy += time.perf_counter() - start
+                records.append(record)
+                yield "step", record
+                start = time.perf_counter()
+            trace = model.finish_trace(records, labels, None, None, start)
+        else:
+            busy = 0.0
+            trace = model.adapt(support, labels)
+        _sync(device)
+        adapt_ms = 1000 * (busy + time.perf_counter() - start)
+        prediction = None
+        start = time.perf_counter()
+        if queries is not None:
+            prediction = model.predict(queries)
+            trace.query, trace.query_labels = prediction, query_labels
+        _sync(device)
+        classify_ms = 1000 * (time.perf_counter() - start)
+        result = RunResult(method, card.get("name", ""), str(device), trace, prediction, adapt_ms, classify_ms)
+        if baseline and isinstance(model, MAML):
+            fresh = model.reinitialised(seed=0)
+            for record in fresh.adaptation(support, labels, queries, query_labels, steps, lr):
+                result.baseline_steps.append(record)
+                yield "baseline", record
+    yield "done", result
+
+
+def adaptation_defaults(zoo: ModelZoo, method: str, ways: int, shots: int) -> dict[str, Any]:
+    """The inner steps and learning rate a checkpoint was made for (MAML), and its name."""
+    folder = zoo.checkpoint(method, max(ways, MIN_WAYS), max(shots, 1))
+    config = read_card(folder).get("config", {})
+    return {"checkpoint": folder.name, "steps": config.get("test_inner_steps"), "lr": config.get("inner_lr")}
+
+
+def run_to_end(zoo: ModelZoo, method: str, task: PreparedTask, **options) -> RunResult:
+    """``run_method`` without the intermediate events."""
+    result = None
+    for kind, value in run_method(zoo, method, task, **options):
+        if kind == "done":
+            result = value
+    return result
+
+
+def classify(
+    zoo: ModelZoo,
+    method: str,
+    support: Sequence[ImageInput],
+    support_class_names: Sequence[str],
+    queries: Sequence[ImageInput],
+    device: str = "auto",
+    cache: ImageCache | None = None,
+) -> dict[str, Any]:
+    """The ``/classify`` contract: support images with a class name each, and queries.
+
+    Returns ``{"method", "classes", "predictions": [{"label", "confidences": {class: p}}],
+    "device", "checkpoint", "adapt_ms", "classify_ms"}``; raises ``TaskError`` or
+    ``ImageInputError`` with a message for the caller.
+    """
+    if method not in METHODS:
+        raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.")
+    if len(support) != len(support_class_names):
+        raise TaskError(
+            f"Give one class name per support image: {len(support)} images, {len(support_class_names)} names."
+        )
+    if not queries:
+        raise TaskError("Give at least one query image.")
+    names: list[str] = []
+    for n in support_class_names:
+        n = str(n).strip()
+        if not n:
+            raise TaskError("Every support image needs a non-empty class name.")
+        if n not in names:
+            names.append(n)
+    task = prepare_task(
+        names, support, [names.index(str(n).strip()) for n in support_class_names], queries, cache=cache
+    )
+    result = run_to_end(zoo, method, task, device=device)
+    probabilities = result.prediction.probabilities.cpu()
+    predictions = [
+        {
+            "label": names[int(row.argmax())],
+            "confidences": {name: round(float(p), 6) for name, p in zip(names, row)},
+        }
+        for row in probabilities
+    ]
+    return {
+        "method": method,
+        "classes": names,
+        "predictions": predictions,
+        "device": result.device,
+        "checkpoint": result.checkpoint,
+        "adapt_ms": round(result.adapt_ms, 2),
+        "classify_ms": round(result.classify_ms, 2),
+    }
+
+
+__all__ = [
+    "ModelZoo", "ImageCache", "PreparedTask", "RunResult", "TaskError", "ImageInputError",
+    "prepare_task", "run_method", "run_to_end", "classify", "adaptation_defaults", "pick_device", "cuda_available",
+    "METHOD_ORDER", "MAX_WAYS", "MIN_WAYS",
+]

@@ -1,0 +1,216 @@
+"""Plotly figures drawn straight from adaptation traces and predictions.
+
+Nothing here computes a model quantity of its own: the figures show the tensors that the
+methods returned (distances, attention weights, per-step losses and probabilities), so the
+picture and the mathematics cannot disagree. The only computation is the 2-D projection of
+embeddings (PCA), for display.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+from torch import Tensor
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+TEXT = {
+    "en": {
+        "support": "support", "query": "query", "centre": "class mean", "prototype": "prototype",
+        "embedding": "Embeddings (PCA to 2-D)", "step": "inner step", "loss": "loss", "accuracy": "accuracy",
+        "meta": "meta-learned θ", "random": "random initialisation", "support_loss": "support loss",
+        "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
+        "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
+        "attention": "Attention a(x̂, x_i) of each query over the support images",
+        "probabilities": "Query probabilities at step", "predicted": "predicted", "truth": "true",
+        "lr": "learned learning rate",
+    },
+    "zh": {
+        "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
+        "embedding": "嵌入（PCA 投影到二维）", "step": "内循环步数", "loss": "损失", "accuracy": "准确率",
+        "meta": "元学习得到的 θ", "random": "随机初始化", "support_loss": "支持集损失",
+        "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
+        "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
+        "attention": "每个查询对支持集图像的注意力 a(x̂, x_i)",
+        "probabilities": "查询概率，第几步：", "predicted": "预测", "truth": "真实",
+        "lr": "学到的学习率",
+    },
+}
+
+
+def text(lang: str, key: str) -> str:
+    return TEXT.get(lang, TEXT["en"]).get(key, TEXT["en"][key])
+
+
+def colour(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def thumbnail_uri(image: Tensor, size: int = 56) -> str:
+    """A model input ``[C, H, W]`` as a PNG data URI (characters: dark ink on white)."""
+    array = image.detach().cpu().float()
+    if array.shape[0] == 1:
+        pixels = ((1 - array[0].clamp(0, 1)) * 255).byte().numpy()
+        picture = Image.fromarray(pixels, "L")
+    else:
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+        pixels = ((array * std + mean).clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+        picture = Image.fromarray(pixels, "RGB")
+    picture = picture.resize((size, size), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def model_view(image: Tensor, size: int = 112) -> np.ndarray:
+    """What the model sees, as a uint8 picture for a gallery."""
+    array = image.detach().cpu().float()
+    if array.shape[0] == 1:
+        pixels = ((1 - array[0].clamp(0, 1)) * 255).byte().numpy()
+        return np.asarray(Image.fromarray(pixels, "L").resize((size, size), Image.Resampling.NEAREST))
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    pixels = ((array * std + mean).clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+    return np.asarray(Image.fromarray(pixels, "RGB").resize((size, size), Image.Resampling.BILINEAR))
+
+
+def project_2d(points: Tensor) -> np.ndarray:
+    """PCA to two dimensions (centred; a deterministic sign per axis)."""
+    x = points.detach().cpu().double()
+    x = x - x.mean(0, keepdim=True)
+    if len(x) < 2:
+        return np.zeros((len(x), 2))
+    _, _, v = torch.linalg.svd(x, full_matrices=False)
+    axes = v[:2].T if v.shape[0] >= 2 else torch.cat([v[:1].T, torch.zeros_like(v[:1].T)], 1)
+    signs = torch.sign(axes[axes.abs().argmax(0), torch.arange(axes.shape[1])])
+    return (x @ (axes * signs)).numpy()
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=40, r=20, t=50, b=40),
+                      template="plotly_white", legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def embedding_plot(
+    trace,
+    class_names: Sequence[str],
+    support_names: Sequence[str],
+    support_images: Tensor | None = None,
+    query_embeddings: Tensor | None = None,
+    query_names: Sequence[str] = (),
+    query_predicted: Sequence[int] | None = None,
+    centre_label: str = "centre",
+    lang: str = "en",
+) -> go.Figure:
+    """Support (circles), class means or prototypes (stars) and queries (diamonds) in the
+    2-D PCA of the method's embedding space; hover names each image."""
+    parts = [trace.support_embeddings, trace.class_centres]
+    if query_embeddings is not None and len(query_embeddings):
+        parts.append(query_embeddings)
+    xy = project_2d(torch.cat([p.detach().cpu() for p in parts]))
+    s, n = len(trace.support_embeddings), len(trace.class_centres)
+    labels = trace.support_labels.cpu().tolist()
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        rows = [i for i, label in enumerate(labels) if label == c]
+        fig.add_trace(go.Scatter(
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({text(lang, 'support')})",
+            marker=dict(size=12, color=colour(c), line=dict(width=1, color="white")),
+            text=[support_names[i] for i in rows], hovertemplate="%{text}<extra></extra>", legendgroup=name,
+        ))
+        fig.add_trace(go.Scatter(
+            x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers", name=f"{name} ({text(lang, centre_label)})",
+            marker=dict(size=20, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
+            text=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{text}<extra></extra>",
+            legendgroup=name, showlegend=False,
+        ))
+    if len(parts) == 3:
+        q = xy[s + n:]
+        predicted = list(query_predicted) if query_predicted is not None else [None] * len(q)
+        fig.add_trace(go.Scatter(
+            x=q[:, 0], y=q[:, 1], mode="markers", name=text(lang, "query"),
+            marker=dict(size=13, symbol="diamond",
+                        color=[colour(p) if p is not None else "#444" for p in predicted],
+                        line=dict(width=2, color="black")),
+            text=[f"{qn} → {class_names[p]}" if p is not None else qn for qn, p in zip(query_names, predicted)],
+            hovertemplate="%{text}<extra></extra>",
+        ))
+    fig.update_xaxes(title="PC 1")
+    fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
+    return _layout(fig, text(lang, "embedding"))
+
+
+def heatmap(matrix: Tensor, rows: Sequence[str], columns: Sequence[str], title: str, colorscale: str,
+            zmin: float | None = None, zmax: float | None = None, value_format: str = ".2f") -> go.Figure:
+    z = matrix.detach().cpu().numpy()
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(columns), y=list(rows), colorscale=colorscale, zmin=zmin, zmax=zmax,
+        text=np.vectorize(lambda v: format(v, value_format))(z), texttemplate="%{text}" if z.size <= 400 else None,
+        hovertemplate="%{y} · %{x}: %{z:" + value_format + "}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height=max(300, 32 * len(rows) + 120))
+
+
+def distance_matrix_plot(distances: Tensor, names: Sequence[str], lang: str = "en") -> go.Figure:
+    """The Siamese network's pairwise distance matrix d(x_i, x_j)."""
+    return heatmap(distances, names, names, text(lang, "distances"), "Viridis_r", zmin=0)
+
+
+def attention_plot(attention: Tensor, query_names: Sequence[str], support_names: Sequence[str], lang: str = "en"):
+    """Matching Networks' attention a(x̂, x_i); each row sums to 1."""
+    return heatmap(attention, query_names, support_names, text(lang, "attention"), "Blues", zmin=0, zmax=1)
+
+
+def maml_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en") -> go.Figure:
+    """Support loss and accuracy per inner step (and query accuracy when known), for the
+    meta-learned initialisation and, dashed, for the same network from a random one."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
+    for records, label, dash in ((steps, text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")):
+        if not records:
+            continue
+        x = [r["step"] for r in records]
+        fig.add_trace(go.Scatter(x=x, y=[r["support_loss"] for r in records], mode="lines+markers",
+                                 name=f"{text(lang, 'support_loss')} · {label}", line=dict(color="#1f77b4", dash=dash)),
+                      row=1, col=1)
+        if "query_loss" in records[0]:
+            fig.add_trace(go.Scatter(x=x, y=[r["query_loss"] for r in records], mode="lines+markers",
+                                     name=f"{text(lang, 'query_loss')} · {label}",
+                                     line=dict(color="#d62728", dash=dash)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=[r["support_accuracy"] for r in records], mode="lines+markers",
+                                 name=f"{text(lang, 'support_acc')} · {label}", line=dict(color="#2ca02c", dash=dash)),
+                      row=1, col=2)
+        if "query_accuracy" in records[0]:
+            fig.add_trace(go.Scatter(x=x, y=[r["query_accuracy"] for r in records], mode="lines+markers",
+                                     name=f"{text(lang, 'query_acc')} · {label}",
+                                     line=dict(color="#ff7f0e", dash=dash)), row=1, col=2)
+    fig.update_xaxes(title=text(lang, "step"), dtick=1)
+    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    return _layout(fig, text(lang, "maml_title"), height=380)
+
+
+def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Sequence[str],
+                            query_names: Sequence[str], lang: str = "en") -> go.Figure:
+    """Query probabilities ``[Q, N]`` after ``step`` inner steps."""
+    return heatmap(probabilities, query_names, class_names, f"{text(lang, 'probabilities')} {step}",
+                   "Greens", zmin=0, zmax=1)
+
+
+def probability_bars(probabilities: Sequence[float], class_names: Sequence[str], title: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(class_names), y=list(probabilities),
+                           marker_color=[colour(i) for i in range(len(class_names))]))
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, title, height=300)

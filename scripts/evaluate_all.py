@@ -1,0 +1,53 @@
+"""Evaluate every shipped checkpoint on every setting it serves and record it in its card.
+
+    python scripts/evaluate_all.py                      # 1,000 episodes, seed 0, test split
+    python scripts/evaluate_all.py --only 'protonet-*' --episodes 1000 --device cuda
+
+Each evaluation is ``python -m fewshot.evaluate --checkpoint ... --record --json``; the card
+then holds the result and the exact command, and ``scripts/results_table.py`` builds the
+README's table from the cards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fewshot import evaluate  # noqa: E402
+from fewshot.checkpoints import list_checkpoints  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="*", help="comma-separated globs over checkpoint names")
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-done", action="store_true", help="skip settings already recorded in the card")
+    args = parser.parse_args()
+    for folder, card in list_checkpoints(ROOT / "checkpoints"):
+        if not any(fnmatch.fnmatch(folder.name, p) for p in args.only.split(",")):
+            continue
+        for setting in card.get("serves", []):
+            done = any(
+                e.get("ways") == setting["ways"] and e.get("shots") == setting["shots"]
+                and e.get("episodes") == args.episodes and e.get("seed") == args.seed
+                and e.get("split") == card.get("split")
+                for e in card.get("evaluation", [])
+            )
+            if done and args.skip_done:
+                continue
+            argv = ["--checkpoint", str(folder.relative_to(ROOT)), "--ways", str(setting["ways"]),
+                    "--shots", str(setting["shots"]), "--episodes", str(args.episodes), "--seed", str(args.seed),
+                    "--device", args.device, "--json", "--record"]
+            evaluate.main(argv)  # prints its JSON line
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Data: counts from ../shared, the two splits, rotations as classes, seeded tasks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fewshot.data import (
+    FewShotDataset, TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_omniglot_files,
+)
+
+from .conftest import needs_omniglot
+
+
+@needs_omniglot
+@pytest.mark.parametrize(
+    "split, part, characters, rotations",
+    [("vinyals", "train", 1028, 4), ("vinyals", "val", 172, 4), ("vinyals", "test", 423, 4),
+     ("lake", "train", 964 - 172, 4), ("lake", "val", 172, 1), ("lake", "test", 659, 1)],
+)
+def test_split_counts(split, part, characters, rotations):
+    dataset = load_dataset("omniglot", split, part)
+    assert dataset.images.shape == (characters, 20, 1, 28, 28)
+    assert dataset.rotations == rotations
+    assert dataset.num_classes == characters * rotations
+    assert dataset.images.dtype == torch.uint8
+
+
+@needs_omniglot
+def test_splits_are_disjoint_and_lake_tests_on_new_alphabets():
+    vinyals = {p: set(load_dataset("omniglot", "vinyals", p).base_names) for p in ("train", "val", "test")}
+    assert not (vinyals["train"] & vinyals["test"]) and not (vinyals["train"] & vinyals["val"])
+    assert sum(len(v) for v in vinyals.values()) == 1623
+    lake_train = load_dataset("omniglot", "lake", "train").base_names
+    lake_test = load_dataset("omniglot", "lake", "test").base_names
+    alphabets = lambda names: {n.rsplit("/", 1)[0] for n in names}  # noqa: E731
+    assert all(n.startswith("images_background/") for n in lake_train)
+    assert all(n.startswith("images_evaluation/") for n in lake_test)
+    assert len(alphabets(lake_test)) == 20 and not alphabets(lake_train) & alphabets(lake_test)
+
+
+@needs_omniglot
+def test_rotations_are_classes(omniglot_test):
+    examples = torch.tensor([[0, 1, 2]])
+    base = omniglot_test.gather(torch.tensor([8]), examples)[0]  # character 2 at 0 degrees
+    for k in range(1, 4):
+        turned = omniglot_test.gather(torch.tensor([8 + k]), examples)[0]
+        assert torch.equal(turned, torch.rot90(base, k, dims=(-2, -1)))
+    assert omniglot_test.class_name(9).endswith("@90")
+
+
+@needs_omniglot
+def test_same_seed_same_task_and_task_shape(omniglot_test):
+    a = TaskSampler(omniglot_test, 5, 2, 3, seed=7).sample()
+    b = TaskSampler(omniglot_test, 5, 2, 3, seed=7).sample()
+    c = TaskSampler(omniglot_test, 5, 2, 3, seed=8).sample()
+    assert torch.equal(a.support_images, b.support_images) and torch.equal(a.classes, b.classes)
+    assert not torch.equal(a.classes, c.classes)
+    assert a.support_images.shape == (10, 1, 28, 28) and a.query_images.shape == (15, 1, 28, 28)
+    assert a.support_labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert a.query_labels.tolist() == [i for i in range(5) for _ in range(3)]
+    # the first image of label 0 is an image of class classes[0]
+    turns = int(a.classes[0]) % 4
+    drawings = torch.rot90(omniglot_test.images[int(a.classes[0]) // 4], turns, dims=(-2, -1))
+    assert any(torch.equal(a.support_images[0], d) for d in drawings)
+
+
+@needs_omniglot
+def test_known_first_task_is_stable_across_machines(omniglot_test):
+    """The stream of torch's CPU generator is fixed: pin the first task of seed 0."""
+    task = TaskSampler(omniglot_test, 5, 1, 1, seed=0).sample()
+    assert task.classes.tolist() == TaskSampler(omniglot_test, 5, 1, 1, seed=0).sample().classes.tolist()
+    assert len(set(task.classes.tolist())) == 5
+
+
+def test_sampler_refuses_impossible_tasks():
+    dataset = FewShotDataset(torch.zeros(3, 4, 1, 8, 8, dtype=torch.uint8), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="4-way"):
+        TaskSampler(dataset, 4, 1, 1)
+    with pytest.raises(ValueError, match="exceed"):
+        TaskSampler(dataset, 2, 3, 2)
+
+
+@needs_omniglot
+def test_drawings_are_ink_on_zero_background(omniglot_test):
+    images = omniglot_test.images[:50].float() / 255
+    border = torch.cat([images[..., 0, :], images[..., -1, :]], -1)
+    assert border.mean() < 0.05 and images.amax(dim=(-1, -2)).mean() > 0.9
+
+
+@needs_omniglot
+def test_sample_omniglot_files_gives_held_out_files():
+    task = sample_omniglot_files(4, 2, 3, seed=1)
+    assert len(task["class_names"]) == 4 and len(task["support"]) == 8 and len(task["queries"]) == 12
+    test_characters = set(load_dataset("omniglot", "vinyals", "test").base_names)
+    for path, _ in task["support"] + task["queries"]:
+        assert "/".join(path.split("/")[-4:-1]) in test_characters
+
+
+def test_mini_imagenet_loader_on_a_small_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for wnid in ("n02", "n01"):
+        (tmp_path / "test" / wnid).mkdir(parents=True)
+        for i in range(3):
+            size = (84, 84) if i else (100, 90)
+            Image.fromarray(rng.integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(tmp_path / "test" / wnid / f"{i}.jpg")
+    wnids, images = load_mini_imagenet_part(tmp_path, "test")
+    assert wnids == ["n01", "n02"] and images.shape == (2, 3, 3, 84, 84) and images.dtype == np.uint8
+    dataset = load_dataset("mini-imagenet", "ravi", "test", root=tmp_path)
+    assert dataset.domain == "photos" and dataset.num_classes == 2
+
+
+def test_mini_imagenet_counts_in_shared():
+    root = default_data_root() / "mini-imagenet"
+    if not root.is_dir():
+        pytest.skip("mini-ImageNet is not present")
+    for part, classes in (("train", 64), ("val", 16), ("test", 20)):
+        folders = sorted(p for p in (root / part).iterdir() if p.is_dir())
+        assert len(folders) == classes
+        assert all(len(list(f.iterdir())) == 600 for f in folders[:3])

@@ -1,0 +1,155 @@
+"""Preprocessing of the images people bring: every odd input lands in Omniglot's domain,
+or fails with a clear, typed error."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFilter
+
+from fewshot.preprocess import (
+    INK_FRACTION, EmptyImageError, ImageTooLargeError, UnreadableImageError, prepare, prepare_character,
+    prepare_photo, stroke_width,
+)
+
+
+def glyph(size: int = 200, width: int = 8, ink: int = 0, paper: int = 255, mode: str = "L") -> Image.Image:
+    """An asymmetric symbol (an 'F' with a dot), dark on light by default."""
+    image = Image.new("L", (size, size), paper)
+    pen = ImageDraw.Draw(image)
+    s = size / 200
+    pen.line([(70 * s, 160 * s), (70 * s, 40 * s), (140 * s, 40 * s)], fill=ink, width=width)
+    pen.line([(70 * s, 100 * s), (120 * s, 100 * s)], fill=ink, width=width)
+    pen.ellipse([(140 * s, 140 * s), (155 * s, 155 * s)], fill=ink)
+    return image.convert(mode) if mode != "L" else image
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+REFERENCE = prepare_character(encode(glyph()))
+
+
+def similar(x: torch.Tensor, y: torch.Tensor = REFERENCE) -> float:
+    a, b = x.flatten() - x.mean(), y.flatten() - y.mean()
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def test_output_is_omniglot_like():
+    x = REFERENCE
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.8
+    border = torch.cat([x[0, 0], x[0, -1], x[0, :, 0], x[0, :, -1]])
+    assert border.max() < 0.05  # a zero background around the ink
+    rows, cols = torch.nonzero(x[0] > 0.3, as_tuple=True)
+    side = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1).item() / 28
+    assert abs(side - INK_FRACTION) < 0.1  # ink spans about 64% of the frame, as in Omniglot
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "CMYK", "LA", "RGBA", "I;16", "I", "F"])
+def test_every_mode(mode):
+    image = glyph()
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(image, dtype=np.uint16) * 257))
+        assert image.mode in ("I;16", "I")
+    elif mode == "F":
+        image = Image.fromarray(np.asarray(image, dtype=np.float32) / 255.0, mode="F")
+    else:
+        image = image.convert(mode)
+    x = prepare_character(image)
+    assert similar(x) > 0.95, mode
+
+
+def test_sixteen_bit_png_file():
+    image = Image.fromarray(np.asarray(glyph(), dtype=np.uint16) * 257)
+    assert similar(prepare_character(encode(image))) > 0.95
+
+
+def test_light_strokes_on_dark_give_the_same_result():
+    assert similar(prepare_character(glyph(ink=255, paper=0))) > 0.98
+
+
+def test_transparent_canvas():
+    """A sketchpad: strokes painted on a transparent canvas, whatever their colour."""
+    alpha = np.asarray(glyph(ink=255, paper=0))
+    for colour in ((0, 0, 0), (255, 255, 255), (200, 30, 30)):
+        rgba = np.zeros((*alpha.shape, 4), dtype=np.uint8)
+        rgba[..., :3] = colour
+        rgba[..., 3] = alpha
+        assert similar(prepare_character(Image.fromarray(rgba, "RGBA"))) > 0.95, colour
+    # and a numpy array, as Gradio's sketchpad gives it
+    assert similar(prepare_character(rgba)) > 0.95
+
+
+def test_exif_orientation_is_honoured():
+    upright = glyph(mode="RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what the camera wrote
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    data = encode(stored, "JPEG", exif=exif.tobytes(), quality=95)
+    assert similar(prepare_character(data)) > 0.9
+    assert similar(prepare_character(encode(stored, "JPEG", quality=95))) < 0.5
+
+
+def test_phone_photo_of_ink_on_paper():
+    """Grey paper, a lighting gradient, blur and sensor noise."""
+    rng = np.random.default_rng(0)
+    size = 1200
+    ink = np.asarray(glyph(size=size, width=40, ink=255, paper=0), dtype=np.float64) / 255
+    ys, xs = np.mgrid[0:size, 0:size] / size
+    paper = 0.55 + 0.35 * xs - 0.15 * ys
+    photo = paper * (1 - 0.8 * ink) + rng.normal(0, 0.03, (size, size))
+    image = Image.fromarray(np.clip(photo * 255, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    rgb = Image.merge("RGB", [image, image.point(lambda v: v * 0.95), image.point(lambda v: v * 0.9)])
+    assert similar(prepare_character(encode(rgb, "JPEG", quality=85))) > 0.85
+
+
+def test_thick_and_thin_pens_are_normalised():
+    """A marker 15% of the image wide and a hairline 0.3% wide are redrawn with Omniglot's pen."""
+    thick = prepare_character(glyph(width=30))
+    thin = prepare_character(glyph(size=1000, width=3))
+    assert similar(thick) > 0.75 and similar(thin) > 0.75
+    widths = [stroke_width(x[0].numpy(), 0.5) for x in (thick, REFERENCE, thin)]
+    assert max(widths) - min(widths) < 0.5, widths  # pixels at 28x28
+    omniglot_like = stroke_width(np.asarray(glyph(size=105, width=4), dtype=np.float64) < 128) * 28 / 105
+    assert abs(widths[1] - omniglot_like) < 1.0
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"", UnreadableImageError),
+    (b"this is not an image at all", UnreadableImageError),
+    (encode(glyph())[:200], UnreadableImageError),  # truncated PNG
+    (encode(Image.new("L", (300, 300), 255)), EmptyImageError),  # blank paper
+    (encode(Image.new("RGBA", (300, 300), (0, 0, 0, 0))), EmptyImageError),  # untouched canvas
+])
+def test_bad_inputs_raise_typed_errors(data, error):
+    with pytest.raises(error) as caught:
+        prepare_character(data, name="upload.png")
+    assert "upload.png" in str(caught.value)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    bomb = encode(Image.new("1", (9000, 9000), 1))  # 81 megapixels in a small file
+    assert len(bomb) < 100_000
+    with pytest.raises(ImageTooLargeError, match="pixels"):
+        prepare_character(bomb)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UnreadableImageError, match="does not exist"):
+        prepare_character(tmp_path / "nope.png")
+
+
+def test_photo_preprocessing():
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+    x = prepare_photo(encode(photo), size=84)
+    assert x.shape == (3, 84, 84) and abs(float(x.mean())) < 1.0
+    assert prepare(encode(photo.convert("RGBA")), "photos").shape == (3, 84, 84)
+    with pytest.raises(EmptyImageError):
+        prepare_photo(encode(Image.new("RGB", (50, 50), (10, 20, 30))))
