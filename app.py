@@ -12,6 +12,8 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import functools  # noqa: E402
+import inspect  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -21,6 +23,7 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fewshot import viz  # noqa: E402
@@ -39,6 +42,9 @@ NEW_CLASS = "__new__"
 ZOO = ModelZoo()
 CACHE = ImageCache()
 STEP_PAUSE = 0.12  # seconds between drawn MAML steps, so the curve visibly builds up
+# Conv-4 on a few dozen 28x28 images is too small to gain from several threads per request;
+# one thread each keeps concurrent sessions from fighting over the cores.
+torch.set_num_threads(int(os.environ.get("FEWSHOT_THREADS", "1")))
 
 # ----------------------------------------------------------------------------------------
 # Text: static labels through gr.I18n (the browser's language; Settings can switch it), and
@@ -219,6 +225,42 @@ def say(lang: str, key: str, **values: Any) -> str:
     return MESSAGES[lang][key].format(**values)
 
 
+class Refusal(ValueError):
+    """Input the app cannot use; the message is shown to the person, nothing is lost."""
+
+
+def friendly(outputs: int, status: int | None = None):
+    """Turn a refusal into a warning toast (and a line in the status output), leaving every
+    other output as it was: a bad input never wipes what was entered, nor shows a trace."""
+
+    def refused(error: Exception):
+        gr.Warning(str(error))
+        values = [gr.skip()] * outputs
+        if status is not None:
+            values[status] = f"⚠ {error}"
+        return tuple(values) if outputs > 1 else values[0]
+
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except (Refusal, TaskError, ImageInputError) as error:
+                    yield refused(error)
+            return stream
+
+        @functools.wraps(fn)
+        def plain(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (Refusal, TaskError, ImageInputError) as error:
+                return refused(error)
+        return plain
+
+    return wrap
+
+
 # ----------------------------------------------------------------------------------------
 # The task: one per browser session (gr.State), a plain dict of file paths.
 # ----------------------------------------------------------------------------------------
@@ -301,37 +343,35 @@ def task_inputs(task: dict) -> dict:
 def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
     """``PreparedTask`` for the session's task, or a gr.Error with a clear message."""
     if len(task["classes"]) < 2 or any(not c["images"] for c in task["classes"]):
-        raise gr.Error(say(lang, "empty_task"))
+        raise Refusal(say(lang, "empty_task"))
     spec = task_inputs(task)
     if extra_queries is not None:
         spec.update(queries=[q["path"] for q in extra_queries], query_labels=None,
                     query_names=[q["name"] for q in extra_queries],
                     query_domains=[q["domain"] for q in extra_queries])
-    try:
-        return prepare_task(cache=CACHE, **spec)
-    except (TaskError, ImageInputError) as error:
-        raise gr.Error(str(error)) from None
+    return prepare_task(cache=CACHE, **spec)
 
 
 # ---- task-building handlers --------------------------------------------------------------
 
 
+@friendly(7, status=6)
 def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if not items:
-        raise gr.Error(say(lang, "no_images"))
+        raise Refusal(say(lang, "no_images"))
     name = (name or "").strip()
     if choice == NEW_CLASS or choice is None:
         if not name:
-            raise gr.Error(say(lang, "need_name"))
+            raise Refusal(say(lang, "need_name"))
         if any(c["name"] == name for c in task["classes"]):
-            raise gr.Error(say(lang, "duplicate", name=name))
+            raise Refusal(say(lang, "duplicate", name=name))
         if len(task["classes"]) >= MAX_WAYS:
-            raise gr.Error(say(lang, "too_many", n=MAX_WAYS))
+            raise Refusal(say(lang, "too_many", n=MAX_WAYS))
     good, problems = check_images(items, lang)
     if not good:
-        raise gr.Error(" ".join(problems))
+        raise Refusal(" ".join(problems))
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]]}
     if choice == NEW_CLASS or choice is None:
         task["classes"].append({"name": name, "images": good})
@@ -346,16 +386,17 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
             None, None, None, message)
 
 
+@friendly(3, status=2)
 def rename_class(task, choice, name, request: gr.Request):
     lang = language(request)
     if choice in (None, NEW_CLASS):
-        raise gr.Error(say(lang, "no_class"))
+        raise Refusal(say(lang, "no_class"))
     name = (name or "").strip()
     if not name:
-        raise gr.Error(say(lang, "need_name"))
+        raise Refusal(say(lang, "need_name"))
     index = int(choice)
     if any(c["name"] == name for i, c in enumerate(task["classes"]) if i != index):
-        raise gr.Error(say(lang, "duplicate", name=name))
+        raise Refusal(say(lang, "duplicate", name=name))
     old = task["classes"][index]["name"]
     classes = [dict(c) for c in task["classes"]]
     classes[index]["name"] = name
@@ -363,10 +404,11 @@ def rename_class(task, choice, name, request: gr.Request):
     return task, gr.update(choices=class_choices(task, lang), value=str(index)), say(lang, "renamed", old=old, new=name)
 
 
+@friendly(4, status=3)
 def remove_class(task, choice, request: gr.Request):
     lang = language(request)
     if choice in (None, NEW_CLASS):
-        raise gr.Error(say(lang, "no_class"))
+        raise Refusal(say(lang, "no_class"))
     index = int(choice)
     removed = task["classes"][index]["name"]
     classes = [c for i, c in enumerate(task["classes"]) if i != index]
@@ -382,11 +424,12 @@ def choose_class(task, choice):
     return task["classes"][int(choice)]["name"]
 
 
+@friendly(4, status=3)
 def load_example(name, request: gr.Request):
     lang = language(request)
     folder = DEMO / (name or "")
     if not name or not folder.is_dir():
-        raise gr.Error("Unknown example.")
+        raise Refusal("Unknown example.")
     task = empty_task()
     for label, class_dir in enumerate(sorted((folder / "support").iterdir())):
         task["classes"].append({"name": class_dir.name, "images": [
@@ -399,10 +442,11 @@ def load_example(name, request: gr.Request):
     return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
 
 
+@friendly(4, status=3)
 def sample_omniglot(ways, shots, request: gr.Request):
     lang = language(request)
     if not omniglot_available():
-        raise gr.Error(say(lang, "no_omniglot"))
+        raise Refusal(say(lang, "no_omniglot"))
     seed = random.SystemRandom().randrange(1_000_000)
     sampled = sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed)
     task = empty_task()
@@ -448,6 +492,7 @@ def maml_defaults(task):
     return defaults["steps"], defaults["lr"]
 
 
+@friendly(7, status=3)
 def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
     """Generator: streams the MAML curve step by step, then every plot of the trace."""
     lang = language(request)
@@ -456,19 +501,16 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
     result = None
     options = {"device": device, "steps": int(steps), "lr": float(inner_lr), "baseline": True} if method == "maml" \
         else {"device": device}
-    try:
-        for kind, value in run_method(ZOO, method, prepared_task, **options):
-            if kind == "step":
-                steps_seen.append(value)
-                yield (viz.maml_curve(steps_seen, baseline_seen, lang), gr.skip(), gr.skip(), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip())
-                time.sleep(STEP_PAUSE)
-            elif kind == "baseline":
-                baseline_seen.append(value)
-            else:
-                result = value
-    except TaskError as error:
-        raise gr.Error(str(error)) from None
+    for kind, value in run_method(ZOO, method, prepared_task, **options):
+        if kind == "step":
+            steps_seen.append(value)
+            yield (viz.maml_curve(steps_seen, baseline_seen, lang), gr.skip(), gr.skip(), gr.skip(),
+                   gr.skip(), gr.skip(), gr.skip())
+            time.sleep(STEP_PAUSE)
+        elif kind == "baseline":
+            baseline_seen.append(value)
+        else:
+            result = value
     trace = result.trace
     names = prepared_task.class_names
     q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
@@ -513,36 +555,32 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
 def replay_step(step, state):
     if not state:
         return None
-    import torch
-
     probabilities = torch.tensor(state["probabilities"])
     step = int(min(max(step, 0), len(probabilities) - 1))
     return viz.step_probabilities_plot(probabilities[step], step, state["classes"], state["queries"], state["lang"])
 
 
+@friendly(5, status=3)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, request: gr.Request):
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if items:
         good, problems = check_images(items, lang)
         if not good:
-            raise gr.Error(" ".join(problems))
+            raise Refusal(" ".join(problems))
         for problem in problems:
             gr.Warning(problem)
         prepared_task = prepared(task, lang, extra_queries=good)
         shown = [(q["path"], q["name"]) for q in good]
     else:
         if not task["queries"]:
-            raise gr.Error(say(lang, "no_queries"))
+            raise Refusal(say(lang, "no_queries"))
         prepared_task = prepared(task, lang)
         shown = [(q["path"], q["name"]) for q in task["queries"]]
     options = {"device": device}
     if method == "maml":
         options.update(steps=int(steps), lr=float(inner_lr))
-    try:
-        result = run_to_end(ZOO, method, prepared_task, **options)
-    except TaskError as error:
-        raise gr.Error(str(error)) from None
+    result = run_to_end(ZOO, method, prepared_task, **options)
     probabilities = result.prediction.probabilities.cpu()
     names = prepared_task.class_names
     labels = prepared_task.query_labels
@@ -567,8 +605,6 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
 
 def explain_query(index: int, state: dict):
     """gr.Label confidences and the method's explanation plot for one query."""
-    import torch
-
     names, lang = state["classes"], state["lang"]
     confidences = {name: float(p) for name, p in zip(names, state["probabilities"][index])}
     explanation = state["explanation"]
@@ -598,10 +634,11 @@ def select_query(state, event: gr.SelectData):
     return explain_query(int(event.index), state)
 
 
+@friendly(2, status=1)
 def compare_methods(task, device, request: gr.Request):
     lang = language(request)
     if not task["queries"] or any(q["label"] is None for q in task["queries"]):
-        raise gr.Error(say(lang, "compare_needs"))
+        raise Refusal(say(lang, "compare_needs"))
     prepared_task = prepared(task, lang)
     rows = []
     for method in ZOO.available():
@@ -614,7 +651,7 @@ def compare_methods(task, device, request: gr.Request):
                      round(result.classify_ms, 1), result.device, result.checkpoint])
     headers = [say(lang, k) for k in ("method", "acc", "adapt_ms", "classify_ms", "device", "checkpoint")]
     headers[1] += " (%)"
-    return gr.update(value=rows, headers=headers)
+    return {"headers": headers, "data": rows}, ""
 
 
 # ---- the API endpoint ---------------------------------------------------------------------
@@ -678,7 +715,7 @@ def build() -> gr.Blocks:
                             with gr.Tab(i("app_upload")):
                                 files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
                                                 label=i("app_files"), elem_id="support-files")
-                            with gr.Tab(i("app_draw")):
+                            with gr.Tab(i("app_draw")) as draw_tab:
                                 sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
                                                       label=i("app_sketch"), elem_id="support-sketch",
                                                       brush=gr.Brush(default_size=10, colors=["#000000"],
@@ -706,15 +743,16 @@ def build() -> gr.Blocks:
                             def pick(event: gr.SelectData):
                                 return event.index
 
+                            @friendly(1)
                             def drop(current_task, which, index=index, request: gr.Request = None):
                                 if which is None:
-                                    raise gr.Error(say(language(request), "no_selection"))
+                                    raise Refusal(say(language(request), "no_selection"))
                                 classes = [dict(c, images=list(c["images"])) for c in current_task["classes"]]
                                 del classes[index]["images"][which]
                                 return {**current_task, "classes": classes}
 
-                            gallery.select(pick, None, selected)
-                            remove_image.click(drop, [task, selected], [task])
+                            gallery.select(pick, None, selected, api_visibility="private")
+                            remove_image.click(drop, [task, selected], [task], api_visibility="private")
                     if current["queries"]:
                         with gr.Row():
                             gr.Markdown(f"**{len(current['queries'])}** ✓", elem_classes=["class-title"])
@@ -748,7 +786,7 @@ def build() -> gr.Blocks:
                             with gr.Tab(i("app_upload")):
                                 query_files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
                                                       label=i("app_query_files"), elem_id="query-files")
-                            with gr.Tab(i("app_draw")):
+                            with gr.Tab(i("app_draw")) as query_draw_tab:
                                 query_sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
                                                             label=i("app_query_sketch"), elem_id="query-sketch",
                                                             brush=gr.Brush(default_size=10, colors=["#000000"],
@@ -767,6 +805,7 @@ def build() -> gr.Blocks:
             with gr.Tab(i("app_tab_compare"), id="compare"):
                 gr.Markdown(i("app_compare_help"))
                 compare_button = gr.Button(i("app_compare"), variant="primary", elem_id="compare")
+                compare_status = gr.Markdown(elem_id="compare-status")
                 compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table")
 
             with gr.Tab(i("app_tab_learn"), id="learn"):
@@ -774,24 +813,31 @@ def build() -> gr.Blocks:
                     {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
         task_outputs = [task, class_choice, class_name, status]
+        # the task flow stays callable by clients (tests use it) but only /classify is documented
+        flow = {"api_visibility": "undocumented"}
+        ui_only = {"api_visibility": "private"}
         add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera],
-                         [task, class_choice, class_name, files, sketch, camera, status])
-        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status])
-        remove_button.click(remove_class, [task, class_choice], task_outputs)
-        class_choice.change(choose_class, [task, class_choice], class_name)
-        load_button.click(load_example, [example], task_outputs)
-        sample_button.click(sample_omniglot, [ways, shots], task_outputs)
-        clear_button.click(clear_task, None, task_outputs)
-        method.change(method_blurb, method, blurb)
-        task.change(maml_defaults, task, [steps, inner_lr])
+                         [task, class_choice, class_name, files, sketch, camera, status], **flow)
+        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow)
+        remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
+        class_choice.change(choose_class, [task, class_choice], class_name, **ui_only)
+        load_button.click(load_example, [example], task_outputs, **flow)
+        sample_button.click(sample_omniglot, [ways, shots], task_outputs, **flow)
+        clear_button.click(clear_task, None, task_outputs, **flow)
+        method.change(method_blurb, method, blurb, **ui_only)
+        task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
         adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr],
-                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state])
-        replay.change(replay_step, [replay, replay_state], replay_plot)
+                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state], **flow)
+        replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         classify_button.click(classify_queries,
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera],
-                              [label, query_gallery, explanation, classify_status, classify_state])
-        query_gallery.select(select_query, [classify_state], [label, explanation])
-        compare_button.click(compare_methods, [task, device], compare_table)
+                              [label, query_gallery, explanation, classify_status, classify_state], **flow)
+        query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
+        # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
+        for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
+            tab.select(None, js=f"() => setTimeout(() => document.querySelector("
+                                f"'#{pad} button[aria-label=\"Brush\"]')?.click(), 150)", **ui_only)
+        compare_button.click(compare_methods, [task, device], [compare_table, compare_status], **flow)
         gr.api(classify_api, api_name="classify", concurrency_limit=4)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
     if args.checkpoint is None:
+        args.split = args.split or SPLITS[args.dataset][0]
         args.checkpoint = find_checkpoint(
             args.method, args.dataset, args.split, args.ways, args.shots, args.backbone
         )

@@ -177,6 +177,17 @@ def ink_map(image: Image.Image) -> np.ndarray:
     return np.clip(ink, 0.0, 1.0)
 
 
+def _rank_filter(image: np.ndarray, size: int, reduce) -> np.ndarray:
+    """Square min or max filter (``reduce`` = np.min / np.max), separably, edges replicated."""
+    half = size // 2
+    out = image
+    for axis in (0, 1):
+        padded = np.pad(out, [(half, half) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=axis)
+        out = reduce(windows, axis=-1)
+    return out
+
+
 def _flatten_background(ink: np.ndarray) -> np.ndarray:
     """Subtract the slowly varying background level (shadows, grey paper).
 
@@ -187,8 +198,9 @@ def _flatten_background(ink: np.ndarray) -> np.ndarray:
     picture = Image.fromarray((ink * 255).astype(np.uint8))
     small = picture.resize((max(1, picture.width * 128 // max(picture.size)),
                             max(1, picture.height * 128 // max(picture.size))), Image.Resampling.BOX)
-    background = small.filter(ImageFilter.MinFilter(25)).filter(ImageFilter.MaxFilter(25))
-    background = background.filter(ImageFilter.GaussianBlur(6)).resize(picture.size, Image.Resampling.BILINEAR)
+    opened = _rank_filter(_rank_filter(np.asarray(small), 25, np.min), 25, np.max)
+    background = Image.fromarray(opened).filter(ImageFilter.GaussianBlur(6))
+    background = background.resize(picture.size, Image.Resampling.BILINEAR)
     flat = ink - np.asarray(background, dtype=np.float64) / 255.0
     top = np.percentile(flat, 99.9)
     return flat / top if top > 0.05 else flat

@@ -193,10 +193,14 @@ def prepare_task(
     if empty:
         raise TaskError(f"These classes have no images yet: {', '.join(empty)}.")
     cache = cache or ImageCache()
-    support_names = list(support_names or [f"{names[c]} #{i + 1}" for i, c in enumerate(support_classes)])
+    def label(source: ImageInput, fallback: str) -> str:
+        return Path(source).name if isinstance(source, (str, Path)) else fallback
+
+    support_names = list(support_names or [f"{names[c]} · {label(s, f'#{i + 1}')}"
+                                           for i, (s, c) in enumerate(zip(support, support_classes))])
     support_domains = list(support_domains or [domain] * len(support))
     support_tensors = [cache.get(s, d, name=n) for s, n, d in zip(support, support_names, support_domains)]
-    query_names = list(query_names or [f"query {i + 1}" for i in range(len(queries))])
+    query_names = list(query_names or [label(q, f"query {i + 1}") for i, q in enumerate(queries)])
     query_domains = list(query_domains or [domain] * len(queries))
     query_tensors = [cache.get(q, d, name=n) for q, n, d in zip(queries, query_names, query_domains)]
     task = PreparedTask(

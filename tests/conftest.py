@@ -30,3 +30,13 @@ def task(omniglot_test):
     t = TaskSampler(omniglot_test, ways=5, shots=2, queries=3, seed=0).sample()
     return (to_float(t.support_images, "characters"), t.support_labels,
             to_float(t.query_images, "characters"), t.query_labels)
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """The app started with ``python app.py`` on a free port."""
+    from .app_server import AppServer
+
+    server = AppServer()
+    yield server
+    server.stop()

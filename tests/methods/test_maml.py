@@ -155,3 +155,10 @@ def test_random_initialisation_copy_is_deterministic():
     for x, y in zip(a.parameters(), b.parameters()):
         assert torch.equal(x, y)
     assert not torch.equal(a.classifier.weight, model.classifier.weight)
+
+
+def test_order_invariance(task):
+    from .common import check_order_invariance
+
+    torch.manual_seed(0)
+    check_order_invariance(MAML(ways=5), task)

@@ -1,0 +1,153 @@
+"""Start the app as a user would and time it: cold start and /classify latency.
+
+    python benchmarks/app_latency.py [--repeats 20]
+
+Starts ``python app.py`` on a free port and reports the seconds until it answers, then
+calls ``/classify`` with gradio_client for each method on 5-way 1-shot and 5-shot tasks of
+the project's demo glyphs with 1 and 10 queries, and prints the median and 95th percentile
+of the wall time per call (upload of the images included, as a client sees it), beside the
+adaptation and classification time the server measured inside the model. A trivial Gradio
+endpoint that only counts its uploads is timed the same way, as the floor that any Gradio
+app pays. Uses CUDA when the machine has it (the app's "auto" device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "glyphs-10way"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("the app exited")
+        try:
+            with urllib.request.urlopen(url + "config", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the app did not start")
+
+
+def task(shots: int, queries: int):
+    classes = sorted(p.name for p in (DEMO / "support").iterdir())[:5]
+    support, names = [], []
+    for cls in classes:
+        for path in sorted((DEMO / "support" / cls).glob("*.png"))[:shots]:
+            support.append(str(path))
+            names.append(cls)
+    pool = [str(p) for cls in classes for p in sorted((DEMO / "query" / cls).glob("*.png"))]
+    return support, names, (pool * 2)[:queries]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def count(files: list[gr.FileData]) -> int:
+    """The trivial endpoint: how many files arrived."""
+    return len(files)
+
+
+def start_trivial_app() -> tuple[gr.Blocks, str]:
+    """A Gradio endpoint that only counts its uploaded files: the round trip any app pays."""
+    with gr.Blocks() as demo:
+        gr.api(count, api_name="count")
+    port = free_port()
+    threading.Thread(target=lambda: demo.launch(server_port=port, prevent_thread_lock=True, quiet=True),
+                     daemon=True).start()
+    url = f"http://127.0.0.1:{port}/"
+    wait_until_up(url)
+    return demo, url
+
+
+def timed(call, repeats: int, warmup: int = 2) -> list[float]:
+    times = []
+    for i in range(repeats + warmup):
+        start = time.perf_counter()
+        call()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    from gradio_client import Client, handle_file
+
+    import torch
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(url, process)
+        cold_start = time.perf_counter() - start
+        client = Client(url, verbose=False)
+        support, names, queries = task(1, 1)
+        first = time.perf_counter()
+        client.predict("protonet", [handle_file(s) for s in support], names, [handle_file(q) for q in queries],
+                       api_name="/classify")
+        first_call = time.perf_counter() - first
+        device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+        print(f"device: {device}; torch {torch.__version__}")
+        print(f"cold start: {cold_start:.1f} s until the app answers; first /classify {1000 * first_call:.0f} ms\n")
+        floor_app, floor_url = start_trivial_app()
+        floor_client = Client(floor_url, verbose=False)
+        print("| method | task | uploads | /classify median (ms) | p95 (ms) | floor: same uploads to a "
+              "trivial endpoint, median (ms) | in the model: adapt + classify (ms) |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for method in ("siamese", "matching", "maml", "protonet"):
+            for shots in (1, 5):
+                for n_queries in (1, 10):
+                    support, names, queries = task(shots, n_queries)
+                    files = [handle_file(s) for s in support]
+                    query_files = [handle_file(q) for q in queries]
+                    inside = []
+
+                    def call():
+                        out = client.predict(method, files, names, query_files, api_name="/classify")
+                        inside.append(out["adapt_ms"] + out["classify_ms"])
+
+                    times = timed(call, args.repeats)
+                    floor = timed(lambda: floor_client.predict(files + query_files, api_name="/count"), args.repeats)
+                    print(f"| {method} | 5-way {shots}-shot, {n_queries} quer{'y' if n_queries == 1 else 'ies'} | "
+                          f"{len(files) + len(query_files)} | {1000 * statistics.median(times):.0f} | "
+                          f"{1000 * percentile(times, 95):.0f} | {1000 * statistics.median(floor):.0f} | "
+                          f"{statistics.median(inside[2:]):.1f} |", flush=True)
+        floor_app.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Matching Networks: attention rows sum to 1; P(y|x) is the attention-weighted label vote."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from fewshot.methods import MatchingNetworks
+
+from .common import check_interface, check_order_invariance
+
+
+def test_interface(task):
+    check_interface(MatchingNetworks(), task, "attention")
+
+
+def test_order_invariance(task):
+    check_order_invariance(MatchingNetworks(), task)
+
+
+def test_attention_rows_sum_to_one_and_vote_gives_the_probabilities(task):
+    model = MatchingNetworks()
+    sx, sy, qx, _ = task
+    model.adapt(sx, sy)
+    prediction = model.predict(qx)
+    attention = prediction.explanation["attention"]
+    assert attention.shape == (15, 10)
+    assert torch.allclose(attention.sum(1), torch.ones(15), atol=1e-6)
+    vote = attention @ F.one_hot(sy, 5).float()  # P(y|x) = sum_i a(x, x_i) y_i
+    assert torch.allclose(vote, prediction.probabilities, atol=1e-5)
+
+
+def test_paper_equation_without_learned_scale():
+    """With learn_scale=False the attention is a softmax over raw cosines, as printed."""
+    model = MatchingNetworks(learn_scale=False)
+    support = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    query = torch.tensor([[1.0, 1.0]])
+    _, explanation = model.classify(support, torch.tensor([0, 1]), query, ways=2)
+    cosines = torch.tensor([[1 / math.sqrt(2), 1 / math.sqrt(2)]])
+    assert torch.allclose(explanation["cosine"], cosines)
+    assert torch.allclose(explanation["attention"], torch.softmax(cosines, 1))
+
+
+def test_full_context_embeddings(task):
+    torch.manual_seed(0)
+    model = MatchingNetworks(fce=True, fce_steps=3)
+    sx, sy, qx, qy = task
+    loss, log_p = model.task_loss(sx, sy, qx, qy, ways=5)
+    loss.backward()
+    assert log_p.shape == (15, 5) and torch.isfinite(loss)
+    assert model.query_lstm.weight_ih.grad is not None and model.support_lstm.weight_hh_l0.grad is not None
+    model.adapt(sx, sy)
+    assert torch.allclose(model.predict(qx).explanation["attention"].sum(1), torch.ones(15), atol=1e-6)

@@ -1,0 +1,31 @@
+"""Prototypical Networks: prototypes are class means, probabilities a softmax of -d^2."""
+
+from __future__ import annotations
+
+import torch
+
+from fewshot.methods import PrototypicalNetworks
+
+from .common import check_interface, check_order_invariance
+
+
+def test_interface(task):
+    check_interface(PrototypicalNetworks(), task, "prototype_distances")
+
+
+def test_order_invariance(task):
+    check_order_invariance(PrototypicalNetworks(), task)
+
+
+def test_classify_matches_the_equations_on_a_hand_worked_example():
+    model = PrototypicalNetworks()
+    support = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]])  # class 0: mean (1, 0); class 1: (0, 4)
+    labels = torch.tensor([0, 0, 1])
+    query = torch.tensor([[1.0, 1.0]])
+    log_p, explanation = model.classify(support, labels, query, ways=2)
+    # squared distances to the prototypes: (0^2 + 1^2) = 1 and (1^2 + 3^2) = 10
+    assert torch.allclose(explanation["prototype_distances"], torch.tensor([[1.0, 10.0]]))
+    expected = torch.softmax(torch.tensor([-1.0, -10.0]), 0)
+    assert torch.allclose(log_p.exp()[0], expected)
+    trace = model.adapt(torch.rand(4, 1, 28, 28), torch.tensor([0, 0, 1, 1]))
+    assert torch.allclose(trace.class_centres, trace.support_embeddings.view(2, 2, -1).mean(1), atol=1e-6)

@@ -1,0 +1,134 @@
+"""The running app through gradio_client: the documented /classify endpoint, its errors,
+and the task-building flow (one client = one browser session with its own task)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "glyphs-5way"
+
+
+def support_set(shots: int = 2):
+    classes = sorted(p.name for p in (DEMO / "support").iterdir())
+    files, names = [], []
+    for cls in classes:
+        for path in sorted((DEMO / "support" / cls).glob("*.png"))[:shots]:
+            files.append(str(path))
+            names.append(cls)
+    queries = [str(sorted((DEMO / "query" / cls).glob("*.png"))[0]) for cls in classes]
+    return classes, files, names, queries
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server.url, verbose=False)
+
+
+@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet"])
+def test_classify_endpoint(client, method):
+    classes, files, names, queries = support_set()
+    out = client.predict(method, [handle_file(f) for f in files], names, [handle_file(q) for q in queries],
+                         api_name="/classify")
+    out = json.loads(out) if isinstance(out, str) else out
+    assert [p["label"] for p in out["predictions"]] == classes  # the shipped models get these right
+    for prediction in out["predictions"]:
+        assert set(prediction["confidences"]) == set(classes)
+        assert abs(sum(prediction["confidences"].values()) - 1) < 1e-3
+    assert out["method"] == method and out["adapt_ms"] >= 0
+
+
+def test_classify_is_the_documented_endpoint(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/classify"]
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/classify"]["parameters"]] == [
+        "method", "support_images", "class_names", "query_images"]
+
+
+def test_shared_contract_checker(app_server):
+    checker = ROOT.parent / "shared" / "tools" / "api_contract.py"
+    if not checker.is_file():
+        pytest.skip("../shared/tools/api_contract.py is not present")
+    done = subprocess.run([sys.executable, str(checker), app_server.url], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("contract ok") == 4
+
+
+@pytest.mark.parametrize("case, message", [
+    ("single class", "at least 2 classes"),
+    ("names mismatch", "one class name per support image"),
+    ("not an image", "not an image file"),
+    ("unknown method", "Unknown method"),
+    ("no queries", "at least one query"),
+])
+def test_classify_errors_are_clear(client, tmp_path, case, message):
+    classes, files, names, queries = support_set(1)
+    method = "protonet"
+    if case == "single class":
+        files, names = files[:1], names[:1]
+    elif case == "names mismatch":
+        names = names[:-1]
+    elif case == "not an image":
+        bad = tmp_path / "notes.png"
+        bad.write_bytes(b"definitely not a png")
+        queries = [str(bad)]
+    elif case == "unknown method":
+        method = "knn"
+    elif case == "no queries":
+        queries = []
+    with pytest.raises(AppError) as caught:
+        client.predict(method, [handle_file(f) for f in files], names, [handle_file(q) for q in queries],
+                       api_name="/classify")
+    assert message in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_task_building_flow(app_server):
+    """Add classes image by image, then adapt, classify and compare, in one session. Refused
+    inputs come back as a warning in the status line and leave the task as it was."""
+    client = Client(app_server.url, verbose=False)
+    classes, files, names, queries = support_set(2)
+    for cls in classes[:3]:
+        mine = [handle_file(f) for f, n in zip(files, names) if n == cls]
+        out = client.predict("__new__", cls, mine, None, None, api_name="/add_images")
+        assert out[-1] == f"Added 2 image(s) to “{cls}”."
+    refused = [
+        (("__new__", classes[0], [handle_file(files[0])], None, None), "already exists"),
+        (("__new__", "", [handle_file(files[0])], None, None), "name"),
+        (("0", "", None, None, None), "Choose images"),
+    ]
+    for arguments, message in refused:
+        status = client.predict(*arguments, api_name="/add_images")[-1]
+        assert status.startswith("⚠") and message in status, status
+    out = client.predict("0", classes[0], [handle_file(files[2])], None, None, api_name="/add_images")
+    assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
+    curve, embedding, matrix, status, replay, replay_plot = client.predict(
+        "maml", "cpu", 3, 0.4, api_name="/run_adaptation")
+    assert status.startswith("**MAML** adapted on **cpu**"), status
+    label, gallery, explanation, classify_status = client.predict(
+        "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, api_name="/classify_queries")
+    assert label["label"] == classes[0] and len(gallery) == 3
+    assert classify_status.startswith("Classified 3 image(s)")
+    # compare needs labelled queries: refused for a hand-built task, works after loading an example
+    _, compare_status = client.predict("cpu", api_name="/compare_methods")
+    assert "known labels" in compare_status
+    client.predict("glyphs-5way", api_name="/load_example")
+    table, compare_status = client.predict("cpu", api_name="/compare_methods")
+    rows = table["data"] if "data" in table else table["value"]["data"]
+    assert len(rows) == 4 and all(row[1] >= 60 for row in rows), rows
+
+
+def test_sessions_do_not_share_tasks(app_server):
+    a, b = Client(app_server.url, verbose=False), Client(app_server.url, verbose=False)
+    a.predict("glyphs-3way", api_name="/load_example")
+    status_b = b.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]
+    assert "Build a task first" in status_b
+    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]

@@ -1,0 +1,138 @@
+"""End to end in a real browser (Debian chromium driven by playwright): build a task by
+uploading images, adapt MAML and see its curve, classify and see the label, draw on the
+sketchpad, and the Chinese interface."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo" / "glyphs-5way"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+def open_app(browser, url: str, locale: str = "en-US"):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
+    page.goto(url)
+    page.wait_for_selector("#add-images")
+    return page
+
+
+def name_box(page):
+    return page.locator("#class-name textarea, #class-name input").first
+
+
+def choose_new_class(page) -> None:
+    page.locator("#class-choice input").click()
+    page.get_by_role("option").first.click()  # "+ New class"
+    page.wait_for_function("() => !document.querySelector('#class-name textarea, #class-name input').value")
+
+
+def add_class(page, name: str, files: list[Path]) -> None:
+    choose_new_class(page)
+    name_box(page).fill(name)
+    page.locator("#support-files input[type=file]").set_input_files([str(f) for f in files])
+    page.wait_for_function("n => document.querySelectorAll('#support-files .file-preview tr, "
+                           "#support-files .file-preview-holder tr').length >= n", arg=len(files), timeout=30000)
+    page.click("#add-images")
+    page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
+                           ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
+
+
+def test_upload_adapt_classify(browser, app_server):
+    page = open_app(browser, app_server.url)
+    classes = ["eye", "fork", "spiral"]
+    for cls in classes:
+        add_class(page, cls, sorted((DEMO / "support" / cls).glob("*.png"))[:2])
+    assert page.locator("#add-images").is_visible()
+    titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
+    assert titles == ["eye · 2", "fork · 2", "spiral · 2"]
+
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
+                           timeout=60000)
+    assert "MAML" in page.inner_text("#adapt-status")
+    assert page.locator("#maml-curve .scatterlayer .trace").count() >= 4  # meta-learned and random start
+    assert page.locator("#embedding .js-plotly-plot").count() == 1
+
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.locator("#query-files input[type=file]").set_input_files(str(sorted((DEMO / "query" / "fork").glob("*.png"))[0]))
+    page.wait_for_selector("#query-files .file-preview tr", timeout=30000)
+    page.click("#classify")
+    page.wait_for_function("() => document.querySelector('#label').innerText.includes('fork')", timeout=60000)
+    assert "fork" in page.inner_text("#label")
+    page.close()
+
+
+def draw_on(page, selector: str, strokes) -> None:
+    """Strokes in unit coordinates of the drawing area (the square canvas centred in the editor)."""
+    canvas = page.locator(f"{selector} canvas").first
+    canvas.wait_for()
+    page.wait_for_timeout(500)  # the app picks the brush tool when the tab opens
+    box = canvas.bounding_box()
+    side = 0.7 * min(box["width"], box["height"])
+    left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    for stroke in strokes:
+        x0, y0 = stroke[0]
+        page.mouse.move(left + x0 * side, top + y0 * side)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(left + x * side, top + y * side, steps=12)
+        page.mouse.up()
+
+
+def test_sketchpad_drawing_becomes_a_class(browser, app_server):
+    page = open_app(browser, app_server.url)
+    page.get_by_role("tab", name="Draw").first.click()
+    draw_on(page, "#support-sketch", [[(0.3, 0.2), (0.3, 0.8)], [(0.3, 0.2), (0.7, 0.2)], [(0.3, 0.5), (0.6, 0.5)]])
+    name_box(page).fill("my F")
+    page.click("#add-images")
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F'))",
+                           timeout=30000)
+    assert "Added 1 image" in page.inner_text("#status")
+    page.close()
+
+
+def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_path):
+    page = open_app(browser, app_server.url)
+    add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not really a png")
+    choose_new_class(page)
+    name_box(page).fill("broken")
+    page.locator("#support-files input[type=file]").set_input_files(str(bad))
+    page.wait_for_selector("#support-files .file-preview tr", timeout=30000)
+    page.click("#add-images")
+    toast = page.locator(".toast-body, [data-testid='toast-body']").first
+    toast.wait_for(timeout=30000)
+    assert "broken.png" in toast.inner_text() and "Traceback" not in page.content()
+    titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
+    assert titles == ["eye · 1"]  # the task is intact
+    page.close()
+
+
+def test_chinese_interface(browser, app_server):
+    page = open_app(browser, app_server.url, locale="zh-CN")
+    page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
+    text = page.inner_text("body")
+    assert "小样本学习" in text and "适应" in text
+    page.close()

@@ -1,0 +1,66 @@
+"""Shipped checkpoints: safetensors without pickled code, small, with complete cards."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from fewshot.checkpoints import CHECKPOINT_DIR, find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from fewshot.methods import build_method
+
+SHIPPED = list_checkpoints(CHECKPOINT_DIR)
+
+
+def test_there_are_checkpoints_for_every_method():
+    methods = {card["method"] for _, card in SHIPPED}
+    assert {"siamese", "matching", "maml", "protonet"} <= methods
+
+
+@pytest.mark.parametrize("folder, card", SHIPPED, ids=[f.name for f, _ in SHIPPED])
+def test_shipped_checkpoint(folder, card):
+    weights = folder / "model.safetensors"
+    assert weights.stat().st_size < 1_000_000  # Conv-4: no optimiser state in what the app loads
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+        keys = set(handle.keys())
+    assert metadata["method"] == card["method"]
+    model = build_method(card["method"], **json.loads(metadata["config"]))
+    assert keys == set(model.state_dict())
+    for field in ("method", "dataset", "split", "backbone", "serves", "config"):
+        assert field in card, field
+    training = card["training"]
+    for field in ("command", "reproduce", "seed", "steps", "wall_seconds", "hardware", "validation"):
+        assert field in training, field
+    assert training["command"].startswith("python -m fewshot.train")
+    assert (folder / "curve.csv").is_file()
+    loaded, _ = load_checkpoint(folder)
+    assert not loaded.training
+
+
+def test_checkpoint_selection():
+    if not SHIPPED:
+        pytest.skip("no checkpoints")
+    assert find_checkpoint("maml", "omniglot", "vinyals", 5, 1).name == "maml-omniglot-vinyals-5w1s"
+    assert find_checkpoint("maml", "omniglot", "vinyals", 10, 1).name == "maml-omniglot-vinyals-20w1s"
+    assert find_checkpoint("maml", "omniglot", "vinyals", 3, 5).name == "maml-omniglot-vinyals-5w5s"
+    assert find_checkpoint("protonet", "omniglot", "vinyals", 20, 5).name == "protonet-omniglot-vinyals-5shot"
+    assert find_checkpoint("siamese", "omniglot", "lake", 20, 5).name == "siamese-omniglot-lake"
+    with pytest.raises(FileNotFoundError):
+        find_checkpoint("maml", "omniglot", "vinyals", 40, 1)
+
+
+def test_round_trip(tmp_path, task):
+    torch.manual_seed(0)
+    model = build_method("siamese", margin=2.0)
+    model.temperature.fill_(0.3)
+    save_checkpoint(model, tmp_path / "ck", {"name": "ck", "dataset": "omniglot"})
+    loaded, card = load_checkpoint(tmp_path / "ck")
+    assert card["config"]["margin"] == 2.0 and float(loaded.temperature) == pytest.approx(0.3)
+    sx, sy, qx, _ = task
+    model.eval()
+    model.adapt(sx, sy)
+    loaded.adapt(sx, sy)
+    assert torch.equal(model.predict_proba(qx), loaded.predict_proba(qx))

@@ -1,0 +1,117 @@
+"""The serving layer: contract of classify(), clear errors, streaming MAML, demo tasks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from fewshot.preprocess import ImageInputError
+from fewshot.service import (
+    METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, pick_device, prepare_task,
+    run_method, run_to_end,
+)
+
+DEMO = Path(__file__).resolve().parents[1] / "demo"
+ZOO = ModelZoo()
+CACHE = ImageCache()
+
+
+def demo_task(name: str = "glyphs-5way", shots: int = 1):
+    classes = sorted(p.name for p in (DEMO / name / "support").iterdir())
+    support, labels, queries, query_labels = [], [], [], []
+    for label, cls in enumerate(classes):
+        files = sorted((DEMO / name / "support" / cls).glob("*.png"))[:shots]
+        support += files
+        labels += [label] * len(files)
+        q = sorted((DEMO / name / "query" / cls).glob("*.png"))
+        queries += q
+        query_labels += [label] * len(q)
+    return classes, support, labels, queries, query_labels
+
+
+@pytest.mark.parametrize("method", METHOD_ORDER)
+def test_classify_contract(method):
+    classes, support, labels, queries, _ = demo_task()
+    names = [classes[i] for i in labels]
+    out = classify(ZOO, method, support, names, queries, cache=CACHE)
+    assert out["classes"] == classes and len(out["predictions"]) == len(queries)
+    for prediction in out["predictions"]:
+        assert prediction["label"] in classes
+        assert set(prediction["confidences"]) == set(classes)
+        assert sum(prediction["confidences"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert out["device"] == "cpu" and out["checkpoint"].startswith(method)
+
+
+@pytest.mark.parametrize("method", METHOD_ORDER)
+def test_demo_glyphs_are_classified_well(method):
+    """The project's own glyphs, 5-way 5-shot: the shipped checkpoints recognise them."""
+    classes, support, labels, queries, query_labels = demo_task(shots=5)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    result = run_to_end(ZOO, method, task, device="cpu")
+    assert result.accuracy >= 0.8, (method, result.accuracy)
+
+
+@pytest.mark.parametrize("names, error", [
+    (["a"], "at least 2 classes"),
+    (["a", "a"], "must differ"),
+    (["a", " "], "needs a name"),
+    ([str(i) for i in range(11)], "At most 10"),
+])
+def test_bad_tasks_are_refused_clearly(names, error):
+    support = [DEMO / "glyphs-5way" / "support" / "eye" / "1.png"] * len(names)
+    with pytest.raises(TaskError, match=error):
+        prepare_task(names, support, list(range(len(names))), cache=CACHE)
+
+
+def test_empty_class_and_mismatched_inputs():
+    image = DEMO / "glyphs-5way" / "support" / "eye" / "1.png"
+    with pytest.raises(TaskError, match="no images yet: b"):
+        prepare_task(["a", "b"], [image], [0])
+    with pytest.raises(TaskError, match="one class name per support image"):
+        classify(ZOO, "protonet", [image, image], ["a"], [image])
+    with pytest.raises(TaskError, match="at least one query"):
+        classify(ZOO, "protonet", [image, image], ["a", "b"], [])
+    with pytest.raises(TaskError, match="Unknown method"):
+        classify(ZOO, "knn", [image, image], ["a", "b"], [image])
+
+
+def test_bad_image_is_named(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    image = DEMO / "glyphs-5way" / "support" / "eye" / "1.png"
+    with pytest.raises(ImageInputError, match="notes.txt"):
+        classify(ZOO, "protonet", [image, bad], ["a", "b"], [image])
+
+
+def test_gpu_without_cuda_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(TaskError, match="No GPU"):
+        pick_device("gpu")
+
+
+def test_maml_streams_its_steps_and_a_random_initialisation_baseline():
+    classes, support, labels, queries, query_labels = demo_task(shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    events = []
+    for kind, value in run_method(ZOO, "maml", task, device="cpu", steps=3, lr=0.4, baseline=True):
+        events.append((kind, value))
+        if kind == "step":
+            time.sleep(1.0)  # a slow consumer (a UI drawing the step) is not adaptation time
+    kinds = [k for k, _ in events]
+    assert kinds == ["step"] * 4 + ["baseline"] * 4 + ["done"]
+    result = events[-1][1]
+    assert result.adapt_ms < 3000, result.adapt_ms
+    assert [r["step"] for r in result.baseline_steps] == [0, 1, 2, 3]
+    # meta-learning buys accuracy: the meta-learned start beats the random one after 3 steps
+    assert result.trace.steps[-1]["query_accuracy"] > result.baseline_steps[-1]["query_accuracy"]
+
+
+def test_adaptation_defaults_come_from_the_checkpoint():
+    five = adaptation_defaults(ZOO, "maml", 5, 1)
+    twenty = adaptation_defaults(ZOO, "maml", 10, 1)
+    assert (five["steps"], five["lr"]) == (3, 0.4) and (twenty["steps"], twenty["lr"]) == (5, 0.1)
