@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import save_checkpoint
+from safetensors.torch import load_file
+
+from .checkpoints import WEIGHTS, save_checkpoint
 from .data import SPLITS, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
@@ -243,7 +245,12 @@ def main(argv: list[str] | None = None) -> dict:
         sampler.set_state(saved["sampler"])
         torch.set_rng_state(saved["rng"])
         step, elapsed, best, curve = saved["step"], saved["elapsed"], saved["best"], saved["curve"]
-        best_state = saved["best_model"]
+        # the best model so far is the checkpoint in --out (older states carried a copy)
+        best_state = saved.get("best_model")
+        if best_state is None and (args.out / WEIGHTS).is_file():
+            best_state = load_file(str(args.out / WEIGHTS))
+        if best_state is None:
+            best = -1.0
         if not args.quiet:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
 
@@ -295,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
             "model": method.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
-            "best": best, "curve": curve, "best_model": best_state,
+            "best": best, "curve": curve,
         }
         torch.save(state, args.state.with_suffix(".tmp"))
         os.replace(args.state.with_suffix(".tmp"), args.state)
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
             writer.writeheader()
             writer.writerows(curve)
 
-    best_step = max((row["step"] for row in curve if row.get("val_accuracy") == best), default=0)
+    best_step = max((row["step"] for row in curve if row.get("val_accuracy") == round(best, 5)), default=0)
     progress = None
     if not args.quiet:
         from tqdm import tqdm
@@ -344,6 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
             if result["accuracy"] > best:
                 best, best_step = result["accuracy"], step
                 best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+                save_checkpoint(method, args.out, card(f"running (best so far, step {step})"))
             if progress is not None:
                 progress.set_postfix(loss=f"{mean_loss:.3f}", acc=f"{mean_accuracy:.3f}",
                                      val=f"{result['accuracy']:.4f}", best=f"{best:.4f}")
