@@ -20,7 +20,7 @@ RECIPES = {
     "protonet": (["--ways", "10", "--queries", "5"], 60),
     "matching": (["--ways", "10", "--queries", "5"], 60),
     "siamese": (["--ways", "10", "--queries", "4", "--lr", "0.003"], 60),
-    "maml": (["--ways", "5", "--queries", "2", "--meta-batch", "4", "--inner-lr", "0.4", "--lr", "0.01"], 60),
+    "maml": (["--ways", "5", "--queries", "2", "--meta-batch", "2", "--inner-lr", "0.4", "--lr", "0.01"], 60),
 }
 # accuracy points a short training must add to the untrained network, 5-way 1-shot
 MARGIN = {"protonet": 0.12, "matching": 0.12, "siamese": 0.12, "maml": 0.2}
