@@ -342,8 +342,8 @@ def task_inputs(task: dict) -> dict:
 
 def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
     """``PreparedTask`` for the session's task, or a gr.Error with a clear message."""
-    if len(task["classes"]) < 2 or any(not c["images"] for c in task["classes"]):
-        raise Refusal(say(lang, "empty_task"))
+    if not task["classes"]:
+        raise Refusal(say(lang, "empty_task"))  # prepare_task names any other problem precisely
     spec = task_inputs(task)
     if extra_queries is not None:
         spec.update(queries=[q["path"] for q in extra_queries], query_labels=None,
@@ -835,13 +835,23 @@ def build() -> gr.Blocks:
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
-            tab.select(None, js=f"() => setTimeout(() => document.querySelector("
-                                f"'#{pad} button[aria-label=\"Brush\"]')?.click(), 150)", **ui_only)
+            tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
         compare_button.click(compare_methods, [task, device], [compare_table, compare_status], **flow)
         gr.api(classify_api, api_name="classify", concurrency_limit=4)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
+
+# click the sketchpad's brush as soon as it is on screen (tried for up to 5 seconds)
+PICK_BRUSH = """() => {
+  let tries = 0;
+  const pick = () => {
+    const brush = document.querySelector('#PAD button[aria-label="Brush"]');
+    if (brush && !brush.classList.contains('highlight')) { brush.click(); }
+    else if (!brush && tries++ < 50) { setTimeout(pick, 100); }
+  };
+  setTimeout(pick, 100);
+}"""
 
 CSS = """
 .class-title {max-width: 12em}

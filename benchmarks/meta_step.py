@@ -64,11 +64,26 @@ def time_steps(step, batch, device, repeats, warmup=3):
     return statistics.median(times)
 
 
+def import_learn2learn_algorithms():
+    """``learn2learn.algorithms`` without running ``learn2learn/__init__.py``, which imports
+    gym, requests and the datasets; the algorithms need only torch."""
+    import importlib
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("learn2learn")
+    if spec is None:
+        raise ImportError("learn2learn is not installed")
+    if "learn2learn" not in sys.modules:
+        package = types.ModuleType("learn2learn")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["learn2learn"] = package
+    return importlib.import_module("learn2learn.algorithms")
+
+
 def learn2learn_step(model, optimizer, batch, ways, inner_steps, inner_lr, first_order=False):
     """The same MAML update written with learn2learn's clone()/adapt() wrapper."""
-    import learn2learn as l2l
-
-    maml = l2l.algorithms.MAML(model, lr=inner_lr, first_order=first_order)
+    maml = import_learn2learn_algorithms().MAML(model, lr=inner_lr, first_order=first_order)
 
     def step(sx, sy, qx, qy):
         optimizer.zero_grad(set_to_none=True)

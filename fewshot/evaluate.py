@@ -99,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>)")
+    parser.add_argument("--download", action="store_true",
+                        help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
     parser.add_argument("--inner-steps", type=int, default=None, help="MAML: inner steps at adaptation")
     parser.add_argument("--inner-lr", type=float, default=None, help="MAML: inner learning rate at adaptation")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     method, card = load_checkpoint(args.checkpoint, device)
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
-    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root).to(device)
+    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download).to(device)
     adapt_options = {}
     if args.inner_steps is not None:
         adapt_options["steps"] = args.inner_steps

@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state", type=Path, default=None, help="resume state (default runs/<out name>/state.pt)")
     parser.add_argument("--restart", action="store_true", help="ignore saved state and start again")
     parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--download", action="store_true",
+                        help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
     parser.add_argument("--max-classes", type=int, default=None, help="train on the first N base classes only")
     parser.add_argument("--val-every", type=int, default=500)
     parser.add_argument("--val-episodes", type=int, default=200)
@@ -212,13 +214,13 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # shapes never change during meta-training
-    train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root)
+    train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root, download=args.download)
     if args.max_classes:
         train_set = FewShotDataset(
             train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
             train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
         )
-    val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root)
+    val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download)
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)

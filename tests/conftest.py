@@ -9,7 +9,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import pytest
 import torch
 
-from fewshot.data import TaskSampler, default_data_root, load_dataset, to_float
+from fewshot.data import default_data_root, load_dataset
 
 HAVE_OMNIGLOT = (default_data_root() / "omniglot" / "omniglot-py").is_dir()
 needs_omniglot = pytest.mark.skipif(not HAVE_OMNIGLOT, reason="Omniglot is not present under $FEWSHOT_DATA")
@@ -24,12 +24,25 @@ def omniglot_test():
     return load_dataset("omniglot", "vinyals", "test")
 
 
+@pytest.fixture(scope="session")
+def glyph_task():
+    """A real 5-way 2-shot 3-query task of the project's own demo glyphs, preprocessed as
+    people's drawings are (always available, unlike the datasets)."""
+    from pathlib import Path
+
+    from fewshot.preprocess import prepare_character
+
+    demo = Path(__file__).resolve().parents[1] / "demo" / "glyphs-10way"
+    classes = sorted(p.name for p in (demo / "support").iterdir())[:5]
+    support = [prepare_character(f) for c in classes for f in sorted((demo / "support" / c).glob("*.png"))[:2]]
+    query = [prepare_character(f) for c in classes for f in sorted((demo / "query" / c).glob("*.png"))[:3]]
+    labels = torch.arange(5)
+    return (torch.stack(support), labels.repeat_interleave(2), torch.stack(query), labels.repeat_interleave(3))
+
+
 @pytest.fixture
-def task(omniglot_test):
-    """A real 5-way 2-shot 3-query task as float tensors."""
-    t = TaskSampler(omniglot_test, ways=5, shots=2, queries=3, seed=0).sample()
-    return (to_float(t.support_images, "characters"), t.support_labels,
-            to_float(t.query_images, "characters"), t.query_labels)
+def task(glyph_task):
+    return tuple(t.clone() for t in glyph_task)
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,8 @@ def draw_on(page, selector: str, strokes) -> None:
     """Strokes in unit coordinates of the drawing area (the square canvas centred in the editor)."""
     canvas = page.locator(f"{selector} canvas").first
     canvas.wait_for()
-    page.wait_for_timeout(500)  # the app picks the brush tool when the tab opens
+    # the app picks the brush tool when the tab opens
+    page.wait_for_selector(f'{selector} button[aria-label="Brush"].highlight', timeout=30000)
     box = canvas.bounding_box()
     side = 0.7 * min(box["width"], box["height"])
     left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
@@ -98,6 +99,8 @@ def draw_on(page, selector: str, strokes) -> None:
         for x, y in stroke[1:]:
             page.mouse.move(left + x * side, top + y * side, steps=12)
         page.mouse.up()
+    # the editor has strokes to undo once it registered them
+    page.wait_for_selector(f'{selector} button[aria-label="Undo"]:not([disabled])', timeout=30000)
 
 
 def test_sketchpad_drawing_becomes_a_class(browser, app_server):
