@@ -216,6 +216,37 @@ MESSAGES = {
 }
 
 
+# the library's errors, worded in Chinese (English is their own message)
+ERRORS_ZH = {
+    "no_gpu": "这台机器上没有可用的 GPU（CUDA）。",
+    "no_checkpoint": "没有能处理 {ways} 个类别任务的 {method} 检查点。",
+    "unknown_method": "未知的方法 {method!r}。",
+    "unnamed": "每个类别都需要名称。",
+    "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
+    "too_few": "一个任务至少需要 {need} 个类别；现在有 {have} 个。",
+    "too_many": "最多支持 {most} 个类别；现在有 {have} 个。",
+    "mismatch": "每张支持图像都必须属于一个类别。",
+    "empty_classes": "这些类别还没有图像：{names}。",
+    "no_queries": "请至少给出一张查询图像。",
+    "names_mismatch": "每张支持图像需要一个类别名称：现在有 {images} 张图像、{names} 个名称。",
+    "empty_file": "{name} 是空文件。",
+    "missing": "{name} 不存在。",
+    "too_large": "{name} 像素太多（最多 {limit:,} 像素）。",
+    "not_image": "{name} 不是可以读取的图像文件。",
+    "unreadable": "无法读取 {name}。",
+    "corrupt": "{name} 已损坏或不完整。",
+    "blank": "{name} 看起来是空白的：没有找到笔画。",
+}
+
+
+def worded(error: Exception, lang: str) -> str:
+    """An error's message in the session's language."""
+    code = getattr(error, "code", "")
+    if lang == "zh" and code in ERRORS_ZH:
+        return ERRORS_ZH[code].format(**getattr(error, "values", {}))
+    return str(error)
+
+
 def language(request: gr.Request | None) -> str:
     header = "" if request is None else (request.headers.get("accept-language") or "")
     return "zh" if header.lower().startswith("zh") else "en"
@@ -233,11 +264,13 @@ def friendly(outputs: int, status: int | None = None):
     """Turn a refusal into a warning toast (and a line in the status output), leaving every
     other output as it was: a bad input never wipes what was entered, nor shows a trace."""
 
-    def refused(error: Exception):
-        gr.Warning(str(error))
+    def refused(error: Exception, arguments: tuple, keywords: dict):
+        request = next((a for a in (*arguments, *keywords.values()) if isinstance(a, gr.Request)), None)
+        message = worded(error, language(request))
+        gr.Warning(message)
         values = [gr.skip()] * outputs
         if status is not None:
-            values[status] = f"⚠ {error}"
+            values[status] = f"⚠ {message}"
         return tuple(values) if outputs > 1 else values[0]
 
     def wrap(fn):
@@ -247,7 +280,7 @@ def friendly(outputs: int, status: int | None = None):
                 try:
                     yield from fn(*args, **kwargs)
                 except (Refusal, TaskError, ImageInputError) as error:
-                    yield refused(error)
+                    yield refused(error, args, kwargs)
             return stream
 
         @functools.wraps(fn)
@@ -255,7 +288,7 @@ def friendly(outputs: int, status: int | None = None):
             try:
                 return fn(*args, **kwargs)
             except (Refusal, TaskError, ImageInputError) as error:
-                return refused(error)
+                return refused(error, args, kwargs)
         return plain
 
     return wrap
@@ -315,7 +348,7 @@ def check_images(items: list[tuple[str, str]], lang: str) -> tuple[list[dict], l
             CACHE.get(path, "characters", name=name)
             good.append({"path": path, "name": name, "domain": "characters"})
         except ImageInputError as error:
-            problems.append(say(lang, "skipped", name=name, why=str(error)))
+            problems.append(say(lang, "skipped", name=name, why=worded(error, lang)))
     return good, problems
 
 
@@ -645,7 +678,7 @@ def compare_methods(task, device, request: gr.Request):
         try:
             result = run_to_end(ZOO, method, prepared_task, device=device)
         except TaskError as error:
-            rows.append([METHODS[method].title, str(error), None, None, "", ""])
+            rows.append([METHODS[method].title, worded(error, lang), None, None, "", ""])
             continue
         rows.append([METHODS[method].title, round(100 * result.accuracy, 1), round(result.adapt_ms, 1),
                      round(result.classify_ms, 1), result.device, result.checkpoint])

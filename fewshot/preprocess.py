@@ -35,7 +35,14 @@ OMNIGLOT_STROKE = 4.4  # pixels at 105x105: 2 * ink area / ink perimeter, median
 
 
 class ImageInputError(ValueError):
-    """An image that cannot be used; ``str(error)`` is a message for the user."""
+    """An image that cannot be used; ``str(error)`` is a message for the user.
+
+    ``code`` names the problem and ``values`` its details, so that a front end can word it
+    in another language."""
+
+    def __init__(self, message: str, code: str = "", **values) -> None:
+        super().__init__(message)
+        self.code, self.values = code, values
 
 
 class UnreadableImageError(ImageInputError):
@@ -60,46 +67,51 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
     else:
         if isinstance(source, (bytes, bytearray)):
             if len(source) == 0:
-                raise UnreadableImageError(f"{label} is an empty file.")
+                raise UnreadableImageError(f"{label} is an empty file.", "empty_file", name=label)
             handle = io.BytesIO(source)
         else:
             path = Path(source)
             if not path.is_file():
-                raise UnreadableImageError(f"{label} does not exist.")
+                raise UnreadableImageError(f"{label} does not exist.", "missing", name=label)
             if path.stat().st_size == 0:
-                raise UnreadableImageError(f"{label} is an empty file.")
+                raise UnreadableImageError(f"{label} is an empty file.", "empty_file", name=label)
             handle = path
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(handle)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageTooLargeError(f"{label} has too many pixels (at most {MAX_PIXELS:,}).") from None
+            raise ImageTooLargeError(f"{label} has too many pixels (at most {MAX_PIXELS:,}).", "too_large",
+                                     name=label, limit=MAX_PIXELS) from None
         except UnidentifiedImageError:
-            raise UnreadableImageError(f"{label} is not an image file PIL can read.") from None
+            raise UnreadableImageError(f"{label} is not an image file PIL can read.", "not_image", name=label) from None
         except OSError as error:
-            raise UnreadableImageError(f"{label} could not be read ({error}).") from None
+            raise UnreadableImageError(f"{label} could not be read ({error}).", "unreadable", name=label) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLargeError(
-            f"{label} is {width}x{height} = {width * height:,} pixels; at most {MAX_PIXELS:,} are accepted."
+            f"{label} is {width}x{height} = {width * height:,} pixels; at most {MAX_PIXELS:,} are accepted.",
+            "too_large", name=label, limit=MAX_PIXELS,
         )
     if width == 0 or height == 0:
-        raise EmptyImageError(f"{label} has no pixels.")
+        raise EmptyImageError(f"{label} has no pixels.", "blank", name=label)
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError on broken files
-        raise UnreadableImageError(f"{label} is corrupt or truncated ({type(error).__name__}: {error}).") from None
+        raise UnreadableImageError(f"{label} is corrupt or truncated ({type(error).__name__}: {error}).",
+                                   "corrupt", name=label) from None
     return image
 
 
 def _array_to_uint8(array: np.ndarray) -> np.ndarray:
     """An array from a UI component (uint8, or float in [0, 1]) as uint8 HxW[xC]."""
     if array.ndim not in (2, 3) or array.size == 0:
-        raise UnreadableImageError(f"an image array must be HxW or HxWxC, not {array.shape}.")
+        raise UnreadableImageError(f"an image array must be HxW or HxWxC, not {array.shape}.", "unreadable",
+                                   name="the image")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise ImageTooLargeError(f"the image has more than {MAX_PIXELS:,} pixels.")
+        raise ImageTooLargeError(f"the image has more than {MAX_PIXELS:,} pixels.", "too_large", name="the image",
+                                 limit=MAX_PIXELS)
     if array.dtype == np.uint8:
         return array
     array = array.astype(np.float64)
@@ -218,12 +230,12 @@ def prepare_character(source: ImageInput, name: str | None = None) -> Tensor:
     label = name or "the image"
     ink = ink_map(open_image(source, name))
     if ink.max() - ink.min() < 0.1:
-        raise EmptyImageError(f"{label} looks blank: no strokes found.")
+        raise EmptyImageError(f"{label} looks blank: no strokes found.", "blank", name=label)
     threshold = _otsu(ink)
     ink = np.where(ink >= threshold / 2, ink, 0.0)
     rows, cols = np.nonzero(ink >= threshold)
     if len(rows) == 0:
-        raise EmptyImageError(f"{label} looks blank: no strokes found.")
+        raise EmptyImageError(f"{label} looks blank: no strokes found.", "blank", name=label)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     crop = ink[top:bottom, left:right]
     side = max(int(np.ceil(max(crop.shape) / INK_FRACTION)), 1)
@@ -345,7 +357,7 @@ def prepare_photo(source: ImageInput, size: int = 84, resize: int | None = None,
     image = image.convert("RGB")
     extent = np.asarray(image.convert("L"))
     if int(extent.max()) - int(extent.min()) < 3:
-        raise EmptyImageError(f"{name or 'the image'} is a single flat colour.")
+        raise EmptyImageError(f"{name or 'the image'} is a single flat colour.", "blank", name=name or "the image")
     resize = resize or size
     scale = resize / min(image.size)
     target = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))

@@ -31,7 +31,12 @@ MIN_WAYS = 2
 
 
 class TaskError(ValueError):
-    """A task that cannot be run; ``str(error)`` is meant for the user."""
+    """A task that cannot be run; ``str(error)`` is meant for the user, ``code`` and
+    ``values`` let a front end word it in another language."""
+
+    def __init__(self, message: str, code: str = "", **values) -> None:
+        super().__init__(message)
+        self.code, self.values = code, values
 
 
 def cuda_available() -> bool:
@@ -43,7 +48,7 @@ def pick_device(choice: str = "auto") -> torch.device:
     choice = (choice or "auto").lower()
     if choice in ("gpu", "cuda"):
         if not cuda_available():
-            raise TaskError("No GPU (CUDA) is available on this machine.")
+            raise TaskError("No GPU (CUDA) is available on this machine.", "no_gpu")
         return torch.device("cuda")
     if choice == "cpu":
         return torch.device("cpu")
@@ -62,7 +67,8 @@ class ModelZoo:
         try:
             return find_checkpoint(method, self.dataset, self.split, ways, shots, root=self.root)
         except FileNotFoundError:
-            raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.") from None
+            raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
+                            method=METHODS[method].title, ways=ways) from None
 
     def available(self) -> list[str]:
         found = []
@@ -78,7 +84,8 @@ class ModelZoo:
     def use(self, method: str, ways: int, shots: int, device: torch.device):
         """The model for a setting, held exclusively for the duration of the block."""
         if method not in METHODS:
-            raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.")
+            raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.", "unknown_method",
+                        method=method)
         folder = self.checkpoint(method, ways, shots)
         key = (str(folder), str(device))
         with self._guard:
@@ -174,24 +181,27 @@ def prepare_task(
     """
     names = [str(n).strip() for n in class_names]
     if any(not n for n in names):
-        raise TaskError("Every class needs a name.")
+        raise TaskError("Every class needs a name.", "unnamed")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.")
+        raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.", "duplicates",
+                        names=", ".join(duplicates))
     if len(names) < MIN_WAYS:
-        raise TaskError(f"A task needs at least {MIN_WAYS} classes; it has {len(names)}.")
+        raise TaskError(f"A task needs at least {MIN_WAYS} classes; it has {len(names)}.", "too_few", need=MIN_WAYS,
+                        have=len(names))
     if len(names) > MAX_WAYS:
-        raise TaskError(f"At most {MAX_WAYS} classes are supported; the task has {len(names)}.")
+        raise TaskError(f"At most {MAX_WAYS} classes are supported; the task has {len(names)}.", "too_many",
+                        most=MAX_WAYS, have=len(names))
     if len(support) != len(support_classes):
-        raise TaskError("Each support image needs exactly one class.")
+        raise TaskError("Each support image needs exactly one class.", "mismatch")
     counts = [0] * len(names)
     for c in support_classes:
         if not 0 <= c < len(names):
-            raise TaskError(f"Support image class {c} is out of range.")
+            raise TaskError(f"Support image class {c} is out of range.", "mismatch")
         counts[c] += 1
     empty = [names[i] for i, k in enumerate(counts) if k == 0]
     if empty:
-        raise TaskError(f"These classes have no images yet: {', '.join(empty)}.")
+        raise TaskError(f"These classes have no images yet: {', '.join(empty)}.", "empty_classes", names=", ".join(empty))
     cache = cache or ImageCache()
     def label(source: ImageInput, fallback: str) -> str:
         return Path(source).name if isinstance(source, (str, Path)) else fallback
@@ -325,18 +335,20 @@ def classify(
     ``ImageInputError`` with a message for the caller.
     """
     if method not in METHODS:
-        raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.")
+        raise TaskError(f"Unknown method {method!r}; choose one of {', '.join(METHOD_ORDER)}.", "unknown_method",
+                        method=method)
     if len(support) != len(support_class_names):
         raise TaskError(
-            f"Give one class name per support image: {len(support)} images, {len(support_class_names)} names."
+            f"Give one class name per support image: {len(support)} images, {len(support_class_names)} names.",
+            "names_mismatch", images=len(support), names=len(support_class_names),
         )
     if not queries:
-        raise TaskError("Give at least one query image.")
+        raise TaskError("Give at least one query image.", "no_queries")
     names: list[str] = []
     for n in support_class_names:
         n = str(n).strip()
         if not n:
-            raise TaskError("Every support image needs a non-empty class name.")
+            raise TaskError("Every support image needs a non-empty class name.", "unnamed")
         if n not in names:
             names.append(n)
     task = prepare_task(

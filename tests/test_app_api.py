@@ -132,3 +132,14 @@ def test_sessions_do_not_share_tasks(app_server):
     status_b = b.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]
     assert "Build a task first" in status_b
     assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]
+
+
+def test_messages_follow_the_browser_language(app_server, tmp_path):
+    chinese = Client(app_server.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    status = chinese.predict("__new__", "", None, None, None, api_name="/add_images")[-1]
+    assert status.startswith("⚠") and "请先" in status
+    chinese.predict("glyphs-3way", api_name="/load_example")
+    bad = tmp_path / "scan.png"
+    bad.write_bytes(b"not an image at all")
+    status = chinese.predict("0", "", [handle_file(str(bad))], None, None, api_name="/add_images")[-1]
+    assert "scan.png" in status and "不是可以读取的图像文件" in status
