@@ -148,6 +148,33 @@ class FewShotClassifier(nn.Module):
     def predict_proba(self, query_images: Tensor) -> Tensor:
         return self.predict(query_images).probabilities
 
+    def trace(
+        self,
+        support_features: Tensor,
+        support_labels: Tensor,
+        query_images: Tensor | None,
+        query_labels: Tensor | None,
+        start: float,
+        **details: Any,
+    ) -> AdaptationTrace:
+        """The trace of an adaptation that began at ``start`` (``time.perf_counter()``):
+        support embeddings and class means, ``details`` (``steps``, ``matrices``), and the
+        prediction for the queries when there are any."""
+        ways = int(support_labels.max()) + 1
+        trace = AdaptationTrace(
+            method=self.name,
+            ways=ways,
+            support_embeddings=support_features,
+            support_labels=support_labels,
+            class_centres=class_means(support_features, support_labels, ways),
+            **details,
+        )
+        if query_images is not None:
+            trace.query = self.predict(query_images)
+            trace.query_labels = None if query_labels is None else query_labels.to(self.device)
+        trace.seconds = time.perf_counter() - start
+        return trace
+
     @abstractmethod
     def embed(self, images: Tensor) -> Tensor:
         """The features this method compares, ``[B, D]``."""
@@ -194,19 +221,8 @@ class MetricClassifier(FewShotClassifier):
         features = self.embed(support_images.to(self.device))
         labels = support_labels.to(self.device)
         self._support = (features, labels, ways)
-        trace = AdaptationTrace(
-            method=self.name,
-            ways=ways,
-            support_embeddings=features,
-            support_labels=labels,
-            class_centres=class_means(features, labels, ways),
-            matrices=self.support_matrices(features),
-        )
-        if query_images is not None:
-            trace.query = self.predict(query_images)
-            trace.query_labels = None if query_labels is None else query_labels.to(self.device)
-        trace.seconds = time.perf_counter() - start
-        return trace
+        return self.trace(features, labels, query_images, query_labels, start,
+                          matrices=self.support_matrices(features))
 
     @torch.no_grad()
     def predict(self, query_images: Tensor) -> Prediction:

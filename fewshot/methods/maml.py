@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from ..backbone import Conv4
-from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support, class_means
+from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
 
 Params = dict[str, Tensor]
 
@@ -224,22 +224,8 @@ class MAML(FewShotClassifier):
         start: float,
     ) -> AdaptationTrace:
         """The trace of a finished ``adaptation`` (embeddings under the adapted θ')."""
-        labels = support_labels.to(self.device)
-        ways = int(labels.max()) + 1
         features = self.embed(self._support_images)
-        trace = AdaptationTrace(
-            method=self.name,
-            ways=ways,
-            support_embeddings=features,
-            support_labels=labels,
-            class_centres=class_means(features, labels, ways),
-            steps=records,
-        )
-        if query_images is not None:
-            trace.query = self.predict(query_images)
-            trace.query_labels = None if query_labels is None else query_labels.to(self.device)
-        trace.seconds = time.perf_counter() - start
-        return trace
+        return self.trace(features, support_labels.to(self.device), query_images, query_labels, start, steps=records)
 
     @torch.no_grad()
     def predict(self, query_images: Tensor) -> Prediction:
