@@ -74,6 +74,7 @@ class MAML(FewShotClassifier):
         self._history: list[Params] = []
         self._statistics: list[list[tuple[Tensor, Tensor]]] = []
         self._support_images: Tensor | None = None
+        self._support_features: Tensor | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -180,8 +181,11 @@ class MAML(FewShotClassifier):
         for step in range(steps + 1):
             statistics: list[tuple[Tensor, Tensor]] = []
             with torch.enable_grad():
-                support_logits = self.logits(params, support_images, record=statistics)
+                support_features = functional_call(self.features, self._feature_params(params), (support_images,),
+                                                   {"record": statistics})
+                support_logits = F.linear(support_features, params["classifier.weight"], params["classifier.bias"])
                 loss = F.cross_entropy(support_logits, support_labels)
+            self._support_features = support_features.detach()
             record: dict[str, Any] = {
                 "step": step,
                 "lr": lr,
@@ -224,7 +228,7 @@ class MAML(FewShotClassifier):
         start: float,
     ) -> AdaptationTrace:
         """The trace of a finished ``adaptation`` (embeddings under the adapted θ')."""
-        features = self.embed(self._support_images)
+        features = self._support_features  # from the last step's support forward, under θ'
         return self.trace(features, support_labels.to(self.device), query_images, query_labels, start, steps=records)
 
     @torch.no_grad()
@@ -251,8 +255,13 @@ class MAML(FewShotClassifier):
         images = images.to(self.device)
         if not self._history:
             return self.features(images)
-        params = {k[len("features.") :]: v for k, v in self._history[-1].items() if k.startswith("features.")}
+        params = self._feature_params(self._history[-1])
         return functional_call(self.features, params, (images,), {"stats": self._statistics[-1]})
+
+    @staticmethod
+    def _feature_params(params: Params) -> Params:
+        """The Conv-4 part of θ, named as inside ``self.features``."""
+        return {k[len("features.") :]: v for k, v in params.items() if k.startswith("features.")}
 
     def reinitialised(self, seed: int = 0) -> "MAML":
         """The same network from a random initialisation (no meta-learning), for comparison."""
