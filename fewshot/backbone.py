@@ -1,7 +1,11 @@
-"""The Conv-4 backbone shared by the papers (Vinyals et al. 2016, Finn et al. 2017,
-Snell et al. 2017): four blocks of [3x3 convolution with 64 filters, batch normalisation,
-ReLU, 2x2 max-pooling]. A 28x28 character becomes a 64-dimensional feature vector, an
-84x84 photo a 1,600-dimensional one (64 x 5 x 5).
+"""Backbones: the Conv-4 of the papers, and a small network on precomputed features.
+
+Conv-4 (Vinyals et al. 2016, Finn et al. 2017, Snell et al. 2017): four blocks of [3x3
+convolution with 64 filters, batch normalisation, ReLU, 2x2 max-pooling]. A 28x28 character
+becomes a 64-dimensional feature vector, an 84x84 photo a 1,600-dimensional one (64 x 5 x 5).
+
+``FeatureNet``: for photos, a frozen pretrained encoder (EfficientNet-Lite0) gives each image
+a feature vector once; the few-shot method then learns only a small network on top of it.
 """
 
 from __future__ import annotations
@@ -114,3 +118,35 @@ class Conv4(nn.Module):
         for _ in self.blocks:
             image_size //= 2
         return self.hidden * image_size * image_size
+
+
+class FeatureNet(nn.Module):
+    """Linear -> ReLU on precomputed feature vectors ``[B, in_features] -> [B, hidden]``.
+
+    It accepts (and ignores) the batch-norm options of ``Conv4`` so that every method can
+    use either backbone unchanged.
+    """
+
+    def __init__(self, in_features: int, hidden: int) -> None:
+        super().__init__()
+        self.layer = nn.Linear(in_features, hidden)
+        self.hidden = hidden
+
+    def forward(self, x: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:
+        return F.relu(self.layer(x))
+
+    def output_features(self, image_size: int | None = None) -> int:
+        return self.hidden
+
+
+BACKBONES = ("conv4", "features")
+
+
+def make_backbone(name: str, in_channels: int, hidden: int, task_norm: bool = False) -> nn.Module:
+    """``conv4`` on images with ``in_channels`` channels, or ``features``: ``FeatureNet`` on
+    vectors of ``in_channels`` numbers (the pretrained encoder's output)."""
+    if name == "conv4":
+        return Conv4(in_channels, hidden, task_norm=task_norm)
+    if name == "features":
+        return FeatureNet(in_channels, hidden)
+    raise ValueError(f"unknown backbone {name!r}: choose from {BACKBONES}")

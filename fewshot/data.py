@@ -244,10 +244,14 @@ class FewShotDataset:
         description: str = "",
     ) -> None:
         images = torch.as_tensor(np.asarray(images)) if not isinstance(images, Tensor) else images
-        if images.dim() == 4:  # [class, example, H, W] -> add the channel axis
-            images = images.unsqueeze(2)
-        if images.dtype != torch.uint8 or images.dim() != 5:
-            raise ValueError("images must be uint8 [class, example, C, H, W]")
+        if domain == "features":  # precomputed feature vectors [class, example, D]
+            if images.dim() != 3 or not images.is_floating_point():
+                raise ValueError("features must be float [class, example, D]")
+        else:
+            if images.dim() == 4:  # [class, example, H, W] -> add the channel axis
+                images = images.unsqueeze(2)
+            if images.dtype != torch.uint8 or images.dim() != 5:
+                raise ValueError("images must be uint8 [class, example, C, H, W]")
         if len(names) != images.shape[0]:
             raise ValueError("one name per base class expected")
         self.images = images
@@ -265,7 +269,8 @@ class FewShotDataset:
         return self.images.shape[1]
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def image_shape(self) -> tuple[int, ...]:
+        """``(C, H, W)`` of an image, or ``(D,)`` of a feature vector."""
         return tuple(self.images.shape[2:])
 
     def class_name(self, c: int) -> str:
@@ -298,12 +303,17 @@ class FewShotDataset:
 def to_float(images: Tensor, domain: str) -> Tensor:
     """uint8 images -> the float input of the models: ink in [0, 1] for characters,
     ImageNet-normalised RGB for photos."""
+    if domain == "features":
+        return images.float()
     x = images.float().div_(255.0)
-    if domain == "photos":
-        mean = torch.tensor(PHOTO_MEAN, device=x.device).view(3, 1, 1)
-        std = torch.tensor(PHOTO_STD, device=x.device).view(3, 1, 1)
-        x = (x - mean) / std
-    return x
+    return normalise_photo(x) if domain == "photos" else x
+
+
+def normalise_photo(pixels: Tensor) -> Tensor:
+    """RGB in [0, 1] -> the input of the Conv-4 photo models (ImageNet mean and std)."""
+    mean = torch.tensor(PHOTO_MEAN, device=pixels.device).view(3, 1, 1)
+    std = torch.tensor(PHOTO_STD, device=pixels.device).view(3, 1, 1)
+    return (pixels - mean) / std
 
 
 def load_dataset(
@@ -312,9 +322,21 @@ def load_dataset(
     part: str = "train",
     root: Path | str | None = None,
     download: bool = False,
+    backbone: str = "conv4",
 ) -> FewShotDataset:
-    """One part of a few-shot split, in memory: ``load_dataset("omniglot", "vinyals", "test")``."""
+    """One part of a few-shot split, in memory: ``load_dataset("omniglot", "vinyals", "test")``.
+
+    With a pretrained ``backbone`` (``efficientnet-lite0``, photos only) the dataset holds that
+    encoder's feature vectors instead of pixels (computed once, then cached)."""
     split = split or SPLITS.get(dataset, (None,))[0]
+    if backbone != "conv4":
+        if dataset != "mini-imagenet":
+            raise ValueError(f"the {backbone} backbone is for photos (mini-imagenet), not {dataset}")
+        from .features import mini_imagenet_features
+
+        wnids, features = mini_imagenet_features(part, root=Path(root) if root is not None else None, name=backbone)
+        return FewShotDataset(torch.from_numpy(np.array(features)), wnids, 1, "features",
+                              f"mini-imagenet/ravi/{part}/{backbone}")
     if dataset == "omniglot":
         root = Path(root) if root is not None else default_data_root() / "omniglot"
         names, bank = load_omniglot_bank(root, download=download)

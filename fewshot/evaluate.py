@@ -91,7 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default=None, choices=sorted(SPLITS))
     parser.add_argument("--split", default=None, help="vinyals or lake (Omniglot), ravi (mini-ImageNet)")
     parser.add_argument("--part", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--backbone", default="conv4")
+    parser.add_argument("--backbone", default="conv4", choices=["conv4", "efficientnet-lite0"],
+                        help="with --method/--dataset: which shipped checkpoint (photos have both)")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES)
@@ -122,7 +123,9 @@ def main(argv: list[str] | None = None) -> dict:
     method, card = load_checkpoint(args.checkpoint, device)
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
-    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download).to(device)
+    backbone = card.get("backbone", "conv4")
+    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download,
+                           backbone=backbone).to(device)
     adapt_options = {}
     if args.inner_steps is not None:
         adapt_options["steps"] = args.inner_steps
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ci95": result["ci95"],
         "seconds": round(seconds, 2),
         "checkpoint": Path(args.checkpoint).name,
-        "backbone": card.get("backbone", "conv4"),
+        "backbone": backbone,
         "queries": result["queries"],
         "seed": args.seed,
         "device": str(device),

@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from .data import OMNIGLOT_SIZE, PHOTO_MEAN, PHOTO_STD
+from .data import OMNIGLOT_SIZE
 
 ImageInput = Union[str, Path, bytes, Image.Image, np.ndarray]
 
@@ -341,10 +341,10 @@ def _redraw_with_omniglot_pen(canvas: Image.Image) -> Image.Image:
     return Image.fromarray(np.where(drawn, 255, 0).astype(np.uint8))
 
 
-def prepare_photo(source: ImageInput, size: int = 84, resize: int | None = None, name: str | None = None) -> Tensor:
-    """A photo as a normalised float ``[3, size, size]``: shorter side resized to ``resize``
-    (default ``size``), centre-cropped, ImageNet mean and std. Transparency is composited
-    on white."""
+def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -> Tensor:
+    """A photo as RGB in [0, 1], ``[3, size, size]``, like a mini-ImageNet image: the shorter
+    side resized to ``size`` (antialiased), centre-cropped; transparency composited on white.
+    The models normalise it themselves (``fewshot.data.to_float`` / ``fewshot.features``)."""
     image = open_image(source, name)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         grey, _ = _grey_and_alpha(image)
@@ -358,16 +358,12 @@ def prepare_photo(source: ImageInput, size: int = 84, resize: int | None = None,
     extent = np.asarray(image.convert("L"))
     if int(extent.max()) - int(extent.min()) < 3:
         raise EmptyImageError(f"{name or 'the image'} is a single flat colour.", "blank", name=name or "the image")
-    resize = resize or size
-    scale = resize / min(image.size)
+    scale = size / min(image.size)
     target = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
     image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     left, top = (image.width - size) // 2, (image.height - size) // 2
     image = image.crop((left, top, left + size, top + size))
-    x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    mean = torch.tensor(PHOTO_MEAN).view(3, 1, 1)
-    std = torch.tensor(PHOTO_STD).view(3, 1, 1)
-    return (x - mean) / std
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 
 def prepare_omniglot_file(source: ImageInput, name: str | None = None) -> Tensor:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .checkpoints import CHECKPOINT_DIR, find_checkpoint, load_checkpoint, read_card
+from .data import normalise_photo
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction
 from .preprocess import ImageInput, ImageInputError, prepare
 
@@ -58,14 +59,15 @@ def pick_device(choice: str = "auto") -> torch.device:
 class ModelZoo:
     """Shipped checkpoints, loaded lazily and kept per (folder, device)."""
 
-    def __init__(self, root: Path | str = CHECKPOINT_DIR, dataset: str = "omniglot", split: str = "vinyals") -> None:
-        self.root, self.dataset, self.split = Path(root), dataset, split
+    def __init__(self, root: Path | str = CHECKPOINT_DIR, dataset: str = "omniglot", split: str = "vinyals",
+                 backbone: str = "conv4") -> None:
+        self.root, self.dataset, self.split, self.backbone = Path(root), dataset, split, backbone
         self._models: dict[tuple[str, str], tuple[FewShotClassifier, dict, threading.Lock]] = {}
         self._guard = threading.Lock()
 
     def checkpoint(self, method: str, ways: int, shots: int) -> Path:
         try:
-            return find_checkpoint(method, self.dataset, self.split, ways, shots, root=self.root)
+            return find_checkpoint(method, self.dataset, self.split, ways, shots, self.backbone, root=self.root)
         except FileNotFoundError:
             raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
                             method=METHODS[method].title, ways=ways) from None
@@ -95,6 +97,43 @@ class ModelZoo:
         model, card, lock = self._models[key]
         with lock:
             yield model, card
+
+
+def model_inputs(images: Tensor, card: dict, domain: str) -> Tensor:
+    """Preprocessed images -> what a checkpoint takes: pixels as they are (characters), photos
+    normalised (Conv-4), or the frozen encoder's features (a pretrained backbone)."""
+    backbone = card.get("backbone", "conv4")
+    if backbone != "conv4":
+        return FEATURES.get(images, backbone)
+    return normalise_photo(images) if domain == "photos" else images
+
+
+class FeatureCache:
+    """Encoder features per image content: a photo is encoded once, however often it is used."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, pixels: Tensor, encoder_name: str) -> Tensor:
+        from .features import encode
+
+        keys = [(hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest(), encoder_name) for p in pixels]
+        with self._lock:
+            missing = [i for i, k in enumerate(keys) if k not in self._items]
+        if missing:
+            computed = encode(pixels[missing], encoder_name)
+            with self._lock:
+                for i, row in zip(missing, computed):
+                    self._items[keys[i]] = row
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        with self._lock:
+            return torch.stack([self._items[k] for k in keys]).to(pixels.device)
+
+
+FEATURES = FeatureCache()
 
 
 class ImageCache:
@@ -150,6 +189,7 @@ class PreparedTask:
     query_images: Tensor | None = None
     query_labels: Tensor | None = None
     query_names: list[str] = field(default_factory=list)
+    domain: str = "characters"  # characters (also dataset drawings) or photos
 
     @property
     def ways(self) -> int:
@@ -221,6 +261,7 @@ def prepare_task(
         query_images=torch.stack(query_tensors) if query_tensors else None,
         query_labels=None if query_labels is None or not query_tensors else torch.tensor(list(query_labels)),
         query_names=query_names,
+        domain="photos" if domain == "photos" else "characters",
     )
     return task
 
@@ -267,9 +308,9 @@ def run_method(
     """
     device = pick_device(device) if isinstance(device, str) else device
     with zoo.use(method, task.ways, task.shots, device) as (model, card):
-        support = task.support_images.to(device)
+        support = model_inputs(task.support_images.to(device), card, task.domain)
         labels = task.support_labels.to(device)
-        queries = None if task.query_images is None else task.query_images.to(device)
+        queries = None if task.query_images is None else model_inputs(task.query_images.to(device), card, task.domain)
         query_labels = None if task.query_labels is None else task.query_labels.to(device)
         # time spent in this generator only, not while the caller draws a step
         start = time.perf_counter()
@@ -327,6 +368,7 @@ def classify(
     queries: Sequence[ImageInput],
     device: str = "auto",
     cache: ImageCache | None = None,
+    domain: str = "characters",
 ) -> dict[str, Any]:
     """The ``/classify`` contract: support images with a class name each, and queries.
 
@@ -352,7 +394,8 @@ def classify(
         if n not in names:
             names.append(n)
     task = prepare_task(
-        names, support, [names.index(str(n).strip()) for n in support_class_names], queries, cache=cache
+        names, support, [names.index(str(n).strip()) for n in support_class_names], queries, cache=cache,
+        domain=domain,
     )
     result = run_to_end(zoo, method, task, device=device)
     probabilities = result.prediction.probabilities.cpu()

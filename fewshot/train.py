@@ -28,7 +28,7 @@ import torch
 
 from safetensors.torch import load_file
 
-from .checkpoints import WEIGHTS, save_checkpoint
+from .checkpoints import WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
@@ -75,7 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cuda-graph", action="store_true", help="capture the meta-update in a CUDA graph")
     parser.add_argument("--quiet", action="store_true")
     # method options
-    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--backbone", default="conv4", choices=["conv4", "efficientnet-lite0"],
+                        help="conv4 from scratch, or a small network on frozen EfficientNet-Lite0 features (photos)")
+    parser.add_argument("--hidden", type=int, default=None, help="Conv-4 filters (64) or feature-network width (512)")
     parser.add_argument("--inner-lr", type=float, default=None, help="MAML α (0.4 for 5-way, 0.1 for 20-way)")
     parser.add_argument("--inner-steps", type=int, default=None, help="MAML inner steps in training")
     parser.add_argument("--test-inner-steps", type=int, default=None, help="MAML inner steps at adaptation")
@@ -113,8 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
-    channels, size, _ = dataset.image_shape
-    config = {"in_channels": channels, "image_size": size, "hidden": args.hidden}
+    if dataset.domain == "features":
+        config = {"in_channels": dataset.image_shape[0], "image_size": 0, "hidden": args.hidden or 512,
+                  "backbone": "features"}
+    else:
+        channels, size, _ = dataset.image_shape
+        config = {"in_channels": channels, "image_size": size, "hidden": args.hidden or 64}
     if args.method == "maml":
         config.update(
             ways=args.ways,
@@ -214,13 +220,15 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # shapes never change during meta-training
-    train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root, download=args.download)
+    train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root, download=args.download,
+                             backbone=args.backbone)
     if args.max_classes:
         train_set = FewShotDataset(
             train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
             train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
         )
-    val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download)
+    val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
+                           backbone=args.backbone)
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)
@@ -273,7 +281,7 @@ def main(argv: list[str] | None = None) -> dict:
             "name": args.out.name,
             "dataset": args.dataset,
             "split": args.split,
-            "backbone": "conv4",
+            "backbone": args.backbone,
             "serves": [{"ways": w, "shots": s} for w, s in args.serve],
             "training": {
                 "command": command,
@@ -380,7 +388,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.quiet:
         print(json.dumps({"out": str(args.out), "steps": step, "best_validation": best, "best_step": best_step,
                           "seconds": round(elapsed, 1), "stopped": stopped}))
-    return info
+    return read_card(args.out)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,11 @@ def test_missing_file(tmp_path):
 def test_photo_preprocessing():
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
     x = prepare_photo(encode(photo), size=84)
-    assert x.shape == (3, 84, 84) and abs(float(x.mean())) < 1.0
+    assert x.shape == (3, 84, 84) and 0 <= float(x.min()) and float(x.max()) <= 1
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a portrait phone photo stored sideways
+    tall = Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 100, 3), dtype=np.uint8))
+    assert prepare_photo(encode(tall, "JPEG", exif=exif.tobytes())).shape == (3, 84, 84)
     assert prepare(encode(photo.convert("RGBA")), "photos").shape == (3, 84, 84)
     with pytest.raises(EmptyImageError):
         prepare_photo(encode(Image.new("RGB", (50, 50), (10, 20, 30))))

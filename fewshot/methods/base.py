@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..backbone import Conv4
+from ..backbone import make_backbone
 
 
 @dataclass
@@ -75,8 +75,8 @@ class AdaptationTrace:
 
 def check_support(support_images: Tensor, support_labels: Tensor) -> int:
     """The number of ways; every label 0..N-1 must have at least one image."""
-    if support_images.dim() != 4 or len(support_images) != len(support_labels):
-        raise ValueError("support images [S, C, H, W] with one label each expected")
+    if support_images.dim() not in (2, 4) or len(support_images) != len(support_labels):
+        raise ValueError("support images [S, C, H, W] (or features [S, D]) with one label each expected")
     ways = int(support_labels.max()) + 1
     counts = torch.bincount(support_labels, minlength=ways)
     if ways < 2 or bool((counts == 0).any()):
@@ -102,13 +102,17 @@ class FewShotClassifier(nn.Module):
     title: ClassVar[str]
     summary: ClassVar[str]
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64) -> None:
+    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, backbone: str = "conv4") -> None:
+        """``backbone``: ``conv4`` on images of ``in_channels`` x ``image_size`` x ``image_size``,
+        or ``features``: a small network on feature vectors of ``in_channels`` numbers."""
         super().__init__()
         self.in_channels, self.image_size, self.hidden = in_channels, image_size, hidden
+        self.backbone_name = backbone
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this method (stored with checkpoints)."""
-        return {"in_channels": self.in_channels, "image_size": self.image_size, "hidden": self.hidden}
+        return {"in_channels": self.in_channels, "image_size": self.image_size, "hidden": self.hidden,
+                "backbone": self.backbone_name}
 
     @property
     def device(self) -> torch.device:
@@ -188,9 +192,9 @@ class MetricClassifier(FewShotClassifier):
     embedding the support set; nothing is learned at test time.
     """
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64) -> None:
-        super().__init__(in_channels, image_size, hidden)
-        self.backbone = Conv4(in_channels, hidden)
+    def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, backbone: str = "conv4") -> None:
+        super().__init__(in_channels, image_size, hidden, backbone)
+        self.backbone = make_backbone(backbone, in_channels, hidden)
         self.feature_dim = self.backbone.output_features(image_size)
         self._support: tuple[Tensor, Tensor, int] | None = None
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from ..backbone import Conv4
+from ..backbone import make_backbone
 from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
 
 Params = dict[str, Tensor]
@@ -63,11 +63,12 @@ class MAML(FewShotClassifier):
         test_inner_steps: int = 3,
         first_order: bool = False,
         batched_tasks: bool | None = None,
+        backbone: str = "conv4",
     ) -> None:
-        super().__init__(in_channels, image_size, hidden)
+        super().__init__(in_channels, image_size, hidden, backbone)
         self.ways, self.inner_lr, self.inner_steps = ways, inner_lr, inner_steps
         self.test_inner_steps, self.first_order, self.batched_tasks = test_inner_steps, first_order, batched_tasks
-        self.features = Conv4(in_channels, hidden, task_norm=True)
+        self.features = make_backbone(backbone, in_channels, hidden, task_norm=True)
         self.feature_dim = self.features.output_features(image_size)
         self.classifier = nn.Linear(self.feature_dim, ways)
         # after adapt(): θ at every inner step, and the support set's batch-norm statistics there

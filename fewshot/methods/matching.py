@@ -47,8 +47,9 @@ class MatchingNetworks(MetricClassifier):
         fce: bool = False,
         fce_steps: int = 5,
         learn_scale: bool = True,
+        backbone: str = "conv4",
     ) -> None:
-        super().__init__(in_channels, image_size, hidden)
+        super().__init__(in_channels, image_size, hidden, backbone)
         self.fce, self.fce_steps, self.learn_scale = fce, fce_steps, learn_scale
         self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)), requires_grad=learn_scale)
         if not learn_scale:

@@ -42,9 +42,10 @@ class SiameseNetwork(MetricClassifier):
     summary = "Learns a distance between pairs of images; a query takes the class of its nearest support image."
 
     def __init__(
-        self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0
+        self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0,
+        backbone: str = "conv4",
     ) -> None:
-        super().__init__(in_channels, image_size, hidden)
+        super().__init__(in_channels, image_size, hidden, backbone)
         self.embedding_dim, self.margin = embedding_dim, margin
         self.projection = nn.Linear(self.feature_dim, embedding_dim)
         self.register_buffer("temperature", torch.tensor(1.0))
