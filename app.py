@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fewshot import viz  # noqa: E402
-from fewshot.data import omniglot_available, sample_omniglot_files  # noqa: E402
+from fewshot.data import default_data_root, omniglot_available, sample_omniglot_files  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
@@ -896,6 +896,8 @@ demo = build()
 
 def launch(**options):
     """Start the app (``python app.py``); options go to ``Blocks.launch``."""
+    data = default_data_root()  # dataset images shown in sampled tasks are served from here
+    options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
     return demo.launch(i18n=I18N, css=CSS, theme=gr.themes.Soft(), **options)
 
 

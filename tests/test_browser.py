@@ -139,3 +139,22 @@ def test_chinese_interface(browser, app_server):
     text = page.inner_text("body")
     assert "小样本学习" in text and "适应" in text
     page.close()
+
+
+def test_random_omniglot_task_then_compare(browser, app_server):
+    from .conftest import HAVE_OMNIGLOT
+
+    if not HAVE_OMNIGLOT:
+        pytest.skip("Omniglot is not present")
+    page = open_app(browser, app_server.url)
+    page.click("#sample-omniglot")
+    page.wait_for_function("() => document.querySelectorAll('.class-gallery img').length >= 5", timeout=30000)
+    assert "held-out test characters" in page.inner_text("#status")
+    page.get_by_role("tab", name="4 · Compare").click()
+    page.click("#compare")
+    page.wait_for_function("() => document.querySelector('#compare-table').innerText.includes('protonet-omniglot')",
+                           timeout=90000)
+    table = page.inner_text("#compare-table")
+    for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):
+        assert title in table
+    page.close()
