@@ -43,6 +43,8 @@ DEFAULTS = {
     "siamese": {"ways": 20, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000},
     # Finn et al. 2017: Adam 1e-3, as many queries as shots, meta-batch 32 (5-way) or 16 (20-way).
     "maml": {"ways": 5, "queries": None, "meta_batch": None, "lr": 1e-3, "lr_halve_every": 0},
+    # Ravi & Larochelle 2017: one task per update, 15 queries per class, Adam 1e-3, gradients clipped at 0.25.
+    "meta-lstm": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25},
 }
 
 
@@ -84,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-order", action="store_true", help="first-order MAML")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
+    parser.add_argument("--updates", type=int, default=5, help="Meta-LSTM: learner updates per task")
+    parser.add_argument("--clip-grad", type=float, default=None, help="clip the meta-gradient norm (Meta-LSTM: 0.25)")
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.method]
     args.split = args.split or SPLITS[args.dataset][0]
@@ -98,6 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.queries = args.queries or defaults["queries"]
     args.meta_batch = args.meta_batch or defaults["meta_batch"]
     args.lr = args.lr or defaults["lr"]
+    args.clip_grad = args.clip_grad if args.clip_grad is not None else defaults.get("clip")
     if args.lr_halve_every is None:
         args.lr_halve_every = defaults["lr_halve_every"]
     if args.serve is None:
@@ -133,6 +138,8 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
         config.update(fce=args.fce)
     elif args.method == "siamese":
         config.update(margin=args.margin)
+    elif args.method == "meta-lstm":
+        config.update(ways=args.ways, updates=args.updates)
     return config
 
 
@@ -148,14 +155,17 @@ class MetaUpdate:
     whole update is captured once in a CUDA graph and replayed (the shapes never change),
     which removes the launch overhead that dominates these small networks on a GPU."""
 
-    def __init__(self, method: FewShotClassifier, optimizer: torch.optim.Optimizer, ways: int, graph: bool) -> None:
-        self.method, self.optimizer, self.ways, self.graph = method, optimizer, ways, graph
+    def __init__(self, method: FewShotClassifier, optimizer: torch.optim.Optimizer, ways: int, graph: bool,
+                 clip: float | None = None) -> None:
+        self.method, self.optimizer, self.ways, self.graph, self.clip = method, optimizer, ways, graph, clip
         self.captured: torch.cuda.CUDAGraph | None = None
 
     def eager(self, support_x, support_y, query_x, query_y):
         self.optimizer.zero_grad(set_to_none=True)
         loss, accuracy = self.method.meta_batch_loss(support_x, support_y, query_x, query_y, self.ways)
         loss.backward()
+        if self.clip:
+            torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.clip)
         self.optimizer.step()
         return loss.detach(), accuracy.detach()
 
@@ -264,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
         if not args.quiet:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
 
-    update = MetaUpdate(method, optimizer, args.ways, args.cuda_graph and device.type == "cuda")
+    update = MetaUpdate(method, optimizer, args.ways, args.cuda_graph and device.type == "cuda", args.clip_grad)
     domain = train_set.domain
     val_shots = args.serve[0][1]
 

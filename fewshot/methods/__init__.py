@@ -5,16 +5,17 @@ from __future__ import annotations
 from .base import AdaptationTrace, FewShotClassifier, Prediction
 from .maml import MAML
 from .matching import MatchingNetworks
+from .meta_lstm import MetaLSTM
 from .protonet import PrototypicalNetworks
 from .siamese import SiameseNetwork
 
 METHODS: dict[str, type[FewShotClassifier]] = {
-    cls.name: cls for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks)
+    cls.name: cls for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks, MetaLSTM)
 }
 
 
 def build_method(name: str, **config) -> FewShotClassifier:
-    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``)."""
+    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``, ``meta-lstm``)."""
     try:
         cls = METHODS[name]
     except KeyError:
@@ -23,4 +24,4 @@ def build_method(name: str, **config) -> FewShotClassifier:
 
 
 __all__ = ["METHODS", "build_method", "AdaptationTrace", "FewShotClassifier", "Prediction",
-           "MAML", "MatchingNetworks", "PrototypicalNetworks", "SiameseNetwork"]
+           "MAML", "MatchingNetworks", "MetaLSTM", "PrototypicalNetworks", "SiameseNetwork"]

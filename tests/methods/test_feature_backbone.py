@@ -21,7 +21,7 @@ def feature_task(dim: int = 32, ways: int = 4, shots: int = 2, queries: int = 3,
 @pytest.mark.parametrize("name", list(METHODS))
 def test_methods_on_features(name):
     torch.manual_seed(0)
-    options = {"ways": 4} if name == "maml" else {}
+    options = {"ways": 4} if name in ("maml", "meta-lstm") else {}
     model = build_method(name, in_channels=32, hidden=16, backbone="features", **options)
     sx, sy, qx, qy = feature_task()
     loss, logits = model.task_loss(sx, sy, qx, qy, ways=4)
@@ -31,7 +31,7 @@ def test_methods_on_features(name):
     assert trace.support_embeddings.shape[0] == 8
     probabilities = model.predict_proba(qx)
     assert probabilities.shape == (12, 4)
-    if name == "maml":  # gradient steps on the support set lower its loss
+    if name in ("maml", "meta-lstm"):  # (learned) gradient steps on the support set lower its loss
         assert trace.steps[-1]["support_loss"] < trace.steps[0]["support_loss"]
     else:  # well separated clusters stay separated under a random projection
         assert trace.query_accuracy >= 0.75, trace.query_accuracy

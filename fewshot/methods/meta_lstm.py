@@ -1,0 +1,256 @@
+"""Meta-LSTM: an LSTM that learns the learner's update rule."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ..backbone import make_backbone
+from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
+
+PREPROCESS_P = 10.0
+
+
+def preprocess(x: Tensor, p: float = PREPROCESS_P) -> Tensor:
+    """Andrychowicz et al. (2016)'s gradient preprocessing, per coordinate:
+    (log|x| / p, sign x) if |x| >= e^-p, else (-1, e^p x). Returns ``[..., 2]``."""
+    big = x.abs() >= math.exp(-p)
+    first = torch.where(big, x.abs().clamp_min(1e-38).log() / p, torch.full_like(x, -1.0))
+    second = torch.where(big, torch.sign(x), math.exp(p) * x)
+    return torch.stack([first, second], dim=-1)
+
+
+def meta_update(theta: Tensor, gradient: Tensor, input_gate: Tensor, forget_gate: Tensor) -> Tensor:
+    """The cell-state update that is the learner's update: θ_t = f_t ⊙ θ_{t-1} + i_t ⊙ (−∇_θ L_t)."""
+    return forget_gate * theta - input_gate * gradient
+
+
+class MetaLearnerCell(nn.Module):
+    """The two-layer meta-learner, applied to every coordinate of θ with shared weights.
+
+    Layer 1 is an ordinary LSTM reading the preprocessed gradient and loss. Layer 2's cell
+    state is θ itself; its gates are
+        i_t = σ(W_I · [h_t, θ_{t-1}, i_{t-1}] + b_I)   (a learned, per-parameter learning rate),
+        f_t = σ(W_F · [h_t, θ_{t-1}, f_{t-1}] + b_F)   (a learned shrinking of θ),
+    initialised, as in the paper, so that f ≈ 1 and i is small (plain gradient descent).
+    """
+
+    def __init__(self, hidden: int = 20) -> None:
+        super().__init__()
+        self.lstm = nn.LSTMCell(4, hidden)
+        self.input_gate = nn.Linear(hidden + 2, 1)
+        self.forget_gate = nn.Linear(hidden + 2, 1)
+        with torch.no_grad():
+            for gate in (self.input_gate, self.forget_gate):
+                gate.weight.uniform_(-0.01, 0.01)
+            self.forget_gate.bias.uniform_(4.0, 6.0)  # f ≈ 0.98 - 1
+            self.input_gate.bias.uniform_(-5.0, -4.0)  # i ≈ 0.007 - 0.018
+
+    def forward(self, gradient: Tensor, loss: Tensor, theta: Tensor, state: tuple | None):
+        """One update of all n coordinates: gradient and theta ``[n]``, loss a scalar.
+        Returns θ_t, the new state and the gates ``i_t``, ``f_t`` (each ``[n]``)."""
+        n = theta.shape[0]
+        x = torch.cat([preprocess(gradient), preprocess(loss).expand(n, 2)], dim=1)  # [n, 4]
+        if state is None:
+            zeros = theta.new_zeros(n)
+            state = (None, zeros, zeros)
+        lstm_state, i_prev, f_prev = state
+        h, c = self.lstm(x, lstm_state)
+        i = torch.sigmoid(self.input_gate(torch.cat([h, theta.unsqueeze(1), i_prev.unsqueeze(1)], 1))).squeeze(1)
+        f = torch.sigmoid(self.forget_gate(torch.cat([h, theta.unsqueeze(1), f_prev.unsqueeze(1)], 1))).squeeze(1)
+        return meta_update(theta, gradient, i, f), ((h, c), i, f), i, f
+
+
+class MetaLSTM(FewShotClassifier):
+    """Meta-LSTM.
+
+    Sachin Ravi, Hugo Larochelle. "Optimization as a Model for Few-Shot Learning." ICLR 2017.
+    https://openreview.net/forum?id=rJY0-Kcll
+
+    The learner is a Conv-4 classifier; the meta-learner is an LSTM applied to each of its
+    parameters (weights shared over all of them) whose cell state *is* the learner's
+    parameters, θ_t = f_t ⊙ θ_{t-1} + i_t ⊙ (−∇_{θ_{t-1}} L_t): a learned update rule with a
+    learned, per-parameter learning rate i_t and forgetting f_t. The initial cell state θ_0,
+    the learner's initialisation, is meta-learned too. Following the paper, the gradient and
+    loss fed to the meta-learner are inputs only (second derivatives are dropped), and batch
+    normalisation uses the statistics of the support set (kept for the queries), as in this
+    project's MAML.
+
+    Arguments:
+        ways: rows of the learner's head (first rows used for fewer ways).
+        updates: learner updates per task (Ravi & Larochelle: 5 for 1-shot, 5 for 5-shot).
+        lstm_hidden: width of the first meta-learner layer (20 in the paper).
+    """
+
+    name = "meta-lstm"
+    title = "Meta-LSTM"
+    summary = "An LSTM learns the update rule: its cell state is the classifier's weights, its gates the step sizes."
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 28,
+        hidden: int = 64,
+        ways: int = 5,
+        updates: int = 5,
+        lstm_hidden: int = 20,
+        backbone: str = "conv4",
+    ) -> None:
+        super().__init__(in_channels, image_size, hidden, backbone)
+        self.ways, self.updates, self.lstm_hidden = ways, updates, lstm_hidden
+        self.learner = nn.ModuleDict({
+            "features": make_backbone(backbone, in_channels, hidden, task_norm=True),
+        })
+        self.learner["classifier"] = nn.Linear(self.learner["features"].output_features(image_size), ways)
+        self.meta_learner = MetaLearnerCell(lstm_hidden)
+        self._theta: Tensor | None = None
+        self._statistics: list = []
+        self._support_features: Tensor | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "ways": self.ways, "updates": self.updates, "lstm_hidden": self.lstm_hidden}
+
+    # ---- θ as one flat vector ----------------------------------------------------------
+
+    def initial_theta(self, ways: int) -> tuple[Tensor, list[tuple[str, torch.Size]]]:
+        """θ_0 (the meta-learned initial cell state) flattened, head cut to ``ways`` rows."""
+        if ways > self.ways:
+            raise ValueError(f"this Meta-LSTM has a {self.ways}-way head; a {ways}-way task needs a wider one")
+        parts, layout = [], []
+        for name, p in self.learner.named_parameters():
+            if name.startswith("classifier."):
+                p = p[:ways]
+            parts.append(p.flatten())
+            layout.append((name, p.shape))
+        return torch.cat(parts), layout
+
+    @staticmethod
+    def unflatten(theta: Tensor, layout) -> dict[str, Tensor]:
+        params, offset = {}, 0
+        for name, shape in layout:
+            size = math.prod(shape)
+            params[name] = theta[offset : offset + size].view(shape)
+            offset += size
+        return params
+
+    def learner_forward(self, theta: Tensor, layout, images: Tensor, reference_rows=None, stats=None, record=None):
+        params = self.unflatten(theta, layout)
+        features = functional_call(
+            self.learner["features"], {k[9:]: v for k, v in params.items() if k.startswith("features.")},
+            (images,), {"reference_rows": reference_rows, "stats": stats, "record": record},
+        )
+        return features, F.linear(features, params["classifier.weight"], params["classifier.bias"])
+
+    # ---- the inner loop ----------------------------------------------------------------
+
+    def unroll(self, support_images: Tensor, support_labels: Tensor, ways: int, updates: int):
+        """θ_0 ... θ_T on the support set. Yields per update: θ_t, support loss and logits at
+        θ_{t-1}, batch-norm statistics, gates (``i``, ``f``) and the layout."""
+        theta, layout = self.initial_theta(ways)
+        state = None
+        for _ in range(updates):
+            statistics: list = []
+            with torch.enable_grad():
+                if not theta.requires_grad:
+                    theta = theta.detach().requires_grad_()
+                _, logits = self.learner_forward(theta, layout, support_images, record=statistics)
+                loss = F.cross_entropy(logits, support_labels)
+                # the paper drops second derivatives: the gradient is an input, not a function of θ_0
+                gradient = torch.autograd.grad(loss, theta, retain_graph=True)[0].detach()
+            theta, state, i, f = self.meta_learner(gradient, loss.detach(), theta, state)
+            yield theta, loss, logits, statistics, i, f, layout
+
+    def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
+        theta, layout = None, None
+        for theta, *_, layout in self.unroll(support_images, support_labels, ways, self.updates):
+            pass
+        n = len(support_images)
+        _, logits = self.learner_forward(theta, layout, torch.cat([support_images, query_images]), reference_rows=n)
+        logits = logits[n:]
+        return F.cross_entropy(logits, query_labels), logits
+
+    # ---- serving ------------------------------------------------------------------------
+
+    def gate_means(self, gate: Tensor, layout) -> dict[str, float]:
+        """Mean gate value per layer (block1..4, classifier)."""
+        means, offset = {}, 0
+        sums: dict[str, list[float]] = {}
+        for name, shape in layout:
+            size = math.prod(shape)
+            parts = name.split(".")
+            layer = f"block{int(parts[2]) + 1}" if name.startswith("features.blocks.") else parts[0]
+            sums.setdefault(layer, [0.0, 0])
+            sums[layer][0] += float(gate[offset : offset + size].sum())
+            sums[layer][1] += size
+            offset += size
+        for layer, (total, count) in sums.items():
+            means[layer] = total / count
+        return means
+
+    def adaptation(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
+        """One record per learner update (update 0 is θ_0): support loss and accuracy, query
+        accuracy when labels are known, and the mean input gate (the learned learning rate) and
+        forget gate per layer. ``lr`` is ignored: the step sizes are the meta-learner's."""
+        ways = check_support(support_images, support_labels)
+        device = self.device
+        support_images, support_labels = support_images.to(device), support_labels.to(device)
+        query_images = None if query_images is None else query_images.to(device)
+        query_labels = None if query_labels is None else query_labels.to(device)
+        updates = self.updates if steps is None else int(steps)
+
+        def record(step, theta, layout, gates=None):
+            statistics: list = []
+            with torch.no_grad():
+                features, logits = self.learner_forward(theta, layout, support_images, record=statistics)
+            entry = {"step": step, "support_loss": F.cross_entropy(logits, support_labels).item(),
+                     "support_accuracy": (logits.argmax(1) == support_labels).float().mean().item()}
+            if gates is not None:
+                entry["input_gate"] = self.gate_means(gates[0], layout)
+                entry["forget_gate"] = self.gate_means(gates[1], layout)
+            if query_images is not None:
+                with torch.no_grad():
+                    _, q = self.learner_forward(theta, layout, query_images, stats=statistics)
+                entry["query_probabilities"] = q.softmax(1)
+                if query_labels is not None:
+                    entry["query_loss"] = F.cross_entropy(q, query_labels).item()
+                    entry["query_accuracy"] = (q.argmax(1) == query_labels).float().mean().item()
+            self._theta, self._layout = theta.detach(), layout
+            self._statistics, self._support_features = statistics, features
+            return entry
+
+        theta0, layout = self.initial_theta(ways)
+        yield record(0, theta0, layout)
+        for step, (theta, _, _, _, i, f, layout) in enumerate(
+            self.unroll(support_images, support_labels, ways, updates), start=1
+        ):
+            yield record(step, theta, layout, (i.detach(), f.detach()))
+
+    def adapt(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
+        start = time.perf_counter()
+        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps))
+        return self.finish_trace(records, support_labels, query_images, query_labels, start)
+
+    def finish_trace(self, records, support_labels, query_images, query_labels, start) -> AdaptationTrace:
+        return self.trace(self._support_features, support_labels.to(self.device), query_images, query_labels,
+                          start, steps=records)
+
+    @torch.no_grad()
+    def predict(self, query_images: Tensor) -> Prediction:
+        if self._theta is None:
+            raise RuntimeError("adapt() to a support set before predicting")
+        features, logits = self.learner_forward(self._theta, self._layout, query_images.to(self.device),
+                                                stats=self._statistics)
+        return Prediction(logits.softmax(1), features)
+
+    @torch.no_grad()
+    def embed(self, images: Tensor) -> Tensor:
+        if self._theta is None:
+            return self.learner["features"](images.to(self.device))
+        return self.predict(images).query_embeddings

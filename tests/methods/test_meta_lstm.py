@@ -1,0 +1,80 @@
+"""Meta-LSTM: the update is the LSTM cell-state equation; gates at (α, 1) give exactly SGD;
+the preprocessing matches its formula; the trace records the learned gates per layer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from fewshot.methods import MetaLSTM
+from fewshot.methods.meta_lstm import meta_update, preprocess
+
+from .common import check_interface, check_order_invariance
+
+
+def test_preprocessing_worked_example():
+    x = torch.tensor([1e-3, -2.0, 1e-6, -1e-7, 0.0])
+    expected = torch.tensor([
+        [math.log(1e-3) / 10, 1.0],  # |x| >= e^-10: (log|x| / p, sign x)
+        [math.log(2.0) / 10, -1.0],
+        [-1.0, math.exp(10) * 1e-6],  # |x| < e^-10 (4.54e-5): (-1, e^p x)
+        [-1.0, -math.exp(10) * 1e-7],
+        [-1.0, 0.0],
+    ])
+    assert torch.allclose(preprocess(x), expected, atol=1e-6)
+
+
+def test_gates_at_alpha_and_one_give_one_sgd_step():
+    torch.manual_seed(0)
+    alpha = 0.1
+    model = MetaLSTM(ways=3, updates=1, in_channels=4, hidden=8, backbone="features")
+    cell = model.meta_learner
+    with torch.no_grad():  # i_t = σ(logit α) = α exactly, f_t = σ(100) = 1 in float32
+        cell.input_gate.weight.zero_()
+        cell.input_gate.bias.fill_(math.log(alpha / (1 - alpha)))
+        cell.forget_gate.weight.zero_()
+        cell.forget_gate.bias.fill_(100.0)
+    x = torch.randn(6, 4)
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    theta, layout = model.initial_theta(3)
+    params = {k: v.detach().clone().requires_grad_() for k, v in model.unflatten(theta, layout).items()}
+    loss = F.cross_entropy(F.linear(F.relu(F.linear(x, params["features.layer.weight"], params["features.layer.bias"])),
+                                    params["classifier.weight"], params["classifier.bias"]), y)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    by_hand = torch.cat([(p - alpha * g).flatten() for p, g in zip(params.values(), grads)])  # θ - α ∇L
+    (updated, *_), = list(model.unroll(x, y, ways=3, updates=1))
+    assert torch.allclose(updated, by_hand, atol=1e-6)
+    assert torch.equal(meta_update(torch.tensor([2.0]), torch.tensor([4.0]), torch.tensor([0.5]), torch.tensor([1.0])),
+                       torch.tensor([0.0]))
+
+
+def test_interface_and_gates_in_trace(task):
+    torch.manual_seed(0)
+    model = MetaLSTM(ways=5, updates=3)
+    check_interface(model, task, explanation_key=None)
+    sx, sy, qx, qy = task
+    trace = model.adapt(sx, sy, qx, qy)
+    assert [r["step"] for r in trace.steps] == [0, 1, 2, 3]
+    first = trace.steps[1]
+    assert set(first["input_gate"]) == {"block1", "block2", "block3", "block4", "classifier"}
+    assert all(0 < v < 0.05 for v in first["input_gate"].values())  # initialised as a small learning rate
+    assert all(0.95 < v <= 1 for v in first["forget_gate"].values())
+    assert "query_accuracy" in trace.steps[-1]
+
+
+def test_order_invariance(task):
+    torch.manual_seed(0)
+    check_order_invariance(MetaLSTM(ways=5, updates=2), task)
+
+
+def test_meta_gradient_reaches_the_initialisation_and_the_meta_learner(task):
+    torch.manual_seed(0)
+    model = MetaLSTM(ways=5, updates=2)
+    sx, sy, qx, qy = task
+    loss, _ = model.task_loss(sx, sy, qx, qy, ways=5)
+    loss.backward()
+    assert model.learner["classifier"].weight.grad.abs().sum() > 0  # θ_0 is meta-learned
+    assert model.meta_learner.input_gate.weight.grad.abs().sum() > 0
+    assert model.meta_learner.lstm.weight_ih.grad.abs().sum() > 0
