@@ -458,3 +458,24 @@ def sample_omniglot_files(
         task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
         task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]
     return task
+
+
+class ClassBatchSampler:
+    """Seeded batches of (image, class) drawn uniformly from every class: ordinary supervised
+    training over all classes at once (the transfer-learning baseline's pretraining)."""
+
+    def __init__(self, dataset: FewShotDataset, batch_size: int, seed: int = 0) -> None:
+        self.dataset, self.batch_size = dataset, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self) -> tuple[Tensor, Tensor]:
+        classes = torch.randint(self.dataset.num_classes, (self.batch_size,), generator=self.generator)
+        examples = torch.randint(self.dataset.examples_per_class, (self.batch_size, 1), generator=self.generator)
+        images = self.dataset.gather(classes, examples)[:, 0]
+        return images, classes.to(images.device)
+
+    def state(self) -> Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: Tensor) -> None:
+        self.generator.set_state(state)

@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file
 
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
-from .data import SPLITS, FewShotDataset, TaskSampler, load_dataset, to_float
+from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 
@@ -45,6 +45,8 @@ DEFAULTS = {
     "maml": {"ways": 5, "queries": None, "meta_batch": None, "lr": 1e-3, "lr_halve_every": 0},
     # Ravi & Larochelle 2017: one task per update, 15 queries per class, Adam 1e-3, gradients clipped at 0.25.
     "meta-lstm": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25},
+    # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots only set validation.
+    "transfer": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0},
 }
 
 
@@ -87,6 +89,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
     parser.add_argument("--updates", type=int, default=5, help="Meta-LSTM: learner updates per task")
+    parser.add_argument("--head", default="linear", choices=["linear", "cosine"],
+                        help="transfer: Baseline (linear) or Baseline++ (cosine) head")
+    parser.add_argument("--batch-size", type=int, default=128, help="transfer: images per pretraining batch")
     parser.add_argument("--clip-grad", type=float, default=None, help="clip the meta-gradient norm (Meta-LSTM: 0.25)")
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.method]
@@ -108,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.serve is None:
         if args.method == "maml":
             args.serve = [(args.ways, args.shots)]
+        elif args.method == "transfer":  # one pretrained backbone serves every setting
+            args.serve = [(5, 1), (5, 5), (20, 1), (20, 5)]
         else:
             args.serve = [(w, args.shots) for w in (5, 20) if w <= args.ways] or [(args.ways, args.shots)]
     else:
@@ -140,6 +147,8 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
         config.update(margin=args.margin)
     elif args.method == "meta-lstm":
         config.update(ways=args.ways, updates=args.updates)
+    elif args.method == "transfer":
+        config.update(train_classes=dataset.num_classes, head=args.head)
     return config
 
 
@@ -166,6 +175,14 @@ class MetaUpdate:
         loss.backward()
         if self.clip:
             torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.clip)
+        self.optimizer.step()
+        return loss.detach(), accuracy.detach()
+
+    def pretrain(self, images, labels):
+        """An ordinary supervised step (transfer learning's pretraining)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, accuracy = self.method.pretrain_loss(images, labels)
+        loss.backward()
         self.optimizer.step()
         return loss.detach(), accuracy.detach()
 
@@ -242,7 +259,11 @@ def main(argv: list[str] | None = None) -> dict:
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)
-    sampler = TaskSampler(train_set, args.ways, args.shots, args.queries, seed=args.seed)
+    pretraining = getattr(method, "pretraining", False)
+    if pretraining:  # transfer learning: class-labelled batches over all training classes
+        sampler = ClassBatchSampler(train_set, args.batch_size, seed=args.seed)
+    else:
+        sampler = TaskSampler(train_set, args.ways, args.shots, args.queries, seed=args.seed)
     optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, capturable=args.cuda_graph)
     scheduler = (
         torch.optim.lr_scheduler.StepLR(optimizer, args.lr_halve_every, gamma=0.5) if args.lr_halve_every else None
@@ -345,11 +366,15 @@ def main(argv: list[str] | None = None) -> dict:
     clock = invoked = time.perf_counter()
     while step < args.steps:
         method.train()
-        batch = sampler.sample_batch(args.meta_batch)
-        loss, accuracy = update(
-            to_float(batch.support_images, domain), batch.support_labels,
-            to_float(batch.query_images, domain), batch.query_labels,
-        )
+        if pretraining:
+            images, labels = sampler.sample()
+            loss, accuracy = update.pretrain(to_float(images, domain), labels)
+        else:
+            batch = sampler.sample_batch(args.meta_batch)
+            loss, accuracy = update(
+                to_float(batch.support_images, domain), batch.support_labels,
+                to_float(batch.query_images, domain), batch.query_labels,
+            )
         if scheduler is not None:
             scheduler.step()
         running += torch.stack([loss, accuracy])

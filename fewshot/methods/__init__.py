@@ -8,14 +8,16 @@ from .matching import MatchingNetworks
 from .meta_lstm import MetaLSTM
 from .protonet import PrototypicalNetworks
 from .siamese import SiameseNetwork
+from .transfer import TransferLearning
 
 METHODS: dict[str, type[FewShotClassifier]] = {
-    cls.name: cls for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks, MetaLSTM)
+    cls.name: cls
+    for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks, MetaLSTM, TransferLearning)
 }
 
 
 def build_method(name: str, **config) -> FewShotClassifier:
-    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``, ``meta-lstm``)."""
+    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``, ``meta-lstm``, ``transfer``)."""
     try:
         cls = METHODS[name]
     except KeyError:
@@ -24,4 +26,5 @@ def build_method(name: str, **config) -> FewShotClassifier:
 
 
 __all__ = ["METHODS", "build_method", "AdaptationTrace", "FewShotClassifier", "Prediction",
-           "MAML", "MatchingNetworks", "MetaLSTM", "PrototypicalNetworks", "SiameseNetwork"]
+           "MAML", "MatchingNetworks", "MetaLSTM", "PrototypicalNetworks", "SiameseNetwork",
+           "TransferLearning"]
