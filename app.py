@@ -537,9 +537,9 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
     for kind, value in run_method(ZOO, method, prepared_task, **options):
         if kind == "step":
             steps_seen.append(value)
-            yield (viz.maml_curve(steps_seen, baseline_seen, lang), gr.skip(), gr.skip(), gr.skip(),
-                   gr.skip(), gr.skip(), gr.skip())
-            time.sleep(STEP_PAUSE)
+            yield (gr.update(value=viz.adaptation_curve(steps_seen, baseline_seen, lang, method), visible=True),
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
         elif kind == "baseline":
             baseline_seen.append(value)
         else:
@@ -569,18 +569,20 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
         matrix = gr.update(value=viz.heatmap(result.prediction.explanation["prototype_distances"],
                                              prepared_task.query_names, names, say(lang, "prototypes"), "Viridis_r",
                                              zmin=0), visible=True)
-    curve = gr.update(value=viz.maml_curve(steps_seen, result.baseline_steps, lang), visible=True) \
-        if method == "maml" else gr.update(value=None, visible=False)
+    elif method == "meta-lstm":
+        matrix = gr.update(value=viz.gates_plot(steps_seen, lang), visible=True)
+    curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method), visible=True) \
+        if steps_seen else gr.update(value=None, visible=False)
     replay_state = None
     replay = gr.update(visible=False)
     replay_plot = gr.update(value=None, visible=False)
-    if method == "maml" and prepared_task.query_images is not None:
-        probabilities = result.prediction.explanation["step_probabilities"].cpu()
-        replay_state = {"probabilities": probabilities.tolist(), "classes": names,
+    if steps_seen and prepared_task.query_images is not None:
+        probabilities = torch.stack([r["query_probabilities"] for r in steps_seen]).cpu()
+        replay_state = {"probabilities": probabilities.tolist(), "classes": names, "steps": [r["step"] for r in steps_seen],
                         "queries": prepared_task.query_names, "lang": lang}
         last = len(probabilities) - 1
         replay = gr.update(visible=True, maximum=last, value=last)
-        replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], last, names,
+        replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], steps_seen[-1]["step"], names,
                                                                   prepared_task.query_names, lang), visible=True)
     yield curve, embedding, matrix, status, replay, replay_plot, replay_state
 
@@ -589,8 +591,9 @@ def replay_step(step, state):
     if not state:
         return None
     probabilities = torch.tensor(state["probabilities"])
-    step = int(min(max(step, 0), len(probabilities) - 1))
-    return viz.step_probabilities_plot(probabilities[step], step, state["classes"], state["queries"], state["lang"])
+    index = int(min(max(step, 0), len(probabilities) - 1))
+    return viz.step_probabilities_plot(probabilities[index], state["steps"][index], state["classes"], state["queries"],
+                                       state["lang"])
 
 
 @friendly(5, status=3)
@@ -652,6 +655,8 @@ def explain_query(index: int, state: dict):
         plot = viz.probability_bars(explanation["prototype_distances"][index], names,
                                     f"{title}: {say(lang, 'prototypes')}")
         plot.update_yaxes(range=None)
+    elif method != "maml":  # Meta-LSTM, transfer: the final probabilities
+        plot = viz.probability_bars(state["probabilities"][index], names, title)
     else:
         per_step = torch.tensor(explanation["step_probabilities"])[:, index, :]
         plot = viz.heatmap(per_step, [f"{say(lang, 'step')} {s}" for s in range(len(per_step))], names,

@@ -26,7 +26,7 @@ from .data import normalise_photo
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction
 from .preprocess import ImageInput, ImageInputError, prepare
 
-METHOD_ORDER = ("siamese", "matching", "maml", "protonet")
+METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer")  # shown when shipped
 MAX_WAYS = 10
 MIN_WAYS = 2
 
@@ -303,8 +303,10 @@ def run_method(
     """Adapt ``method`` to the task, then classify its queries.
 
     A generator of events, so that a UI can draw as it goes: ``("step", record)`` for each
-    MAML inner step, ``("baseline", record)`` for the same steps from a random initialisation
-    (``baseline=True``), and finally ``("done", RunResult)``.
+    step of a method that learns at adaptation (MAML's inner steps, Meta-LSTM's updates, the
+    transfer baseline's head fitting), ``("baseline", record)`` for MAML's steps from a random
+    initialisation (``baseline=True``), and finally ``("done", RunResult)``. ``steps`` and
+    ``lr`` default to what the checkpoint was made for.
     """
     device = pick_device(device) if isinstance(device, str) else device
     with zoo.use(method, task.ways, task.shots, device) as (model, card):
@@ -314,7 +316,7 @@ def run_method(
         query_labels = None if task.query_labels is None else task.query_labels.to(device)
         # time spent in this generator only, not while the caller draws a step
         start = time.perf_counter()
-        if isinstance(model, MAML):
+        if hasattr(model, "adaptation"):  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
             records, busy = [], 0.0
             for record in model.adaptation(support, labels, queries, query_labels, steps, lr):
                 _sync(device)
@@ -345,10 +347,12 @@ def run_method(
 
 
 def adaptation_defaults(zoo: ModelZoo, method: str, ways: int, shots: int) -> dict[str, Any]:
-    """The inner steps and learning rate a checkpoint was made for (MAML), and its name."""
+    """The adaptation steps and learning rate a checkpoint was made for, and its name: MAML's
+    test-time inner steps and α, Meta-LSTM's updates, the transfer baseline's head fitting."""
     folder = zoo.checkpoint(method, max(ways, MIN_WAYS), max(shots, 1))
     config = read_card(folder).get("config", {})
-    return {"checkpoint": folder.name, "steps": config.get("test_inner_steps"), "lr": config.get("inner_lr")}
+    steps = config.get("test_inner_steps", config.get("updates", config.get("finetune_steps")))
+    return {"checkpoint": folder.name, "steps": steps, "lr": config.get("inner_lr", config.get("finetune_lr"))}
 
 
 def run_to_end(zoo: ModelZoo, method: str, task: PreparedTask, **options) -> RunResult:

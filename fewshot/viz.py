@@ -32,6 +32,10 @@ TEXT = {
         "attention": "Attention a(x̂, x_i) of each query over the support images",
         "probabilities": "Query probabilities at step", "predicted": "predicted", "truth": "true",
         "lr": "learned learning rate",
+        "meta-lstm_title": "Meta-LSTM updates: θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
+        "transfer_title": "Transfer learning: fitting a new head on frozen features",
+        "input_gate": "input gate i_t (learned learning rate)", "forget_gate": "forget gate f_t",
+        "gates_title": "Meta-LSTM's learned gates, mean per layer", "update": "update",
     },
     "zh": {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
@@ -42,6 +46,10 @@ TEXT = {
         "attention": "每个查询对支持集图像的注意力 a(x̂, x_i)",
         "probabilities": "查询概率，第几步：", "predicted": "预测", "truth": "真实",
         "lr": "学到的学习率",
+        "meta-lstm_title": "Meta-LSTM 更新：θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
+        "transfer_title": "迁移学习：在冻结的特征上拟合新的分类头",
+        "input_gate": "输入门 i_t（学到的学习率）", "forget_gate": "遗忘门 f_t",
+        "gates_title": "Meta-LSTM 学到的门，每层的均值", "update": "更新",
     },
 }
 
@@ -172,9 +180,10 @@ def attention_plot(attention: Tensor, query_names: Sequence[str], support_names:
     return heatmap(attention, query_names, support_names, text(lang, "attention"), "Blues", zmin=0, zmax=1)
 
 
-def maml_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en") -> go.Figure:
-    """Support loss and accuracy per inner step (and query accuracy when known), for the
-    meta-learned initialisation and, dashed, for the same network from a random one."""
+def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en",
+                     method: str = "maml") -> go.Figure:
+    """Support loss and accuracy per adaptation step (and query accuracy when known); for
+    MAML also, dashed, the same network taking the same steps from a random initialisation."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
@@ -199,7 +208,25 @@ def maml_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any
     fig.update_xaxes(title=text(lang, "step"), dtick=1)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    return _layout(fig, text(lang, "maml_title"), height=380)
+    return _layout(fig, text(lang, f"{method}_title"), height=380)
+
+
+def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
+    """Meta-LSTM's learned gates per update: the mean input gate of each layer (its learned
+    learning rate) and the mean forget gate."""
+    from plotly.subplots import make_subplots
+
+    records = [r for r in steps if "input_gate" in r]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "input_gate"), text(lang, "forget_gate")))
+    layers = list(records[0]["input_gate"]) if records else []
+    for index, layer in enumerate(layers):
+        x = [r["step"] for r in records]
+        for col, key in ((1, "input_gate"), (2, "forget_gate")):
+            fig.add_trace(go.Scatter(x=x, y=[r[key][layer] for r in records], mode="lines+markers", name=layer,
+                                     line=dict(color=colour(index)), legendgroup=layer, showlegend=col == 1),
+                          row=1, col=col)
+    fig.update_xaxes(title=text(lang, "update"), dtick=1)
+    return _layout(fig, text(lang, "gates_title"), height=360)
 
 
 def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Sequence[str],

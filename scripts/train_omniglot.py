@@ -43,6 +43,16 @@ def recipes() -> dict[str, list[str]]:
             table[f"matching-omniglot-{split}-{shots}shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", str(shots), "--queries", "5",
                 "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+        # Chen et al. 2019's transfer baselines: an ordinary classifier of all training classes
+        for head, tag in (("linear", "baseline"), ("cosine", "baseline-pp")):
+            table[f"transfer-omniglot-{split}-{tag}"] = [
+                "--method", "transfer", *common, "--head", head, "--batch-size", "128", "--ways", "20",
+                "--shots", "1", "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "200"]
+        # Ravi & Larochelle 2017's Meta-LSTM
+        for shots in (1, 5):
+            table[f"meta-lstm-omniglot-{split}-{shots}shot"] = [
+                "--method", "meta-lstm", *common, "--ways", "5", "--shots", str(shots), "--queries", "15",
+                "--updates", "5", "--steps", "20000", "--val-every", "1000", "--val-episodes", "200"]
         # one Siamese network serves every setting: it is trained on pairs, not on shots
         table[f"siamese-omniglot-{split}"] = [
             "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",

@@ -123,7 +123,8 @@ def test_task_building_flow(app_server):
     client.predict("glyphs-5way", api_name="/load_example")
     table, compare_status = client.predict("cpu", api_name="/compare_methods")
     rows = table["data"] if "data" in table else table["value"]["data"]
-    assert len(rows) == 4 and all(row[1] >= 60 for row in rows), rows
+    core = [row for row in rows if row[0] in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks")]
+    assert len(core) == 4 and all(row[1] >= 60 for row in core), rows
 
 
 def test_sessions_do_not_share_tasks(app_server):
