@@ -374,7 +374,7 @@ def task_inputs(task: dict) -> dict:
 
 
 def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
-    """``PreparedTask`` for the session's task, or a gr.Error with a clear message."""
+    """``PreparedTask`` for the session's task (a ``Refusal``/``TaskError`` names what is missing)."""
     if not task["classes"]:
         raise Refusal(say(lang, "empty_task"))  # prepare_task names any other problem precisely
     spec = task_inputs(task)
