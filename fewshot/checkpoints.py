@@ -37,7 +37,8 @@ def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[st
     """Write weights and card; returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()
+             if not k.startswith(method.training_only)}
     metadata = {"method": method.name, "config": json.dumps(method.config())}
     tmp = folder / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata=metadata)
@@ -69,7 +70,10 @@ def load_checkpoint(folder: Path | str, device: torch.device | str = "cpu") -> t
     with safe_open(str(weights), framework="pt") as handle:
         metadata = handle.metadata() or {}
     method = build_method(metadata["method"], **json.loads(metadata["config"]))
-    method.load_state_dict(load_file(str(weights)))
+    missing, unexpected = method.load_state_dict(load_file(str(weights)), strict=False)
+    missing = [k for k in missing if not k.startswith(method.training_only)]
+    if missing or unexpected:
+        raise RuntimeError(f"{weights} does not match {metadata['method']}: missing {missing}, unexpected {unexpected}")
     method.to(device).eval()
     card = read_card(folder) if (folder / CARD).is_file() else {"method": metadata["method"]}
     return method, card

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 from fewshot.checkpoints import CHECKPOINT_DIR, find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from fewshot.methods import build_method
@@ -28,7 +29,7 @@ def test_shipped_checkpoint(folder, card):
         keys = set(handle.keys())
     assert metadata["method"] == card["method"]
     model = build_method(card["method"], **json.loads(metadata["config"]))
-    assert keys == set(model.state_dict())
+    assert keys == {k for k in model.state_dict() if not k.startswith(model.training_only)}
     for field in ("method", "dataset", "split", "backbone", "serves", "config"):
         assert field in card, field
     training = card["training"]
@@ -64,3 +65,30 @@ def test_round_trip(tmp_path, task):
     model.adapt(sx, sy)
     loaded.adapt(sx, sy)
     assert torch.equal(model.predict_proba(qx), loaded.predict_proba(qx))
+
+
+def test_training_only_parameters_are_not_shipped(tmp_path, task):
+    """Transfer learning's 4,112-class pretraining head is not needed to adapt: not saved."""
+    torch.manual_seed(0)
+    model = build_method("transfer", train_classes=4112, finetune_steps=5).eval()
+    save_checkpoint(model, tmp_path / "ck", {"name": "ck", "dataset": "omniglot"})
+    with safe_open(str(tmp_path / "ck" / "model.safetensors"), framework="pt") as handle:
+        keys = set(handle.keys())
+    assert keys and not any(k.startswith("classifier.") for k in keys)
+    loaded, _ = load_checkpoint(tmp_path / "ck")
+    sx, sy, qx, _ = task
+    model.adapt(sx, sy)
+    loaded.adapt(sx, sy)
+    assert torch.allclose(model.predict_proba(qx), loaded.predict_proba(qx))
+
+
+def test_mismatched_weights_are_refused(tmp_path):
+    save_checkpoint(build_method("protonet"), tmp_path / "ck", {"name": "ck"})
+    weights = tmp_path / "ck" / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+        state = {k: handle.get_tensor(k) for k in handle.keys()}
+    state.pop(next(iter(state)))
+    save_file(state, str(weights), metadata=metadata)
+    with pytest.raises(RuntimeError, match="missing"):
+        load_checkpoint(tmp_path / "ck")

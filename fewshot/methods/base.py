@@ -101,6 +101,9 @@ class FewShotClassifier(nn.Module):
     name: ClassVar[str]
     title: ClassVar[str]
     summary: ClassVar[str]
+    # Parameters used only while training (prefixes of state_dict keys), left out of shipped
+    # checkpoints: e.g. transfer learning's classifier over all training classes.
+    training_only: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, backbone: str = "conv4") -> None:
         """``backbone``: ``conv4`` on images of ``in_channels`` x ``image_size`` x ``image_size``,

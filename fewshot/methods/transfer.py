@@ -57,6 +57,7 @@ class TransferLearning(FewShotClassifier):
     title = "Transfer learning"
     summary = "Pretrained as an ordinary classifier of the training classes; fits a new head on the support set."
     pretraining = True  # trained on class-labelled batches, not on tasks
+    training_only = ("classifier.",)  # adaptation fits a new head: the pretraining one is not shipped
 
     def __init__(
         self,
