@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import functools  # noqa: E402
 import inspect  # noqa: E402
+import json  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -27,7 +28,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fewshot import viz  # noqa: E402
-from fewshot.data import default_data_root, omniglot_available, sample_omniglot_files  # noqa: E402
+from fewshot.data import (  # noqa: E402
+    default_data_root, mini_imagenet_available, omniglot_available, sample_mini_imagenet_files, sample_omniglot_files,
+)
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
@@ -39,7 +42,10 @@ ROOT = Path(__file__).resolve().parent
 DEMO = ROOT / "demo"
 UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))
 NEW_CLASS = "__new__"
-ZOO = ModelZoo()
+# Two domains, each with its own checkpoints and preprocessing: characters (Conv-4 meta-trained
+# on Omniglot) and photos (heads meta-trained on mini-ImageNet over frozen EfficientNet-Lite0).
+ZOOS = {"characters": ModelZoo(), "photos": ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0")}
+DOMAINS = [d for d in ZOOS if ZOOS[d].available()] or ["characters"]
 CACHE = ImageCache()
 STEP_PAUSE = 0.12  # seconds between drawn MAML steps, so the curve visibly builds up
 # Conv-4 on a few dozen 28x28 images is too small to gain from several threads per request;
@@ -54,19 +60,22 @@ torch.set_num_threads(int(os.environ.get("FEWSHOT_THREADS", "1")))
 EN = {
     "app_title": "# Few-shot learning: learning to learn\n"
                  "Give a few examples of a few new classes, pick a meta-learning method, watch it adapt, "
-                 "then classify new images. The models were meta-trained on Omniglot characters; every "
-                 "number on this page is computed live from the shipped checkpoints.",
+                 "then classify new images. Character models were meta-trained on Omniglot, photo models on "
+                 "mini-ImageNet; every number on this page is computed live from the shipped checkpoints.",
+    "app_domain": "Domain", "app_domain_characters": "Characters (drawn symbols)",
+    "app_domain_photos": "Photos (objects, animals, scenes)",
+    "app_sample_photos": "Sample a random mini-ImageNet task",
     "app_tab_task": "1 · Build a task", "app_tab_adapt": "2 · Adapt", "app_tab_classify": "3 · Classify",
     "app_tab_compare": "4 · Compare", "app_tab_learn": "Learn",
     "app_examples": "Start from an example", "app_example": "Example task", "app_load_example": "Load example",
-    "app_random": "Random Omniglot task (held-out test characters, with labelled queries)",
+    "app_random": "Random task from a dataset (held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
     "app_edit": "Add your own images", "app_class": "Class", "app_class_name": "Class name",
     "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
     "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
     "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
-    "app_model_view": "Show what the model sees (28×28 after preprocessing)",
+    "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
     "app_task_view": "The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_steps": "MAML inner steps",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
@@ -84,18 +93,20 @@ EN = {
 ZH = {
     "app_title": "# 小样本学习：学会学习\n"
                  "为几个新类别各给几张例图，选一种元学习方法，观察它如何适应，然后分类新的图像。"
-                 "模型在 Omniglot 手写字符上做过元训练；本页的每个数字都是用随附的检查点实时算出的。",
+                 "字符模型在 Omniglot 上、照片模型在 mini-ImageNet 上做过元训练；本页的每个数字都是用随附的检查点实时算出的。",
+    "app_domain": "领域", "app_domain_characters": "字符（手绘符号）", "app_domain_photos": "照片（物体、动物、场景）",
+    "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
     "app_tab_compare": "4 · 比较", "app_tab_learn": "原理",
     "app_examples": "从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
-    "app_random": "随机 Omniglot 任务（测试集中未见过的字符，查询带标签）",
+    "app_random": "从数据集随机抽取任务（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
     "app_edit": "添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
     "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
     "app_sketch": "画一个符号", "app_camera": "拍一张照片",
     "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
-    "app_model_view": "显示模型看到的图像（预处理后的 28×28）",
+    "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
     "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_steps": "MAML 内循环步数",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
@@ -140,6 +151,24 @@ random initialisation taking the same steps: what meta-learning buys.
 ### Prototypical Networks (Snell et al., 2017)
 Each class is the mean of its support embeddings, $c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$, and
 $p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$. **On screen:** the prototypes (stars) in the embedding plot.
+
+### Meta-LSTM (Ravi & Larochelle, 2017)
+Gradient descent itself is learned. An LSTM whose cell state *is* the learner's parameters updates them
+from the loss and its gradient: $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$.
+With forget gate $f_t = 1$ and input gate $i_t = \alpha$ this is plain SGD; meta-training learns when to
+step further and when to forget. **On screen:** the learner's loss per update and the mean gates per layer.
+
+### Transfer learning, the contrast (Chen et al., 2019)
+Not meta-learning: one ordinary classifier is trained on all training classes at once, never on tasks.
+For a new task its features are frozen and a new linear (Baseline) or cosine (Baseline++) head is fitted
+to the support set by gradient descent. Nothing about *learning from few examples* was learned; the
+Compare tab shows what that costs (or, with good features, how little).
+
+### Two domains
+**Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
+EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers, and each method's small
+network on top was meta-trained on the 64 mini-ImageNet training classes. ImageNet already contains the
+test classes, so the photo models' accuracy is not comparable with the papers' tables.
 """
 
 ZH["app_learn_md"] = r"""
@@ -168,6 +197,21 @@ $\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{que
 ### 原型网络（Snell 等，2017）
 每个类别用其支持集嵌入的均值表示，$c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$，
 $p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上：**嵌入图中的原型（星形）。
+
+### 元 LSTM（Ravi 和 Larochelle，2017）
+连梯度下降本身也是学出来的。一个 LSTM 的细胞状态*就是*学习器的参数，它根据损失和梯度更新参数：
+$\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当遗忘门 $f_t = 1$、输入门 $i_t = \alpha$ 时
+就是普通的 SGD；元训练学会何时多走一步、何时遗忘。**界面上：**每次更新后学习器的损失，以及每层门的平均值。
+
+### 迁移学习：对照（Chen 等，2019）
+这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
+用梯度下降在支持集上拟合一个新的线性头（Baseline）或余弦头（Baseline++）。它没有学过*如何从少量样本中学习*；
+“比较”页展示这样做的代价（或者在特征很好时，代价有多小）。
+
+### 两个领域
+**字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
+EfficientNet-Lite0 把 84×84 的照片变成 1280 个数，每种方法在其上的小网络在 mini-ImageNet 的 64 个训练类别上做过元训练。
+ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。
 """
 
 I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
@@ -182,11 +226,17 @@ MESSAGES = {
         "no_selection": "Click an image first, then remove it.", "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
+        "sampled_photos": "Sampled {ways} held-out mini-ImageNet test classes (seed {seed}) with {q} labelled queries.",
+        "no_mini": "mini-ImageNet or the photo models are not available on this server.",
+        "domain_set": "Domain: {domain}. Every image of the task is now read as {what}; nothing was removed.",
+        "as_characters": "a character (28×28, ink cropped)", "as_photos": "a photo (84×84, ImageNet features)",
+        "domain_off": "No photo models are installed on this server.",
         "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
         "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
-        "accuracy": " Query accuracy: **{acc:.0%}**.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
+        "accuracy": " Query accuracy: **{acc:.0%}**.",
+        "encoded": " EfficientNet-Lite0 features of the images not seen before: {ms:.0f} ms.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
         "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
-        "compare_needs": "Comparing needs queries with known labels: load an example or sample a random Omniglot task.",
+        "compare_needs": "Comparing needs queries with known labels: load an example or sample a random task.",
         "method": "method", "acc": "query accuracy", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
         "nearest": "Distance to each support image (nearest wins)", "attention_one": "Attention over the support images",
@@ -202,11 +252,17 @@ MESSAGES = {
         "no_selection": "请先点击一张图像，再删除。", "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
+        "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
+        "no_mini": "服务器上没有 mini-ImageNet 数据或照片模型。",
+        "domain_set": "领域：{domain}。任务中的每张图像现在都按{what}处理；没有删除任何内容。",
+        "as_characters": "字符（28×28，裁剪到笔迹）", "as_photos": "照片（84×84，ImageNet 特征）",
+        "domain_off": "服务器上没有安装照片模型。",
         "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
         "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
-        "accuracy": " 查询准确率：**{acc:.0%}**。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
+        "accuracy": " 查询准确率：**{acc:.0%}**。",
+        "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
-        "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个 Omniglot 任务。",
+        "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个任务。",
         "method": "方法", "acc": "查询准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
         "nearest": "到每张支持图像的距离（最近者胜）", "attention_one": "对支持图像的注意力",
@@ -299,8 +355,22 @@ def friendly(outputs: int, status: int | None = None):
 # ----------------------------------------------------------------------------------------
 
 
-def empty_task() -> dict:
-    return {"classes": [], "queries": [], "source": "user"}
+def empty_task(domain: str = "characters") -> dict:
+    """``domain`` picks the checkpoints and the preprocessing; every image keeps its
+    ``source`` (``upload``, ``omniglot`` or ``mini-imagenet``), so switching loses nothing."""
+    return {"classes": [], "queries": [], "source": "user", "domain": domain}
+
+
+def zoo_of(task: dict) -> ModelZoo:
+    return ZOOS[task.get("domain", "characters")]
+
+
+def read_as(image: dict, domain: str) -> str:
+    """The preprocessing of one image in a task of ``domain``: photos are photos; in the
+    character domain Omniglot's own files skip the drawing clean-up meant for people's input."""
+    if domain == "photos":
+        return "photos"
+    return "omniglot" if image.get("source") == "omniglot" else "characters"
 
 
 def saved_array(array: np.ndarray) -> str:
@@ -340,13 +410,14 @@ def gather_inputs(files: list | None, sketch: Any, camera: str | None) -> list[t
     return items
 
 
-def check_images(items: list[tuple[str, str]], lang: str) -> tuple[list[dict], list[str]]:
+def check_images(items: list[tuple[str, str]], lang: str, domain: str) -> tuple[list[dict], list[str]]:
     """Preprocess each image now, so that a bad one is refused at once with its reason."""
     good, problems = [], []
     for path, name in items:
+        image = {"path": path, "name": name, "source": "upload"}
         try:
-            CACHE.get(path, "characters", name=name)
-            good.append({"path": path, "name": name, "domain": "characters"})
+            CACHE.get(path, read_as(image, domain), name=name)
+            good.append(image)
         except ImageInputError as error:
             problems.append(say(lang, "skipped", name=name, why=worded(error, lang)))
     return good, problems
@@ -365,11 +436,12 @@ def task_inputs(task: dict) -> dict:
         "support": [img["path"] for img, _ in support],
         "support_classes": [i for _, i in support],
         "support_names": [f"{names[i]} · {img['name']}" for img, i in support],
-        "support_domains": [img["domain"] for img, _ in support],
+        "support_domains": [read_as(img, task["domain"]) for img, _ in support],
         "queries": [q["path"] for q in task["queries"]],
         "query_labels": [q["label"] for q in task["queries"]] if task["queries"] else None,
         "query_names": [f"{q['name']}" for q in task["queries"]],
-        "query_domains": [q["domain"] for q in task["queries"]],
+        "query_domains": [read_as(q, task["domain"]) for q in task["queries"]],
+        "domain": task["domain"],
     }
 
 
@@ -381,7 +453,7 @@ def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
     if extra_queries is not None:
         spec.update(queries=[q["path"] for q in extra_queries], query_labels=None,
                     query_names=[q["name"] for q in extra_queries],
-                    query_domains=[q["domain"] for q in extra_queries])
+                    query_domains=[read_as(q, task["domain"]) for q in extra_queries])
     return prepare_task(cache=CACHE, **spec)
 
 
@@ -402,7 +474,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
             raise Refusal(say(lang, "duplicate", name=name))
         if len(task["classes"]) >= MAX_WAYS:
             raise Refusal(say(lang, "too_many", n=MAX_WAYS))
-    good, problems = check_images(items, lang)
+    good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(" ".join(problems))
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]]}
@@ -457,53 +529,100 @@ def choose_class(task, choice):
     return task["classes"][int(choice)]["name"]
 
 
-@friendly(4, status=3)
+def example_domain(folder: Path) -> str:
+    """``demo/<task>/example.json`` names a photo example's domain; glyph tasks have none."""
+    card = folder / "example.json"
+    return json.loads(card.read_text()).get("domain", "characters") if card.is_file() else "characters"
+
+
+@friendly(5, status=3)
 def load_example(name, request: gr.Request):
     lang = language(request)
     folder = DEMO / (name or "")
     if not name or not folder.is_dir():
         raise Refusal("Unknown example.")
-    task = empty_task()
+    domain = example_domain(folder)
+    if domain not in DOMAINS:
+        raise Refusal(say(lang, "domain_off"))
+    task = empty_task(domain)
     for label, class_dir in enumerate(sorted((folder / "support").iterdir())):
         task["classes"].append({"name": class_dir.name, "images": [
-            {"path": str(p), "name": p.name, "domain": "characters"} for p in sorted(class_dir.glob("*.png"))]})
-        task["queries"] += [{"path": str(p), "name": f"{class_dir.name}/{p.name}", "label": label, "domain": "characters"}
+            {"path": str(p), "name": p.name, "source": "upload"} for p in sorted(class_dir.glob("*.png"))]})
+        task["queries"] += [{"path": str(p), "name": f"{class_dir.name}/{p.name}", "label": label, "source": "upload"}
                             for p in sorted((folder / "query" / class_dir.name).glob("*.png"))]
     task["source"] = f"example {name}"
     shots = min(len(c["images"]) for c in task["classes"])
     message = say(lang, "loaded", what=name, ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, task["domain"]
 
 
-@friendly(4, status=3)
+def sampled_task(sampled: dict, source: str, domain: str, seed: int) -> dict:
+    task = empty_task(domain)
+    task["classes"] = [{"name": name, "images": []} for name in sampled["class_names"]]
+    for path, label in sampled["support"]:
+        task["classes"][label]["images"].append({"path": path, "name": Path(path).name, "source": source})
+    task["queries"] = [{"path": p, "name": Path(p).name, "label": label, "source": source}
+                       for p, label in sampled["queries"]]
+    task["source"] = f"{source} seed {seed}"
+    return task
+
+
+@friendly(5, status=3)
 def sample_omniglot(ways, shots, request: gr.Request):
     lang = language(request)
     if not omniglot_available():
         raise Refusal(say(lang, "no_omniglot"))
     seed = random.SystemRandom().randrange(1_000_000)
-    sampled = sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed)
-    task = empty_task()
-    for name in sampled["class_names"]:
-        task["classes"].append({"name": name, "images": []})
-    for path, label in sampled["support"]:
-        task["classes"][label]["images"].append({"path": path, "name": Path(path).name, "domain": "omniglot"})
-    task["queries"] = [{"path": p, "name": Path(p).name, "label": label, "domain": "omniglot"}
-                       for p, label in sampled["queries"]]
-    task["source"] = f"omniglot seed {seed}"
+    task = sampled_task(sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed), "omniglot", "characters",
+                        seed)
     message = say(lang, "sampled", ways=int(ways), seed=seed, q=len(task["queries"]))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, "characters"
 
 
-def clear_task(request: gr.Request):
+@friendly(5, status=3)
+def sample_mini_imagenet(ways, shots, request: gr.Request):
     lang = language(request)
-    task = empty_task()
+    if not mini_imagenet_available() or "photos" not in DOMAINS:
+        raise Refusal(say(lang, "no_mini"))
+    seed = random.SystemRandom().randrange(1_000_000)
+    sampled = sample_mini_imagenet_files(int(ways), int(shots), queries=3, seed=seed)
+    task = sampled_task(sampled, "mini-imagenet", "photos", seed)
+    message = say(lang, "sampled_photos", ways=int(ways), seed=seed, q=len(task["queries"]))
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, "photos"
+
+
+def clear_task(domain, request: gr.Request):
+    lang = language(request)
+    task = empty_task(domain if domain in DOMAINS else "characters")
     return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "cleared")
 
 
-def gallery_items(images: list[dict], model_view: bool) -> list:
+@friendly(3, status=2)
+def set_domain(task, domain, request: gr.Request):
+    """Switch characters <-> photos: the same images, read the other way, other checkpoints."""
+    lang = language(request)
+    if domain not in DOMAINS:
+        raise Refusal(say(lang, "domain_off"))
+    methods = ZOOS[domain].available()
+    choices = gr.update(choices=[(METHODS[m].title, m) for m in methods], value=preferred_method(methods))
+    if domain == task["domain"]:  # set by an example or a sampled task, which said what it did
+        return gr.skip(), choices, gr.skip()
+    task = {**task, "domain": domain}
+    words = {"characters": ("app_domain_characters", "as_characters"), "photos": ("app_domain_photos", "as_photos")}
+    name_key, what_key = words[domain]
+    message = say(lang, "domain_set", domain=(EN if lang == "en" else ZH)[name_key], what=say(lang, what_key))
+    return task, choices, message
+
+
+def preferred_method(methods: list[str]) -> str:
+    return "maml" if "maml" in methods else methods[0]
+
+
+def gallery_items(images: list[dict], model_view: bool, domain: str) -> list:
     if not model_view:
         return [(img["path"], img["name"]) for img in images]
-    return [(viz.model_view(CACHE.get(img["path"], img["domain"], name=img["name"])), img["name"]) for img in images]
+    return [(viz.model_view(CACHE.get(img["path"], read_as(img, domain), name=img["name"])), img["name"])
+            for img in images]
 
 
 # ---- adaptation, classification, comparison ---------------------------------------------
@@ -519,7 +638,7 @@ def maml_defaults(task):
     ways = max(len(task["classes"]), 2)
     shots = min([len(c["images"]) for c in task["classes"]] or [1]) or 1
     try:
-        defaults = adaptation_defaults(ZOO, "maml", ways, shots)
+        defaults = adaptation_defaults(zoo_of(task), "maml", ways, shots)
     except TaskError:
         return gr.skip(), gr.skip()
     return defaults["steps"], defaults["lr"]
@@ -534,7 +653,7 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
     result = None
     options = {"device": device, "steps": int(steps), "lr": float(inner_lr), "baseline": True} if method == "maml" \
         else {"device": device}
-    for kind, value in run_method(ZOO, method, prepared_task, **options):
+    for kind, value in run_method(zoo_of(task), method, prepared_task, **options):
         if kind == "step":
             steps_seen.append(value)
             yield (gr.update(value=viz.adaptation_curve(steps_seen, baseline_seen, lang, method), visible=True),
@@ -551,6 +670,8 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
                  cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
+    if task["domain"] == "photos":
+        status += say(lang, "encoded", ms=result.encode_ms)
     predicted = None if result.prediction is None else result.prediction.labels.cpu().tolist()
     embedding = viz.embedding_plot(
         trace, names, prepared_task.support_names,
@@ -601,7 +722,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if items:
-        good, problems = check_images(items, lang)
+        good, problems = check_images(items, lang, task["domain"])
         if not good:
             raise Refusal(" ".join(problems))
         for problem in problems:
@@ -616,7 +737,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     options = {"device": device}
     if method == "maml":
         options.update(steps=int(steps), lr=float(inner_lr))
-    result = run_to_end(ZOO, method, prepared_task, **options)
+    result = run_to_end(zoo_of(task), method, prepared_task, **options)
     probabilities = result.prediction.probabilities.cpu()
     names = prepared_task.class_names
     labels = prepared_task.query_labels
@@ -635,6 +756,8 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
                  adapt=result.adapt_ms, cls=result.classify_ms)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
+    if task["domain"] == "photos":
+        status += say(lang, "encoded", ms=result.encode_ms)
     label, plot = explain_query(0, state)
     return label, gallery, plot, status, state
 
@@ -679,9 +802,10 @@ def compare_methods(task, device, request: gr.Request):
         raise Refusal(say(lang, "compare_needs"))
     prepared_task = prepared(task, lang)
     rows = []
-    for method in ZOO.available():
+    zoo = zoo_of(task)
+    for method in zoo.available():
         try:
-            result = run_to_end(ZOO, method, prepared_task, device=device)
+            result = run_to_end(zoo, method, prepared_task, device=device)
         except TaskError as error:
             rows.append([METHODS[method].title, worded(error, lang), None, None, "", ""])
             continue
@@ -696,22 +820,29 @@ def compare_methods(task, device, request: gr.Request):
 
 
 def classify_api(method: str, support_images: list[gr.FileData], class_names: list[str],
-                 query_images: list[gr.FileData]) -> dict:
+                 query_images: list[gr.FileData], domain: str = "characters") -> dict:
     """Classify query images with a method adapted to a support set.
 
-    Arguments: method (siamese, matching, maml or protonet); support_images; class_names (one
-    per support image, same order); query_images. Returns {"predictions": [{"label",
+    Arguments: method (siamese, matching, maml, protonet, or meta-lstm and transfer where
+    shipped); support_images; class_names (one per support image, same order); query_images;
+    domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
+    mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
-    "classify_ms", "checkpoint"}, one prediction per query in order.
+    "classify_ms", "encode_ms", "checkpoint"}, one prediction per query in order (encode_ms:
+    the photo encoder's time on new images; 0 for characters).
     """
     def path_of(item: Any) -> str:
         if isinstance(item, dict):
             return item.get("path") or ""
         return getattr(item, "path", None) or str(item)
 
+    domain = str(domain or "characters").strip().lower()
+    if domain not in DOMAINS:
+        raise gr.Error(f"Unknown or unavailable domain {domain!r}; choose one of {', '.join(DOMAINS)}.")
     try:
-        return classify(ZOO, str(method).strip().lower(), [path_of(s) for s in support_images or []],
-                        list(class_names or []), [path_of(q) for q in query_images or []], cache=CACHE)
+        return classify(ZOOS[domain], str(method).strip().lower(), [path_of(s) for s in support_images or []],
+                        list(class_names or []), [path_of(q) for q in query_images or []], cache=CACHE,
+                        domain=domain)
     except (TaskError, ImageInputError) as error:
         raise gr.Error(str(error)) from None
 
@@ -721,8 +852,9 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
 
 def build() -> gr.Blocks:
     i = I18N
-    examples = sorted(p.name for p in DEMO.iterdir() if p.is_dir()) if DEMO.is_dir() else []
-    available = ZOO.available() or list(METHOD_ORDER)
+    examples = sorted(p.name for p in DEMO.iterdir() if p.is_dir() and example_domain(p) in DOMAINS) \
+        if DEMO.is_dir() else []
+    available = ZOOS["characters"].available() or list(METHOD_ORDER)
     devices = [("Auto", "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
     with gr.Blocks(title="Few-shot learning: learning to learn") as demo:
         task = gr.State(empty_task())
@@ -734,14 +866,20 @@ def build() -> gr.Blocks:
             with gr.Tab(i("app_tab_task"), id="task"):
                 with gr.Row():
                     with gr.Column(scale=1):
+                        domain = gr.Radio([(i(f"app_domain_{d}"), d) for d in DOMAINS], value="characters",
+                                          label=i("app_domain"), elem_id="domain", visible=len(DOMAINS) > 1)
                         gr.Markdown(i("app_examples"))
                         example = gr.Dropdown(examples, value=examples[0] if examples else None, label=i("app_example"))
                         load_button = gr.Button(i("app_load_example"), elem_id="load-example")
-                        with gr.Group(visible=omniglot_available()):
+                        photos_sampling = "photos" in DOMAINS and mini_imagenet_available()
+                        with gr.Group(visible=omniglot_available() or photos_sampling):
                             gr.Markdown(i("app_random"))
                             ways = gr.Slider(2, MAX_WAYS, value=5, step=1, label=i("app_ways"))
                             shots = gr.Slider(1, 5, value=1, step=1, label=i("app_shots"))
-                            sample_button = gr.Button(i("app_sample"), elem_id="sample-omniglot")
+                            sample_button = gr.Button(i("app_sample"), elem_id="sample-omniglot",
+                                                      visible=omniglot_available())
+                            sample_photos_button = gr.Button(i("app_sample_photos"), elem_id="sample-mini-imagenet",
+                                                             visible=photos_sampling)
                         clear_button = gr.Button(i("app_clear"), variant="stop")
                     with gr.Column(scale=2):
                         gr.Markdown(i("app_edit"))
@@ -773,7 +911,8 @@ def build() -> gr.Blocks:
                         with gr.Row(equal_height=True):
                             gr.Markdown(f"**{cls['name']}** · {len(cls['images'])}", elem_classes=["class-title"])
                             selected = gr.State(None)
-                            gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees), columns=10, rows=1,
+                            gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"]),
+                                                 columns=10, rows=1,
                                                  height=150, allow_preview=False, show_label=False,
                                                  object_fit="contain", elem_classes=["class-gallery"])
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0)
@@ -859,9 +998,12 @@ def build() -> gr.Blocks:
         rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow)
         remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
         class_choice.change(choose_class, [task, class_choice], class_name, **ui_only)
-        load_button.click(load_example, [example], task_outputs, **flow)
-        sample_button.click(sample_omniglot, [ways, shots], task_outputs, **flow)
-        clear_button.click(clear_task, None, task_outputs, **flow)
+        load_button.click(load_example, [example], task_outputs + [domain], **flow)
+        sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
+        sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)
+        clear_button.click(clear_task, [domain], task_outputs, **flow)
+        # a task's domain follows the radio (and examples / sampled tasks set the radio)
+        domain.change(set_domain, [task, domain], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
         task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
         adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr],

@@ -323,20 +323,24 @@ def load_dataset(
     root: Path | str | None = None,
     download: bool = False,
     backbone: str = "conv4",
+    max_examples: int | None = None,
 ) -> FewShotDataset:
     """One part of a few-shot split, in memory: ``load_dataset("omniglot", "vinyals", "test")``.
 
     With a pretrained ``backbone`` (``efficientnet-lite0``, photos only) the dataset holds that
-    encoder's feature vectors instead of pixels (computed once, then cached)."""
+    encoder's feature vectors instead of pixels (computed once, then cached; with
+    ``max_examples`` only the first that many images of every class are needed)."""
     split = split or SPLITS.get(dataset, (None,))[0]
     if backbone != "conv4":
         if dataset != "mini-imagenet":
             raise ValueError(f"the {backbone} backbone is for photos (mini-imagenet), not {dataset}")
         from .features import mini_imagenet_features
 
-        wnids, features = mini_imagenet_features(part, root=Path(root) if root is not None else None, name=backbone)
+        wnids, features = mini_imagenet_features(part, root=Path(root) if root is not None else None, name=backbone,
+                                                 per_class=max_examples)
+        described = f"[:, :{max_examples}]" if max_examples else ""
         return FewShotDataset(torch.from_numpy(np.array(features)), wnids, 1, "features",
-                              f"mini-imagenet/ravi/{part}/{backbone}")
+                              f"mini-imagenet/ravi/{part}/{backbone}{described}")
     if dataset == "omniglot":
         root = Path(root) if root is not None else default_data_root() / "omniglot"
         names, bank = load_omniglot_bank(root, download=download)
@@ -346,14 +350,14 @@ def load_dataset(
         if missing:
             raise DataNotFoundError(f"{len(missing)} characters of {split}/{part} missing, e.g. {missing[0]}")
         rows = torch.tensor([index[c] for c in characters])
-        images = torch.from_numpy(bank)[rows]
+        images = torch.from_numpy(bank)[rows][:, :max_examples]
         return FewShotDataset(images, characters, rotations, "characters", f"omniglot/{split}/{part}")
     if dataset == "mini-imagenet":
         if split != "ravi":
             raise ValueError(f"mini-ImageNet has one split, ravi, not {split}")
         root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
         wnids, images = load_mini_imagenet_part(root, part)
-        return FewShotDataset(torch.from_numpy(np.array(images)), wnids, 1, "photos",
+        return FewShotDataset(torch.from_numpy(np.array(images[:, :max_examples])), wnids, 1, "photos",
                               f"mini-imagenet/ravi/{part}")
     raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(SPLITS)}")
 
@@ -455,6 +459,42 @@ def sample_omniglot_files(
         picks = torch.randperm(len(files), generator=g)[: shots + queries].tolist()
         _, alphabet, number = character.split("/")
         task["class_names"].append(f"{alphabet.replace('_', ' ')} {number.replace('character', '#')}")
+        task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
+        task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]
+    return task
+
+
+# The 20 mini-ImageNet test classes by their ImageNet names (shown in the app's random tasks).
+MINI_IMAGENET_TEST_NAMES = dict(zip(
+    "n01930112 n01981276 n02099601 n02110063 n02110341 n02116738 n02129165 n02219486 n02443484 n02871525 "
+    "n03127925 n03146219 n03272010 n03544143 n03775546 n04146614 n04149813 n04418357 n04522168 n07613480".split(),
+    ["nematode", "king crab", "golden retriever", "malamute", "dalmatian", "African hunting dog", "lion", "ant",
+     "black-footed ferret", "bookshop", "crate", "cuirass", "electric guitar", "hourglass", "mixing bowl",
+     "school bus", "scoreboard", "theater curtain", "vase", "trifle"],
+))
+
+
+def mini_imagenet_available(root: Path | str | None = None, part: str = "test") -> bool:
+    root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
+    return (root / part).is_dir()
+
+
+def sample_mini_imagenet_files(
+    ways: int, shots: int, queries: int, seed: int, part: str = "test", root: Path | str | None = None,
+) -> dict:
+    """A task of held-out mini-ImageNet classes as image files (for showing, not
+    benchmarking), in the shape of ``sample_omniglot_files``."""
+    root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
+    if not mini_imagenet_available(root, part):
+        raise DataNotFoundError(f"mini-ImageNet is not available under {root}")
+    wnids = sorted(os.listdir(root / part))
+    g = torch.Generator().manual_seed(seed)
+    task = {"class_names": [], "support": [], "queries": []}
+    for label, index in enumerate(torch.randperm(len(wnids), generator=g)[:ways].tolist()):
+        folder = root / part / wnids[index]
+        files = sorted(os.listdir(folder))
+        picks = torch.randperm(len(files), generator=g)[: shots + queries].tolist()
+        task["class_names"].append(MINI_IMAGENET_TEST_NAMES.get(wnids[index], wnids[index]))
         task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
         task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]
     return task

@@ -71,6 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
     parser.add_argument("--max-classes", type=int, default=None, help="train on the first N base classes only")
+    parser.add_argument("--max-examples", type=int, default=None,
+                        help="use the first N images of every training class (e.g. while features are computed)")
+    parser.add_argument("--val-max-examples", type=int, default=None,
+                        help="use the first N images of every validation class")
     parser.add_argument("--val-every", type=int, default=500)
     parser.add_argument("--val-episodes", type=int, default=200)
     parser.add_argument("--val-ways", type=int, default=None, help="validation ways (default: the first served)")
@@ -248,14 +252,14 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # shapes never change during meta-training
     train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root, download=args.download,
-                             backbone=args.backbone)
+                             backbone=args.backbone, max_examples=args.max_examples)
     if args.max_classes:
         train_set = FewShotDataset(
             train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
             train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
         )
     val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
-                           backbone=args.backbone)
+                           backbone=args.backbone, max_examples=args.val_max_examples)
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)

@@ -85,9 +85,7 @@ def model_view(image: Tensor, size: int = 112) -> np.ndarray:
     if array.shape[0] == 1:
         pixels = ((1 - array[0].clamp(0, 1)) * 255).byte().numpy()
         return np.asarray(Image.fromarray(pixels, "L").resize((size, size), Image.Resampling.NEAREST))
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
-    pixels = ((array * std + mean).clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+    pixels = (array.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # prepare_photo: RGB in [0, 1]
     return np.asarray(Image.fromarray(pixels, "RGB").resize((size, size), Image.Resampling.BILINEAR))
 
 

@@ -9,16 +9,21 @@ and drawn with a pen of varying width on a 105x105 white canvas (Omniglot's form
 examples of a class differ the way different people's drawings do. Deterministic (seeded).
 
 Layout: ``demo/<task>/support/<class>/<n>.png`` and ``demo/<task>/query/<class>/<n>.png``.
+
+The photo example (``scenes-3way``, with ``example.json`` naming its domain) is painted the
+same way: brick walls, sea waves and starry skies, each picture with its own colours, scale,
+angle and noise, so that the photo models have something to work on that is the project's own.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVAS = 105
@@ -71,6 +76,68 @@ def draw(strokes, rng: random.Random) -> Image.Image:
     return image
 
 
+PHOTO = 160
+
+
+def jitter(colour, rng: random.Random, amount: int = 25) -> tuple[int, int, int]:
+    return tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in colour)
+
+
+def bricks(rng: random.Random) -> Image.Image:
+    mortar = jitter((200, 195, 185), rng, 20)
+    image = Image.new("RGB", (PHOTO * 2, PHOTO * 2), mortar)
+    pen = ImageDraw.Draw(image)
+    height, width = rng.randint(18, 30), rng.randint(44, 70)
+    base = rng.choice([(160, 60, 40), (140, 50, 35), (180, 90, 60), (120, 70, 50)])
+    for row, y in enumerate(range(0, PHOTO * 2, height)):
+        offset = (width // 2) * (row % 2)
+        for x in range(-offset, PHOTO * 2, width):
+            pen.rectangle([x + 2, y + 2, x + width - 2, y + height - 2], fill=jitter(base, rng, 18))
+    return image
+
+
+def waves(rng: random.Random) -> Image.Image:
+    image = Image.new("RGB", (PHOTO * 2, PHOTO * 2))
+    pen = ImageDraw.Draw(image)
+    deep, light = jitter((20, 70, 130), rng, 20), jitter((120, 190, 220), rng, 20)
+    period, phase = rng.uniform(30, 60), rng.uniform(0, 6.3)
+    for y in range(PHOTO * 2):
+        t = y / (PHOTO * 2)
+        colour = tuple(int(d + (l - d) * (1 - t)) for d, l in zip(deep, light))
+        pen.line([(0, y), (PHOTO * 2, y)], fill=colour)
+    for y in range(10, PHOTO * 2, rng.randint(14, 22)):
+        points = [(x, y + 5 * math.sin(x / period * 6.28 + phase + y)) for x in range(0, PHOTO * 2 + 8, 8)]
+        pen.line(points, fill=jitter((235, 245, 250), rng, 15), width=rng.randint(2, 4))
+    return image
+
+
+def stars(rng: random.Random) -> Image.Image:
+    image = Image.new("RGB", (PHOTO * 2, PHOTO * 2), jitter((10, 15, 45), rng, 10))
+    pen = ImageDraw.Draw(image)
+    for _ in range(rng.randint(120, 220)):
+        x, y, r = rng.uniform(0, PHOTO * 2), rng.uniform(0, PHOTO * 2), rng.choice([1, 1, 1, 2, 2, 3])
+        pen.ellipse([x - r, y - r, x + r, y + r], fill=jitter((240, 240, 210), rng, 15))
+    if rng.random() < 0.6:  # sometimes a moon
+        x, y, r = rng.uniform(60, 260), rng.uniform(60, 260), rng.uniform(18, 30)
+        pen.ellipse([x - r, y - r, x + r, y + r], fill=(245, 240, 215))
+    return image
+
+
+SCENES = {"brick wall": bricks, "sea waves": waves, "starry sky": stars}
+
+
+def paint(scene, rng: random.Random) -> Image.Image:
+    """One picture: painted large, turned a little, cropped to the centre, blurred, noisy."""
+    image = scene(rng).rotate(rng.uniform(-15, 15), resample=Image.Resampling.BICUBIC)
+    zoom = rng.uniform(0.55, 0.8)
+    side = int(PHOTO * 2 * zoom)
+    left = rng.randint((PHOTO * 2 - side) // 4, (PHOTO * 2 - side) * 3 // 4)
+    image = image.crop((left, left, left + side, left + side)).resize((PHOTO, PHOTO), Image.Resampling.LANCZOS)
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    noise = Image.effect_noise((PHOTO, PHOTO), rng.uniform(6, 14)).convert("RGB")
+    return Image.blend(image, noise, 0.06)
+
+
 def main() -> None:
     out = ROOT / "demo"
     for task, classes in TASKS.items():
@@ -84,7 +151,18 @@ def main() -> None:
                 target.mkdir(parents=True, exist_ok=True)
                 for n in range(count):
                     draw(GLYPHS[name], rng).save(target / f"{n + 1}.png", optimize=True)
-    print(f"wrote {', '.join(TASKS)} under {out}")
+    folder = out / "scenes-3way"
+    if folder.exists():
+        shutil.rmtree(folder)
+    for name, scene in SCENES.items():
+        rng = random.Random(f"scenes/{name}")
+        for part, count in (("support", 5), ("query", 3)):
+            target = folder / part / name
+            target.mkdir(parents=True, exist_ok=True)
+            for n in range(count):
+                paint(scene, rng).save(target / f"{n + 1}.png", optimize=True)
+    (folder / "example.json").write_text(json.dumps({"domain": "photos"}) + "\n")
+    print(f"wrote {', '.join([*TASKS, folder.name])} under {out}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_classify_is_the_documented_endpoint(client):
     api = client.view_api(return_format="dict", print_info=False)
     assert list(api["named_endpoints"]) == ["/classify"]
     assert [p["parameter_name"] for p in api["named_endpoints"]["/classify"]["parameters"]] == [
-        "method", "support_images", "class_names", "query_images"]
+        "method", "support_images", "class_names", "query_images", "domain"]
 
 
 def test_shared_contract_checker(app_server):
@@ -144,3 +144,52 @@ def test_messages_follow_the_browser_language(app_server, tmp_path):
     bad.write_bytes(b"not an image at all")
     status = chinese.predict("0", "", [handle_file(str(bad))], None, None, api_name="/add_images")[-1]
     assert "scan.png" in status and "不是可以读取的图像文件" in status
+
+
+PHOTO_DEMO = ROOT / "demo" / "scenes-3way"
+
+
+def photo_models() -> bool:
+    from fewshot.service import ModelZoo
+
+    return bool(ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0").available())
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet"])
+def test_classify_photos(client, method):
+    """The photo domain through /classify: the project's painted scenes, 2 shots each."""
+    classes = sorted(p.name for p in (PHOTO_DEMO / "support").iterdir())
+    files = [str(p) for c in classes for p in sorted((PHOTO_DEMO / "support" / c).glob("*.png"))[:2]]
+    names = [c for c in classes for _ in range(2)]
+    queries = [str(sorted((PHOTO_DEMO / "query" / c).glob("*.png"))[0]) for c in classes]
+    out = client.predict(method, [handle_file(f) for f in files], names, [handle_file(q) for q in queries],
+                         "photos", api_name="/classify")
+    assert [p["label"] for p in out["predictions"]] == classes
+    assert "miniimagenet" in out["checkpoint"]
+
+
+def test_unknown_domain_is_refused(client):
+    classes, files, names, queries = support_set(1)
+    with pytest.raises(AppError) as caught:
+        client.predict("protonet", [handle_file(f) for f in files], names, [handle_file(queries[0])], "sounds",
+                       api_name="/classify")
+    assert "domain" in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+def test_photo_flow_keeps_the_task_across_domains(app_server):
+    """Load the photo example, adapt and compare in the photo domain; switching domain reads
+    the same images the other way and removes nothing."""
+    client = Client(app_server.url, verbose=False)
+    out = client.predict("scenes-3way", api_name="/load_example")
+    assert out[-1] == "photos" and "3 classes" in out[-2]
+    table, _ = client.predict("cpu", api_name="/compare_methods")
+    rows = table["data"] if "data" in table else table["value"]["data"]
+    assert all(isinstance(row[1], (int, float)) and row[1] >= 60 for row in rows), rows
+    assert all("miniimagenet" in row[-1] for row in rows), rows
+    status = client.predict("characters", api_name="/set_domain")[-1]
+    assert "nothing was removed" in status
+    curve, embedding, matrix, status, replay, replay_plot = client.predict(
+        "protonet", "cpu", 3, 0.4, api_name="/run_adaptation")
+    assert "omniglot" in status and "Query accuracy" in status, status

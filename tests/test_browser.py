@@ -158,3 +158,41 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):
         assert title in table
     page.close()
+
+
+def photo_models() -> bool:
+    from fewshot.service import ModelZoo
+
+    return bool(ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0").available())
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+def test_photos_domain_upload_adapt_classify(browser, app_server):
+    """Switch to photos, upload the painted scenes, adapt Prototypical Networks, classify a
+    new scene; then switch back to characters and find the task intact."""
+    scenes = ROOT / "demo" / "scenes-3way"
+    page = open_app(browser, app_server.url)
+    page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Domain: Photos')",
+                           timeout=30000)
+    for cls in ("brick wall", "sea waves", "starry sky"):
+        add_class(page, cls, sorted((scenes / "support" / cls).glob("*.png"))[:2])
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('miniimagenet')",
+                           timeout=90000)
+    assert "EfficientNet-Lite0 features" in page.inner_text("#adapt-status")
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.locator("#query-files input[type=file]").set_input_files(
+        str(sorted((scenes / "query" / "sea waves").glob("*.png"))[0]))
+    page.wait_for_selector("#query-files .file-preview tr", timeout=30000)
+    page.click("#classify")
+    page.wait_for_function("() => document.querySelector('#label').innerText.includes('sea waves')", timeout=60000)
+    page.get_by_role("tab", name="1 · Build a task").click()
+    page.get_by_role("radio", name="Characters (drawn symbols)").check()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('nothing was removed')",
+                           timeout=30000)
+    titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
+    assert titles == ["brick wall · 2", "sea waves · 2", "starry sky · 2"]
+    page.close()

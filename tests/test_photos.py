@@ -71,3 +71,29 @@ def test_photo_head_trains_evaluates_and_serves(tiny_mini_imagenet, tmp_path, mo
     assert len(out["predictions"]) == 5 and out["checkpoint"] == "protonet-mini-imagenet-efficientnet-lite0-1shot"
     correct = sum(p["label"] == f.name for p, f in zip(out["predictions"], test))
     assert correct >= 3, json.dumps(out)[:500]
+
+
+def test_feature_cache_is_resumable_and_usable_in_part(tiny_mini_imagenet, tmp_path, monkeypatch):
+    """Images are encoded in rounds over the classes: the first n of every class can be used
+    while the rest are still to come, and a later call continues instead of starting again."""
+    from fewshot import features as feature_module
+
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path))
+    root = tiny_mini_imagenet
+    _, first = feature_module.mini_imagenet_features("val", root, batch=4, progress=False, per_class=2)
+    assert first.shape == (5, 2, 1280)
+    marker = tmp_path / "mini-imagenet-val-84-efficientnet-lite0.partial.json"
+    assert json.loads(marker.read_text())["rows"] == 10  # 2 rounds over 5 classes, nothing more
+    calls = []
+    real_encode = feature_module.encode
+    monkeypatch.setattr(feature_module, "encode", lambda pixels, name: calls.append(len(pixels)) or real_encode(pixels, name))
+    _, full = feature_module.mini_imagenet_features("val", root, batch=4, progress=False)
+    assert sum(calls) == 20  # only the 4 missing rounds were encoded
+    assert full.shape == (5, 6, 1280) and not marker.exists()
+    assert np.array_equal(np.asarray(full[:, :2]), first)
+    # the result is the same as encoding each image directly
+    from fewshot.data import load_mini_imagenet_part
+
+    _, images = load_mini_imagenet_part(root, "val")
+    direct = real_encode(torch.from_numpy(np.array(images[3, 4:5])).float() / 255.0, "efficientnet-lite0")
+    assert torch.allclose(torch.from_numpy(np.array(full[3, 4:5])).float(), direct, atol=2e-2, rtol=1e-2)

@@ -5,7 +5,7 @@
 #   python -c "from fewshot.data import load_omniglot_bank; load_omniglot_bank()"
 #   mkdir -p .gpu/cache .gpu/data/omniglot && cp .cache/omniglot-28.npz .gpu/cache/ \
 #     && cp -r ../shared/omniglot/splits .gpu/data/omniglot/
-# Usage: bash scripts/gpu_train_omniglot.sh SECONDS [GLOBS] [PARALLEL] [OUT]
+# Usage: bash scripts/gpu_train.sh SECONDS [GLOBS] [PARALLEL] [OUT]
 # Measured (session 1, H200): 18 runs at once left MAML at 220 ms per step (9 ms alone with
 # a CUDA graph), so give MAML few neighbours.
 set -u
@@ -27,7 +27,7 @@ if nvidia-cuda-mps-control -d 2>/dev/null; then
 else
   echo "MPS unavailable"
 fi
-python3 scripts/train_omniglot.py --only "$only" --parallel "$parallel" --time-limit "$seconds" --device cuda \
+python3 scripts/train_recipes.py --only "$only" --parallel "$parallel" --time-limit "$seconds" --device cuda \
   2>&1 | tee "$out/train.log"
 echo quit | nvidia-cuda-mps-control 2>/dev/null
 tar czf "$out/checkpoints.tgz" checkpoints runs/*.log
