@@ -47,6 +47,7 @@ SOURCES_OMNIGLOT = ("Siamese network: Koch et al. 2015, as tabled by Vinyals et 
                     "Vinyals et al. 2016; MAML: Finn et al. 2017; Prototypical Networks: Snell et al. 2017")
 SOURCES_MINI = ("Matching Networks and Meta-LSTM: Ravi & Larochelle 2017; MAML: Finn et al. 2017; Prototypical "
                 "Networks: Snell et al. 2017; Baseline and Baseline++: Chen et al. 2019")
+EPISODES = 1000  # the protocol of the tables; a cell measured on fewer says so
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -83,6 +84,8 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
                 cells.append("not measured yet")
                 continue
             text = f"{100 * result['accuracy']:.1f} ± {100 * result['ci95']:.1f}"
+            if result["episodes"] != EPISODES:
+                text += f" ({result['episodes']:,} episodes)"
             paper = (published or {}).get(head or method, {}).get((ways, shots))
             if paper is not None:
                 value, interval = paper
