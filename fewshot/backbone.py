@@ -121,22 +121,34 @@ class Conv4(nn.Module):
 
 
 class FeatureNet(nn.Module):
-    """Linear -> ReLU on precomputed feature vectors ``[B, in_features] -> [B, hidden]``.
+    """A residual network on precomputed feature vectors ``[B, D] -> [B, D]``:
 
-    It accepts (and ignores) the batch-norm options of ``Conv4`` so that every method can
-    use either backbone unchanged.
+        f(x) = x̂ + W₂ ReLU(W₁ x̂ + b₁) + b₂,    x̂ = s · x / ‖x‖
+
+    with ``hidden`` rows in W₁ and W₂ = 0, b₂ = 0 at initialisation, so that before any
+    meta-training the pretrained encoder's features pass through unchanged (L2-normalised,
+    scaled by s = 10). A pretrained encoder is already a good embedding; meta-training can
+    only move away from it where the training tasks say so, and the untouched start stays a
+    candidate in validation. It accepts (and ignores) the batch-norm options of ``Conv4`` so
+    that every method can use either backbone unchanged.
     """
+
+    scale = 10.0
 
     def __init__(self, in_features: int, hidden: int) -> None:
         super().__init__()
-        self.layer = nn.Linear(in_features, hidden)
-        self.hidden = hidden
+        self.expand = nn.Linear(in_features, hidden)
+        self.project = nn.Linear(hidden, in_features)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+        self.hidden, self.in_features = hidden, in_features
 
     def forward(self, x: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:
-        return F.relu(self.layer(x))
+        x = self.scale * F.normalize(x, dim=1)
+        return x + self.project(F.relu(self.expand(x)))
 
     def output_features(self, image_size: int | None = None) -> int:
-        return self.hidden
+        return self.in_features
 
 
 BACKBONES = ("conv4", "features")

@@ -368,6 +368,15 @@ def main(argv: list[str] | None = None) -> dict:
     running = torch.zeros(2, device=device)
     since_log, stopped = 0, "steps"
     clock = invoked = time.perf_counter()
+    if step == 0 and not curve:
+        # the starting point is a candidate too: with a pretrained encoder, meta-training on
+        # few classes can make features worse, and then the untouched start is the best model
+        result = evaluate(method, val_set, args.val_ways, val_shots, args.val_episodes, seed=1234)
+        curve.append({"step": 0, "loss": None, "accuracy": None, "val_accuracy": round(result["accuracy"], 5),
+                      "val_ci95": round(result["ci95"], 5), "seconds": 0.0})
+        best, best_step = result["accuracy"], 0
+        best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+        clock = time.perf_counter()
     while step < args.steps:
         method.train()
         if pretraining:

@@ -1,13 +1,16 @@
 """Take the README's screenshot of the real app in a real browser (Debian chromium).
 
-    python scripts/screenshot.py [docs/screenshot.png]
+    python scripts/screenshot.py                                   # docs/screenshot.png
+    python scripts/screenshot.py --example scenes-3way --method "Prototypical Networks" \
+        --out docs/screenshot-photos.png
 
-Starts ``python app.py`` on a free port, loads the 5-way example, adapts MAML and shoots the
-Adapt tab with its inner-loop curve and embedding plot.
+Starts ``python app.py`` on a free port, loads an example (its domain follows), adapts a
+method and shoots the Adapt tab with its curve or matrix and the embedding plot.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -22,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshot.png"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--example", default="glyphs-5way")
+    parser.add_argument("--method", default="MAML", help="the method's title on the Adapt tab")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    args = parser.parse_args()
+    target = args.out
     target.parent.mkdir(parents=True, exist_ok=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,11 +53,12 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector("#load-example")
             page.get_by_label("Example task").click()
-            page.get_by_role("option", name="glyphs-5way").click()
+            page.get_by_role("option", name=args.example).click()
             page.click("#load-example")
             page.wait_for_selector(".class-gallery")
             page.get_by_role("tab", name="2 · Adapt").click()
-            page.get_by_role("radio", name="MAML", exact=True).check()
+            page.wait_for_timeout(500)  # the method list follows the example's domain
+            page.get_by_role("radio", name=args.method, exact=True).check()
             page.click("#adapt")
             page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
                                    timeout=120000)

@@ -23,7 +23,8 @@ def test_there_are_checkpoints_for_every_method():
 @pytest.mark.parametrize("folder, card", SHIPPED, ids=[f.name for f, _ in SHIPPED])
 def test_shipped_checkpoint(folder, card):
     weights = folder / "model.safetensors"
-    assert weights.stat().st_size < 1_000_000  # Conv-4: no optimiser state in what the app loads
+    # no optimiser state in what the app loads: Conv-4 is about 0.5 MB, a photo head a few MB
+    assert weights.stat().st_size < (1_000_000 if card.get("backbone", "conv4") == "conv4" else 4_000_000)
     with safe_open(str(weights), framework="pt") as handle:
         metadata = handle.metadata()
         keys = set(handle.keys())

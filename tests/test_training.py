@@ -66,7 +66,7 @@ def test_training_resumes_from_its_state(tmp_path):
     card = train.main(common + ["--steps", "7", "--val-every", "2"])
     assert card["training"]["steps"] == 7
     curve = (tmp_path / "ck" / "curve.csv").read_text().strip().splitlines()
-    assert [row.split(",")[0] for row in curve[1:]] == ["2", "4", "6", "7"]
+    assert [row.split(",")[0] for row in curve[1:]] == ["0", "2", "4", "6", "7"]  # the start is validated too
     # a second run that resumes reproduces what one uninterrupted run does
     straight = tmp_path / "straight"
     train.main(["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "50",

@@ -56,3 +56,14 @@ def test_maml_on_features_vmap_equals_loop():
         grads.append(torch.autograd.grad(loss, list(model.parameters())))
     for a, b in zip(*grads):
         assert torch.allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_feature_network_starts_as_the_encoder():
+    """Before meta-training the photo network passes the pretrained features through
+    (L2-normalised and scaled): the starting point is the encoder itself."""
+    from fewshot.backbone import FeatureNet
+
+    net = FeatureNet(32, 8)
+    x = torch.randn(5, 32) * 3
+    assert torch.allclose(net(x), 10 * torch.nn.functional.normalize(x, dim=1), atol=1e-6)
+    assert net.output_features() == 32

@@ -40,8 +40,10 @@ def test_gates_at_alpha_and_one_give_one_sgd_step():
     y = torch.tensor([0, 0, 1, 1, 2, 2])
     theta, layout = model.initial_theta(3)
     params = {k: v.detach().clone().requires_grad_() for k, v in model.unflatten(theta, layout).items()}
-    loss = F.cross_entropy(F.linear(F.relu(F.linear(x, params["features.layer.weight"], params["features.layer.bias"])),
-                                    params["classifier.weight"], params["classifier.bias"]), y)
+    x_hat = 10.0 * F.normalize(x, dim=1)  # the feature network by hand: x̂ + W₂ ReLU(W₁ x̂ + b₁) + b₂
+    hidden = F.relu(F.linear(x_hat, params["features.expand.weight"], params["features.expand.bias"]))
+    features = x_hat + F.linear(hidden, params["features.project.weight"], params["features.project.bias"])
+    loss = F.cross_entropy(F.linear(features, params["classifier.weight"], params["classifier.bias"]), y)
     grads = torch.autograd.grad(loss, list(params.values()))
     by_hand = torch.cat([(p - alpha * g).flatten() for p, g in zip(params.values(), grads)])  # θ - α ∇L
     (updated, *_), = list(model.unroll(x, y, ways=3, updates=1))
