@@ -5,7 +5,7 @@
 Starts ``python app.py`` on a free port and reports the seconds until it answers, then
 calls ``/classify`` with gradio_client for each method on 1-shot and 5-shot tasks of the
 project's demo images (5-way glyphs for characters; the 3-way painted scenes for photos)
-with 1 and 10 queries. Every call sends images the app has not seen (one pixel differs), so
+with 1 and 10 queries. Every call sends images the app has not seen (see ``unseen``), so
 its caches of preprocessed images and photo features never help: what a person uploading new
 pictures waits. It prints the median and 95th percentile
 of the wall time per call (upload of the images included, as a client sees it), beside the
@@ -17,6 +17,7 @@ app pays. Uses CUDA when the machine has it (the app's "auto" device).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import statistics
@@ -66,16 +67,23 @@ def task(shots: int, queries: int, domain: str = "characters"):
     return support, names, (pool * 4)[:queries]
 
 
-def unseen(paths: list[str], folder: Path, serial: int) -> list[str]:
-    """Copies of images that differ in one pixel: new content for the app's caches."""
-    from PIL import Image
+def unseen(paths: list[str], folder: Path, serial: int, domain: str) -> list[str]:
+    """Copies of images with new content for the app's caches: one pixel changed for
+    characters (preprocessing is cached per file), a small coloured square in a corner for
+    photos (features are cached per 84x84 picture, where one pixel's change can vanish)."""
+    from PIL import Image, ImageDraw
 
     copies = []
     for index, path in enumerate(paths):
         with Image.open(path) as image:
             image = image.convert("RGB")
-            pixel = image.getpixel((0, 0))
-            image.putpixel((0, 0), tuple((v + serial + 1) % 256 for v in pixel))
+            if domain == "photos":
+                side = max(4, image.width // 12)
+                colour = ((37 * serial + 11 * index) % 256, (91 * serial) % 256, (53 * index + 7) % 256)
+                ImageDraw.Draw(image).rectangle([0, 0, side, side], fill=colour)
+            else:
+                pixel = image.getpixel((0, 0))
+                image.putpixel((0, 0), tuple((v + serial + 1) % 256 for v in pixel))
             target = folder / f"{serial}-{index}.png"
             image.save(target)
             copies.append(str(target))
@@ -149,14 +157,15 @@ def main() -> None:
               "trivial endpoint, median (ms) | in the model: (encode +) adapt + classify (ms) |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         scratch = Path(tempfile.mkdtemp(prefix="latency-"))
+        serials = itertools.count()  # never the same images twice in a run
         domains = ["characters", "photos"] if args.domain == "both" else [args.domain]
         for domain in domains:
             for method in ("siamese", "matching", "maml", "protonet"):
                 for shots in (1, 5):
                     for n_queries in (1, 10):
                         support, names, queries = task(shots, n_queries, domain)
-                        rounds = [[handle_file(f) for f in unseen(support + queries, scratch, serial)]
-                                  for serial in range(args.repeats + 2)]
+                        rounds = [[handle_file(f) for f in unseen(support + queries, scratch, next(serials), domain)]
+                                  for _ in range(args.repeats + 2)]
                         inside = []
 
                         def call(i):
