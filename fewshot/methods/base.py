@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -240,3 +241,49 @@ class MetricClassifier(FewShotClassifier):
         query_features = self.embed(query_images.to(self.device))
         log_probabilities, explanation = self.classify(support_features, support_labels, query_features, ways)
         return Prediction(log_probabilities.exp(), query_features, explanation)
+
+
+class StepwiseAdaptation(FewShotClassifier):
+    """Base of the methods that learn at adaptation time (MAML, Meta-LSTM, transfer learning).
+
+    ``adaptation`` yields one record per step as it is taken, so that a UI can draw it;
+    ``adapt`` runs it to the end and ``finish_trace`` turns the records into the trace (by
+    default with ``_support_features``, the support embeddings the last step computed).
+    """
+
+    @abstractmethod
+    def adaptation(
+        self,
+        support_images: Tensor,
+        support_labels: Tensor,
+        query_images: Tensor | None = None,
+        query_labels: Tensor | None = None,
+        steps: int | None = None,
+        lr: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """One record per adaptation step."""
+
+    def adapt(
+        self,
+        support_images: Tensor,
+        support_labels: Tensor,
+        query_images: Tensor | None = None,
+        query_labels: Tensor | None = None,
+        steps: int | None = None,
+        lr: float | None = None,
+    ) -> AdaptationTrace:
+        start = time.perf_counter()
+        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
+        return self.finish_trace(records, support_labels, query_images, query_labels, start)
+
+    def finish_trace(
+        self,
+        records: list[dict[str, Any]],
+        support_labels: Tensor,
+        query_images: Tensor | None,
+        query_labels: Tensor | None,
+        start: float,
+    ) -> AdaptationTrace:
+        """The trace of a finished ``adaptation``."""
+        return self.trace(self._support_features, support_labels.to(self.device), query_images, query_labels,
+                          start, steps=records)

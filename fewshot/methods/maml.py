@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,12 +11,12 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from ..backbone import make_backbone
-from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
+from .base import AdaptationTrace, Prediction, StepwiseAdaptation, check_support
 
 Params = dict[str, Tensor]
 
 
-class MAML(FewShotClassifier):
+class MAML(StepwiseAdaptation):
     """Model-Agnostic Meta-Learning.
 
     Chelsea Finn, Pieter Abbeel, Sergey Levine. "Model-Agnostic Meta-Learning for Fast
@@ -206,19 +205,6 @@ class MAML(FewShotClassifier):
             if step < steps:
                 grads = torch.autograd.grad(loss, list(params.values()))
                 params = {k: (v - lr * g).detach().requires_grad_() for (k, v), g in zip(params.items(), grads)}
-
-    def adapt(
-        self,
-        support_images: Tensor,
-        support_labels: Tensor,
-        query_images: Tensor | None = None,
-        query_labels: Tensor | None = None,
-        steps: int | None = None,
-        lr: float | None = None,
-    ) -> AdaptationTrace:
-        start = time.perf_counter()
-        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
-        return self.finish_trace(records, support_labels, query_images, query_labels, start)
 
     def finish_trace(
         self,

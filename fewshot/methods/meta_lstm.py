@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -13,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backbone import make_backbone
-from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
+from .base import Prediction, StepwiseAdaptation, check_support
 
 PREPROCESS_P = 10.0
 
@@ -68,7 +66,7 @@ class MetaLearnerCell(nn.Module):
         return meta_update(theta, gradient, i, f), ((h, c), i, f), i, f
 
 
-class MetaLSTM(FewShotClassifier):
+class MetaLSTM(StepwiseAdaptation):
     """Meta-LSTM.
 
     Sachin Ravi, Hugo Larochelle. "Optimization as a Model for Few-Shot Learning." ICLR 2017.
@@ -231,15 +229,6 @@ class MetaLSTM(FewShotClassifier):
             self.unroll(support_images, support_labels, ways, updates), start=1
         ):
             yield record(step, theta, layout, (i.detach(), f.detach()))
-
-    def adapt(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
-        start = time.perf_counter()
-        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps))
-        return self.finish_trace(records, support_labels, query_images, query_labels, start)
-
-    def finish_trace(self, records, support_labels, query_images, query_labels, start) -> AdaptationTrace:
-        return self.trace(self._support_features, support_labels.to(self.device), query_images, query_labels,
-                          start, steps=records)
 
     @torch.no_grad()
     def predict(self, query_images: Tensor) -> Prediction:

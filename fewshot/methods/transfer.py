@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -10,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbone import make_backbone
-from .base import AdaptationTrace, FewShotClassifier, Prediction, check_support
+from .base import Prediction, StepwiseAdaptation, check_support
 
 
 class CosineHead(nn.Module):
@@ -33,7 +32,7 @@ def make_head(kind: str, features: int, classes: int) -> nn.Module:
     raise ValueError(f"unknown head {kind!r}: linear (Baseline) or cosine (Baseline++)")
 
 
-class TransferLearning(FewShotClassifier):
+class TransferLearning(StepwiseAdaptation):
     """Transfer learning: the "Baseline" and "Baseline++" of Chen et al.
 
     Wei-Yu Chen, Yen-Cheng Liu, Zsolt Kira, Yu-Chiang Frank Wang, Jia-Bin Huang. "A Closer
@@ -133,15 +132,6 @@ class TransferLearning(FewShotClassifier):
                 loss.backward()
                 optimiser.step()
         self._fitted, self._support_features = (head.eval(),), support
-
-    def adapt(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
-        start = time.perf_counter()
-        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
-        return self.finish_trace(records, support_labels, query_images, query_labels, start)
-
-    def finish_trace(self, records, support_labels, query_images, query_labels, start) -> AdaptationTrace:
-        return self.trace(self._support_features, support_labels.to(self.device), query_images, query_labels,
-                          start, steps=records)
 
     @torch.no_grad()
     def predict(self, query_images: Tensor) -> Prediction:
