@@ -100,6 +100,13 @@ def photo_recipes() -> dict[str, list[str]]:
         table[f"meta-lstm-miniimagenet-lite0-{shots}shot"] = [
             "--method", "meta-lstm", *lite0, "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--updates", "5", "--clip-grad", "0.25", "--steps", "2000", "--serve", f"5x{shots}"]
+    # What two CPU cores can do in about 90 minutes (~1.3 s per 100-image episode): one
+    # Prototypical Network for both shot counts, 10-way 5-shot training episodes with 5 queries
+    # (Snell et al. trained 20-/30-way with 15 queries for 30,000+ episodes).
+    table["protonet-miniimagenet-conv4-cpu"] = [
+        "--method", "protonet", *conv4[:-6], "--val-every", "500", "--val-ways", "5", "--val-episodes", "100",
+        "--ways", "10", "--shots", "5", "--queries", "5", "--steps", "4000", "--lr-halve-every", "2000",
+        "--serve", "5x1,5x5"]
     table["siamese-miniimagenet-lite0"] = [
         "--method", "siamese", *lite0, "--ways", "5", "--shots", "1", "--queries", "15", "--steps", "2000",
         "--serve", "5x1,5x5"]
