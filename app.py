@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import functools  # noqa: E402
+import hashlib  # noqa: E402
 import inspect  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
@@ -644,11 +645,39 @@ def maml_defaults(task):
     return defaults["steps"], defaults["lr"]
 
 
-@friendly(7, status=3)
-def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
-    """Generator: streams the MAML curve step by step, then every plot of the trace."""
+# methods whose adaptation is a sequence of learning steps: their curves are drawn side by side
+LEARNING_CURVES = ("maml", "meta-lstm")
+
+
+def task_key(task: dict) -> str:
+    """A fingerprint of the task's content (images, names, queries, domain)."""
+    spec = {"domain": task["domain"], "queries": [q["path"] for q in task["queries"]],
+            "classes": [(c["name"], [img["path"] for img in c["images"]]) for c in task["classes"]]}
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def other_curves(curves: dict | None, key: str, method: str) -> dict:
+    """Curves another learning-at-adaptation method drew on this same task (title -> records)."""
+    if not curves or curves.get("task") != key or method not in LEARNING_CURVES:
+        return {}
+    return {METHODS[m].title: curves[m] for m in LEARNING_CURVES if m != method and m in curves}
+
+
+def curve_records(steps: list[dict]) -> list[dict]:
+    """What a curve needs of each step (no tensors: it lives in the session state)."""
+    keep = ("step", "support_loss", "support_accuracy", "query_loss", "query_accuracy")
+    return [{k: r[k] for k in keep if k in r} for r in steps]
+
+
+@friendly(8, status=3)
+def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Request):
+    """Generator: streams the MAML curve step by step, then every plot of the trace. MAML and
+    Meta-LSTM run on the same task are drawn beside each other (``curves``, session state)."""
     lang = language(request)
     prepared_task = prepared(task, lang)
+    key = task_key(task)
+    others = other_curves(curves, key, method)
+    own = METHODS[method].title if others else None
     steps_seen, baseline_seen = [], []
     result = None
     options = {"device": device, "steps": int(steps), "lr": float(inner_lr), "baseline": True} if method == "maml" \
@@ -656,8 +685,9 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
     for kind, value in run_method(zoo_of(task), method, prepared_task, **options):
         if kind == "step":
             steps_seen.append(value)
-            yield (gr.update(value=viz.adaptation_curve(steps_seen, baseline_seen, lang, method), visible=True),
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            figure = viz.adaptation_curve(steps_seen, baseline_seen, lang, method, others, own)
+            yield (gr.update(value=figure, visible=True),
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
         elif kind == "baseline":
             baseline_seen.append(value)
@@ -692,8 +722,11 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
                                              zmin=0), visible=True)
     elif method == "meta-lstm":
         matrix = gr.update(value=viz.gates_plot(steps_seen, lang), visible=True)
-    curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method), visible=True) \
-        if steps_seen else gr.update(value=None, visible=False)
+    curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method, others, own),
+                      visible=True) if steps_seen else gr.update(value=None, visible=False)
+    if method in LEARNING_CURVES:
+        kept = curves if curves and curves.get("task") == key else {"task": key}
+        curves = {**kept, method: curve_records(steps_seen)}
     replay_state = None
     replay = gr.update(visible=False)
     replay_plot = gr.update(value=None, visible=False)
@@ -705,7 +738,7 @@ def run_adaptation(task, method, device, steps, inner_lr, request: gr.Request):
         replay = gr.update(visible=True, maximum=last, value=last)
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], steps_seen[-1]["step"], names,
                                                                   prepared_task.query_names, lang), visible=True)
-    yield curve, embedding, matrix, status, replay, replay_plot, replay_state
+    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves
 
 
 def replay_step(step, state):
@@ -859,6 +892,7 @@ def build() -> gr.Blocks:
     with gr.Blocks(title="Few-shot learning: learning to learn") as demo:
         task = gr.State(empty_task())
         replay_state = gr.State(None)
+        curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
         classify_state = gr.State(None)
         gr.Markdown(i("app_title"))
         status = gr.Markdown(elem_id="status")
@@ -1006,8 +1040,9 @@ def build() -> gr.Blocks:
         domain.change(set_domain, [task, domain], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
         task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
-        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr],
-                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state], **flow)
+        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state],
+                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state],
+                           **flow)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         classify_button.click(classify_queries,
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera],

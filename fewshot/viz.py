@@ -179,13 +179,19 @@ def attention_plot(attention: Tensor, query_names: Sequence[str], support_names:
 
 
 def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en",
-                     method: str = "maml") -> go.Figure:
+                     method: str = "maml", others: dict[str, Sequence[dict[str, Any]]] | None = None,
+                     label: str | None = None) -> go.Figure:
     """Support loss and accuracy per adaptation step (and query accuracy when known); for
-    MAML also, dashed, the same network taking the same steps from a random initialisation."""
+    MAML also, dashed, the same network taking the same steps from a random initialisation;
+    dotted, ``others``: the curves of other methods that learn at adaptation (title ->
+    records) on the same task, e.g. MAML's fixed-α steps beside Meta-LSTM's learned ones.
+    ``label`` names the main curves (default: "meta-learned θ")."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
-    for records, label, dash in ((steps, text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")):
+    series = [(steps, label or text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")]
+    series += [(records, title, "dot") for title, records in (others or {}).items()]
+    for records, label, dash in series:
         if not records:
             continue
         x = [r["step"] for r in records]

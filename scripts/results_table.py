@@ -99,6 +99,28 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
     return "\n".join(lines) if len(lines) > 2 else None
 
 
+def training_budget(dataset: str, split: str, backbone: str) -> str:
+    """One generated sentence per table: what each checkpoint was trained with, and which
+    methods have none (their recipes exist but were not run)."""
+    cards = sorted((card for _, card in list_checkpoints(ROOT / "checkpoints")
+                    if card.get("dataset") == dataset and card.get("split") == split
+                    and card.get("backbone", "conv4") == backbone), key=lambda c: c["name"])
+    runs = []
+    for card in cards:
+        t = card["training"]
+        runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} meta-updates "
+                    f"({t['ways']}-way {t['shots']}-shot, {t['queries']} queries per class) in "
+                    f"{t['wall_seconds'] / 60:.0f} min on {t['hardware'].split(', torch')[0]}")
+    missing = [title for title, method, head in ROWS
+               if not any(card["method"] == method and (head is None or card["config"].get("head") == head)
+                          for card in cards)]
+    text = "Training budget: " + "; ".join(runs) + "."
+    if missing:
+        text += (" Not trained yet for this table: " + ", ".join(missing) + " (recipes in "
+                 "`scripts/train_recipes.py`, hours of GPU time each).")
+    return text
+
+
 def build() -> str:
     parts = [
         "**Omniglot, Vinyals split** (1,028 training characters, 423 test characters, rotations as classes). "
@@ -116,9 +138,12 @@ def build() -> str:
         "classes; 84×84 photos): the setting of the published tables. In brackets the published figure "
         f"({SOURCES_MINI})."
     )
-    parts.append(conv4 or "No Conv-4 mini-ImageNet checkpoint is shipped yet: the recipes are in "
-                 "`scripts/train_recipes.py` (`--only '*miniimagenet-conv4*'`) and need a GPU's hours, not a "
-                 "laptop's. Nothing is claimed for them here.")
+    if conv4:
+        parts += [conv4, training_budget("mini-imagenet", "ravi", "conv4")]
+    else:
+        parts.append("No Conv-4 mini-ImageNet checkpoint is shipped yet: the recipes are in "
+                     "`scripts/train_recipes.py` (`--only '*miniimagenet-conv4*'`) and need a GPU's hours, not a "
+                     "laptop's. Nothing is claimed for them here.")
     lite0 = table("mini-imagenet", "ravi", "efficientnet-lite0", PHOTO_SETTINGS, None, episodes=600)
     if lite0:
         parts.append(

@@ -52,7 +52,8 @@ def recipes() -> dict[str, list[str]]:
         for shots in (1, 5):
             table[f"meta-lstm-omniglot-{split}-{shots}shot"] = [
                 "--method", "meta-lstm", *common, "--ways", "5", "--shots", str(shots), "--queries", "15",
-                "--updates", "5", "--steps", "20000", "--val-every", "1000", "--val-episodes", "200"]
+                "--updates", "5", "--steps", "20000", "--val-every", "250", "--val-episodes", "200",
+                "--serve", "5x1,5x5" if shots == 1 else "5x5"]
         # one Siamese network serves every setting: it is trained on pairs, not on shots
         table[f"siamese-omniglot-{split}"] = [
             "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",

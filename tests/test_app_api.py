@@ -193,3 +193,29 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "protonet", "cpu", 3, 0.4, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
+
+
+def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
+    """Meta-LSTM's learned updates and MAML's fixed-α steps, run on one task, share a plot;
+    a new task starts a fresh comparison."""
+    from fewshot.service import ModelZoo
+
+    if "meta-lstm" not in ModelZoo().available():
+        pytest.skip("no Meta-LSTM checkpoint shipped")
+    client = Client(app_server.url, verbose=False)
+    client.predict("glyphs-5way", api_name="/load_example")
+    client.predict("maml", "cpu", 3, 0.4, api_name="/run_adaptation")
+    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, api_name="/run_adaptation")
+    assert status.startswith("**Meta-LSTM** adapted"), status
+    names = trace_names(curve)
+    assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
+    assert set(trace_names(gates)) == {"block1", "block2", "block3", "block4", "classifier"}  # gates per layer
+    client.predict("glyphs-3way", api_name="/load_example")
+    curve = client.predict("meta-lstm", "cpu", 3, 0.4, api_name="/run_adaptation")[0]
+    assert not any(name.endswith("MAML") for name in trace_names(curve))
+
+
+def trace_names(update: dict) -> list[str]:
+    """The trace names of a Plotly figure as the client receives it."""
+    plot = json.loads(update["value"]["plot"])
+    return [trace.get("name", "") for trace in plot["data"]]

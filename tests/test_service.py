@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -118,3 +119,26 @@ def test_adaptation_defaults_come_from_the_checkpoint():
     five = adaptation_defaults(ZOO, "maml", 5, 1)
     twenty = adaptation_defaults(ZOO, "maml", 10, 1)
     assert (five["steps"], five["lr"]) == (3, 0.4) and (twenty["steps"], twenty["lr"]) == (5, 0.1)
+
+
+def test_meta_lstm_streams_its_updates_and_learned_gates():
+    """The shipped Meta-LSTM on the project's glyphs: one record per learner update, with the
+    mean input gate (the learned step size) and forget gate of every layer, and the updates
+    it chooses turn its learned initialisation into a classifier of this task."""
+    if "meta-lstm" not in ZOO.available():
+        pytest.skip("no Meta-LSTM checkpoint shipped")
+    classes, support, labels, queries, query_labels = demo_task(shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    events = list(run_method(ZOO, "meta-lstm", task, device="cpu"))
+    steps = [value for kind, value in events if kind == "step"]
+    result = events[-1][1]
+    updates = json.loads((ZOO.checkpoint("meta-lstm", 5, 1) / "card.json").read_text())["config"]["updates"]
+    assert [r["step"] for r in steps] == list(range(updates + 1))
+    assert "input_gate" not in steps[0]  # θ_0: no update yet
+    for record in steps[1:]:
+        for gate in ("input_gate", "forget_gate"):
+            assert set(record[gate]) == {"block1", "block2", "block3", "block4", "classifier"}
+            assert all(0.0 < value < 1.0 for value in record[gate].values())
+    assert steps[-1]["support_loss"] < steps[0]["support_loss"]
+    assert steps[-1]["query_accuracy"] >= steps[0]["query_accuracy"] + 0.3
+    assert result.accuracy == pytest.approx(steps[-1]["query_accuracy"])
