@@ -191,23 +191,23 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
     series = [(steps, label or text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")]
     series += [(records, title, "dot") for title, records in (others or {}).items()]
-    for records, label, dash in series:
+    for records, name, dash in series:
         if not records:
             continue
         x = [r["step"] for r in records]
         fig.add_trace(go.Scatter(x=x, y=[r["support_loss"] for r in records], mode="lines+markers",
-                                 name=f"{text(lang, 'support_loss')} · {label}", line=dict(color="#1f77b4", dash=dash)),
+                                 name=f"{text(lang, 'support_loss')} · {name}", line=dict(color="#1f77b4", dash=dash)),
                       row=1, col=1)
         if "query_loss" in records[0]:
             fig.add_trace(go.Scatter(x=x, y=[r["query_loss"] for r in records], mode="lines+markers",
-                                     name=f"{text(lang, 'query_loss')} · {label}",
+                                     name=f"{text(lang, 'query_loss')} · {name}",
                                      line=dict(color="#d62728", dash=dash)), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=[r["support_accuracy"] for r in records], mode="lines+markers",
-                                 name=f"{text(lang, 'support_acc')} · {label}", line=dict(color="#2ca02c", dash=dash)),
+                                 name=f"{text(lang, 'support_acc')} · {name}", line=dict(color="#2ca02c", dash=dash)),
                       row=1, col=2)
         if "query_accuracy" in records[0]:
             fig.add_trace(go.Scatter(x=x, y=[r["query_accuracy"] for r in records], mode="lines+markers",
-                                     name=f"{text(lang, 'query_acc')} · {label}",
+                                     name=f"{text(lang, 'query_acc')} · {name}",
                                      line=dict(color="#ff7f0e", dash=dash)), row=1, col=2)
     fig.update_xaxes(title=text(lang, "step"), dtick=1)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
