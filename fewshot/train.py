@@ -368,15 +368,26 @@ def main(argv: list[str] | None = None) -> dict:
     running = torch.zeros(2, device=device)
     since_log, stopped = 0, "steps"
     clock = invoked = time.perf_counter()
+
+    def record_validation(step: int, loss: float | None = None, accuracy: float | None = None) -> float:
+        """Validation accuracy now, recorded as a row of the curve (with the training loss and
+        accuracy since the last row); the wall time counts training and validation, not the start."""
+        nonlocal elapsed, clock
+        result = evaluate(method, val_set, args.val_ways, val_shots, args.val_episodes, seed=1234)
+        if step > 0:
+            elapsed += time.perf_counter() - clock
+        clock = time.perf_counter()
+        curve.append({"step": step, "loss": None if loss is None else round(loss, 5),
+                      "accuracy": None if accuracy is None else round(accuracy, 5),
+                      "val_accuracy": round(result["accuracy"], 5), "val_ci95": round(result["ci95"], 5),
+                      "seconds": round(elapsed, 1)})
+        return result["accuracy"]
+
     if step == 0 and not curve:
         # the starting point is a candidate too: with a pretrained encoder, meta-training on
         # few classes can make features worse, and then the untouched start is the best model
-        result = evaluate(method, val_set, args.val_ways, val_shots, args.val_episodes, seed=1234)
-        curve.append({"step": 0, "loss": None, "accuracy": None, "val_accuracy": round(result["accuracy"], 5),
-                      "val_ci95": round(result["ci95"], 5), "seconds": 0.0})
-        best, best_step = result["accuracy"], 0
+        best, best_step = record_validation(0), 0
         best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
-        clock = time.perf_counter()
     while step < args.steps:
         method.train()
         if pretraining:
@@ -400,19 +411,14 @@ def main(argv: list[str] | None = None) -> dict:
         if validate or out_of_time:
             mean_loss, mean_accuracy = (running / since_log).tolist()
             running.zero_(); since_log = 0
-            result = evaluate(method, val_set, args.val_ways, val_shots, args.val_episodes, seed=1234)
-            elapsed += time.perf_counter() - clock
-            clock = time.perf_counter()
-            curve.append({"step": step, "loss": round(mean_loss, 5), "accuracy": round(mean_accuracy, 5),
-                          "val_accuracy": round(result["accuracy"], 5), "val_ci95": round(result["ci95"], 5),
-                          "seconds": round(elapsed, 1)})
-            if result["accuracy"] > best:
-                best, best_step = result["accuracy"], step
+            accuracy_now = record_validation(step, mean_loss, mean_accuracy)
+            if accuracy_now > best:
+                best, best_step = accuracy_now, step
                 best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
                 save_checkpoint(method, args.out, card(f"running (best so far, step {step})"))
             if progress is not None:
                 progress.set_postfix(loss=f"{mean_loss:.3f}", acc=f"{mean_accuracy:.3f}",
-                                     val=f"{result['accuracy']:.4f}", best=f"{best:.4f}")
+                                     val=f"{accuracy_now:.4f}", best=f"{best:.4f}")
             save_state()
             write_curve()
             if out_of_time and step < args.steps:

@@ -58,17 +58,26 @@ def evaluation(card: dict, split: str, ways: int, shots: int) -> dict | None:
     return max(found, key=lambda e: e["episodes"]) if found else None
 
 
+def cards_of(dataset: str, split: str, backbone: str) -> list[dict]:
+    """The cards of the shipped checkpoints of one table, by name."""
+    return sorted((card for _, card in list_checkpoints(ROOT / "checkpoints")
+                   if card.get("dataset") == dataset and card.get("split") == split
+                   and card.get("backbone", "conv4") == backbone), key=lambda c: c["name"])
+
+
+def of_row(card: dict, method: str, head: str | None) -> bool:
+    """Whether a card belongs to a row of ``ROWS`` (the transfer rows differ by their head)."""
+    return card["method"] == method and (head is None or card.get("config", {}).get("head") == head)
+
+
 def table(dataset: str, split: str, backbone: str, settings, published: dict | None,
           episodes: int = EPISODES) -> str | None:
     """One Markdown table, or None when no checkpoint of this kind is shipped."""
-    cards = [card for _, card in list_checkpoints(ROOT / "checkpoints")
-             if card.get("dataset") == dataset and card.get("split") == split
-             and card.get("backbone", "conv4") == backbone]
+    cards = cards_of(dataset, split, backbone)
     header = "| method | " + " | ".join(f"{w}-way {k}-shot" for w, k in settings) + " | checkpoints (updates kept / run) |"
     lines = [header, "| --- | " + " | ".join("---" for _ in settings) + " | --- |"]
     for title, method, head in ROWS:
-        mine = sorted((c for c in cards if c["method"] == method
-                       and (head is None or c.get("config", {}).get("head") == head)), key=lambda c: c["name"])
+        mine = [c for c in cards if of_row(c, method, head)]
         if not mine:
             continue
         cells, used = [], {}
@@ -102,18 +111,14 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
 def training_budget(dataset: str, split: str, backbone: str) -> str:
     """One generated sentence per table: what each checkpoint was trained with, and which
     methods have none (their recipes exist but were not run)."""
-    cards = sorted((card for _, card in list_checkpoints(ROOT / "checkpoints")
-                    if card.get("dataset") == dataset and card.get("split") == split
-                    and card.get("backbone", "conv4") == backbone), key=lambda c: c["name"])
+    cards = cards_of(dataset, split, backbone)
     runs = []
     for card in cards:
         t = card["training"]
         runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} meta-updates "
                     f"({t['ways']}-way {t['shots']}-shot, {t['queries']} queries per class) in "
                     f"{t['wall_seconds'] / 60:.0f} min on {t['hardware'].split(', torch')[0]}")
-    missing = [title for title, method, head in ROWS
-               if not any(card["method"] == method and (head is None or card["config"].get("head") == head)
-                          for card in cards)]
+    missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)]
     text = "Training budget: " + "; ".join(runs) + "."
     if missing:
         text += (" Not trained yet for this table: " + ", ".join(missing) + " (recipes in "

@@ -71,8 +71,8 @@ def photo_recipes() -> dict[str, list[str]]:
     lite0 = ["--dataset", "mini-imagenet", "--split", "ravi", "--seed", "0", "--backbone", "efficientnet-lite0",
              "--hidden", "256", "--max-examples", "200", "--val-max-examples", "100", "--val-every", "250", "--val-ways", "5",
              "--val-episodes", "300"]
-    conv4 = ["--dataset", "mini-imagenet", "--split", "ravi", "--seed", "0", "--val-every", "1000",
-             "--val-ways", "5", "--val-episodes", "300"]
+    conv4_data = ["--dataset", "mini-imagenet", "--split", "ravi", "--seed", "0"]
+    conv4 = [*conv4_data, "--val-every", "1000", "--val-ways", "5", "--val-episodes", "300"]
     for shots in (1, 5):
         # Snell et al.: 30-way 1-shot / 20-way 5-shot training episodes, 15 queries
         train_ways = "30" if shots == 1 else "20"
@@ -105,7 +105,7 @@ def photo_recipes() -> dict[str, list[str]]:
     # Prototypical Network for both shot counts, 10-way 5-shot training episodes with 5 queries
     # (Snell et al. trained 20-/30-way with 15 queries for 30,000+ episodes).
     table["protonet-miniimagenet-conv4-cpu"] = [
-        "--method", "protonet", *conv4[:-6], "--val-every", "500", "--val-ways", "5", "--val-episodes", "100",
+        "--method", "protonet", *conv4_data, "--val-every", "500", "--val-ways", "5", "--val-episodes", "100",
         "--ways", "10", "--shots", "5", "--queries", "5", "--steps", "4000", "--lr-halve-every", "2000",
         "--serve", "5x1,5x5"]
     table["siamese-miniimagenet-lite0"] = [
