@@ -338,6 +338,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "wall_seconds": round(elapsed, 1),
                 "hardware": hardware(device),
                 "cuda_graph": bool(update.graph),
+                # how the training images reached this machine, when not from the dataset's own files
+                "data_note": os.environ.get("FEWSHOT_DATA_NOTE"),
             },
         }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One device call: meta-train Omniglot recipes side by side on one GPU for a fixed time
+# One device call: meta-train recipes (Omniglot, mini-ImageNet) side by side on one GPU for a fixed time
 # (resumable), then pack checkpoints and resume states into $OUT. Run from the repository
 # root with .gpu/ carried: the decoded Omniglot cache and the split files, made here by
 #   python -c "from fewshot.data import load_omniglot_bank; load_omniglot_bank()"
 #   mkdir -p .gpu/cache .gpu/data/omniglot && cp .cache/omniglot-28.npz .gpu/cache/ \
 #     && cp -r ../shared/omniglot/splits .gpu/data/omniglot/
+# and, for mini-ImageNet, .gpu/mini made by `python scripts/gpu_data.py pack` (56 MiB: carry .gpu
+# alone, and keep the other tracked files that the run does not need from travelling).
 # Usage: bash scripts/gpu_train.sh SECONDS [GLOBS] [PARALLEL] [OUT]
 # Measured (session 1, H200): 18 runs at once left MAML at 220 ms per step (9 ms alone with
 # a CUDA graph), so give MAML few neighbours.
@@ -16,6 +18,12 @@ out=${4:-${OUT:-/tmp/out}}
 mkdir -p "$out"
 export FEWSHOT_DATA=$PWD/.gpu/data FEWSHOT_CACHE=$PWD/.gpu/cache PYTHONUNBUFFERED=1
 nvidia-smi -L
+touch /tmp/started
+# mini-ImageNet packed here by `python scripts/gpu_data.py pack` (.gpu/mini): decoded into the caches
+if [ -d .gpu/mini ]; then
+  python3 scripts/gpu_data.py unpack || exit 1
+  export FEWSHOT_DATA_NOTE="training images: the mini-ImageNet train JPEGs decoded at 84x84 and re-encoded as WebP quality 70 to travel to the GPU machine (scripts/gpu_data.py); validation on the first 100 images of each class"
+fi
 python3 -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
 # MPS lets the small kernels of several training processes share the GPU at once
 if nvidia-cuda-mps-control -d 2>/dev/null; then
@@ -30,8 +38,9 @@ fi
 python3 scripts/train_recipes.py --only "$only" --parallel "$parallel" --time-limit "$seconds" --device cuda \
   2>&1 | tee "$out/train.log"
 echo quit | nvidia-cuda-mps-control 2>/dev/null
-tar czf "$out/checkpoints.tgz" checkpoints runs/*.log
-# resume states, a few per archive (each file that comes back must stay under 16 MiB)
-ls runs/*/state.pt | split -l 8 - /tmp/states.
+# what this call wrote: checkpoints and logs in one archive, resume states a few per archive
+# (each file that comes back must stay under 16 MiB)
+tar czf "$out/checkpoints.tgz" $(find checkpoints -name card.json -newer /tmp/started -printf '%h\n') runs/*.log
+find runs -name state.pt -newer /tmp/started | split -l 8 - /tmp/states.
 for list in /tmp/states.*; do tar czf "$out/state-$(basename "$list").tgz" $(cat "$list"); done
 ls -la "$out"

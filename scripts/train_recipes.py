@@ -72,7 +72,8 @@ def photo_recipes() -> dict[str, list[str]]:
              "--hidden", "256", "--max-examples", "200", "--val-max-examples", "100", "--val-every", "250", "--val-ways", "5",
              "--val-episodes", "300"]
     conv4_data = ["--dataset", "mini-imagenet", "--split", "ravi", "--seed", "0"]
-    conv4 = [*conv4_data, "--val-every", "1000", "--val-ways", "5", "--val-episodes", "300"]
+    # validation on the first 100 images of each validation class: what travels to a lent GPU
+    conv4 = [*conv4_data, "--val-every", "1000", "--val-ways", "5", "--val-episodes", "300", "--val-max-examples", "100"]
     for shots in (1, 5):
         # Snell et al.: 30-way 1-shot / 20-way 5-shot training episodes, 15 queries
         train_ways = "30" if shots == 1 else "20"
@@ -86,7 +87,7 @@ def photo_recipes() -> dict[str, list[str]]:
             "--method", "matching", *lite0, "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--steps", "2000", "--serve", f"5x{shots}"]
         table[f"matching-miniimagenet-conv4-{shots}shot"] = [
-            "--method", "matching", *conv4, "--ways", "5", "--shots", str(shots), "--queries", "15",
+            "--method", "matching", *conv4, "--fce", "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--steps", "30000", "--serve", f"5x{shots}"]
         # MAML adapts the whole head (the 1280->512 layer and the classifier) over frozen features
         table[f"maml-miniimagenet-lite0-5w{shots}s"] = [
@@ -101,6 +102,10 @@ def photo_recipes() -> dict[str, list[str]]:
         table[f"meta-lstm-miniimagenet-lite0-{shots}shot"] = [
             "--method", "meta-lstm", *lite0, "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--updates", "5", "--clip-grad", "0.25", "--steps", "2000", "--serve", f"5x{shots}"]
+        # Ravi & Larochelle: a 32-filter Conv-4 learner, 5-way tasks, 15 queries, gradient clipping
+        table[f"meta-lstm-miniimagenet-conv4-{shots}shot"] = [
+            "--method", "meta-lstm", *conv4, "--hidden", "32", "--ways", "5", "--shots", str(shots), "--queries", "15",
+            "--updates", "5", "--clip-grad", "0.25", "--steps", "20000", "--serve", f"5x{shots}"]
     # What two CPU cores can do in about 90 minutes (~1.3 s per 100-image episode): one
     # Prototypical Network for both shot counts, 10-way 5-shot training episodes with 5 queries
     # (Snell et al. trained 20-/30-way with 15 queries for 30,000+ episodes).
@@ -111,10 +116,18 @@ def photo_recipes() -> dict[str, list[str]]:
     table["siamese-miniimagenet-lite0"] = [
         "--method", "siamese", *lite0, "--ways", "5", "--shots", "1", "--queries", "15", "--steps", "2000",
         "--serve", "5x1,5x5"]
+    table["siamese-miniimagenet-conv4"] = [
+        "--method", "siamese", *conv4, "--ways", "20", "--shots", "1", "--queries", "5", "--steps", "30000",
+        "--serve", "5x1,5x5"]
     for head, tag in (("linear", "baseline"), ("cosine", "baseline-pp")):
         table[f"transfer-miniimagenet-lite0-{tag}"] = [
             "--method", "transfer", *lite0, "--head", head, "--batch-size", "128", "--ways", "5", "--shots", "1",
             "--steps", "2000", "--serve", "5x1,5x5"]
+        # Chen et al. 2019: a Conv-4 classifier of all 64 training classes (Adam 1e-3; they ran
+        # 400 epochs of batch 16 with augmentation; 30,000 batches of 128 are 100 epochs)
+        table[f"transfer-miniimagenet-conv4-{tag}"] = [
+            "--method", "transfer", *conv4, "--head", head, "--batch-size", "128", "--ways", "5", "--shots", "1",
+            "--steps", "30000", "--serve", "5x1,5x5"]
     return table
 
 
