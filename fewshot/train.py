@@ -82,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serve", default=None, help="settings this checkpoint serves, e.g. 5x1,20x1")
     parser.add_argument("--cuda-graph", action="store_true", help="capture the meta-update in a CUDA graph")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--export", action="store_true",
+                        help="write the checkpoint from the saved state without training on (e.g. a state that came back from a GPU)")
     # method options
     parser.add_argument("--backbone", default="conv4", choices=["conv4", "efficientnet-lite0"],
                         help="conv4 from scratch, or a small network on frozen EfficientNet-Lite0 features (photos)")
@@ -273,8 +275,10 @@ def main(argv: list[str] | None = None) -> dict:
         torch.optim.lr_scheduler.StepLR(optimizer, args.lr_halve_every, gamma=0.5) if args.lr_halve_every else None
     )
 
+    if args.export and not (args.state.exists() and not args.restart):
+        raise SystemExit(f"--export needs a saved state: {args.state} not found")
     step, elapsed, best, curve = 0, 0.0, -1.0, []
-    best_state = None
+    best_state, trained_on, stopped = None, [], "steps"
     if args.state.exists() and not args.restart:
         # CPU first: the RNG and sampler states must stay CPU tensors whatever the device
         saved = torch.load(args.state, map_location="cpu", weights_only=True)
@@ -294,7 +298,13 @@ def main(argv: list[str] | None = None) -> dict:
         best_state = saved.get("best_model")
         if best_state is None and (args.out / WEIGHTS).is_file():
             best_state = load_file(str(args.out / WEIGHTS))
-        if best_state is None:
+        trained_on, stopped = [h for h in saved.get("hardware", "").split("; ") if h], saved.get("stopped", stopped)
+        if best_state is None and curve and curve[-1]["step"] == step:
+            # the best model did not survive (a lent GPU's files that could not come back) but the
+            # live one was validated at the step it stopped: it is the candidate to beat
+            best = curve[-1]["val_accuracy"]
+            best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+        elif best_state is None:
             best = -1.0
         if not args.quiet:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
@@ -308,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
         if "--time-limit" in reproduce:
             i = reproduce.index("--time-limit")
             del reproduce[i : i + 2]
+        reproduce = [a for a in reproduce if a != "--export"]
         if "--steps" in reproduce:
             reproduce[reproduce.index("--steps") + 1] = str(step)
         else:
@@ -336,7 +347,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "validation": {"ways": args.val_ways, "shots": val_shots, "episodes": args.val_episodes,
                                "best_accuracy": best},
                 "wall_seconds": round(elapsed, 1),
-                "hardware": hardware(device),
+                "hardware": "; ".join(trained_on) or hardware(device),
                 "cuda_graph": bool(update.graph),
                 # how the training images reached this machine, when not from the dataset's own files
                 "data_note": os.environ.get("FEWSHOT_DATA_NOTE"),
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
             "model": method.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
-            "best": best, "curve": curve,
+            "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
         }
         torch.save(state, args.state.with_suffix(".tmp"))
         os.replace(args.state.with_suffix(".tmp"), args.state)
@@ -368,7 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         progress = tqdm(total=args.steps, initial=step, desc=args.out.name, file=sys.stderr, dynamic_ncols=True)
     running = torch.zeros(2, device=device)
-    since_log, stopped = 0, "steps"
+    since_log = 0
     clock = invoked = time.perf_counter()
 
     def record_validation(step: int, loss: float | None = None, accuracy: float | None = None) -> float:
@@ -390,7 +401,11 @@ def main(argv: list[str] | None = None) -> dict:
         # few classes can make features worse, and then the untouched start is the best model
         best, best_step = record_validation(0), 0
         best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
-    while step < args.steps:
+    here = hardware(device)
+    while step < args.steps and not args.export:
+        if not trained_on or trained_on[-1] != here:
+            trained_on.append(here)  # the machines this run trained on, in order
+        stopped = "steps"
         method.train()
         if pretraining:
             images, labels = sampler.sample()

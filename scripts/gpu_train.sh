@@ -8,6 +8,9 @@
 # and, for mini-ImageNet, .gpu/mini made by `python scripts/gpu_data.py pack` (56 MiB: carry .gpu
 # alone, and keep the other tracked files that the run does not need from travelling).
 # Usage: bash scripts/gpu_train.sh SECONDS [GLOBS] [PARALLEL] [OUT]
+# Give the call's timeout_s SECONDS + 150 or more: unpacking, the last validation of every
+# run and the archives come after the training time (measured: 11 mini-ImageNet runs on 440 s
+# of training ended 508 s after they started, plus ~40 s of unpacking before).
 # Measured (session 1, H200): 18 runs at once left MAML at 220 ms per step (9 ms alone with
 # a CUDA graph), so give MAML few neighbours.
 set -u
@@ -38,9 +41,14 @@ fi
 python3 scripts/train_recipes.py --only "$only" --parallel "$parallel" --time-limit "$seconds" --device cuda \
   2>&1 | tee "$out/train.log"
 echo quit | nvidia-cuda-mps-control 2>/dev/null
-# what this call wrote: checkpoints and logs in one archive, resume states a few per archive
-# (each file that comes back must stay under 16 MiB)
-tar czf "$out/checkpoints.tgz" $(find checkpoints -name card.json -newer /tmp/started -printf '%h\n') runs/*.log
-find runs -name state.pt -newer /tmp/started | split -l 8 - /tmp/states.
+# what this call wrote: checkpoints and logs in one archive, resume states four per archive.
+# Each file that comes back must stay under 16 MiB, so weights or states over 15 MiB stay there
+# (named in the log); the session of 2026-11-28 lost every checkpoint of its call by gzipping two
+# 860 MB states past the call's limit.
+new=$(find checkpoints -name card.json -newer /tmp/started -printf '%h\n' 2>/dev/null)
+small=$(if [ -n "$new" ]; then find $new -type f -size -15M; fi)
+find $new runs -type f -size +15M -newer /tmp/started -printf 'left behind (over 15 MiB): %p\n' 2>/dev/null
+tar czf "$out/checkpoints.tgz" $small runs/*.log
+find runs -name state.pt -newer /tmp/started -size -15M 2>/dev/null | split -l 4 - /tmp/states.
 for list in /tmp/states.*; do tar czf "$out/state-$(basename "$list").tgz" $(cat "$list"); done
 ls -la "$out"

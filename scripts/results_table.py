@@ -120,6 +120,12 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
                     f"{t['wall_seconds'] / 60:.0f} min on {t['hardware'].split(', torch')[0]}")
     missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)]
     text = "Training budget: " + "; ".join(runs) + "."
+    notes: dict[str, list[str]] = {}
+    for card in cards:
+        if card["training"].get("data_note"):
+            notes.setdefault(card["training"]["data_note"], []).append(f"`{card['name']}`")
+    for note, names in notes.items():
+        text += f" Data of {', '.join(names)}: {note}."
     if missing:
         text += (" Not trained yet for this table: " + ", ".join(missing) + " (recipes in "
                  "`scripts/train_recipes.py`, hours of GPU time each).")

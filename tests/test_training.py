@@ -79,6 +79,42 @@ def test_training_resumes_from_its_state(tmp_path):
 
 
 @needs_omniglot
+def test_export_writes_the_checkpoint_of_a_state_whose_files_stayed_behind(tmp_path):
+    """A run on a lent GPU whose checkpoint folder did not come back, only its resume state:
+    ``--export`` writes the checkpoint from that state (the live model, validated at its last
+    step) without training, and the card keeps where and why the run stopped."""
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "50",
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "2"]
+    with pytest.raises(SystemExit, match="needs a saved state"):
+        train.main(common + ["--steps", "5", "--export"])
+    train.main(common + ["--steps", "5"])
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert state["curve"][-1]["step"] == 5 and state["hardware"].startswith("CPU")
+    state.update(hardware="NVIDIA H200, torch 2.11.0+cu130", stopped="time limit (440 s)")
+    torch.save(state, tmp_path / "state.pt")
+    for path in (tmp_path / "ck").iterdir():
+        path.unlink()
+
+    card = train.main(common + ["--steps", "100", "--export"])
+    run = card["training"]
+    assert (run["steps"], run["steps_requested"], run["best_step"]) == (5, 100, 5)
+    assert run["hardware"] == "NVIDIA H200, torch 2.11.0+cu130" and run["stopped"] == "time limit (440 s)"
+    assert run["validation"]["best_accuracy"] == state["curve"][-1]["val_accuracy"]
+    assert "--export" not in run["reproduce"] and "--steps 5" in run["reproduce"]
+    model, _ = load_checkpoint(tmp_path / "ck")
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, state["model"][name]), name
+    assert torch.load(tmp_path / "state.pt", weights_only=True)["step"] == 5  # nothing trained
+
+    # training on here: the card names both machines, in order
+    card = train.main(common + ["--steps", "6"])
+    assert card["training"]["steps"] == 6 and card["training"]["stopped"] == "steps"
+    gpu, cpu = card["training"]["hardware"].split("; ")
+    assert gpu.startswith("NVIDIA H200") and cpu.startswith("CPU")
+
+
+@needs_omniglot
 def test_evaluate_json_line(capsys):
     evaluate.main(["--method", "protonet", "--dataset", "omniglot", "--ways", "5", "--shots", "1",
                    "--episodes", "10", "--seed", "0", "--json", "--device", "cpu"])
