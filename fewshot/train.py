@@ -275,11 +275,17 @@ def main(argv: list[str] | None = None) -> dict:
         torch.optim.lr_scheduler.StepLR(optimizer, args.lr_halve_every, gamma=0.5) if args.lr_halve_every else None
     )
 
-    if args.export and not (args.state.exists() and not args.restart):
+    resuming = args.state.exists() and not args.restart
+    if args.export and not resuming:
         raise SystemExit(f"--export needs a saved state: {args.state} not found")
     step, elapsed, best, curve = 0, 0.0, -1.0, []
     best_state, trained_on, stopped = None, [], "steps"
-    if args.state.exists() and not args.restart:
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        """A copy of the model's weights now (the best so far, or the live one set aside)."""
+        return {k: v.detach().clone() for k, v in method.state_dict().items()}
+
+    if resuming:
         # CPU first: the RNG and sampler states must stay CPU tensors whatever the device
         saved = torch.load(args.state, map_location="cpu", weights_only=True)
         method.load_state_dict(saved["model"])
@@ -303,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict:
             # the best model did not survive (a lent GPU's files that could not come back) but the
             # live one was validated at the step it stopped: it is the candidate to beat
             best = curve[-1]["val_accuracy"]
-            best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+            best_state = snapshot()
         elif best_state is None:
             best = -1.0
         if not args.quiet:
@@ -400,12 +406,12 @@ def main(argv: list[str] | None = None) -> dict:
         # the starting point is a candidate too: with a pretrained encoder, meta-training on
         # few classes can make features worse, and then the untouched start is the best model
         best, best_step = record_validation(0), 0
-        best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
-    here = hardware(device)
-    while step < args.steps and not args.export:
-        if not trained_on or trained_on[-1] != here:
-            trained_on.append(here)  # the machines this run trained on, in order
+        best_state = snapshot()
+    if step < args.steps and not args.export:  # this machine trains the run on
         stopped = "steps"
+        if not trained_on or trained_on[-1] != hardware(device):
+            trained_on.append(hardware(device))  # the machines this run trained on, in order
+    while step < args.steps and not args.export:
         method.train()
         if pretraining:
             images, labels = sampler.sample()
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> dict:
             accuracy_now = record_validation(step, mean_loss, mean_accuracy)
             if accuracy_now > best:
                 best, best_step = accuracy_now, step
-                best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+                best_state = snapshot()
                 save_checkpoint(method, args.out, card(f"running (best so far, step {step})"))
             if progress is not None:
                 progress.set_postfix(loss=f"{mean_loss:.3f}", acc=f"{mean_accuracy:.3f}",
@@ -446,7 +452,7 @@ def main(argv: list[str] | None = None) -> dict:
     elapsed += time.perf_counter() - clock
 
     # the checkpoint is the best validated model; the live state stays in --state
-    final_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+    final_state = snapshot()
     if best_state is not None:
         method.load_state_dict(best_state)
     info = card(stopped)
