@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,12 +301,15 @@ class FewShotDataset:
         )
 
 
-def to_float(images: Tensor, domain: str) -> Tensor:
+def to_float(images: Tensor, domain: str, augment: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """uint8 images -> the float input of the models: ink in [0, 1] for characters,
-    ImageNet-normalised RGB for photos."""
+    ImageNet-normalised RGB for photos. ``augment`` (training only) transforms the photos'
+    pixels in [0, 1] before they are normalised."""
     if domain == "features":
         return images.float()
     x = images.float().div_(255.0)
+    if augment is not None:
+        x = augment(x)
     return normalise_photo(x) if domain == "photos" else x
 
 

@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file
 
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
+from .augment import PhotoAugmentation
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
@@ -98,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--head", default="linear", choices=["linear", "cosine"],
                         help="transfer: Baseline (linear) or Baseline++ (cosine) head")
     parser.add_argument("--batch-size", type=int, default=128, help="transfer: images per pretraining batch")
+    parser.add_argument("--augment", action="store_true",
+                        help="photos: random crop, flip and colour jitter of every training image (Chen et al. 2019)")
     parser.add_argument("--clip-grad", type=float, default=None, help="clip the meta-gradient norm (Meta-LSTM: 0.25)")
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.method]
@@ -209,7 +212,7 @@ class MetaUpdate:
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(3):
-                outputs = self.eager(*self.static_inputs)
+                self.eager(*self.static_inputs)
         torch.cuda.current_stream().wait_stream(stream)
         self.captured = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.captured):
@@ -262,6 +265,10 @@ def main(argv: list[str] | None = None) -> dict:
         )
     val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
                            backbone=args.backbone, max_examples=args.val_max_examples)
+    if args.augment and train_set.domain != "photos":
+        raise SystemExit(f"--augment is for photos (Conv-4 on mini-ImageNet); {args.dataset} with "
+                         f"--backbone {args.backbone} trains on {train_set.domain}")
+    augmentation = PhotoAugmentation(seed=args.seed) if args.augment else None
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)
@@ -298,6 +305,11 @@ def main(argv: list[str] | None = None) -> dict:
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
         sampler.set_state(saved["sampler"])
+        if (saved.get("augment") is None) != (augmentation is None):
+            raise SystemExit(f"{args.state} was trained {'with' if augmentation is None else 'without'} --augment: "
+                             "resume it as it was, or start again with --restart")
+        if augmentation is not None:
+            augmentation.set_state(saved["augment"])
         torch.set_rng_state(saved["rng"])
         step, elapsed, best, curve = saved["step"], saved["elapsed"], saved["best"], saved["curve"]
         # the best model so far is the checkpoint in --out (older states carried a copy)
@@ -350,6 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "lr": args.lr,
                 "lr_halve_every": args.lr_halve_every,
                 "max_classes": args.max_classes,
+                "augment": args.augment,
                 "validation": {"ways": args.val_ways, "shots": val_shots, "episodes": args.val_episodes,
                                "best_accuracy": best},
                 "wall_seconds": round(elapsed, 1),
@@ -367,6 +380,7 @@ def main(argv: list[str] | None = None) -> dict:
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
+            "augment": None if augmentation is None else augmentation.state(),
         }
         torch.save(state, args.state.with_suffix(".tmp"))
         os.replace(args.state.with_suffix(".tmp"), args.state)
@@ -415,12 +429,12 @@ def main(argv: list[str] | None = None) -> dict:
         method.train()
         if pretraining:
             images, labels = sampler.sample()
-            loss, accuracy = update.pretrain(to_float(images, domain), labels)
+            loss, accuracy = update.pretrain(to_float(images, domain, augmentation), labels)
         else:
             batch = sampler.sample_batch(args.meta_batch)
             loss, accuracy = update(
-                to_float(batch.support_images, domain), batch.support_labels,
-                to_float(batch.query_images, domain), batch.query_labels,
+                to_float(batch.support_images, domain, augmentation), batch.support_labels,
+                to_float(batch.query_images, domain, augmentation), batch.query_labels,
             )
         if scheduler is not None:
             scheduler.step()

@@ -126,10 +126,11 @@ def photo_recipes() -> dict[str, list[str]]:
             "--method", "transfer", *lite0, "--head", head, "--batch-size", "128", "--ways", "5", "--shots", "1",
             "--steps", "2000", "--serve", "5x1,5x5"]
         # Chen et al. 2019: a Conv-4 classifier of all 64 training classes (Adam 1e-3; they ran
-        # 400 epochs of batch 16 with augmentation; 30,000 batches of 128 are 100 epochs)
+        # 400 epochs of batch 16 with random crop, flip and colour jitter: --augment; 30,000
+        # batches of 128 are 100 epochs)
         table[f"transfer-miniimagenet-conv4-{tag}"] = [
             "--method", "transfer", *conv4, "--head", head, "--batch-size", "128", "--ways", "5", "--shots", "1",
-            "--steps", "30000", "--serve", "5x1,5x5"]
+            "--augment", "--steps", "30000", "--serve", "5x1,5x5"]
     return table
 
 

@@ -97,3 +97,25 @@ def test_feature_cache_is_resumable_and_usable_in_part(tiny_mini_imagenet, tmp_p
     _, images = load_mini_imagenet_part(root, "val")
     direct = real_encode(torch.from_numpy(np.array(images[3, 4:5])).float() / 255.0, "efficientnet-lite0")
     assert torch.allclose(torch.from_numpy(np.array(full[3, 4:5])).float(), direct, atol=2e-2, rtol=1e-2)
+
+
+def test_conv4_training_with_augmentation_records_it_and_resumes_only_as_it_was(tiny_mini_imagenet, tmp_path,
+                                                                               monkeypatch):
+    """Chen et al.'s baseline trains on augmented photos (``--augment``): the card says so, the
+    augmentation's random state is part of the resume state, and a state is resumed only the
+    way it was trained."""
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path / "cache"))
+    common = ["--method", "transfer", "--dataset", "mini-imagenet", "--hidden", "8", "--batch-size", "8",
+              "--ways", "5", "--shots", "1", "--val-every", "2", "--val-episodes", "2",
+              "--data-root", str(tiny_mini_imagenet), "--device", "cpu", "--out", str(tmp_path / "ck"),
+              "--state", str(tmp_path / "state.pt"), "--quiet"]
+    card = train.main(common + ["--steps", "2", "--augment"])
+    assert card["training"]["augment"] is True and "--augment" in card["training"]["reproduce"]
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert state["augment"] is not None
+    with pytest.raises(SystemExit, match="with --augment"):
+        train.main(common + ["--steps", "4"])
+    assert train.main(common + ["--steps", "4", "--augment"])["training"]["steps"] == 4
+    with pytest.raises(SystemExit, match="for photos"):
+        train.main(["--method", "protonet", "--augment", "--steps", "1", "--out", str(tmp_path / "o"),
+                    "--state", str(tmp_path / "o.pt"), "--max-classes", "5", "--device", "cpu", "--quiet"])
