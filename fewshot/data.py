@@ -189,22 +189,32 @@ def omniglot_split_characters(root: Path, split: str, part: str, all_characters:
 
 
 def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np.ndarray]:
-    """One part of mini-ImageNet as ``(wnids, uint8[classes, 600, 3, 84, 84])``, cached."""
+    """One part of mini-ImageNet as ``(wnids, uint8[classes, 600, 3, 84, 84])``, cached.
+
+    The cache is ``mini-imagenet-<part>-84.npy`` with its classes' wnids beside it in
+    ``mini-imagenet-<part>-84.json``. It is used when the image folders list the same wnids,
+    or when the folders are absent (a machine that received only the cache: a lent GPU).
+    """
     root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
     folder = root / part
-    if not folder.is_dir():
+    listed = sorted(os.listdir(folder)) if folder.is_dir() else None
+    cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
+    index = cache.with_suffix(".json")
+    if cache.exists():
+        images = np.load(cache, mmap_mode="r")
+        # caches written before the index existed: trust the folders' listing, as then
+        wnids = json.loads(index.read_text())["wnids"] if index.exists() else listed
+        if wnids is not None and len(wnids) == images.shape[0] and listed in (None, wnids):
+            if not index.exists():
+                write_mini_imagenet_index(index, wnids)
+            return wnids, images
+    if listed is None:
         raise DataNotFoundError(
             f"mini-ImageNet not found: {folder}. Point --data-root or FEWSHOT_DATA at a folder "
             "holding mini-imagenet/{train,val,test}/<wnid>/*.jpg."
         )
-    cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
-    wnids = sorted(os.listdir(folder))
-    if cache.exists():
-        images = np.load(cache, mmap_mode="r")
-        if images.shape[0] == len(wnids):
-            return wnids, images
     per_class = []
-    for wnid in wnids:
+    for wnid in listed:
         files = sorted(os.listdir(folder / wnid))
         arrays = []
         for name in files:
@@ -217,11 +227,23 @@ def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np
     if len({len(a) for a in per_class}) != 1:
         raise DataNotFoundError(f"{folder}: classes hold different numbers of images")
     images = np.stack(per_class)
+    save_mini_imagenet_cache(cache, listed, images)
+    return listed, images
+
+
+def write_mini_imagenet_index(index: Path, wnids: list[str]) -> None:
+    tmp = index.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"wnids": list(wnids)}))
+    os.replace(tmp, index)
+
+
+def save_mini_imagenet_cache(cache: Path, wnids: list[str], images: np.ndarray) -> None:
+    """Write a part's cache (``uint8[classes, n, 3, 84, 84]``) and its wnid index, atomically."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npy")
     np.save(tmp, images)
     os.replace(tmp, cache)
-    return wnids, images
+    write_mini_imagenet_index(cache.with_suffix(".json"), wnids)
 
 
 # --------------------------------------------------------------------------------------

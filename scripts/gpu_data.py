@@ -5,8 +5,8 @@ are 258 MB. ``pack`` re-encodes the decoded 84x84 training images (all 38,400) a
 quality 70 (~1.4 KB each, mean absolute pixel error ~3.9 of 255) and the first ``--val-per-class``
 validation images of each class, into ``.gpu/mini/<part>.bin`` (the images' bytes end to end)
 and ``<part>.json`` (wnids, per-class counts, byte offsets). ``unpack`` (run there) decodes them
-into ``$FEWSHOT_CACHE/mini-imagenet-<part>-84.npy`` and makes the empty ``<wnid>`` folders the
-loader lists, so that ``fewshot.train`` runs unchanged. The test split never travels: checkpoints
+into ``$FEWSHOT_CACHE/mini-imagenet-<part>-84.npy`` with its wnid index (``.json``), which the
+loader uses where the image folders are absent, so that ``fewshot.train`` runs unchanged. The test split never travels: checkpoints
 are evaluated here, on the original images.
 
     python scripts/gpu_data.py pack            # here, once (about two minutes on two cores)
@@ -61,7 +61,9 @@ def pack(out: Path, val_per_class: int, workers: int) -> None:
         print(f"{part}: {len(blobs)} images, {offsets[-1] / 2**20:.1f} MiB", flush=True)
 
 
-def unpack(source: Path, data_root: Path, cache: Path, workers: int) -> None:
+def unpack(source: Path, cache: Path, workers: int) -> None:
+    from fewshot.data import save_mini_imagenet_cache
+
     cache.mkdir(parents=True, exist_ok=True)
     for meta_file in sorted(source.glob("*.json")):
         part = meta_file.stem
@@ -72,9 +74,7 @@ def unpack(source: Path, data_root: Path, cache: Path, workers: int) -> None:
         with ProcessPoolExecutor(workers) as pool:
             images = np.stack(list(pool.map(_decode, blobs, chunksize=256)))
         images = images.reshape(len(meta["wnids"]), meta["per_class"], *images.shape[1:])
-        np.save(cache / f"mini-imagenet-{part}-84.npy", images)
-        for wnid in meta["wnids"]:
-            (data_root / "mini-imagenet" / part / wnid).mkdir(parents=True, exist_ok=True)
+        save_mini_imagenet_cache(cache / f"mini-imagenet-{part}-84.npy", meta["wnids"], images)
         print(f"{part}: {tuple(images.shape)} -> {cache}", flush=True)
 
 
@@ -88,8 +88,7 @@ def main() -> None:
     if args.action == "pack":
         pack(args.dir, args.val_per_class, args.workers)
     else:
-        unpack(args.dir, Path(os.environ.get("FEWSHOT_DATA", ROOT / ".gpu" / "data")),
-               Path(os.environ.get("FEWSHOT_CACHE", ROOT / ".gpu" / "cache")), args.workers)
+        unpack(args.dir, Path(os.environ.get("FEWSHOT_CACHE", ROOT / ".gpu" / "cache")), args.workers)
 
 
 if __name__ == "__main__":

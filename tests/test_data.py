@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from fewshot.data import (
-    FewShotDataset, TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_omniglot_files,
+    DataNotFoundError, FewShotDataset, TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_omniglot_files,
 )
 
 from .conftest import needs_omniglot
@@ -121,3 +123,32 @@ def test_mini_imagenet_counts_in_shared():
         folders = sorted(p for p in (root / part).iterdir() if p.is_dir())
         assert len(folders) == classes
         assert all(len(list(f.iterdir())) == 600 for f in folders[:3])
+
+
+def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_path, monkeypatch):
+    """The cache carries its classes' wnids: a machine that received only the cache (a lent GPU)
+    loads it without image folders, and folders that list other classes rebuild it."""
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(1)
+
+    def make(root, wnids):
+        for wnid in wnids:
+            (root / "val" / wnid).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 255, (84, 84, 3), dtype=np.uint8)).save(root / "val" / wnid / f"{i}.png")
+
+    make(tmp_path / "a", ["n05", "n03"])
+    wnids, images = load_mini_imagenet_part(tmp_path / "a", "val")
+    index = tmp_path / "cache" / "mini-imagenet-val-84.json"
+    assert wnids == ["n03", "n05"] and json.loads(index.read_text())["wnids"] == wnids
+    again, cached = load_mini_imagenet_part(tmp_path / "nowhere", "val")  # no folders at all
+    assert again == wnids and np.array_equal(np.asarray(cached), np.asarray(images))
+    assert load_dataset("mini-imagenet", "ravi", "val", root=tmp_path / "nowhere").base_names == wnids
+    make(tmp_path / "b", ["n07", "n08"])  # as many classes, other ones: not the cached images
+    other, rebuilt = load_mini_imagenet_part(tmp_path / "b", "val")
+    assert other == ["n07", "n08"] and not np.array_equal(np.asarray(rebuilt), np.asarray(images))
+    index.unlink()  # a cache written before the index: the folders' listing names it, and is kept
+    assert load_mini_imagenet_part(tmp_path / "b", "val")[0] == other and index.exists()
+    (tmp_path / "cache" / "mini-imagenet-val-84.npy").unlink()
+    with pytest.raises(DataNotFoundError, match="mini-ImageNet not found"):
+        load_mini_imagenet_part(tmp_path / "nowhere", "val")
