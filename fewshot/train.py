@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "shots": args.shots,
                 "queries": args.queries,
                 "meta_batch": args.meta_batch,
+                "batch_size": args.batch_size if pretraining else None,
                 "lr": args.lr,
                 "lr_halve_every": args.lr_halve_every,
                 "max_classes": args.max_classes,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -108,6 +109,19 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
     return "\n".join(lines) if len(lines) > 2 else None
 
 
+def machines(hardware: str) -> str:
+    """A card's hardware history ("A, torch x; B, torch y") as "A then B"."""
+    return " then ".join(h.split(", torch")[0] for h in hardware.split("; "))
+
+
+def batch_size(training: dict) -> int:
+    """Transfer learning's pretraining batch (cards before it was recorded: from the command)."""
+    if training.get("batch_size"):
+        return training["batch_size"]
+    words = shlex.split(training["command"])
+    return int(words[words.index("--batch-size") + 1]) if "--batch-size" in words else 128
+
+
 def training_budget(dataset: str, split: str, backbone: str) -> str:
     """One generated sentence per table: what each checkpoint was trained with, and which
     methods have none (their recipes exist but were not run)."""
@@ -115,9 +129,12 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
     runs = []
     for card in cards:
         t = card["training"]
-        runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} meta-updates "
-                    f"({t['ways']}-way {t['shots']}-shot, {t['queries']} queries per class) in "
-                    f"{t['wall_seconds'] / 60:.0f} min on {t['hardware'].split(', torch')[0]}")
+        if card["method"] == "transfer":  # an ordinary classifier: batches of images, not tasks
+            unit = f"batches of {batch_size(t)} images"
+        else:
+            unit = f"meta-updates ({t['ways']}-way {t['shots']}-shot, {t['queries']} queries per class)"
+        runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} {unit} in "
+                    f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}")
     missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)]
     text = "Training budget: " + "; ".join(runs) + "."
     notes: dict[str, list[str]] = {}
