@@ -54,6 +54,12 @@ def recipes() -> dict[str, list[str]]:
                 "--method", "meta-lstm", *common, "--ways", "5", "--shots", str(shots), "--queries", "15",
                 "--updates", "5", "--steps", "20000", "--val-every", "250", "--val-episodes", "200",
                 "--serve", "5x1,5x5" if shots == 1 else "5x5"]
+        # 20-way tasks need a 20-row head: one checkpoint, trained on 20-way 1-shot tasks with 5
+        # queries per class (as the other 20-way recipes), serves both 20-way settings
+        table[f"meta-lstm-omniglot-{split}-20way"] = [
+            "--method", "meta-lstm", *common, "--ways", "20", "--shots", "1", "--queries", "5",
+            "--updates", "5", "--steps", "20000", "--val-every", "250", "--val-ways", "20", "--val-episodes", "100",
+            "--serve", "20x1,20x5"]
         # one Siamese network serves every setting: it is trained on pairs, not on shots
         table[f"siamese-omniglot-{split}"] = [
             "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",
