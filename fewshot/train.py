@@ -28,8 +28,8 @@ import torch
 
 from safetensors.torch import load_file
 
-from .checkpoints import WEIGHTS, read_card, save_checkpoint
 from .augment import PhotoAugmentation
+from .checkpoints import WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method

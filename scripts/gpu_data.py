@@ -6,8 +6,8 @@ quality 70 (~1.4 KB each, mean absolute pixel error ~3.9 of 255) and the first `
 validation images of each class, into ``.gpu/mini/<part>.bin`` (the images' bytes end to end)
 and ``<part>.json`` (wnids, per-class counts, byte offsets). ``unpack`` (run there) decodes them
 into ``$FEWSHOT_CACHE/mini-imagenet-<part>-84.npy`` with its wnid index (``.json``), which the
-loader uses where the image folders are absent, so that ``fewshot.train`` runs unchanged. The test split never travels: checkpoints
-are evaluated here, on the original images.
+loader uses where the image folders are absent, so that ``fewshot.train`` runs unchanged. The
+test split never travels: checkpoints are evaluated here, on the original images.
 
     python scripts/gpu_data.py pack            # here, once (about two minutes on two cores)
     python scripts/gpu_data.py unpack          # there, before training
