@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file
 
 from .augment import PhotoAugmentation
-from .checkpoints import WEIGHTS, read_card, save_checkpoint
+from .checkpoints import CARD, WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
@@ -316,7 +316,10 @@ def main(argv: list[str] | None = None) -> dict:
         best_state = saved.get("best_model")
         if best_state is None and (args.out / WEIGHTS).is_file():
             best_state = load_file(str(args.out / WEIGHTS))
-        trained_on, stopped = [h for h in saved.get("hardware", "").split("; ") if h], saved.get("stopped", stopped)
+        # states saved before they kept their machines: the checkpoint's card names them
+        history = saved.get("hardware") or (read_card(args.out).get("training", {}).get("hardware", "")
+                                             if (args.out / CARD).is_file() else "")
+        trained_on, stopped = [h for h in history.split("; ") if h], saved.get("stopped", stopped)
         if best_state is None and curve and curve[-1]["step"] == step:
             # the best model did not survive (a lent GPU's files that could not come back) but the
             # live one was validated at the step it stopped: it is the candidate to beat

@@ -122,3 +122,21 @@ def test_evaluate_json_line(capsys):
     for key in ("method", "dataset", "split", "ways", "shots", "episodes", "accuracy", "ci95", "seconds"):
         assert key in line
     assert line["split"] == "vinyals" and 0 <= line["ci95"] < line["accuracy"] <= 1
+
+
+@needs_omniglot
+def test_a_state_saved_before_it_kept_its_machines_takes_them_from_the_card(tmp_path):
+    from fewshot.checkpoints import read_card, write_card
+
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "50",
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "2"]
+    train.main(common + ["--steps", "2"])
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    del state["hardware"]  # as the states of the first GPU session
+    torch.save(state, tmp_path / "state.pt")
+    card = read_card(tmp_path / "ck")
+    card["training"]["hardware"] = "NVIDIA H200, torch 2.11.0+cu130"
+    write_card(tmp_path / "ck", card)
+    resumed = train.main(common + ["--steps", "3"])["training"]["hardware"].split("; ")
+    assert resumed[0] == "NVIDIA H200, torch 2.11.0+cu130" and resumed[1].startswith("CPU") and len(resumed) == 2
