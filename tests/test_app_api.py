@@ -3,7 +3,6 @@ and the task-building flow (one client = one browser session with its own task).
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
