@@ -72,6 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
     parser.add_argument("--max-classes", type=int, default=None, help="train on the first N base classes only")
+    parser.add_argument("--trainval", action="store_true",
+                        help="train on the training and validation classes together, as the published Omniglot "
+                             "tables did (all 1,200 non-test characters of the Vinyals split), for --steps "
+                             "chosen beforehand by a train-only run; the checkpoint is the last step")
     parser.add_argument("--max-examples", type=int, default=None,
                         help="use the first N images of every training class (e.g. while features are computed)")
     parser.add_argument("--val-max-examples", type=int, default=None,
@@ -95,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-order", action="store_true", help="first-order MAML")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
+    parser.add_argument("--siamese-loss", default="contrastive", choices=["contrastive", "koch"],
+                        help="Siamese: contrastive loss, or Koch et al.'s weighted-L1 logistic verification")
     parser.add_argument("--updates", type=int, default=5, help="Meta-LSTM: learner updates per task")
     parser.add_argument("--head", default="linear", choices=["linear", "cosine"],
                         help="transfer: Baseline (linear) or Baseline++ (cosine) head")
@@ -153,12 +159,21 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
     elif args.method == "matching":
         config.update(fce=args.fce)
     elif args.method == "siamese":
-        config.update(margin=args.margin)
+        config.update(margin=args.margin, loss=args.siamese_loss)
     elif args.method == "meta-lstm":
         config.update(ways=args.ways, updates=args.updates)
     elif args.method == "transfer":
         config.update(train_classes=dataset.num_classes, head=args.head)
     return config
+
+
+def joined(train_set: FewShotDataset, val_set: FewShotDataset) -> FewShotDataset:
+    """The training and validation classes as one training set (``--trainval``)."""
+    if (train_set.rotations, train_set.images.shape[1:]) != (val_set.rotations, val_set.images.shape[1:]):
+        raise SystemExit(f"--trainval: the validation classes of {val_set.description} are not sampled like "
+                         f"the training classes (rotations, examples per class), so they cannot join them")
+    return FewShotDataset(torch.cat([train_set.images, val_set.images]), train_set.base_names + val_set.base_names,
+                          train_set.rotations, train_set.domain, f"{train_set.description}+val")
 
 
 def hardware(device: torch.device) -> str:
@@ -229,21 +244,22 @@ class MetaUpdate:
 def calibrate_temperature(method: FewShotClassifier, dataset: FewShotDataset, ways: int, shots: int, seed: int) -> float:
     """Fit a Siamese network's softmax temperature T on validation tasks (minimum NLL).
 
-    T rescales -d^2 before the softmax, so it changes confidences, never the predicted class.
+    T divides each class's best pair score (-d^2, or Koch's logit) before the softmax, so it
+    changes confidences, never the predicted class.
     """
     sampler = TaskSampler(dataset, ways, shots, min(5, dataset.examples_per_class - shots), seed=seed + 7)
-    nearest, labels = [], []
+    scores, labels = [], []
     method.eval()
     for _ in range(50):
         task = sampler.sample()
         support = to_float(task.support_images.to(method.device), dataset.domain)
         query = to_float(task.query_images.to(method.device), dataset.domain)
         method.adapt(support, task.support_labels.to(method.device))
-        nearest.append(method.predict(query).explanation["class_distances"])
+        scores.append(method.predict(query).explanation["class_scores"])
         labels.append(task.query_labels.to(method.device))
-    nearest, labels = torch.cat(nearest), torch.cat(labels)
-    grid = torch.logspace(-4, 3, 141, device=nearest.device)
-    losses = torch.stack([torch.nn.functional.cross_entropy(-nearest.pow(2) / t, labels) for t in grid])
+    scores, labels = torch.cat(scores), torch.cat(labels)
+    grid = torch.logspace(-4, 3, 141, device=scores.device)
+    losses = torch.stack([torch.nn.functional.cross_entropy(scores / t, labels) for t in grid])
     best = grid[losses.argmin()].item()
     method.temperature.fill_(best)
     return best
@@ -265,6 +281,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
                            backbone=args.backbone, max_examples=args.val_max_examples)
+    if args.trainval:
+        train_set = joined(train_set, load_dataset(args.dataset, args.split, "val", root=args.data_root,
+                                                   backbone=args.backbone, max_examples=args.max_examples))
     if args.augment and train_set.domain != "photos":
         raise SystemExit(f"--augment is for photos (Conv-4 on mini-ImageNet); {args.dataset} with "
                          f"--backbone {args.backbone} trains on {train_set.domain}")
@@ -305,6 +324,9 @@ def main(argv: list[str] | None = None) -> dict:
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
         sampler.set_state(saved["sampler"])
+        if saved.get("trainval", False) != args.trainval:
+            raise SystemExit(f"{args.state} was trained {'with' if saved.get('trainval') else 'without'} "
+                             f"--trainval; resume it the same way (or --restart)")
         if (saved.get("augment") is None) != (augmentation is None):
             raise SystemExit(f"{args.state} was trained {'with' if augmentation is None else 'without'} --augment: "
                              "resume it as it was, or start again with --restart")
@@ -367,8 +389,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "lr_halve_every": args.lr_halve_every,
                 "max_classes": args.max_classes,
                 "augment": args.augment,
+                "trainval": args.trainval,
                 "validation": {"ways": args.val_ways, "shots": val_shots, "episodes": args.val_episodes,
-                               "best_accuracy": best},
+                               "best_accuracy": best, "held_out": not args.trainval},
                 "wall_seconds": round(elapsed, 1),
                 "hardware": "; ".join(trained_on) or hardware(device),
                 "cuda_graph": bool(update.graph),
@@ -384,7 +407,7 @@ def main(argv: list[str] | None = None) -> dict:
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
-            "augment": None if augmentation is None else augmentation.state(),
+            "augment": None if augmentation is None else augmentation.state(), "trainval": args.trainval,
         }
         torch.save(state, args.state.with_suffix(".tmp"))
         os.replace(args.state.with_suffix(".tmp"), args.state)
@@ -453,7 +476,7 @@ def main(argv: list[str] | None = None) -> dict:
             mean_loss, mean_accuracy = (running / since_log).tolist()
             running.zero_(); since_log = 0
             accuracy_now = record_validation(step, mean_loss, mean_accuracy)
-            if accuracy_now > best:
+            if accuracy_now > best or args.trainval:  # (validation classes trained on: keep the last)
                 best, best_step = accuracy_now, step
                 best_state = snapshot()
                 save_checkpoint(method, args.out, card(f"running (best so far, step {step})"))

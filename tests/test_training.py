@@ -140,3 +140,38 @@ def test_a_state_saved_before_it_kept_its_machines_takes_them_from_the_card(tmp_
     write_card(tmp_path / "ck", card)
     resumed = train.main(common + ["--steps", "3"])["training"]["hardware"].split("; ")
     assert resumed[0] == "NVIDIA H200, torch 2.11.0+cu130" and resumed[1].startswith("CPU") and len(resumed) == 2
+
+
+@needs_omniglot
+def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(tmp_path, monkeypatch):
+    """``--trainval``: the published Omniglot tables trained on all 1,200 non-test characters;
+    the validation classes join the training classes and the last step is the checkpoint."""
+    sampled = []
+    original = train.TaskSampler.__init__
+
+    def spy(self, dataset, *args, **kwargs):
+        sampled.append(dataset)
+        original(self, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(train.TaskSampler, "__init__", spy)
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "50",
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "1"]
+    card = train.main(common + ["--steps", "4", "--trainval"])
+    validation = load_dataset("omniglot", "vinyals", "val")
+    training = sampled[0]
+    assert training.base_names == load_dataset("omniglot", "vinyals", "train").base_names[:50] + validation.base_names
+    assert torch.equal(training.images[50:], validation.images)
+    run = card["training"]
+    assert run["trainval"] is True and run["validation"]["held_out"] is False
+    assert run["best_step"] == run["steps"] == 4  # whatever validation said along the way
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    model, _ = load_checkpoint(tmp_path / "ck")
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, state["model"][name]), name
+    with pytest.raises(SystemExit, match="trained with --trainval"):
+        train.main(common + ["--steps", "6"])
+    # Lake's validation alphabets are not rotated like its training characters: refused
+    with pytest.raises(SystemExit, match="cannot join"):
+        train.main(["--method", "protonet", "--split", "lake", "--trainval", "--steps", "1", "--device", "cpu",
+                    "--out", str(tmp_path / "lake"), "--state", str(tmp_path / "lake.pt"), "--quiet"])

@@ -1,4 +1,4 @@
-"""Siamese networks trained with the contrastive loss."""
+"""Siamese networks: Koch et al.'s weighted-L1 verification network, or the contrastive loss."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import MetricClassifier, squared_distances
+
+LOSSES = ("contrastive", "koch")
 
 
 def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
@@ -20,6 +22,12 @@ def contrastive_loss(distance: Tensor, same: Tensor, margin: float) -> Tensor:
     return y * distance.pow(2) + (1 - y) * F.relu(margin - distance).pow(2)
 
 
+def weighted_l1_logits(a: Tensor, b: Tensor, verifier: nn.Linear) -> Tensor:
+    """Koch et al.'s verification logit for every pair, s_ij = Σ_k α_k |a_ik - b_jk| + c,
+    so that p(same class) = σ(s_ij). ``verifier`` holds the weights α and the offset c."""
+    return verifier((a.unsqueeze(1) - b.unsqueeze(0)).abs()).squeeze(-1)
+
+
 class SiameseNetwork(MetricClassifier):
     """Siamese network.
 
@@ -28,52 +36,87 @@ class SiameseNetwork(MetricClassifier):
     https://www.cs.cmu.edu/~rsalakhu/papers/oneshot1.pdf
 
     Twin encoders with shared weights (Conv-4 and a linear projection) map two images to
-    f(x1), f(x2); their distance is d = ||f(x1) - f(x2)||. Training pulls pairs of the same
-    class together and pushes other pairs at least a margin m apart with the contrastive loss
-    (Hadsell, Chopra & LeCun 2006), L = y d^2 + (1 - y) max(0, m - d)^2, where y = 1 for a
-    same-class pair. Every pair of images in an episode is used, same-class and
-    different-class pairs weighted equally. As in Koch et al., a query takes the class of its
-    nearest support image; confidences are a softmax over -d^2 / T with T fitted on the
-    validation classes after training (it never changes which class wins).
+    h(x1), h(x2), and a pair is scored by how alike the two codes are. Two training losses:
+
+    ``loss="koch"`` (Koch et al. §3.1-3.2): the codes are sigmoid units, h = σ(W f(x) + b),
+    and the network's output is the probability that the two images show the same class,
+        p(x1, x2) = σ(Σ_k α_k |h_k(x1) - h_k(x2)| + c),
+    trained with the binary cross-entropy against y = 1 for a same-class pair. (Koch et al.
+    write the sum without the offset c; with it, a pair of identical images need not score
+    exactly one half.)
+
+    ``loss="contrastive"`` (Hadsell, Chopra & LeCun 2006): linear codes whose distance
+    d = ||h(x1) - h(x2)|| is pulled to zero for a same-class pair and pushed past a margin m
+    otherwise, L = y d^2 + (1 - y) max(0, m - d)^2.
+
+    Every pair of images in an episode is used, same-class and different-class pairs weighted
+    equally. As in Koch et al., a query takes the class of its most similar support image
+    (highest p, or nearest by d). Confidences are a softmax over that best score per class
+    (s, or -d^2) divided by a temperature T fitted on the validation classes after training;
+    T never changes which class wins.
     """
 
     name = "siamese"
     title = "Siamese network"
-    summary = "Learns a distance between pairs of images; a query takes the class of its nearest support image."
+    summary = "Learns whether two images show the same class; a query takes the class of its most similar support image."
 
     def __init__(
         self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0,
-        backbone: str = "conv4",
+        backbone: str = "conv4", loss: str = "contrastive",
     ) -> None:
         super().__init__(in_channels, image_size, hidden, backbone)
-        self.embedding_dim, self.margin = embedding_dim, margin
+        if loss not in LOSSES:
+            raise ValueError(f"unknown Siamese loss {loss!r}: choose from {LOSSES}")
+        self.embedding_dim, self.margin, self.loss = embedding_dim, margin, loss
         self.projection = nn.Linear(self.feature_dim, embedding_dim)
+        if loss == "koch":
+            self.verifier = nn.Linear(embedding_dim, 1)  # α and c
         self.register_buffer("temperature", torch.tensor(1.0))
 
     def config(self):
-        return {**super().config(), "embedding_dim": self.embedding_dim, "margin": self.margin}
+        config = {**super().config(), "embedding_dim": self.embedding_dim, "margin": self.margin}
+        if self.loss != "contrastive":  # (cards written before the Koch loss existed have no key)
+            config["loss"] = self.loss
+        return config
 
     def embed(self, images: Tensor) -> Tensor:
-        return self.projection(self.backbone(images))
+        codes = self.projection(self.backbone(images))
+        return torch.sigmoid(codes) if self.loss == "koch" else codes
+
+    def pair_scores(self, a: Tensor, b: Tensor) -> Tensor:
+        """Similarity of every pair ``[len(a), len(b)]``, higher for more alike: the
+        verification logit s (Koch) or -d^2 (contrastive)."""
+        if self.loss == "koch":
+            return weighted_l1_logits(a, b, self.verifier)
+        return -squared_distances(a, b)
 
     def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
         features = self.embed(torch.cat([support_images, query_images]))
         labels = torch.cat([support_labels, query_labels])
-        distances = pairwise_distances(features, features)
-        pairs = torch.triu(torch.ones_like(distances, dtype=torch.bool), diagonal=1)
+        pairs = torch.triu(torch.ones(len(labels), len(labels), dtype=torch.bool, device=labels.device), diagonal=1)
         same = labels.unsqueeze(0) == labels.unsqueeze(1)
-        losses = contrastive_loss(distances, same, self.margin)
+        if self.loss == "koch":
+            losses = F.binary_cross_entropy_with_logits(self.pair_scores(features, features), same.float(),
+                                                        reduction="none")
+        else:
+            losses = contrastive_loss(pairwise_distances(features, features), same, self.margin)
         loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[pairs & ~same].mean()
         n = len(support_images)
         log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
         return loss, log_probabilities
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
-        distances = pairwise_distances(query_features, support_features)  # [Q, S]
+        scores = self.pair_scores(query_features, support_features)  # [Q, S]
         same_class = F.one_hot(support_labels, ways).T.bool()  # [N, S]
-        nearest = distances.unsqueeze(1).masked_fill(~same_class.unsqueeze(0), float("inf")).amin(dim=2)  # [Q, N]
-        log_probabilities = F.log_softmax(-nearest.pow(2) / self.temperature, dim=1)
-        return log_probabilities, {"distances": distances, "class_distances": nearest}
+        best = scores.unsqueeze(1).masked_fill(~same_class.unsqueeze(0), float("-inf")).amax(dim=2)  # [Q, N]
+        log_probabilities = F.log_softmax(best / self.temperature, dim=1)
+        return log_probabilities, {"distances": self.distances(scores), "class_scores": best}
+
+    def distances(self, scores: Tensor) -> Tensor:
+        """What the app shows as a distance: d (contrastive) or 1 - p(same class) (Koch)."""
+        if self.loss == "koch":
+            return torch.sigmoid(-scores)
+        return (-scores).clamp_min(1e-12).sqrt()
 
     def support_matrices(self, support_features: Tensor) -> dict[str, Tensor]:
-        return {"distances": pairwise_distances(support_features, support_features)}
+        return {"distances": self.distances(self.pair_scores(support_features, support_features))}

@@ -1,11 +1,14 @@
-"""Siamese network: the contrastive loss is the formula; nearest support image wins."""
+"""Siamese network: both losses are their formulas; the most similar support image wins."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
 from fewshot.methods import SiameseNetwork
-from fewshot.methods.siamese import contrastive_loss, pairwise_distances
+from fewshot.methods.siamese import contrastive_loss, pairwise_distances, weighted_l1_logits
 
 from .common import check_interface, check_order_invariance
 
@@ -54,3 +57,61 @@ def test_task_loss_is_balanced_over_same_and_different_pairs():
     # different-class pairs are all farther apart than the margin and cost 0
     expected = 0.5 * (0.25 + 0.0625) / 2 + 0.5 * 0.0
     assert torch.isclose(loss, torch.tensor(expected))
+
+
+def test_koch_weighted_l1_logit_hand_worked():
+    # s = Σ_k α_k |a_k - b_k| + c with α = (-2, 1), c = 0.5
+    verifier = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        verifier.weight.copy_(torch.tensor([[-2.0, 1.0]]))
+        verifier.bias.fill_(0.5)
+    a = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    b = torch.tensor([[0.5, 0.25], [1.0, 0.0], [0.0, 0.0]])
+    expected = torch.tensor([
+        [-2 * 0.5 + 0.25 + 0.5, -2 * 1.0 + 0.0 + 0.5, 0.5],
+        [-2 * 0.5 + 0.75 + 0.5, 0.0 + 1.0 + 0.5, -2.0 + 1.0 + 0.5],
+    ])
+    assert torch.allclose(weighted_l1_logits(a, b, verifier), expected)
+
+
+def test_koch_loss_is_balanced_binary_cross_entropy():
+    model = SiameseNetwork(loss="koch", embedding_dim=2)
+    with torch.no_grad():
+        model.verifier.weight.copy_(torch.tensor([[-4.0, -4.0]]))
+        model.verifier.bias.fill_(2.0)
+    codes = torch.tensor([[0.0, 0.0], [0.0, 0.5], [1.0, 0.0], [1.0, 0.25]])
+    labels = torch.tensor([0, 0, 1, 1])
+    model.embed = lambda images: codes  # type: ignore[method-assign]
+    support, query = torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 28, 28)
+    loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
+    bce = lambda s, y: -math.log(1 / (1 + math.exp(-s))) if y else -math.log(1 - 1 / (1 + math.exp(-s)))  # noqa: E731
+    same = [bce(2 - 4 * 0.5, 1), bce(2 - 4 * 0.25, 1)]  # pairs (0, 1) and (2, 3)
+    # different-class pairs (0, 2), (0, 3), (1, 2), (1, 3): L1 distances 1, 1.25, 1.5, 1.25
+    different = [bce(2 - 4 * d, 0) for d in (1.0, 1.25, 1.5, 1.25)]
+    expected = 0.5 * sum(same) / 2 + 0.5 * sum(different) / 4
+    assert torch.isclose(loss, torch.tensor(expected, dtype=torch.float32))
+
+
+def test_koch_variant_interface_and_most_probable_support_image_wins(task):
+    check_interface(SiameseNetwork(loss="koch"), task, "distances")
+    check_order_invariance(SiameseNetwork(loss="koch"), task)
+    torch.manual_seed(0)
+    model = SiameseNetwork(loss="koch").eval()
+    sx, sy, qx, _ = task
+    trace = model.adapt(sx, sy)
+    matrix = trace.matrices["distances"]  # 1 - p(same class)
+    assert matrix.shape == (10, 10) and torch.allclose(matrix, matrix.T, atol=1e-6)
+    assert bool(((matrix >= 0) & (matrix <= 1)).all())
+    prediction = model.predict(qx)
+    p_same = torch.sigmoid(weighted_l1_logits(model.embed(qx), model.embed(sx), model.verifier))
+    assert torch.equal(prediction.labels, sy[p_same.argmax(1)])
+    assert torch.allclose(prediction.explanation["distances"], 1 - p_same, atol=1e-6)
+
+
+def test_loss_choice_is_part_of_the_config():
+    assert "loss" not in SiameseNetwork().config()  # the cards of contrastive checkpoints stay as they were
+    koch = SiameseNetwork(loss="koch")
+    rebuilt = SiameseNetwork(**koch.config())
+    assert rebuilt.loss == "koch" and rebuilt.state_dict().keys() == koch.state_dict().keys()
+    with pytest.raises(ValueError, match="unknown Siamese loss"):
+        SiameseNetwork(loss="triplet")
