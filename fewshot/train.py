@@ -33,6 +33,7 @@ from .checkpoints import CARD, WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
+from .methods.siamese import LOSSES as SIAMESE_LOSSES
 
 # Paper defaults, per method: training ways, queries per class, meta-batch, learning rate,
 # and the step interval at which the learning rate halves (0: constant).
@@ -99,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-order", action="store_true", help="first-order MAML")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
-    parser.add_argument("--siamese-loss", default="contrastive", choices=["contrastive", "koch"],
+    parser.add_argument("--siamese-loss", default="contrastive", choices=SIAMESE_LOSSES,
                         help="Siamese: contrastive loss, or Koch et al.'s weighted-L1 logistic verification")
     parser.add_argument("--updates", type=int, default=5, help="Meta-LSTM: learner updates per task")
     parser.add_argument("--head", default="linear", choices=["linear", "cosine"],
@@ -281,9 +282,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
                            backbone=args.backbone, max_examples=args.val_max_examples)
-    if args.trainval:
-        train_set = joined(train_set, load_dataset(args.dataset, args.split, "val", root=args.data_root,
-                                                   backbone=args.backbone, max_examples=args.max_examples))
+    if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
+        train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
+            args.dataset, args.split, "val", root=args.data_root, backbone=args.backbone, max_examples=args.max_examples))
     if args.augment and train_set.domain != "photos":
         raise SystemExit(f"--augment is for photos (Conv-4 on mini-ImageNet); {args.dataset} with "
                          f"--backbone {args.backbone} trains on {train_set.domain}")

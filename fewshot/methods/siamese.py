@@ -11,11 +11,6 @@ from .base import MetricClassifier, squared_distances
 LOSSES = ("contrastive", "koch")
 
 
-def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
-    """Euclidean distance d = ||a_i - b_j|| for every pair (finite gradient at zero)."""
-    return squared_distances(a, b).clamp_min(1e-12).sqrt()
-
-
 def contrastive_loss(distance: Tensor, same: Tensor, margin: float) -> Tensor:
     """L = y d^2 + (1 - y) max(0, m - d)^2, elementwise (y = 1 for a same-class pair)."""
     y = same.to(distance.dtype)
@@ -93,13 +88,13 @@ class SiameseNetwork(MetricClassifier):
     def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
         features = self.embed(torch.cat([support_images, query_images]))
         labels = torch.cat([support_labels, query_labels])
-        pairs = torch.triu(torch.ones(len(labels), len(labels), dtype=torch.bool, device=labels.device), diagonal=1)
+        scores = self.pair_scores(features, features)
+        pairs = torch.triu(torch.ones_like(scores, dtype=torch.bool), diagonal=1)
         same = labels.unsqueeze(0) == labels.unsqueeze(1)
         if self.loss == "koch":
-            losses = F.binary_cross_entropy_with_logits(self.pair_scores(features, features), same.float(),
-                                                        reduction="none")
+            losses = F.binary_cross_entropy_with_logits(scores, same.float(), reduction="none")
         else:
-            losses = contrastive_loss(pairwise_distances(features, features), same, self.margin)
+            losses = contrastive_loss(self.distances(scores), same, self.margin)
         loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[pairs & ~same].mean()
         n = len(support_images)
         log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
@@ -113,7 +108,8 @@ class SiameseNetwork(MetricClassifier):
         return log_probabilities, {"distances": self.distances(scores), "class_scores": best}
 
     def distances(self, scores: Tensor) -> Tensor:
-        """What the app shows as a distance: d (contrastive) or 1 - p(same class) (Koch)."""
+        """What the app shows as a distance: d = sqrt(-score) (contrastive; finite gradient at
+        zero) or 1 - p(same class) (Koch)."""
         if self.loss == "koch":
             return torch.sigmoid(-scores)
         return (-scores).clamp_min(1e-12).sqrt()
