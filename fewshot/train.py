@@ -181,7 +181,9 @@ def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     cores = os.cpu_count()
-    return f"CPU ({platform.processor() or platform.machine()}, {cores} cores, {torch.get_num_threads()} threads), torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return (f"CPU ({platform.processor() or platform.machine()}, {cores} cores, {threads} thread{'s' * (threads != 1)}), "
+            f"torch {torch.__version__}")
 
 
 class MetaUpdate:

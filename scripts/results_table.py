@@ -110,8 +110,9 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
 
 
 def machines(hardware: str) -> str:
-    """A card's hardware history ("A, torch x; B, torch y") as "A then B"."""
-    return " then ".join(h.split(", torch")[0] for h in hardware.split("; "))
+    """A card's hardware history ("A, torch x; B, torch y") as "A then B" ("1 threads", as
+    cards before the singular was written say, reads "1 thread")."""
+    return " then ".join(h.split(", torch")[0].replace(" 1 threads)", " 1 thread)") for h in hardware.split("; "))
 
 
 def batch_size(training: dict) -> int:
@@ -132,7 +133,9 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
         if card["method"] == "transfer":  # an ordinary classifier: batches of images, not tasks
             unit = f"batches of {batch_size(t)} images"
         else:
-            unit = f"meta-updates ({t['ways']}-way {t['shots']}-shot, {t['queries']} queries per class)"
+            tasks = f" of {t['meta_batch']} tasks" if t.get("meta_batch", 1) > 1 else ""
+            queries = f"{t['queries']} quer{'y' if t['queries'] == 1 else 'ies'} per class"
+            unit = f"meta-updates{tasks} ({t['ways']}-way {t['shots']}-shot, {queries})"
         runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} {unit} in "
                     f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}")
     missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)]
@@ -144,8 +147,7 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
     for note, names in notes.items():
         text += f" Data of {', '.join(names)}: {note}."
     if missing:
-        text += (" Not trained yet for this table: " + ", ".join(missing) + " (recipes in "
-                 "`scripts/train_recipes.py`, hours of GPU time each).")
+        text += " Not trained yet for this table: " + ", ".join(missing) + " (recipes in `scripts/train_recipes.py`)."
     return text
 
 
@@ -154,10 +156,11 @@ def trainval_note(dataset: str, split: str, backbone: str) -> str:
     names = [f"`{card['name']}`" for card in cards_of(dataset, split, backbone) if card["training"].get("trainval")]
     if not names:
         return ""
-    return (f" {', '.join(names)} trained on the training and validation characters together (1,200, as the "
-            "papers did), for a number of episodes fixed beforehand by a run on the training characters alone, and "
-            "is the last step of that run; the others trained on the 1,028 training characters and are the step "
-            "their validation chose.")
+    one = len(names) == 1
+    return (f" {', '.join(names[:-1]) + ' and ' if not one else ''}{names[-1]} trained on the training and "
+            "validation characters together (1,200, as the papers did), for a number of episodes fixed beforehand "
+            f"by a run on the training characters alone, and {'is the last step of that run' if one else 'are the last steps of those runs'}; "
+            "the others trained on the 1,028 training characters and are the step their validation chose.")
 
 
 def build() -> str:
@@ -167,10 +170,12 @@ def build() -> str:
         f"seed 0; in brackets the published figure ({SOURCES_OMNIGLOT}), ✓ where it is reached."
         + trainval_note("omniglot", "vinyals", "conv4"),
         table("omniglot", "vinyals", "conv4", OMNIGLOT_SETTINGS, PUBLISHED_OMNIGLOT),
+        training_budget("omniglot", "vinyals", "conv4"),
         "**Omniglot, Lake split** (train on the 30 background alphabets minus the 5 used for validation, "
         "test on the 20 evaluation alphabets, characters as drawn): the harder question of entirely new "
         "alphabets, which is what a person drawing their own symbols asks. No published counterpart.",
         table("omniglot", "lake", "conv4", OMNIGLOT_SETTINGS, None),
+        training_budget("omniglot", "lake", "conv4"),
     ]
     conv4 = table("mini-imagenet", "ravi", "conv4", PHOTO_SETTINGS, PUBLISHED_MINI, episodes=600)
     parts.append(

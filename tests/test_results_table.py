@@ -30,4 +30,37 @@ def test_budget_counts_transfer_pretraining_in_batches_and_names_every_machine()
     assert module.batch_size({"command": "python -m fewshot.train --method transfer"}) == 128
     assert module.batch_size({"command": "x", "batch_size": 16}) == 16
     assert module.machines("NVIDIA H200, torch 2.11.0+cu130; CPU (x86_64, 2 cores, 1 threads), torch 2.14.1") == \
-        "NVIDIA H200 then CPU (x86_64, 2 cores, 1 threads)"
+        "NVIDIA H200 then CPU (x86_64, 2 cores, 1 thread)"
+    assert module.machines("CPU (x86_64, 2 cores, 2 threads), torch 2.14.1") == "CPU (x86_64, 2 cores, 2 threads)"
+
+
+def fake_cards(monkeypatch, module, cards):
+    monkeypatch.setattr(module, "cards_of", lambda dataset, split, backbone: cards)
+
+
+def card(name, method="protonet", trainval=False, **training):
+    base = {"steps": 100, "steps_requested": 200, "ways": 5, "shots": 1, "queries": 1, "meta_batch": 1,
+            "wall_seconds": 120.0, "hardware": "CPU (x86_64, 2 cores, 2 threads), torch 2.14.1",
+            "command": "python -m fewshot.train", "trainval": trainval}
+    return {"name": name, "method": method, "config": {}, "training": {**base, **training}}
+
+
+def test_budget_names_tasks_per_meta_update_and_untrained_rows(monkeypatch):
+    module = results_table()
+    fake_cards(monkeypatch, module, [card("a", method="maml", meta_batch=32), card("b", queries=5)])
+    budget = module.training_budget("omniglot", "vinyals", "conv4")
+    assert "`a`: 100 of 200 meta-updates of 32 tasks (5-way 1-shot, 1 query per class) in 2 min on CPU" in budget
+    assert "`b`: 100 of 200 meta-updates (5-way 1-shot, 5 queries per class)" in budget
+    assert "Not trained yet for this table: Siamese network, Matching Networks, Meta-LSTM," in budget
+
+
+def test_trainval_note_agrees_with_how_many_checkpoints_it_names(monkeypatch):
+    module = results_table()
+    fake_cards(monkeypatch, module, [card("a")])
+    assert module.trainval_note("omniglot", "vinyals", "conv4") == ""
+    fake_cards(monkeypatch, module, [card("a", trainval=True), card("b")])
+    one = module.trainval_note("omniglot", "vinyals", "conv4")
+    assert one.startswith(" `a` trained on the training and validation characters") and "is the last step of that run" in one
+    fake_cards(monkeypatch, module, [card("a", trainval=True), card("b", trainval=True), card("c", trainval=True)])
+    three = module.trainval_note("omniglot", "vinyals", "conv4")
+    assert three.startswith(" `a`, `b` and `c` trained") and "are the last steps of those runs" in three
