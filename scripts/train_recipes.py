@@ -46,12 +46,15 @@ def recipes() -> dict[str, list[str]]:
         # The published tables trained on all 1,200 non-test characters (Vinyals split): a run on the
         # training characters alone fixes the length on validation, then --trainval trains on both
         # for that many episodes (Snell et al.'s procedure). Done so far for Matching Networks
-        # 5-shot: its train-only run (the recipe above) stopped by its budget at 7,590 episodes with
-        # its best validation at that last step.
+        # 5-shot and Prototypical Networks 1-shot: their train-only runs (the recipes above) stopped
+        # by their budget at 7,590 and 9,685 episodes, each with its best validation at that last step.
         if split == "vinyals":
             table["matching-omniglot-vinyals-5shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
                 "--steps", "7590", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+            table["protonet-omniglot-vinyals-1shot"] = [
+                "--method", "protonet", *common, "--ways", "60", "--shots", "1", "--queries", "5", "--trainval",
+                "--steps", "9685", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
         # Chen et al. 2019's transfer baselines: an ordinary classifier of all training classes
         for head, tag in (("linear", "baseline"), ("cosine", "baseline-pp")):
             table[f"transfer-omniglot-{split}-{tag}"] = [
