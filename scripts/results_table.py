@@ -201,7 +201,7 @@ def build() -> str:
             "on the 64 training classes (200 images each) only lowered validation accuracy, and the "
             "model is the method's rule over the pretrained features."
         )
-        parts.append(lite0)
+        parts += [lite0, training_budget("mini-imagenet", "ravi", "efficientnet-lite0")]
     return "\n\n".join(parts) + "\n"
 
 

@@ -155,7 +155,7 @@ def photo_models() -> bool:
 
 
 @pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
-@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet"])
+@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet", "meta-lstm"])
 def test_classify_photos(client, method):
     """The photo domain through /classify: the project's painted scenes, 2 shots each."""
     classes = sorted(p.name for p in (PHOTO_DEMO / "support").iterdir())
