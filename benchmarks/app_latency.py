@@ -1,9 +1,10 @@
 """Start the app as a user would and time it: cold start and /classify latency.
 
     python benchmarks/app_latency.py [--repeats 20] [--domain characters|photos|both]
+                                     [--methods siamese,matching,...]
 
 Starts ``python app.py`` on a free port and reports the seconds until it answers, then
-calls ``/classify`` with gradio_client for each method on 1-shot and 5-shot tasks of the
+calls ``/classify`` with gradio_client for each method (all six by default) on 1-shot and 5-shot tasks of the
 project's demo images (5-way glyphs for characters; the 3-way painted scenes for photos)
 with 1 and 10 queries. Every call sends images the app has not seen (see ``unseen``), so
 its caches of preprocessed images and photo features never help: what a person uploading new
@@ -17,6 +18,8 @@ app pays. Uses CUDA when the machine has it (the app's "auto" device).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import itertools
 import os
 import socket
@@ -33,6 +36,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fewshot.service import METHOD_ORDER  # noqa: E402
 DEMOS = {"characters": ROOT / "demo" / "glyphs-10way", "photos": ROOT / "demo" / "scenes-3way"}
 
 
@@ -127,7 +133,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--domain", default="both", choices=["characters", "photos", "both"])
+    parser.add_argument("--methods", default=",".join(METHOD_ORDER),
+                        help="comma-separated methods to time (default: all six, in the app's order)")
     args = parser.parse_args()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHOD_ORDER))
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_ORDER)}")
     import tempfile
     from gradio_client import Client, handle_file
 
@@ -160,7 +172,7 @@ def main() -> None:
         serials = itertools.count()  # never the same images twice in a run
         domains = ["characters", "photos"] if args.domain == "both" else [args.domain]
         for domain in domains:
-            for method in ("siamese", "matching", "maml", "protonet"):
+            for method in methods:
                 for shots in (1, 5):
                     for n_queries in (1, 10):
                         support, names, queries = task(shots, n_queries, domain)
@@ -181,7 +193,8 @@ def main() -> None:
                               f"{len(rounds[0])} | {1000 * statistics.median(times):.0f} | "
                               f"{1000 * percentile(times, 95):.0f} | {1000 * statistics.median(floor):.0f} | "
                               f"{statistics.median(inside[2:]):.1f} |", flush=True)
-        floor_app.close()
+        with contextlib.redirect_stdout(io.StringIO()):  # Gradio announces the closing on stdout
+            floor_app.close()
     finally:
         process.terminate()
         process.wait(timeout=10)
