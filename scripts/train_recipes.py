@@ -46,10 +46,9 @@ def recipes() -> dict[str, list[str]]:
         # The published tables trained on all 1,200 non-test characters (Vinyals split): a run on the
         # training characters alone fixes the length on validation, then --trainval trains on both
         # for that many episodes (Snell et al.'s procedure). Done for Matching Networks 5-shot and
-        # Prototypical Networks 1-shot, begun for Prototypical Networks 5-shot (it resumes from its
-        # state in runs/; the shipped 5-shot checkpoint is still the train-only one): their train-only
-        # runs (the recipes above) stopped by their budget at 7,590, 9,685 and 9,127 episodes, each
-        # with its best validation at that last step.
+        # Prototypical Networks 1-shot and 5-shot: their train-only runs (the recipes above) stopped
+        # by their budget at 7,590, 9,685 and 9,127 episodes, each with its best validation at that
+        # last step.
         if split == "vinyals":
             table["matching-omniglot-vinyals-5shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
