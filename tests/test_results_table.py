@@ -64,3 +64,22 @@ def test_trainval_note_agrees_with_how_many_checkpoints_it_names(monkeypatch):
     fake_cards(monkeypatch, module, [card("a", trainval=True), card("b", trainval=True), card("c", trainval=True)])
     three = module.trainval_note("omniglot", "vinyals", "conv4")
     assert three.startswith(" `a`, `b` and `c` trained") and "are the last steps of those runs" in three
+
+
+def test_a_shortfall_that_would_round_up_to_the_paper_is_printed_with_two_decimals(monkeypatch):
+    module = results_table()
+
+    def measured(name, accuracy, ways=20, shots=5):
+        return {**card(name, ways=ways, shots=shots), "serves": [{"ways": ways, "shots": shots}],
+                "evaluation": [{"split": "vinyals", "ways": ways, "shots": shots, "episodes": 1000,
+                                "accuracy": accuracy, "ci95": 0.00056}]}
+
+    settings = [(20, 5)]
+    published = {"protonet": {(20, 5): (98.9, 0)}}
+    cells = {}
+    for accuracy in (0.98863, 0.98912, 0.98812):
+        fake_cards(monkeypatch, module, [measured("p", accuracy)])
+        cells[accuracy] = module.table("omniglot", "vinyals", "conv4", settings, published).splitlines()[2]
+    assert "| 98.86 ± 0.06 (98.9) |" in cells[0.98863]  # short by 0.04: one decimal would say 98.9
+    assert "| 98.9 ± 0.1 (98.9 ✓) |" in cells[0.98912]  # reached
+    assert "| 98.8 ± 0.1 (98.9) |" in cells[0.98812]  # plainly short
