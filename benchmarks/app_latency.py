@@ -4,15 +4,15 @@
                                      [--methods siamese,matching,...]
 
 Starts ``python app.py`` on a free port and reports the seconds until it answers, then
-calls ``/classify`` with gradio_client for each method (all six by default) on 1-shot and 5-shot tasks of the
-project's demo images (5-way glyphs for characters; the 3-way painted scenes for photos)
-with 1 and 10 queries. Every call sends images the app has not seen (see ``unseen``), so
-its caches of preprocessed images and photo features never help: what a person uploading new
-pictures waits. It prints the median and 95th percentile
-of the wall time per call (upload of the images included, as a client sees it), beside the
-adaptation and classification time the server measured inside the model. A trivial Gradio
-endpoint that only counts its uploads is timed the same way, as the floor that any Gradio
-app pays. Uses CUDA when the machine has it (the app's "auto" device).
+calls ``/classify`` with gradio_client for each method (all six by default) on 1-shot and
+5-shot tasks of the project's demo images (5-way glyphs for characters; the 3-way painted
+scenes for photos) with 1 and 10 queries. Every call sends images the app has not seen (see
+``unseen``), so its caches of preprocessed images and photo features never help: what a
+person uploading new pictures waits. It prints the median and 95th percentile of the wall
+time per call (upload of the images included, as a client sees it), beside the adaptation
+and classification time the server measured inside the model. A trivial Gradio endpoint
+that only counts its uploads is timed the same way, as the floor that any Gradio app pays.
+Uses CUDA when the machine has it (the app's "auto" device).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fewshot.service import METHOD_ORDER  # noqa: E402
+
 DEMOS = {"characters": ROOT / "demo" / "glyphs-10way", "photos": ROOT / "demo" / "scenes-3way"}
 
 
