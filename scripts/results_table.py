@@ -96,12 +96,13 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
             if result is None:
                 cells.append("not measured yet")
                 continue
+            accuracy = 100 * result["accuracy"]
             paper = (published or {}).get(head or method, {}).get((ways, shots))
-            reached = paper is not None and 100 * result["accuracy"] >= paper[0] - paper[1]
+            target = None if paper is None else paper[0] - paper[1]  # the figure, less its interval
+            reached = target is not None and accuracy >= target
             # one decimal, unless that would round a shortfall up to the published figure
-            rounds_up = paper is not None and round(100 * result["accuracy"], 1) >= paper[0] - paper[1]
-            digits = 2 if rounds_up and not reached else 1
-            text = f"{100 * result['accuracy']:.{digits}f} ± {100 * result['ci95']:.{digits}f}"
+            digits = 2 if target is not None and not reached and round(accuracy, 1) >= target else 1
+            text = f"{accuracy:.{digits}f} ± {100 * result['ci95']:.{digits}f}"
             if result["episodes"] != episodes:
                 text += f" ({result['episodes']:,} episodes)"
             if paper is not None:
