@@ -131,6 +131,13 @@ def resize_drawing(image: Image.Image, size: int) -> np.ndarray:
     return 255 - np.asarray(grey, dtype=np.uint8)
 
 
+def process_tmp(path: Path) -> Path:
+    """A temporary name beside ``path``, unique to this process, to write and then
+    ``os.replace`` onto ``path``: two processes filling the same cache at once (two
+    training runs started together) must not rename each other's half-written file."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
 def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tuple[list[str], np.ndarray]:
     """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])``, cached after the first call."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
@@ -146,7 +153,7 @@ def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tupl
         images.append(part_images)
     images = np.concatenate(images)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
+    tmp = process_tmp(cache)
     np.savez_compressed(tmp, names=np.array(names), images=images, root=str(root.resolve()))
     os.replace(tmp, cache)
     return names, images
@@ -232,7 +239,7 @@ def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np
 
 
 def write_mini_imagenet_index(index: Path, wnids: list[str]) -> None:
-    tmp = index.with_suffix(".tmp")
+    tmp = process_tmp(index)
     tmp.write_text(json.dumps({"wnids": list(wnids)}))
     os.replace(tmp, index)
 
@@ -240,7 +247,7 @@ def write_mini_imagenet_index(index: Path, wnids: list[str]) -> None:
 def save_mini_imagenet_cache(cache: Path, wnids: list[str], images: np.ndarray) -> None:
     """Write a part's cache (``uint8[classes, n, 3, 84, 84]``) and its wnid index, atomically."""
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
+    tmp = process_tmp(cache)
     np.save(tmp, images)
     os.replace(tmp, cache)
     write_mini_imagenet_index(cache.with_suffix(".json"), wnids)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part
+from .data import MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, process_tmp
 
 ENCODERS = ("efficientnet-lite0",)
 FEATURE_DIM = 1280
@@ -99,7 +99,7 @@ def mini_imagenet_features(
         marker.write_text(json.dumps({"rows": stop}))
     done = max(done, target)
     if done == examples * classes:  # complete: the final cache, class-major
-        tmp = cache.with_suffix(".tmp.npy")
+        tmp = process_tmp(cache)
         np.save(tmp, np.ascontiguousarray(out.swapaxes(0, 1)))
         os.replace(tmp, cache)
         del out

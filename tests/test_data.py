@@ -152,3 +152,30 @@ def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_
     (tmp_path / "cache" / "mini-imagenet-val-84.npy").unlink()
     with pytest.raises(DataNotFoundError, match="mini-ImageNet not found"):
         load_mini_imagenet_part(tmp_path / "nowhere", "val")
+
+
+def _write_cache_at_the_barrier(cache, barrier, fill):
+    from fewshot.data import save_mini_imagenet_cache
+    barrier.wait()
+    for _ in range(3):
+        save_mini_imagenet_cache(cache, ["n01"], np.full((1, 300, 3, 84, 84), fill, np.uint8))
+
+
+def test_two_processes_building_one_cache_at_once(tmp_path):
+    """Two training runs started together both build the same cache. Each writes its own
+    temporary file before the atomic rename, so neither renames the other's away (with one
+    shared temporary name, the second rename failed with FileNotFoundError)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    cache = tmp_path / "mini-imagenet-val-84.npy"
+    barrier = context.Barrier(2)
+    writers = [context.Process(target=_write_cache_at_the_barrier, args=(cache, barrier, fill)) for fill in (1, 2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    stored = np.load(cache)
+    assert stored.shape == (1, 300, 3, 84, 84) and len(np.unique(stored)) == 1  # one writer's whole file
+    assert {p.name for p in tmp_path.iterdir()} == {cache.name, cache.with_suffix(".json").name}  # no temporaries left
