@@ -37,6 +37,7 @@ SETTINGS = {
     "maml 20-way 1-shot (mb 16, 5 steps)": ("maml", 20, 1, 1, 16, {"ways": 20, "inner_steps": 5, "inner_lr": 0.1}),
     "maml 5-way 1-shot, 15 queries (mb 32, 5 steps)": (
         "maml", 5, 1, 15, 32, {"ways": 5, "inner_steps": 5, "inner_lr": 0.4}),
+    "meta-lstm 5-way 1-shot, 15 queries (5 updates)": ("meta-lstm", 5, 1, 15, 1, {"ways": 5, "updates": 5}),
 }
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from fewshot.methods import MetaLSTM
-from fewshot.methods.meta_lstm import meta_update, preprocess
+from fewshot.methods.meta_lstm import MetaLearnerCell, meta_update, preprocess
 
 from .common import check_interface, check_order_invariance
 
@@ -50,6 +50,51 @@ def test_gates_at_alpha_and_one_give_one_sgd_step():
     assert torch.allclose(updated, by_hand, atol=1e-6)
     assert torch.equal(meta_update(torch.tensor([2.0]), torch.tensor([4.0]), torch.tensor([0.5]), torch.tensor([1.0])),
                        torch.tensor([0.0]))
+
+
+def test_meta_learner_cell_is_an_lstm_cell_and_two_linear_gates():
+    """The cell's layer 1 is computed gate by gate, and its second-layer gates without
+    concatenating: values and gradients must be those of ``nn.LSTMCell`` and ``nn.Linear``
+    on the concatenated inputs, over two updates (the first from no state)."""
+    torch.manual_seed(0)
+    cell = MetaLearnerCell(hidden=20)
+    with torch.no_grad():  # gates that depend on every input, not the near-constant initialisation
+        for gate in (cell.input_gate, cell.forget_gate):
+            gate.weight.uniform_(-0.5, 0.5)
+    n = 64
+    theta0 = torch.randn(n, requires_grad=True)
+    gradients = [torch.randn(n) * 10.0 ** torch.randint(-7, 1, (n,)) for _ in range(2)]  # both preprocessing branches
+    losses = [torch.tensor(1.3), torch.tensor(0.02)]
+
+    def reference(gradient, loss, theta, state):
+        zeros = theta.new_zeros(n)
+        lstm_state, i_prev, f_prev = state or (None, zeros, zeros)
+        h, c = cell.lstm(torch.cat([preprocess(gradient), preprocess(loss).expand(n, 2)], 1), lstm_state)
+        i = torch.sigmoid(cell.input_gate(torch.cat([h, theta[:, None], i_prev[:, None]], 1))).squeeze(1)
+        f = torch.sigmoid(cell.forget_gate(torch.cat([h, theta[:, None], f_prev[:, None]], 1))).squeeze(1)
+        return meta_update(theta, gradient, i, f), ((h, c), i, f)
+
+    results = []
+    for step in (cell, reference):
+        theta, state, trail = theta0, None, []
+        for gradient, loss in zip(gradients, losses):
+            theta, state = step(gradient, loss, theta, state)[:2]
+            trail += [theta, *state[0], state[1], state[2]]
+        parameters = [theta0, *cell.parameters()]
+        results.append((trail, torch.autograd.grad(theta.square().sum(), parameters)))
+    (ours, our_gradients), (theirs, their_gradients) = results
+    for a, b in zip(ours + list(our_gradients), theirs + list(their_gradients)):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_serving_does_not_record_the_meta_learner_for_a_backward(task):
+    model = MetaLSTM(ways=5, updates=2)
+    sx, sy, _, _ = task
+    steps = list(model.unroll(sx, sy, ways=5, updates=2, meta_gradient=False))
+    assert all(not theta.requires_grad for theta, *_ in steps)
+    trained = list(model.unroll(sx, sy, ways=5, updates=2))
+    assert all(theta.requires_grad for theta, *_ in trained)
+    assert torch.allclose(steps[-1][0], trained[-1][0])
 
 
 def test_interface_and_gates_in_trace(task):
