@@ -69,8 +69,8 @@ class MetaLearnerCell(nn.Module):
             (i, f, g, o) = (σ, σ, tanh, σ)(W_ih x + W_hh h + b),  c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh c'.
         The loss half of x is one vector shared by all n coordinates, so its product joins the
         bias; and each gate is its own contiguous ``[n, hidden]`` matrix (``nn.LSTMCell`` takes
-        the activations of column slices of one ``[n, 4 hidden]`` matrix: more than twice as slow on CPU
-        over the learner's ~10^5 coordinates)."""
+        the activations of column slices of one ``[n, 4 hidden]`` matrix: more than twice as
+        slow on CPU over the learner's ~10^5 coordinates)."""
         hidden, w_ih, w_hh = self.lstm.hidden_size, self.lstm.weight_ih, self.lstm.weight_hh
         shared = self.lstm.bias_ih + self.lstm.bias_hh + w_ih[:, 2:] @ loss_input  # [4 hidden]
 
