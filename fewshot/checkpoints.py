@@ -34,11 +34,19 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[str, Any]) -> Path:
-    """Write weights and card; returns the folder."""
+    """Write weights and card; returns the folder.
+
+    Test results describe weights, not runs: when ``card`` brings no ``evaluation`` and the
+    weights written are exactly those already in the folder (a resumed run whose validation
+    never beat the step it had kept), the evaluations recorded for them stay on the card."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()
              if not k.startswith(method.training_only)}
+    if "evaluation" not in card:
+        kept = _evaluations_of_same_weights(folder, state)
+        if kept:
+            card = {**card, "evaluation": kept}
     metadata = {"method": method.name, "config": json.dumps(method.config())}
     tmp = folder / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata=metadata)
@@ -46,6 +54,18 @@ def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[st
     card = {"method": method.name, "config": method.config(), **card}
     _atomic_write(folder / CARD, json.dumps(card, indent=2) + "\n")
     return folder
+
+
+def _evaluations_of_same_weights(folder: Path, state: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    """The folder's recorded evaluations if its weights equal ``state`` exactly, else none."""
+    if not (folder / CARD).is_file() or not (folder / WEIGHTS).is_file():
+        return []
+    evaluations = read_card(folder).get("evaluation", [])
+    if not evaluations:
+        return []
+    saved = load_file(str(folder / WEIGHTS))
+    same = saved.keys() == state.keys() and all(torch.equal(saved[k], v) for k, v in state.items())
+    return evaluations if same else []
 
 
 def read_card(folder: Path | str) -> dict[str, Any]:

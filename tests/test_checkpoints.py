@@ -93,3 +93,23 @@ def test_mismatched_weights_are_refused(tmp_path):
     save_file(state, str(weights), metadata=metadata)
     with pytest.raises(RuntimeError, match="missing"):
         load_checkpoint(tmp_path / "ck")
+
+
+def test_recorded_evaluations_follow_the_weights(tmp_path):
+    """A resumed run that ends without beating the step it kept writes the same weights again:
+    their recorded test results stay. New weights drop them (they were measured on others)."""
+    from fewshot.checkpoints import read_card, write_card
+
+    torch.manual_seed(0)
+    model = build_method("protonet")
+    folder = tmp_path / "ck"
+    save_checkpoint(model, folder, {"name": "ck", "training": {"steps": 100}})
+    result = {"ways": 5, "shots": 1, "episodes": 1000, "accuracy": 0.9}
+    write_card(folder, {**read_card(folder), "evaluation": [result]})
+    save_checkpoint(model, folder, {"name": "ck", "training": {"steps": 200}})  # same weights, longer run
+    card = read_card(folder)
+    assert card["training"]["steps"] == 200 and card["evaluation"] == [result]
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    save_checkpoint(model, folder, {"name": "ck", "training": {"steps": 300}})
+    assert "evaluation" not in read_card(folder)
