@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import PROJECT_ROOT
+from .data import PROJECT_ROOT, process_tmp
 from .methods import FewShotClassifier, build_method
 
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
@@ -28,7 +28,7 @@ CARD = "card.json"
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = process_tmp(path)
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -48,7 +48,7 @@ def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[st
         if kept:
             card = {**card, "evaluation": kept}
     metadata = {"method": method.name, "config": json.dumps(method.config())}
-    tmp = folder / (WEIGHTS + ".tmp")
+    tmp = process_tmp(folder / WEIGHTS)
     save_file(state, str(tmp), metadata=metadata)
     os.replace(tmp, folder / WEIGHTS)
     card = {"method": method.name, "config": method.config(), **card}
