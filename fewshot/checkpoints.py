@@ -19,18 +19,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import PROJECT_ROOT, process_tmp
+from .data import PROJECT_ROOT, process_tmp, write_text_atomically
 from .methods import FewShotClassifier, build_method
 
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 WEIGHTS = "model.safetensors"
 CARD = "card.json"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = process_tmp(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[str, Any]) -> Path:
@@ -52,7 +46,7 @@ def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[st
     save_file(state, str(tmp), metadata=metadata)
     os.replace(tmp, folder / WEIGHTS)
     card = {"method": method.name, "config": method.config(), **card}
-    _atomic_write(folder / CARD, json.dumps(card, indent=2) + "\n")
+    write_text_atomically(folder / CARD, json.dumps(card, indent=2) + "\n")
     return folder
 
 
@@ -74,7 +68,7 @@ def read_card(folder: Path | str) -> dict[str, Any]:
 
 
 def write_card(folder: Path | str, card: dict[str, Any]) -> None:
-    _atomic_write(Path(folder) / CARD, json.dumps(card, indent=2) + "\n")
+    write_text_atomically(Path(folder) / CARD, json.dumps(card, indent=2) + "\n")
 
 
 def load_checkpoint(folder: Path | str, device: torch.device | str = "cpu") -> tuple[FewShotClassifier, dict]:

@@ -138,6 +138,14 @@ def process_tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`process_tmp`: a reader sees the old file or
+    the new one, never half of it."""
+    tmp = process_tmp(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tuple[list[str], np.ndarray]:
     """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])``, cached after the first call."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
@@ -239,9 +247,7 @@ def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np
 
 
 def write_mini_imagenet_index(index: Path, wnids: list[str]) -> None:
-    tmp = process_tmp(index)
-    tmp.write_text(json.dumps({"wnids": list(wnids)}))
-    os.replace(tmp, index)
+    write_text_atomically(index, json.dumps({"wnids": list(wnids)}))
 
 
 def save_mini_imagenet_cache(cache: Path, wnids: list[str], images: np.ndarray) -> None:

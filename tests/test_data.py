@@ -173,8 +173,8 @@ def test_two_processes_building_one_cache_at_once(tmp_path):
     writers = [context.Process(target=_write_cache_at_the_barrier, args=(cache, barrier, fill)) for fill in (1, 2)]
     for writer in writers:
         writer.start()
-    for writer in writers:
-        writer.join(timeout=120)
+    for writer in writers:  # generous: spawning two interpreters on a loaded two-core machine took 170 s
+        writer.join(timeout=600)
     assert [writer.exitcode for writer in writers] == [0, 0]
     stored = np.load(cache)
     assert stored.shape == (1, 300, 3, 84, 84) and len(np.unique(stored)) == 1  # one writer's whole file
