@@ -1,0 +1,65 @@
+"""Time the model alone, without Gradio: ``fewshot.service.classify`` on the app's photo
+tasks once their images' features are cached, i.e. what a user waits for after the first
+run of a task (changing the method, or running again).
+
+    python benchmarks/service_latency.py [--domain photos] [--repeats 5] [--threads 1]
+
+Prints one row per method and task: the median over ``--repeats`` calls of adapt + classify
+(the model's own time, as ``/classify`` reports it) and of the whole call (loading the
+cached images, preparing the task). Each call gets the same files, so after the first one
+every image and feature comes from the caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app_latency import task  # noqa: E402  (the same tasks as the app benchmark)
+
+from fewshot.service import METHOD_ORDER, ImageCache, ModelZoo, classify  # noqa: E402
+
+SETTINGS = [(1, 1), (1, 10), (5, 1), (5, 10)]  # (shots, queries), as in app_latency.py
+ZOOS = {
+    "characters": lambda: ModelZoo(),
+    "photos": lambda: ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domain", choices=sorted(ZOOS), default="photos")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's default is 1)")
+    parser.add_argument("--methods", default=",".join(METHOD_ORDER))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    zoo, cache = ZOOS[args.domain](), ImageCache()
+    print(f"device: CPU, {args.threads} torch thread(s); torch {torch.__version__}; features cached\n")
+    print("| method | task | model: adapt + classify, median (ms) | whole call, median (ms) |")
+    print("| --- | --- | ---: | ---: |")
+    for method in args.methods.split(","):
+        for shots, queries in SETTINGS:
+            support, names, query = task(shots, queries, args.domain)
+            classify(zoo, method, support, names, query, device="cpu", cache=cache, domain=args.domain)  # fills caches
+            model, whole = [], []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                answer = classify(zoo, method, support, names, query, device="cpu", cache=cache, domain=args.domain)
+                whole.append(1000 * (time.perf_counter() - start))
+                model.append(answer["adapt_ms"] + answer["classify_ms"])
+            ways = len(set(names))
+            label = f"{args.domain}, {ways}-way {shots}-shot, {queries} quer{'y' if queries == 1 else 'ies'}"
+            print(f"| {method} | {label} | {statistics.median(model):.1f} | {statistics.median(whole):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
