@@ -35,7 +35,7 @@ from fewshot.data import (  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    MAX_WAYS, METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
+    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
     prepare_task, run_method, run_to_end,
 )
 
@@ -45,7 +45,7 @@ UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))
 NEW_CLASS = "__new__"
 # Two domains, each with its own checkpoints and preprocessing: characters (Conv-4 meta-trained
 # on Omniglot) and photos (heads meta-trained on mini-ImageNet over frozen EfficientNet-Lite0).
-ZOOS = {"characters": ModelZoo(), "photos": ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0")}
+ZOOS = {domain: ModelZoo.for_domain(domain) for domain in DOMAIN_CHECKPOINTS}
 DOMAINS = [d for d in ZOOS if ZOOS[d].available()] or ["characters"]
 CACHE = ImageCache()
 STEP_PAUSE = 0.12  # seconds between drawn MAML steps, so the curve visibly builds up

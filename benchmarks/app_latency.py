@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from fewshot.service import METHOD_ORDER  # noqa: E402
 
 DEMOS = {"characters": ROOT / "demo" / "glyphs-10way", "photos": ROOT / "demo" / "scenes-3way"}
+SETTINGS = [(1, 1), (1, 10), (5, 1), (5, 10)]  # (shots, queries) of the timed tasks
 
 
 def free_port() -> int:
@@ -72,6 +73,10 @@ def task(shots: int, queries: int, domain: str = "characters"):
             names.append(cls)
     pool = [str(p) for cls in classes for p in sorted((demo / "query" / cls).glob("*.png"))]
     return support, names, (pool * 4)[:queries]
+
+
+def task_label(domain: str, ways: int, shots: int, queries: int) -> str:
+    return f"{domain}, {ways}-way {shots}-shot, {queries} quer{'y' if queries == 1 else 'ies'}"
 
 
 def unseen(paths: list[str], folder: Path, serial: int, domain: str) -> list[str]:
@@ -174,26 +179,24 @@ def main() -> None:
         domains = ["characters", "photos"] if args.domain == "both" else [args.domain]
         for domain in domains:
             for method in methods:
-                for shots in (1, 5):
-                    for n_queries in (1, 10):
-                        support, names, queries = task(shots, n_queries, domain)
-                        rounds = [[handle_file(f) for f in unseen(support + queries, scratch, next(serials), domain)]
-                                  for _ in range(args.repeats + 2)]
-                        inside = []
+                for shots, n_queries in SETTINGS:
+                    support, names, queries = task(shots, n_queries, domain)
+                    rounds = [[handle_file(f) for f in unseen(support + queries, scratch, next(serials), domain)]
+                              for _ in range(args.repeats + 2)]
+                    inside = []
 
-                        def call(i):
-                            files = rounds[i]
-                            out = client.predict(method, files[:len(support)], names, files[len(support):], domain,
-                                                 api_name="/classify")
-                            inside.append(out["adapt_ms"] + out["classify_ms"] + out.get("encode_ms", 0))
+                    def call(i):
+                        files = rounds[i]
+                        out = client.predict(method, files[:len(support)], names, files[len(support):], domain,
+                                             api_name="/classify")
+                        inside.append(out["adapt_ms"] + out["classify_ms"] + out.get("encode_ms", 0))
 
-                        times = timed(call, args.repeats)
-                        floor = timed(lambda i: floor_client.predict(rounds[i], api_name="/count"), args.repeats)
-                        print(f"| {method} | {domain}, {len(set(names))}-way {shots}-shot, {n_queries} "
-                              f"quer{'y' if n_queries == 1 else 'ies'} | "
-                              f"{len(rounds[0])} | {1000 * statistics.median(times):.0f} | "
-                              f"{1000 * percentile(times, 95):.0f} | {1000 * statistics.median(floor):.0f} | "
-                              f"{statistics.median(inside[2:]):.1f} |", flush=True)
+                    times = timed(call, args.repeats)
+                    floor = timed(lambda i: floor_client.predict(rounds[i], api_name="/count"), args.repeats)
+                    print(f"| {method} | {task_label(domain, len(set(names)), shots, n_queries)} | "
+                          f"{len(rounds[0])} | {1000 * statistics.median(times):.0f} | "
+                          f"{1000 * percentile(times, 95):.0f} | {1000 * statistics.median(floor):.0f} | "
+                          f"{statistics.median(inside[2:]):.1f} |", flush=True)
         with contextlib.redirect_stdout(io.StringIO()):  # Gradio announces the closing on stdout
             floor_app.close()
     finally:

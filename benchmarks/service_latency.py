@@ -23,26 +23,20 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app_latency import task  # noqa: E402  (the same tasks as the app benchmark)
+from app_latency import SETTINGS, task, task_label  # noqa: E402  (the same tasks as the app benchmark)
 
-from fewshot.service import METHOD_ORDER, ImageCache, ModelZoo, classify  # noqa: E402
-
-SETTINGS = [(1, 1), (1, 10), (5, 1), (5, 10)]  # (shots, queries), as in app_latency.py
-ZOOS = {
-    "characters": lambda: ModelZoo(),
-    "photos": lambda: ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0"),
-}
+from fewshot.service import DOMAIN_CHECKPOINTS, METHOD_ORDER, ImageCache, ModelZoo, classify  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--domain", choices=sorted(ZOOS), default="photos")
+    parser.add_argument("--domain", choices=sorted(DOMAIN_CHECKPOINTS), default="photos")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's default is 1)")
     parser.add_argument("--methods", default=",".join(METHOD_ORDER))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    zoo, cache = ZOOS[args.domain](), ImageCache()
+    zoo, cache = ModelZoo.for_domain(args.domain), ImageCache()
     print(f"device: CPU, {args.threads} torch thread(s); torch {torch.__version__}; features cached\n")
     print("| method | task | model: adapt + classify, median (ms) | whole call, median (ms) |")
     print("| --- | --- | ---: | ---: |")
@@ -56,8 +50,7 @@ def main() -> None:
                 answer = classify(zoo, method, support, names, query, device="cpu", cache=cache, domain=args.domain)
                 whole.append(1000 * (time.perf_counter() - start))
                 model.append(answer["adapt_ms"] + answer["classify_ms"])
-            ways = len(set(names))
-            label = f"{args.domain}, {ways}-way {shots}-shot, {queries} quer{'y' if queries == 1 else 'ies'}"
+            label = task_label(args.domain, len(set(names)), shots, queries)
             print(f"| {method} | {label} | {statistics.median(model):.1f} | {statistics.median(whole):.1f} |")
 
 

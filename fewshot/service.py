@@ -29,6 +29,11 @@ from .preprocess import ImageInput, ImageInputError, prepare
 METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer")  # shown when shipped
 MAX_WAYS = 10
 MIN_WAYS = 2
+# the checkpoints each domain of the app is served from
+DOMAIN_CHECKPOINTS = {
+    "characters": {"dataset": "omniglot", "split": "vinyals", "backbone": "conv4"},
+    "photos": {"dataset": "mini-imagenet", "split": "ravi", "backbone": "efficientnet-lite0"},
+}
 
 
 class TaskError(ValueError):
@@ -64,6 +69,11 @@ class ModelZoo:
         self.root, self.dataset, self.split, self.backbone = Path(root), dataset, split, backbone
         self._models: dict[tuple[str, str], tuple[FewShotClassifier, dict, threading.Lock]] = {}
         self._guard = threading.Lock()
+
+    @classmethod
+    def for_domain(cls, domain: str, root: Path | str = CHECKPOINT_DIR) -> ModelZoo:
+        """The checkpoints that serve ``domain`` (see ``DOMAIN_CHECKPOINTS``)."""
+        return cls(root, **DOMAIN_CHECKPOINTS[domain])
 
     def checkpoint(self, method: str, ways: int, shots: int) -> Path:
         try:

@@ -151,7 +151,7 @@ PHOTO_DEMO = ROOT / "demo" / "scenes-3way"
 def photo_models() -> bool:
     from fewshot.service import ModelZoo
 
-    return bool(ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0").available())
+    return bool(ModelZoo.for_domain("photos").available())
 
 
 @pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")

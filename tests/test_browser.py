@@ -163,7 +163,7 @@ def test_random_omniglot_task_then_compare(browser, app_server):
 def photo_models() -> bool:
     from fewshot.service import ModelZoo
 
-    return bool(ModelZoo(dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0").available())
+    return bool(ModelZoo.for_domain("photos").available())
 
 
 @pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")

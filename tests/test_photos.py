@@ -63,7 +63,7 @@ def test_photo_head_trains_evaluates_and_serves(tiny_mini_imagenet, tmp_path, mo
     assert features.shape == (5, 6, 1280) and features.dtype == np.float16
     assert line["accuracy"] > 0.5  # coloured shapes are easy for ImageNet features
 
-    zoo = ModelZoo(root=tmp_path / "checkpoints", dataset="mini-imagenet", split="ravi", backbone="efficientnet-lite0")
+    zoo = ModelZoo.for_domain("photos", root=tmp_path / "checkpoints")
     test = sorted((tiny_mini_imagenet / "test").iterdir())
     support = [str(sorted(f.iterdir())[0]) for f in test]
     queries = [str(sorted(f.iterdir())[1]) for f in test]
