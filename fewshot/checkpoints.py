@@ -12,14 +12,13 @@ A checkpoint is a folder ``checkpoints/<name>/`` holding
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import PROJECT_ROOT, process_tmp, write_text_atomically
+from .data import PROJECT_ROOT, write_atomically, write_text_atomically
 from .methods import FewShotClassifier, build_method
 
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
@@ -42,9 +41,7 @@ def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[st
         if kept:
             card = {**card, "evaluation": kept}
     metadata = {"method": method.name, "config": json.dumps(method.config())}
-    tmp = process_tmp(folder / WEIGHTS)
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, folder / WEIGHTS)
+    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata=metadata))
     card = {"method": method.name, "config": method.config(), **card}
     write_text_atomically(folder / CARD, json.dumps(card, indent=2) + "\n")
     return folder

@@ -138,12 +138,16 @@ def process_tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through :func:`process_tmp`: a reader sees the old file or
-    the new one, never half of it."""
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to this process's temporary name (:func:`process_tmp`), then rename it
+    onto ``path``: a reader sees the old file or the new one, never half of it."""
     tmp = process_tmp(path)
-    tmp.write_text(text)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tuple[list[str], np.ndarray]:
@@ -161,9 +165,8 @@ def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tupl
         images.append(part_images)
     images = np.concatenate(images)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = process_tmp(cache)
-    np.savez_compressed(tmp, names=np.array(names), images=images, root=str(root.resolve()))
-    os.replace(tmp, cache)
+    write_atomically(cache, lambda tmp: np.savez_compressed(tmp, names=np.array(names), images=images,
+                                                             root=str(root.resolve())))
     return names, images
 
 
@@ -253,9 +256,7 @@ def write_mini_imagenet_index(index: Path, wnids: list[str]) -> None:
 def save_mini_imagenet_cache(cache: Path, wnids: list[str], images: np.ndarray) -> None:
     """Write a part's cache (``uint8[classes, n, 3, 84, 84]``) and its wnid index, atomically."""
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = process_tmp(cache)
-    np.save(tmp, images)
-    os.replace(tmp, cache)
+    write_atomically(cache, lambda tmp: np.save(tmp, images))
     write_mini_imagenet_index(cache.with_suffix(".json"), wnids)
 
 

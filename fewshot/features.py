@@ -13,7 +13,6 @@ classes): results with them are not comparable with the papers' Conv-4 tables.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, process_tmp
+from .data import MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, write_atomically
 
 ENCODERS = ("efficientnet-lite0",)
 FEATURE_DIM = 1280
@@ -99,9 +98,7 @@ def mini_imagenet_features(
         marker.write_text(json.dumps({"rows": stop}))
     done = max(done, target)
     if done == examples * classes:  # complete: the final cache, class-major
-        tmp = process_tmp(cache)
-        np.save(tmp, np.ascontiguousarray(out.swapaxes(0, 1)))
-        os.replace(tmp, cache)
+        write_atomically(cache, lambda tmp: np.save(tmp, np.ascontiguousarray(out.swapaxes(0, 1))))
         del out
         partial.unlink()
         marker.unlink()

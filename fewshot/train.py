@@ -30,7 +30,7 @@ from safetensors.torch import load_file
 
 from .augment import PhotoAugmentation
 from .checkpoints import CARD, WEIGHTS, read_card, save_checkpoint
-from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float
+from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
@@ -412,8 +412,7 @@ def main(argv: list[str] | None = None) -> dict:
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
             "augment": None if augmentation is None else augmentation.state(), "trainval": args.trainval,
         }
-        torch.save(state, args.state.with_suffix(".tmp"))
-        os.replace(args.state.with_suffix(".tmp"), args.state)
+        write_atomically(args.state, lambda tmp: torch.save(state, tmp))
 
     def write_curve() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
