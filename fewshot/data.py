@@ -138,11 +138,23 @@ def process_tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
 
 
+def new_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` gives a new file: 0o666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` to this process's temporary name (:func:`process_tmp`), then rename it
-    onto ``path``: a reader sees the old file or the new one, never half of it."""
+    onto ``path``: a reader sees the old file or the new one, never half of it.
+
+    The file gets the mode an ordinary new file would (:func:`new_file_mode`, e.g. 0o644):
+    some writers create it private (safetensors 0.8 writes 0o600), which would leave weights
+    trained by one user unreadable to an app served by another (a container's user)."""
     tmp = process_tmp(path)
     write(tmp)
+    os.chmod(tmp, new_file_mode())
     os.replace(tmp, path)
 
 
