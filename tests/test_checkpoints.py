@@ -70,7 +70,6 @@ def test_round_trip(tmp_path, task):
     assert torch.equal(model.predict_proba(qx), loaded.predict_proba(qx))
 
 
-
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_saved_files_are_readable_as_ordinary_files(tmp_path):
     """safetensors 0.8 creates its files 0o600; the weights must come out as readable as the
@@ -82,6 +81,7 @@ def test_saved_files_are_readable_as_ordinary_files(tmp_path):
         os.umask(old)
     modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in (tmp_path / "ck").iterdir()}
     assert modes == {"model.safetensors": 0o644, "card.json": 0o644}
+
 
 def test_training_only_parameters_are_not_shipped(tmp_path, task):
     """Transfer learning's 4,112-class pretraining head is not needed to adapt: not saved."""
