@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, write_atomically
+from .data import (
+    MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, write_atomically, write_text_atomically,
+)
 
 ENCODERS = ("efficientnet-lite0",)
 FEATURE_DIM = 1280
@@ -95,7 +97,7 @@ def mini_imagenet_features(
         pixels = torch.from_numpy(np.ascontiguousarray(order[start:stop])).to(device).float() / 255.0
         flat[start:stop] = encode(pixels, name).cpu().numpy().astype(np.float16)
         out.flush()
-        marker.write_text(json.dumps({"rows": stop}))
+        write_text_atomically(marker, json.dumps({"rows": stop}))  # a kill mid-write must not lose the progress
     done = max(done, target)
     if done == examples * classes:  # complete: the final cache, class-major
         write_atomically(cache, lambda tmp: np.save(tmp, np.ascontiguousarray(out.swapaxes(0, 1))))
