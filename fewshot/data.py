@@ -351,7 +351,7 @@ class FewShotDataset:
 
 def to_float(images: Tensor, domain: str, augment: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """uint8 images -> the float input of the models: ink in [0, 1] for characters,
-    ImageNet-normalised RGB for photos. ``augment`` (training only) transforms the photos'
+    ImageNet-normalised RGB for photos. ``augment`` (training only) transforms the
     pixels in [0, 1] before they are normalised."""
     if domain == "features":
         return images.float()

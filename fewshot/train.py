@@ -28,7 +28,7 @@ import torch
 
 from safetensors.torch import load_file
 
-from .augment import PhotoAugmentation
+from .augment import augmentation_for
 from .checkpoints import CARD, WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
 from .evaluate import evaluate, resolve_device
@@ -107,7 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="transfer: Baseline (linear) or Baseline++ (cosine) head")
     parser.add_argument("--batch-size", type=int, default=128, help="transfer: images per pretraining batch")
     parser.add_argument("--augment", action="store_true",
-                        help="photos: random crop, flip and colour jitter of every training image (Chen et al. 2019)")
+                        help="augment every training image: photos get random crop, flip and colour jitter (Chen et al. "
+                             "2019), characters random affine distortions (Koch et al. 2015)")
     parser.add_argument("--clip-grad", type=float, default=None, help="clip the meta-gradient norm (Meta-LSTM: 0.25)")
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.method]
@@ -287,10 +288,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
         train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
             args.dataset, args.split, "val", root=args.data_root, backbone=args.backbone, max_examples=args.max_examples))
-    if args.augment and train_set.domain != "photos":
-        raise SystemExit(f"--augment is for photos (Conv-4 on mini-ImageNet); {args.dataset} with "
+    if args.augment and train_set.domain not in ("characters", "photos"):
+        raise SystemExit(f"--augment is for images (Conv-4); {args.dataset} with "
                          f"--backbone {args.backbone} trains on {train_set.domain}")
-    augmentation = PhotoAugmentation(seed=args.seed) if args.augment else None
+    augmentation = augmentation_for(train_set.domain, args.seed) if args.augment else None
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)

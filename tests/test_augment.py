@@ -1,5 +1,7 @@
 """Chen et al.'s photo augmentation: the crop and flip are what they claim, the colour jitter
-is PIL's ImageEnhance, and a resumed run draws the same augmentations as an unbroken one."""
+is PIL's ImageEnhance. Koch et al.'s character distortions: each component in its range and kept
+half the time, a rotation turns the drawing. Both: a resumed run draws the same augmentations
+as an unbroken one."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import pytest
 import torch
 from PIL import Image, ImageEnhance
 
-from fewshot.augment import PhotoAugmentation, blend, grey
+from fewshot import train
+from fewshot.augment import CharacterDistortion, PhotoAugmentation, augmentation_for, blend, grey
+
+from .conftest import needs_omniglot
 
 
 def pixels(seed: int = 0, n: int = 8, size: int = 12) -> torch.Tensor:
@@ -53,21 +58,69 @@ def test_colour_jitter_is_pil_image_enhance(kind):
         assert np.abs(ours - expected).max() <= 2.5 / 255, (kind, factor)
 
 
-def test_a_resumed_augmentation_draws_what_an_unbroken_one_does():
-    images = pixels(seed=4)
-    unbroken = PhotoAugmentation(seed=5)
+@pytest.mark.parametrize("kind, channels", [(PhotoAugmentation, 3), (CharacterDistortion, 1)])
+def test_a_resumed_augmentation_draws_what_an_unbroken_one_does(kind, channels):
+    images = pixels(seed=4)[:, :channels]
+    unbroken = kind(seed=5)
     unbroken(images.clone())
     second = unbroken(images.clone())
-    first_run = PhotoAugmentation(seed=5)
+    first_run = kind(seed=5)
     first_run(images.clone())
-    resumed = PhotoAugmentation(seed=0)
+    resumed = kind(seed=0)
     resumed.set_state(first_run.state())
     assert torch.equal(resumed(images.clone()), second)
-    assert not torch.equal(PhotoAugmentation(seed=6)(images.clone()), second)
-    out = PhotoAugmentation(seed=5)(images.clone())
+    assert not torch.equal(kind(seed=6)(images.clone()), second)
+    out = kind(seed=5)(images.clone())
     assert out.shape == images.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    # a meta-batch of tasks [T, N, C, H, W] is augmented image by image, as the same images in a row
+    tasks = kind(seed=5)(images.clone().view(2, 4, *images.shape[1:]))
+    assert tasks.shape == (2, 4, *images.shape[1:]) and torch.equal(tasks.view(images.shape), out)
 
 
-def test_only_rgb_batches_are_augmented():
+def test_each_augmentation_takes_its_own_kind_of_image():
     with pytest.raises(ValueError, match="RGB"):
         PhotoAugmentation()(torch.rand(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="one-channel"):
+        CharacterDistortion()(torch.rand(2, 3, 28, 28))
+    assert isinstance(augmentation_for("characters", 0), CharacterDistortion)
+    assert isinstance(augmentation_for("photos", 0), PhotoAugmentation)
+    with pytest.raises(ValueError, match="features"):
+        augmentation_for("features", 0)
+
+
+def test_character_distortions_draw_each_component_in_its_range_half_the_time():
+    theta = CharacterDistortion(seed=7).distortions(4000)
+    a, t = theta[:, :, :2], theta[:, :, 2]
+    # |t| <= 2/105 of the side, which spans 2 in these coordinates; half of the draws keep each shift
+    assert float(t.abs().max()) <= 4 / 105 + 1e-12
+    assert 0.45 < float((t[:, 0] == 0).double().mean()) < 0.55
+    # the determinant is sx * sy (a rotation and a unit shear's 1 - ρx ρy aside): within 0.8² ... 1.2²
+    # times 1 - 0.3², and exactly 1 where no scale or shear was drawn
+    det = torch.linalg.det(a)
+    assert float(det.min()) >= 0.64 * (1 - 0.09) - 1e-9 and float(det.max()) <= 1.44 * (1 + 0.09) + 1e-9
+    identity = (a - torch.eye(2, dtype=a.dtype)).abs().amax(dim=(1, 2)) < 1e-12
+    assert 0.5 ** 5 * 0.6 < float(identity.double().mean()) < 0.5 ** 5 * 1.4  # 5 linear components all left out
+    # without any component the drawing is untouched
+    images = pixels(seed=8)[:, :1]
+    assert torch.allclose(CharacterDistortion(seed=1, probability=0.0)(images.clone()), images, atol=1e-6)
+
+
+def test_a_quarter_turn_distortion_turns_the_drawing():
+    images = pixels(seed=9, n=3, size=10)[:, :1]
+    turn = CharacterDistortion(seed=0, rotation=90.0, shear=0.0, scale=(1.0, 1.0), shift=0.0, probability=1.0)
+    turn.uniform = lambda n, low, high: torch.full((n,), float(high), dtype=torch.float64)  # θ = +90°
+    out = turn(images.clone())
+    # output pixel (x, y) samples input (-y, x): a quarter turn of the image's rows and columns
+    assert torch.allclose(out, torch.rot90(images, k=1, dims=(2, 3)), atol=1e-5)
+
+
+@needs_omniglot
+def test_characters_train_with_distortions_and_the_card_says_so(tmp_path):
+    common = ["--method", "protonet", "--max-classes", "5", "--ways", "5", "--val-every", "2", "--val-episodes", "2",
+              "--device", "cpu", "--out", str(tmp_path / "ck"),
+              "--state", str(tmp_path / "state.pt"), "--quiet"]
+    card = train.main(common + ["--steps", "2", "--augment"])
+    assert card["training"]["augment"] is True and "--augment" in card["training"]["reproduce"]
+    assert torch.load(tmp_path / "state.pt", weights_only=True)["augment"] is not None
+    with pytest.raises(SystemExit, match="with --augment"):
+        train.main(common + ["--steps", "4"])

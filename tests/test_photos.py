@@ -116,6 +116,7 @@ def test_conv4_training_with_augmentation_records_it_and_resumes_only_as_it_was(
     with pytest.raises(SystemExit, match="with --augment"):
         train.main(common + ["--steps", "4"])
     assert train.main(common + ["--steps", "4", "--augment"])["training"]["steps"] == 4
-    with pytest.raises(SystemExit, match="for photos"):
-        train.main(["--method", "protonet", "--augment", "--steps", "1", "--out", str(tmp_path / "o"),
-                    "--state", str(tmp_path / "o.pt"), "--max-classes", "5", "--device", "cpu", "--quiet"])
+    with pytest.raises(SystemExit, match="for images"):  # not for precomputed EfficientNet features
+        train.main(["--method", "protonet", "--dataset", "mini-imagenet", "--backbone", "efficientnet-lite0",
+                    "--augment", "--steps", "1", "--data-root", str(tiny_mini_imagenet), "--out", str(tmp_path / "o"),
+                    "--state", str(tmp_path / "o.pt"), "--device", "cpu", "--quiet"])
