@@ -1,0 +1,74 @@
+"""Which K-shot rule for a Siamese network, measured on the validation characters.
+
+    python benchmarks/siamese_shot_rule.py [--checkpoint checkpoints/siamese-omniglot-vinyals]
+        [--episodes 300] [--seed 1] [--threads 1]
+
+Koch et al. (2015) classify one-shot tasks only: a query takes the class of its most similar
+support image. With K > 1 images per class there are two natural rules, both over the same
+pair scores s(query, support image) (the verification logit, or -d² for the contrastive loss):
+
+- ``max``: a class scores its most similar support image, max_k s(q, x_ck) (nearest
+  neighbour; what ``fewshot/methods/siamese.py`` does);
+- ``mean``: a class scores the mean over its support images, (1/K) Σ_k s(q, x_ck) (for -d²,
+  the negative squared distance to the class mean less the class's spread: a prototype).
+
+The rule is a design choice, so it is chosen on the validation part of the split (never the
+test part). Prints one row per setting: accuracy % ± 95% interval for each rule, on the same
+seeded episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fewshot.checkpoints import load_checkpoint  # noqa: E402
+from fewshot.data import load_dataset  # noqa: E402
+from fewshot.evaluate import evaluate  # noqa: E402
+from fewshot.methods.siamese import SiameseNetwork  # noqa: E402
+
+
+class MeanScoreSiamese(SiameseNetwork):
+    """The same network, scoring a class by the mean pair score over its support images."""
+
+    def classify(self, support_features, support_labels, query_features, ways):
+        scores = self.pair_scores(query_features, support_features)  # [Q, S]
+        members = F.one_hot(support_labels, ways).to(scores.dtype)  # [S, N]
+        class_scores = scores @ members / members.sum(0)  # [Q, N]
+        log_probabilities = F.log_softmax(class_scores / self.temperature, dim=1)
+        return log_probabilities, {"distances": self.distances(scores), "class_scores": class_scores}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/siamese-omniglot-vinyals"))
+    parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    network, card = load_checkpoint(args.checkpoint)
+    if not isinstance(network, SiameseNetwork):
+        raise SystemExit(f"{args.checkpoint} is a {card['method']} checkpoint, not a Siamese network")
+    val = load_dataset(card["dataset"], card["split"], "val")
+    print(f"{card['name']}: {card['dataset']}/{card['split']} validation part, {args.episodes} episodes, "
+          f"seed {args.seed}, 15 queries per class\n")
+    print("| setting | max (nearest support image) | mean over the class's support images |")
+    print("| --- | --- | --- |")
+    for ways in (5, 20):
+        cells = []
+        for rule in (SiameseNetwork, MeanScoreSiamese):
+            network.__class__ = rule  # the same weights, scored by the other rule
+            result = evaluate(network, val, ways, 5, episodes=args.episodes, seed=args.seed)
+            cells.append(f"{100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}")
+        print(f"| {ways}-way 5-shot | {cells[0]} | {cells[1]} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
