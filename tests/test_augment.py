@@ -94,8 +94,7 @@ def test_character_distortions_draw_each_component_in_its_range_half_the_time():
     # |t| <= 2/105 of the side, which spans 2 in these coordinates; half of the draws keep each shift
     assert float(t.abs().max()) <= 4 / 105 + 1e-12
     assert 0.45 < float((t[:, 0] == 0).double().mean()) < 0.55
-    # the determinant is sx * sy (a rotation and a unit shear's 1 - ρx ρy aside): within 0.8² ... 1.2²
-    # times 1 - 0.3², and exactly 1 where no scale or shear was drawn
+    # det(rotation · shear · scale) = (1 - ρx ρy) sx sy, with |ρx ρy| <= 0.3² and s in [0.8, 1.2]
     det = torch.linalg.det(a)
     assert float(det.min()) >= 0.64 * (1 - 0.09) - 1e-9 and float(det.max()) <= 1.44 * (1 + 0.09) + 1e-9
     identity = (a - torch.eye(2, dtype=a.dtype)).abs().amax(dim=(1, 2)) < 1e-12
@@ -117,8 +116,7 @@ def test_a_quarter_turn_distortion_turns_the_drawing():
 @needs_omniglot
 def test_characters_train_with_distortions_and_the_card_says_so(tmp_path):
     common = ["--method", "protonet", "--max-classes", "5", "--ways", "5", "--val-every", "2", "--val-episodes", "2",
-              "--device", "cpu", "--out", str(tmp_path / "ck"),
-              "--state", str(tmp_path / "state.pt"), "--quiet"]
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet"]
     card = train.main(common + ["--steps", "2", "--augment"])
     assert card["training"]["augment"] is True and "--augment" in card["training"]["reproduce"]
     assert torch.load(tmp_path / "state.pt", weights_only=True)["augment"] is not None
