@@ -30,19 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fewshot.checkpoints import load_checkpoint  # noqa: E402
 from fewshot.data import load_dataset  # noqa: E402
-from fewshot.evaluate import evaluate  # noqa: E402
+from fewshot.evaluate import DEFAULT_QUERIES, evaluate  # noqa: E402
 from fewshot.methods.siamese import SiameseNetwork  # noqa: E402
 
 
 class MeanScoreSiamese(SiameseNetwork):
     """The same network, scoring a class by the mean pair score over its support images."""
 
-    def classify(self, support_features, support_labels, query_features, ways):
-        scores = self.pair_scores(query_features, support_features)  # [Q, S]
+    def class_scores(self, scores, support_labels, ways):
         members = F.one_hot(support_labels, ways).to(scores.dtype)  # [S, N]
-        class_scores = scores @ members / members.sum(0)  # [Q, N]
-        log_probabilities = F.log_softmax(class_scores / self.temperature, dim=1)
-        return log_probabilities, {"distances": self.distances(scores), "class_scores": class_scores}
+        return scores @ members / members.sum(0)  # [Q, N]
 
 
 def main() -> None:
@@ -58,7 +55,7 @@ def main() -> None:
         raise SystemExit(f"{args.checkpoint} is a {card['method']} checkpoint, not a Siamese network")
     val = load_dataset(card["dataset"], card["split"], "val")
     print(f"{card['name']}: {card['dataset']}/{card['split']} validation part, {args.episodes} episodes, "
-          f"seed {args.seed}, 15 queries per class\n")
+          f"seed {args.seed}, {DEFAULT_QUERIES} queries per class\n")
     print("| setting | max (nearest support image) | mean over the class's support images |")
     print("| --- | --- | --- |")
     for ways in (5, 20):

@@ -288,10 +288,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
         train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
             args.dataset, args.split, "val", root=args.data_root, backbone=args.backbone, max_examples=args.max_examples))
-    if args.augment and train_set.domain not in ("characters", "photos"):
-        raise SystemExit(f"--augment is for images (Conv-4); {args.dataset} with "
-                         f"--backbone {args.backbone} trains on {train_set.domain}")
-    augmentation = augmentation_for(train_set.domain, args.seed) if args.augment else None
+    augmentation = None
+    if args.augment:
+        try:
+            augmentation = augmentation_for(train_set.domain, args.seed)
+        except ValueError as error:
+            raise SystemExit(f"--augment is for images (Conv-4); {args.dataset} with "
+                             f"--backbone {args.backbone} trains on {train_set.domain}") from error
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)

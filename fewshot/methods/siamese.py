@@ -102,10 +102,14 @@ class SiameseNetwork(MetricClassifier):
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
         scores = self.pair_scores(query_features, support_features)  # [Q, S]
-        same_class = F.one_hot(support_labels, ways).T.bool()  # [N, S]
-        best = scores.unsqueeze(1).masked_fill(~same_class.unsqueeze(0), float("-inf")).amax(dim=2)  # [Q, N]
+        best = self.class_scores(scores, support_labels, ways)  # [Q, N]
         log_probabilities = F.log_softmax(best / self.temperature, dim=1)
         return log_probabilities, {"distances": self.distances(scores), "class_scores": best}
+
+    def class_scores(self, scores: Tensor, support_labels: Tensor, ways: int) -> Tensor:
+        """A class's score for each query [Q, N]: its most similar support image's pair score."""
+        same_class = F.one_hot(support_labels, ways).T.bool()  # [N, S]
+        return scores.unsqueeze(1).masked_fill(~same_class.unsqueeze(0), float("-inf")).amax(dim=2)
 
     def distances(self, scores: Tensor) -> Tensor:
         """What the app shows as a distance: d = sqrt(-score) (contrastive; finite gradient at
