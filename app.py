@@ -80,13 +80,15 @@ EN = {
     "app_task_view": "The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_steps": "MAML inner steps",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
-    "app_curve": "MAML inner loop", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
+    "app_curve": "Adaptation, step by step", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
     "app_replay": "Replay: query probabilities after step", "app_replay_plot": "Query probabilities per step",
     "app_queries": "Query images", "app_query_files": "Images to classify", "app_query_sketch": "Draw a query",
     "app_query_camera": "Snap a query", "app_classify": "Classify",
     "app_use_task_queries": "With no new images, the task's own labelled queries are classified.",
     "app_label": "Prediction for the selected query", "app_query_gallery": "Queries (click one to explain it)",
-    "app_explanation": "Why", "app_compare_help": "Run every method on the current task's labelled queries.",
+    "app_explanation": "Why", "app_compare_help": "Run every method on the current task's labelled queries. One small task is "
+    "noisy: beside each result stands what the same checkpoint measured on its held-out test classes, "
+    "averaged over many episodes.",
     "app_compare": "Compare all methods", "app_compare_table": "Results on this task",
     "app_learn_md": "",  # filled below
 }
@@ -111,13 +113,14 @@ ZH = {
     "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_steps": "MAML 内循环步数",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
-    "app_curve": "MAML 内循环", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
+    "app_curve": "逐步适应", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
     "app_replay": "回放：第几步之后的查询概率", "app_replay_plot": "每一步的查询概率",
     "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
     "app_query_camera": "拍一个查询", "app_classify": "分类",
     "app_use_task_queries": "如果没有新图像，就分类任务自带的带标签查询。",
     "app_label": "所选查询的预测", "app_query_gallery": "查询（点击一张查看解释）",
-    "app_explanation": "为什么", "app_compare_help": "在当前任务的带标签查询上运行所有方法。",
+    "app_explanation": "为什么", "app_compare_help": "在当前任务的带标签查询上运行所有方法。单个小任务的结果波动很大："
+    "每个结果旁边列出同一检查点在未见过的测试类别上、多个回合平均测得的准确率。",
     "app_compare": "比较所有方法", "app_compare_table": "本任务上的结果",
     "app_learn_md": "",
 }
@@ -238,7 +241,13 @@ MESSAGES = {
         "encoded": " EfficientNet-Lite0 features of the images not seen before: {ms:.0f} ms.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
         "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
         "compare_needs": "Comparing needs queries with known labels: load an example or sample a random task.",
-        "method": "method", "acc": "query accuracy", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
+        "method": "method", "acc": "accuracy on this task", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
+        "benchmark": "same checkpoint, test split", "paper": "published", "setting": "({ways}-way {shots}-shot)",
+        "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
+                          "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
+                          "the paper's figure for the same setting.",
+        "benchmark_photos": " The photo models' EfficientNet-Lite0 encoder was pretrained on ImageNet, which contains "
+                            "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
         "nearest": "Distance to each support image (nearest wins)", "attention_one": "Attention over the support images",
         "prototypes": "Squared distance to each prototype", "steps_probs": "Probabilities per inner step",
@@ -264,7 +273,12 @@ MESSAGES = {
         "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
         "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个任务。",
-        "method": "方法", "acc": "查询准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
+        "method": "方法", "acc": "本任务上的准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
+        "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
+        "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
+                          "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。",
+        "benchmark_photos": "照片模型的 EfficientNet-Lite0 编码器在 ImageNet 上预训练过，而 ImageNet 包含 mini-ImageNet 的测试类别："
+                            "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
         "nearest": "到每张支持图像的距离（最近者胜）", "attention_one": "对支持图像的注意力",
         "prototypes": "到每个原型的平方距离", "steps_probs": "每一步内循环后的概率",
@@ -834,19 +848,48 @@ def compare_methods(task, device, request: gr.Request):
     if not task["queries"] or any(q["label"] is None for q in task["queries"]):
         raise Refusal(say(lang, "compare_needs"))
     prepared_task = prepared(task, lang)
-    rows = []
+    rows, settings = [], []  # settings: (row, the setting its checkpoint was measured in)
     zoo = zoo_of(task)
     for method in zoo.available():
         try:
             result = run_to_end(zoo, method, prepared_task, device=device)
         except TaskError as error:
-            rows.append([METHODS[method].title, worded(error, lang), None, None, "", ""])
+            rows.append([METHODS[method].title, worded(error, lang), "", "", None, None, "", ""])
             continue
-        rows.append([METHODS[method].title, round(100 * result.accuracy, 1), round(result.adapt_ms, 1),
-                     round(result.classify_ms, 1), result.device, result.checkpoint])
-    headers = [say(lang, k) for k in ("method", "acc", "adapt_ms", "classify_ms", "device", "checkpoint")]
-    headers[1] += " (%)"
-    return {"headers": headers, "data": rows}, ""
+        recorded = zoo.recorded_accuracy(method, prepared_task.ways, prepared_task.shots)
+        rows.append([METHODS[method].title, round(100 * result.accuracy, 1), *benchmark_cells(recorded),
+                     round(result.adapt_ms, 1), round(result.classify_ms, 1), result.device, result.checkpoint])
+        if recorded is not None:
+            settings.append((rows[-1], (recorded["ways"], recorded["shots"], recorded["episodes"])))
+    headers = [say(lang, k) for k in ("method", "acc", "benchmark", "paper", "adapt_ms", "classify_ms", "device",
+                                      "checkpoint")]
+    for column in (1, 2, 3):
+        headers[column] += " (%)"
+    note = ""
+    if settings:
+        shared = [setting for _, setting in settings]
+        ways, shots, episodes = max(shared, key=shared.count)  # the setting most rows were measured in
+        note = say(lang, "benchmark_note", ways=ways, shots=shots, episodes=episodes,
+                   task_ways=prepared_task.ways, task_shots=prepared_task.shots)
+        if task["domain"] == "photos":
+            note += say(lang, "benchmark_photos")
+        for row, setting in settings:
+            if setting[:2] != (ways, shots):  # a row measured in another setting says which
+                row[2] += " " + say(lang, "setting", ways=setting[0], shots=setting[1])
+    return gr.update(value={"headers": headers, "data": rows}, visible=True), note
+
+
+def benchmark_cells(recorded: dict | None) -> tuple[str, str]:
+    """Beside one task's result: what its checkpoint measured on the test split (recorded on
+    its card) and the paper's figure for that setting, where one was published."""
+    if recorded is None:
+        return "", ""
+    measured = f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}"
+    paper = recorded["published"]
+    if paper is None:
+        return measured, ""
+    interval = f" ± {paper['interval']}" if paper["interval"] else ""
+    return measured, f"{paper['accuracy']}{interval} ({paper['source'].split(',')[0]})"
 
 
 # ---- the API endpoint ---------------------------------------------------------------------
@@ -977,7 +1020,7 @@ def build() -> gr.Blocks:
                                       else available[0], label=i("app_method"), elem_id="method")
                     device = gr.Radio(devices, value="auto", label=i("app_device"), elem_id="device")
                 blurb = gr.Markdown(method_blurb(method.value))
-                with gr.Row():
+                with gr.Row(visible=method.value == "maml", elem_id="maml-controls") as maml_controls:  # MAML's only
                     steps = gr.Slider(0, 20, value=5, step=1, label=i("app_steps"))
                     inner_lr = gr.Slider(0.01, 1.0, value=0.4, step=0.01, label=i("app_inner_lr"))
                 adapt_button = gr.Button(i("app_adapt"), variant="primary", elem_id="adapt")
@@ -1016,8 +1059,10 @@ def build() -> gr.Blocks:
             with gr.Tab(i("app_tab_compare"), id="compare"):
                 gr.Markdown(i("app_compare_help"))
                 compare_button = gr.Button(i("app_compare"), variant="primary", elem_id="compare")
+                compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table",
+                                             wrap=True, visible=False,
+                                             column_widths=["15%", "9%", "11%", "15%", "9%", "9%", "7%", "25%"])
                 compare_status = gr.Markdown(elem_id="compare-status")
-                compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table")
 
             with gr.Tab(i("app_tab_learn"), id="learn"):
                 gr.Markdown(i("app_learn_md"), latex_delimiters=[
@@ -1039,6 +1084,7 @@ def build() -> gr.Blocks:
         # a task's domain follows the radio (and examples / sampled tasks set the radio)
         domain.change(set_domain, [task, domain], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
+        method.change(lambda m: gr.update(visible=m == "maml"), method, maml_controls, **ui_only)
         task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
         adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state],
                            [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state],

@@ -64,6 +64,24 @@ def read_card(folder: Path | str) -> dict[str, Any]:
         return json.load(handle)
 
 
+def evaluation_on_test(card: dict[str, Any], ways: int, shots: int,
+                       nearest: bool = False) -> dict[str, Any] | None:
+    """The card's evaluation of ``ways``-way ``shots``-shot on its split's test classes, at
+    the checkpoint's own adaptation settings (the one with most episodes), if recorded.
+
+    With ``nearest``, an unrecorded setting falls back to the closest recorded one: the same
+    shots first, then the fewest ways apart (its ``ways`` and ``shots`` say which it is).
+    """
+    recorded = [e for e in card.get("evaluation", []) if e.get("split") == card.get("split")
+                and not any(k.startswith("adapt_") for k in e)]
+    exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]
+    if exact:
+        return max(exact, key=lambda e: e["episodes"])
+    if not nearest or not recorded:
+        return None
+    return min(recorded, key=lambda e: (abs(e["shots"] - shots), abs(e["ways"] - ways), -e["episodes"]))
+
+
 def write_card(folder: Path | str, card: dict[str, Any]) -> None:
     write_text_atomically(Path(folder) / CARD, json.dumps(card, indent=2) + "\n")
 

@@ -21,10 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checkpoints import CHECKPOINT_DIR, find_checkpoint, load_checkpoint, read_card
+from .checkpoints import CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, load_checkpoint, read_card
 from .data import normalise_photo
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction
 from .preprocess import ImageInput, ImageInputError, prepare
+from .published import published
 
 METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer")  # shown when shipped
 MAX_WAYS = 10
@@ -81,6 +82,18 @@ class ModelZoo:
         except FileNotFoundError:
             raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
                             method=METHODS[method].title, ways=ways) from None
+
+    def recorded_accuracy(self, method: str, ways: int, shots: int) -> dict[str, Any] | None:
+        """The test-split evaluation recorded on the card of the checkpoint that serves this
+        setting: of the setting itself, else of the nearest one recorded (see its ways, shots).
+        Its ``published`` is the paper's figure for that recorded setting, or None."""
+        card = read_card(self.checkpoint(method, ways, shots))
+        recorded = evaluation_on_test(card, ways, shots, nearest=True)
+        if recorded is None:
+            return None
+        key = card.get("config", {}).get("head", method) if method == "transfer" else method
+        return {**recorded, "published": published(self.dataset, self.split, self.backbone, key,
+                                                   recorded["ways"], recorded["shots"])}
 
     def available(self) -> list[str]:
         found = []

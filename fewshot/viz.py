@@ -102,8 +102,11 @@ def project_2d(points: Tensor) -> np.ndarray:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    # the legend sits at the figure's foot (container coordinates) and the margin grows to hold
+    # it: placed in plot coordinates it overlapped the x-axis title once it wrapped onto more rows
     fig.update_layout(title=title, height=height, margin=dict(l=40, r=20, t=50, b=40),
-                      template="plotly_white", legend=dict(orientation="h", y=-0.15))
+                      template="plotly_white",
+                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))
     return fig
 
 

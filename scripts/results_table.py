@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fewshot.checkpoints import list_checkpoints  # noqa: E402
+from fewshot.checkpoints import evaluation_on_test, list_checkpoints  # noqa: E402
+from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noqa: E402
 
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
 PHOTO_SETTINGS = [(5, 1), (5, 5)]
@@ -30,34 +31,22 @@ ROWS = [("Siamese network", "siamese", None), ("Matching Networks", "matching", 
         ("Prototypical Networks", "protonet", None), ("Meta-LSTM", "meta-lstm", None),
         ("Transfer: Baseline (linear head)", "transfer", "linear"),
         ("Transfer: Baseline++ (cosine head)", "transfer", "cosine")]
-# (accuracy %, published 95% interval or 0) per (ways, shots)
-PUBLISHED_OMNIGLOT = {  # Vinyals split
-    "siamese": {(5, 1): (97.3, 0), (5, 5): (98.4, 0), (20, 1): (88.2, 0), (20, 5): (97.0, 0)},
-    "matching": {(5, 1): (98.1, 0), (5, 5): (98.9, 0), (20, 1): (93.8, 0), (20, 5): (98.5, 0)},
-    "maml": {(5, 1): (98.7, 0.4), (5, 5): (99.9, 0.1), (20, 1): (95.8, 0.3), (20, 5): (98.9, 0.2)},
-    "protonet": {(5, 1): (98.8, 0), (5, 5): (99.7, 0), (20, 1): (96.0, 0), (20, 5): (98.9, 0)},
-}
-PUBLISHED_MINI = {  # Ravi split, Conv-4 trained from scratch
-    "matching": {(5, 1): (43.56, 0.84), (5, 5): (55.31, 0.73)},
-    "maml": {(5, 1): (48.70, 1.84), (5, 5): (63.11, 0.92)},
-    "protonet": {(5, 1): (49.42, 0.78), (5, 5): (68.20, 0.66)},
-    "meta-lstm": {(5, 1): (43.44, 0.77), (5, 5): (60.60, 0.71)},
-    "linear": {(5, 1): (42.11, 0.71), (5, 5): (62.53, 0.69)},
-    "cosine": {(5, 1): (48.24, 0.75), (5, 5): (66.43, 0.63)},
-}
-SOURCES_OMNIGLOT = ("Siamese network: Koch et al. 2015, as tabled by Vinyals et al. 2016; Matching Networks: "
-                    "Vinyals et al. 2016; MAML: Finn et al. 2017; Prototypical Networks: Snell et al. 2017")
-SOURCES_MINI = ("Matching Networks and Meta-LSTM: Ravi & Larochelle 2017; MAML: Finn et al. 2017; Prototypical "
-                "Networks: Snell et al. 2017; Baseline and Baseline++: Chen et al. 2019")
+SHORT_TITLES = {"siamese": "Siamese network", "matching": "Matching Networks", "maml": "MAML",
+                "protonet": "Prototypical Networks", "meta-lstm": "Meta-LSTM", "linear": "Baseline",
+                "cosine": "Baseline++"}
+
+
+def sources(dataset: str) -> str:
+    """Who published a table's figures: methods grouped by paper, in the table's order."""
+    papers: dict[str, list[str]] = {}
+    for (where, key), paper in SOURCES.items():
+        if where == dataset:
+            papers.setdefault(paper, []).append(SHORT_TITLES[key])
+    return "; ".join(f"{' and '.join(titles)}: {paper}" for paper, titles in papers.items())
+
+
 EPISODES = 1000  # the protocol of a table (600 on mini-ImageNet); a cell measured otherwise says so
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def evaluation(card: dict, split: str, ways: int, shots: int) -> dict | None:
-    """The card's evaluation of a setting (the one with most episodes), if any."""
-    found = [e for e in card.get("evaluation", []) if e.get("ways") == ways and e.get("shots") == shots
-             and e.get("split") == split and not any(k.startswith("adapt_") for k in e)]
-    return max(found, key=lambda e: e["episodes"]) if found else None
 
 
 def cards_of(dataset: str, split: str, backbone: str) -> list[dict]:
@@ -86,7 +75,7 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
         for ways, shots in settings:
             serving = [c for c in mine if {"ways": ways, "shots": shots} in c.get("serves", [])]
             card = serving[0] if serving else None
-            result = None if card is None else evaluation(card, split, ways, shots)
+            result = None if card is None else evaluation_on_test(card, ways, shots)
             if card is not None:
                 used[card["name"]] = (card["training"].get("best_step", card["training"]["steps"]),
                                       card["training"]["steps"])
@@ -172,7 +161,7 @@ def build() -> str:
     parts = [
         "**Omniglot, Vinyals split** (1,028 training characters, 172 validation characters, 423 test characters, "
         "rotations as classes). Measured accuracy % ± 95% interval, 1,000 test episodes of 15 queries per class, "
-        f"seed 0; in brackets the published figure ({SOURCES_OMNIGLOT}), ✓ where it is reached "
+        f"seed 0; in brackets the published figure ({sources('omniglot')}), ✓ where it is reached "
         "(a shortfall that one decimal would round up to it is shown to two)."
         + trainval_note("omniglot", "vinyals", "conv4"),
         table("omniglot", "vinyals", "conv4", OMNIGLOT_SETTINGS, PUBLISHED_OMNIGLOT),
@@ -188,7 +177,7 @@ def build() -> str:
         "**mini-ImageNet, Ravi split, Conv-4 trained from scratch** (64 training, 16 validation, 20 test "
         "classes; 84×84 photos): the setting of the published tables. Measured accuracy % ± 95% interval, "
         "600 test episodes of 15 queries per class, seed 0; in brackets the published figure "
-        f"({SOURCES_MINI}), ✓ where it is reached (at least the figure less its published interval)."
+        f"({sources('mini-imagenet')}), ✓ where it is reached (at least the figure less its published interval)."
     )
     if conv4:
         parts += [conv4, training_budget("mini-imagenet", "ravi", "conv4")]

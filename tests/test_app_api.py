@@ -124,6 +124,14 @@ def test_task_building_flow(app_server):
     rows = table["data"] if "data" in table else table["value"]["data"]
     core = [row for row in rows if row[0] in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks")]
     assert len(core) == 4 and all(row[1] >= 60 for row in core), rows
+    # beside each result: the checkpoint's recorded test accuracy and the paper's figure
+    from fewshot.service import ModelZoo
+
+    recorded = ModelZoo().recorded_accuracy("protonet", 5, 5)
+    protonet = next(row for row in rows if row[0] == "Prototypical Networks")
+    assert protonet[2] == f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}", protonet
+    assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
+    assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
 
 
 def test_sessions_do_not_share_tasks(app_server):
@@ -183,10 +191,12 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     client = Client(app_server.url, verbose=False)
     out = client.predict("scenes-3way", api_name="/load_example")
     assert out[-1] == "photos" and "3 classes" in out[-2]
-    table, _ = client.predict("cpu", api_name="/compare_methods")
+    table, compare_status = client.predict("cpu", api_name="/compare_methods")
     rows = table["data"] if "data" in table else table["value"]["data"]
     assert all(isinstance(row[1], (int, float)) and row[1] >= 60 for row in rows), rows
     assert all("miniimagenet" in row[-1] for row in rows), rows
+    assert all(row[2] and not row[3] for row in rows), rows  # recorded, but no paper is comparable
+    assert "this task: 3-way 5-shot" in compare_status and "pretrained on ImageNet" in compare_status
     status = client.predict("characters", api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(

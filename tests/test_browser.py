@@ -65,7 +65,10 @@ def test_upload_adapt_classify(browser, app_server):
     assert titles == ["eye · 2", "fork · 2", "spiral · 2"]
 
     page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="Matching Networks", exact=True).check()
+    page.wait_for_selector("#maml-controls", state="hidden")  # MAML's sliders only show for MAML
     page.get_by_role("radio", name="MAML", exact=True).check()
+    page.wait_for_selector("#maml-controls", state="visible")
     page.click("#adapt")
     page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
@@ -152,11 +155,14 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     assert "held-out test characters" in page.inner_text("#status")
     page.get_by_role("tab", name="4 · Compare").click()
     page.click("#compare")
-    page.wait_for_function("() => document.querySelector('#compare-table').innerText.includes('protonet-omniglot')",
+    assert page.locator("#compare-table").count() == 0  # no empty table before there are results
+    page.wait_for_function("() => document.querySelector('#compare-table')?.innerText.includes('protonet-omniglot')",
                            timeout=90000)
     table = page.inner_text("#compare-table")
     for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):
         assert title in table
+    assert "98.8 (Snell et al. 2017)" in table  # a sampled task is 5-way 1-shot unless the sliders say otherwise
+    assert "5-way 1-shot" in page.inner_text("#compare-status")
     page.close()
 
 

@@ -128,3 +128,25 @@ def test_recorded_evaluations_follow_the_weights(tmp_path):
         next(model.parameters()).add_(1e-3)
     save_checkpoint(model, folder, {"name": "ck", "training": {"steps": 300}})
     assert "evaluation" not in read_card(folder)
+
+
+def test_evaluation_on_test_picks_the_recorded_setting():
+    """The app shows a checkpoint's recorded test accuracy beside a task: the task's setting
+    when recorded, else the nearest (same shots first); validation parts and evaluations at
+    other adaptation settings never count, and the most episodes win."""
+    from fewshot.checkpoints import evaluation_on_test
+
+    def run(ways, shots, episodes=1000, accuracy=0.9, split="vinyals", **extra):
+        return {"ways": ways, "shots": shots, "episodes": episodes, "accuracy": accuracy, "split": split, **extra}
+
+    card = {"split": "vinyals", "evaluation": [
+        run(5, 1, accuracy=0.98), run(5, 1, episodes=200, accuracy=0.5), run(20, 1, accuracy=0.95),
+        run(5, 5, accuracy=0.99), run(5, 5, accuracy=0.1, split="vinyals/val"),
+        run(20, 5, accuracy=0.1, adapt_steps=10)]}
+    assert evaluation_on_test(card, 5, 1)["accuracy"] == 0.98
+    assert evaluation_on_test(card, 3, 1) is None  # not recorded, and no fallback asked for
+    assert evaluation_on_test(card, 3, 1, nearest=True)["accuracy"] == 0.98
+    assert evaluation_on_test(card, 15, 1, nearest=True)["accuracy"] == 0.95
+    assert evaluation_on_test(card, 10, 4, nearest=True)["accuracy"] == 0.99  # nearest shots before nearest ways
+    assert evaluation_on_test(card, 20, 5, nearest=True)["accuracy"] == 0.99  # the adapt_ run is not the checkpoint's own
+    assert evaluation_on_test({"split": "vinyals"}, 5, 1, nearest=True) is None

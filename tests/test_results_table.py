@@ -42,7 +42,7 @@ def card(name, method="protonet", trainval=False, **training):
     base = {"steps": 100, "steps_requested": 200, "ways": 5, "shots": 1, "queries": 1, "meta_batch": 1,
             "wall_seconds": 120.0, "hardware": "CPU (x86_64, 2 cores, 2 threads), torch 2.14.1",
             "command": "python -m fewshot.train", "trainval": trainval}
-    return {"name": name, "method": method, "config": {}, "training": {**base, **training}}
+    return {"name": name, "method": method, "split": "vinyals", "config": {}, "training": {**base, **training}}
 
 
 def test_budget_names_tasks_per_meta_update_and_untrained_rows(monkeypatch):

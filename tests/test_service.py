@@ -142,3 +142,21 @@ def test_meta_lstm_streams_its_updates_and_learned_gates():
     assert steps[-1]["support_loss"] < steps[0]["support_loss"]
     assert steps[-1]["query_accuracy"] >= steps[0]["query_accuracy"] + 0.3
     assert result.accuracy == pytest.approx(steps[-1]["query_accuracy"])
+
+
+def test_recorded_accuracy_comes_with_the_papers_figure():
+    """What the app's comparison shows beside a task: the serving checkpoint's recorded test
+    accuracy, and the published figure of the same setting where a paper has one."""
+    from fewshot.checkpoints import evaluation_on_test, read_card
+
+    recorded = ZOO.recorded_accuracy("protonet", 3, 5)  # a 3-way task: the 5-way 5-shot record
+    card = read_card(ZOO.checkpoint("protonet", 3, 5))
+    assert (recorded["ways"], recorded["shots"]) == (5, 5)
+    assert recorded["accuracy"] == evaluation_on_test(card, 5, 5)["accuracy"]
+    assert recorded["published"] == {"accuracy": 99.7, "interval": 0, "source": "Snell et al. 2017"}
+    assert ZOO.recorded_accuracy("maml", 20, 1)["published"]["interval"] == 0.3
+    if "meta-lstm" in ZOO.available():  # Ravi & Larochelle report no Omniglot figure
+        assert ZOO.recorded_accuracy("meta-lstm", 5, 1)["published"] is None
+    photos = ModelZoo.for_domain("photos")
+    if "protonet" in photos.available():  # a pretrained encoder's row has no comparable paper
+        assert photos.recorded_accuracy("protonet", 5, 1)["published"] is None

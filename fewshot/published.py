@@ -1,0 +1,49 @@
+"""Published few-shot accuracies that the shipped checkpoints are measured against.
+
+Figures are accuracy % with the published 95% interval (0 where the paper gave none), per
+(ways, shots), for Conv-4 networks on the standard splits: Omniglot's Vinyals split (rotations
+as classes, 28×28) and mini-ImageNet's Ravi split (84×84, trained from scratch). The README's
+results table (``scripts/results_table.py``) and the app's comparison read them from here.
+"""
+
+from __future__ import annotations
+
+# (accuracy %, published 95% interval or 0) per (ways, shots)
+PUBLISHED_OMNIGLOT = {  # Vinyals split
+    "siamese": {(5, 1): (97.3, 0), (5, 5): (98.4, 0), (20, 1): (88.2, 0), (20, 5): (97.0, 0)},
+    "matching": {(5, 1): (98.1, 0), (5, 5): (98.9, 0), (20, 1): (93.8, 0), (20, 5): (98.5, 0)},
+    "maml": {(5, 1): (98.7, 0.4), (5, 5): (99.9, 0.1), (20, 1): (95.8, 0.3), (20, 5): (98.9, 0.2)},
+    "protonet": {(5, 1): (98.8, 0), (5, 5): (99.7, 0), (20, 1): (96.0, 0), (20, 5): (98.9, 0)},
+}
+PUBLISHED_MINI = {  # Ravi split, Conv-4 trained from scratch; the transfer baselines by their head
+    "matching": {(5, 1): (43.56, 0.84), (5, 5): (55.31, 0.73)},
+    "maml": {(5, 1): (48.70, 1.84), (5, 5): (63.11, 0.92)},
+    "protonet": {(5, 1): (49.42, 0.78), (5, 5): (68.20, 0.66)},
+    "meta-lstm": {(5, 1): (43.44, 0.77), (5, 5): (60.60, 0.71)},
+    "linear": {(5, 1): (42.11, 0.71), (5, 5): (62.53, 0.69)},
+    "cosine": {(5, 1): (48.24, 0.75), (5, 5): (66.43, 0.63)},
+}
+# where each figure was published (the paper whose table holds it)
+SOURCES = {
+    ("omniglot", "siamese"): "Koch et al. 2015, as tabled by Vinyals et al. 2016",
+    ("omniglot", "matching"): "Vinyals et al. 2016",
+    ("omniglot", "maml"): "Finn et al. 2017",
+    ("omniglot", "protonet"): "Snell et al. 2017",
+    ("mini-imagenet", "matching"): "Ravi & Larochelle 2017",
+    ("mini-imagenet", "meta-lstm"): "Ravi & Larochelle 2017",
+    ("mini-imagenet", "maml"): "Finn et al. 2017",
+    ("mini-imagenet", "protonet"): "Snell et al. 2017",
+    ("mini-imagenet", "linear"): "Chen et al. 2019",
+    ("mini-imagenet", "cosine"): "Chen et al. 2019",
+}
+TABLES = {("omniglot", "vinyals", "conv4"): PUBLISHED_OMNIGLOT, ("mini-imagenet", "ravi", "conv4"): PUBLISHED_MINI}
+
+
+def published(dataset: str, split: str, backbone: str, key: str, ways: int, shots: int) -> dict | None:
+    """The published figure for a method (``key``: the method, or a transfer baseline's head,
+    "linear" or "cosine") in a setting, as ``{"accuracy", "interval", "source"}``; None where no
+    paper reports that setting (other splits, pretrained backbones, methods a paper left out)."""
+    figure = TABLES.get((dataset, split, backbone), {}).get(key, {}).get((ways, shots))
+    if figure is None:
+        return None
+    return {"accuracy": figure[0], "interval": figure[1], "source": SOURCES[dataset, key]}
