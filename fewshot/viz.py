@@ -152,8 +152,11 @@ def embedding_plot(
                         color=[colour(p) if p is not None else "#444" for p in predicted],
                         line=dict(width=2, color="black")),
             text=[f"{qn} → {class_names[p]}" if p is not None else qn for qn, p in zip(query_names, predicted)],
-            hovertemplate="%{text}<extra></extra>",
+            hovertemplate="%{text}<extra></extra>", showlegend=False,
         ))
+        # the legend's swatch: a plain diamond (the queries' colours are their predicted classes)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=text(lang, "query"),
+                                 marker=dict(size=13, symbol="diamond", color="white", line=dict(width=2, color="black"))))
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
     return _layout(fig, text(lang, "embedding"))

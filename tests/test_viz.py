@@ -1,0 +1,38 @@
+"""The app's figures: drawn from a method's own trace, legends that do not cover the axes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from fewshot import viz
+
+
+def trace(ways: int = 3, shots: int = 2, dim: int = 8):
+    torch.manual_seed(0)
+    support = torch.randn(ways * shots, dim)
+    labels = torch.arange(ways).repeat_interleave(shots)
+    centres = torch.stack([support[labels == c].mean(0) for c in range(ways)])
+    return SimpleNamespace(support_embeddings=support, class_centres=centres, support_labels=labels)
+
+
+def test_embedding_plot_colours_queries_by_prediction_and_keeps_a_neutral_legend_swatch():
+    names = ["eye", "fork", "ladder"]
+    fig = viz.embedding_plot(trace(), names, [f"s{i}" for i in range(6)], query_embeddings=torch.randn(4, 8),
+                             query_names=["q0", "q1", "q2", "q3"], query_predicted=[2, 0, 1, 2])
+    queries = next(t for t in fig.data if t.marker.symbol == "diamond" and t.x[0] is not None)
+    assert list(queries.marker.color) == [viz.colour(2), viz.colour(0), viz.colour(1), viz.colour(2)]
+    assert list(queries.text) == ["q0 → ladder", "q1 → eye", "q2 → fork", "q3 → ladder"]
+    shown = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in shown] == ["eye (support)", "fork (support)", "ladder (support)", "query"]
+    assert shown[-1].marker.color == "white"  # not the first query's predicted colour
+
+
+def test_legends_sit_at_the_figure_foot_below_the_axis_titles():
+    """Placed in plot coordinates, a legend that wrapped onto several rows covered the x-axis
+    title; anchored to the container's foot, the margin grows to hold it instead."""
+    steps = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5} for s in range(3)]
+    for fig in (viz.adaptation_curve(steps, steps), viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)):
+        legend = fig.layout.legend
+        assert (legend.yref, legend.yanchor, legend.y, legend.orientation) == ("container", "bottom", 0, "h")
