@@ -3,6 +3,9 @@
 Conv-4 (Vinyals et al. 2016, Finn et al. 2017, Snell et al. 2017): four blocks of [3x3
 convolution with 64 filters, batch normalisation, ReLU, 2x2 max-pooling]. A 28x28 character
 becomes a 64-dimensional feature vector, an 84x84 photo a 1,600-dimensional one (64 x 5 x 5).
+Finn et al.'s reference code builds its Omniglot network without pooling: each block's
+convolution has stride 2, and the last feature map (2x2 for a character) is averaged over
+space (``strided=True``); it needs about half the arithmetic.
 
 ``FeatureNet``: for photos, a frozen pretrained encoder (EfficientNet-Lite0) gives each image
 a feature vector once; the few-shot method then learns only a small network on top of it.
@@ -66,12 +69,14 @@ def channels_last(x: Tensor) -> Tensor:
 
 
 class ConvBlock(nn.Module):
-    """conv 3x3 -> batch norm -> ReLU -> max-pool 2x2."""
+    """conv 3x3 -> batch norm -> ReLU -> max-pool 2x2 (or, ``strided``: a stride-2 conv 3x3 ->
+    batch norm -> ReLU, which halves the side without pooling)."""
 
-    def __init__(self, in_channels: int, out_channels: int, task_norm: bool = False) -> None:
+    def __init__(self, in_channels: int, out_channels: int, task_norm: bool = False, strided: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, stride=2 if strided else 1)
         self.norm = TaskBatchNorm2d(out_channels) if task_norm else nn.BatchNorm2d(out_channels)
+        self.strided = strided
 
     def forward(self, x: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:
         x = self.conv(x)
@@ -81,6 +86,8 @@ class ConvBlock(nn.Module):
             x = self.norm(x, reference_rows, stats, record)
         else:
             x = self.norm(x)
+        if self.strided:
+            return F.relu(x)
         # max-pool before ReLU: the same result (both are monotone), on a quarter of the values
         return F.relu(F.max_pool2d(x, 2))
 
@@ -93,13 +100,16 @@ class Conv4(nn.Module):
         hidden: filters per layer (64 in the papers; MAML used 32 on mini-ImageNet).
         task_norm: ``TaskBatchNorm2d`` (MAML) instead of ``nn.BatchNorm2d`` with running
             averages (the metric-learning methods).
+        strided: stride-2 convolutions instead of max-pooling, and the last feature map
+            averaged over space: Finn et al.'s Omniglot network (``hidden`` features).
     """
 
-    def __init__(self, in_channels: int = 1, hidden: int = 64, task_norm: bool = False, depth: int = 4) -> None:
+    def __init__(self, in_channels: int = 1, hidden: int = 64, task_norm: bool = False, depth: int = 4,
+                 strided: bool = False) -> None:
         super().__init__()
         channels = [in_channels] + [hidden] * depth
-        self.blocks = nn.ModuleList(ConvBlock(a, b, task_norm) for a, b in zip(channels[:-1], channels[1:]))
-        self.hidden = hidden
+        self.blocks = nn.ModuleList(ConvBlock(a, b, task_norm, strided) for a, b in zip(channels[:-1], channels[1:]))
+        self.hidden, self.strided = hidden, strided
 
     def forward(
         self,
@@ -114,9 +124,11 @@ class Conv4(nn.Module):
             x = channels_last(x)  # the first convolution too: about 1.4x faster training on CPU
         for index, block in enumerate(self.blocks):
             x = block(x, reference_rows, None if stats is None else stats[index], record)
-        return x.flatten(1)
+        return x.mean(dim=(2, 3)) if self.strided else x.flatten(1)
 
     def output_features(self, image_size: int) -> int:
+        if self.strided:
+            return self.hidden
         for _ in self.blocks:
             image_size //= 2
         return self.hidden * image_size * image_size
@@ -156,11 +168,13 @@ class FeatureNet(nn.Module):
 BACKBONES = ("conv4", "features")
 
 
-def make_backbone(name: str, in_channels: int, hidden: int, task_norm: bool = False) -> nn.Module:
-    """``conv4`` on images with ``in_channels`` channels, or ``features``: ``FeatureNet`` on
-    vectors of ``in_channels`` numbers (the pretrained encoder's output)."""
+def make_backbone(name: str, in_channels: int, hidden: int, task_norm: bool = False,
+                  strided: bool = False) -> nn.Module:
+    """``conv4`` on images with ``in_channels`` channels (``strided``: Finn et al.'s variant),
+    or ``features``: ``FeatureNet`` on vectors of ``in_channels`` numbers (the pretrained
+    encoder's output)."""
     if name == "conv4":
-        return Conv4(in_channels, hidden, task_norm=task_norm)
+        return Conv4(in_channels, hidden, task_norm=task_norm, strided=strided)
     if name == "features":
         return FeatureNet(in_channels, hidden)
     raise ValueError(f"unknown backbone {name!r}: choose from {BACKBONES}")

@@ -98,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inner-steps", type=int, default=None, help="MAML inner steps in training")
     parser.add_argument("--test-inner-steps", type=int, default=None, help="MAML inner steps at adaptation")
     parser.add_argument("--first-order", action="store_true", help="first-order MAML")
+    parser.add_argument("--strided", action="store_true",
+                        help="MAML on Finn et al.'s Omniglot Conv-4: stride-2 convolutions, no max-pooling")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
     parser.add_argument("--siamese-loss", default="contrastive", choices=SIAMESE_LOSSES,
@@ -137,6 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     else:
         args.serve = [tuple(int(v) for v in s.split("x")) for s in args.serve.split(",")]
     args.val_ways = args.val_ways or args.serve[0][0]
+    if args.strided and args.method != "maml":
+        parser.error("--strided is MAML's network (Finn et al.'s Omniglot code)")
     if args.cuda_graph and args.lr_halve_every:
         parser.error("--cuda-graph keeps the learning rate constant: add --lr-halve-every 0")
     args.state = args.state or Path("runs") / args.out.name / "state.pt"
@@ -158,6 +162,8 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
             test_inner_steps=args.test_inner_steps,
             first_order=args.first_order,
         )
+        if args.strided:
+            config.update(strided=True)
     elif args.method == "matching":
         config.update(fce=args.fce)
     elif args.method == "siamese":

@@ -38,6 +38,8 @@ class MAML(StepwiseAdaptation):
         first_order: drop the second-order term of the meta-gradient.
         batched_tasks: batch the tasks of a meta-batch with ``torch.func.vmap`` (default: on
             CUDA only; on a CPU a loop over tasks is faster).
+        strided: the Conv-4 of Finn et al.'s Omniglot code: stride-2 convolutions instead of
+            max-pooling, the last feature map averaged over space (see ``Conv4``).
 
     The inner loop is written with ``torch.func.functional_call`` on a dict of tensors; no
     module is ever copied. Batch normalisation uses batch statistics and no running averages,
@@ -63,11 +65,13 @@ class MAML(StepwiseAdaptation):
         first_order: bool = False,
         batched_tasks: bool | None = None,
         backbone: str = "conv4",
+        strided: bool = False,
     ) -> None:
         super().__init__(in_channels, image_size, hidden, backbone)
         self.ways, self.inner_lr, self.inner_steps = ways, inner_lr, inner_steps
         self.test_inner_steps, self.first_order, self.batched_tasks = test_inner_steps, first_order, batched_tasks
-        self.features = make_backbone(backbone, in_channels, hidden, task_norm=True)
+        self.strided = strided
+        self.features = make_backbone(backbone, in_channels, hidden, task_norm=True, strided=strided)
         self.feature_dim = self.features.output_features(image_size)
         self.classifier = nn.Linear(self.feature_dim, ways)
         # after adapt(): θ at every inner step, and the support set's batch-norm statistics there
@@ -84,6 +88,7 @@ class MAML(StepwiseAdaptation):
             "inner_steps": self.inner_steps,
             "test_inner_steps": self.test_inner_steps,
             "first_order": self.first_order,
+            **({"strided": True} if self.strided else {}),  # (older checkpoints: max-pooling)
         }
 
     def forward(self, images: Tensor, reference_rows: int | None = None, stats=None, record=None) -> Tensor:

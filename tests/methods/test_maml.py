@@ -97,9 +97,10 @@ def test_first_order_drops_exactly_the_second_order_term():
 
 def test_vmapped_meta_batch_equals_the_loop():
     """Tasks batched with torch.func.vmap give the loop's loss and meta-gradient, second and
-    first order (this catches the wrong batch-norm double-backward batching rule)."""
-    for first_order in (False, True):
-        model = tiny_maml(inner_steps=2, first_order=first_order)
+    first order, for both networks (this catches the wrong batch-norm double-backward
+    batching rule)."""
+    for first_order, strided in ((False, False), (True, False), (False, True)):
+        model = tiny_maml(inner_steps=2, first_order=first_order, strided=strided)
         batch = tiny_task(tasks=4)
         results = []
         for batched in (False, True):
@@ -169,3 +170,27 @@ def test_order_invariance(task):
 
     torch.manual_seed(0)
     check_order_invariance(MAML(ways=5), task)
+
+
+def test_strided_network_is_finn_et_als_omniglot_conv4(tmp_path):
+    """``strided``: stride-2 convolutions halve the side (28 -> 14 -> 7 -> 4 -> 2) with no
+    pooling, the last map is averaged over space (64 features), and the choice survives a
+    checkpoint; the default stays the max-pooling Conv-4 of the other methods."""
+    from fewshot.checkpoints import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = MAML(ways=5, strided=True)
+    assert [block.conv.stride for block in model.features.blocks] == [(2, 2)] * 4
+    assert model.feature_dim == 64 and model.classifier.in_features == 64
+    images = torch.rand(10, 1, 28, 28)
+    sides = []
+    x = images
+    for block in model.features.blocks:
+        x = block(x)
+        sides.append(x.shape[-1])
+    assert sides == [14, 7, 4, 2]
+    assert torch.allclose(model.features(images), x.mean(dim=(2, 3)))
+    assert model.config()["strided"] is True and "strided" not in MAML(ways=5).config()
+    save_checkpoint(model, tmp_path / "ck", {"name": "ck"})
+    loaded, _ = load_checkpoint(tmp_path / "ck")
+    assert loaded.strided and torch.equal(loaded(images), model(images))
