@@ -168,6 +168,12 @@ For a new task its features are frozen and a new linear (Baseline) or cosine (Ba
 to the support set by gradient descent. Nothing about *learning from few examples* was learned; the
 Compare tab shows what that costs (or, with good features, how little).
 
+### No learning, the floor
+Prototypical Networks' rule with the identity for $f$: each class's mean *image* is its prototype and a
+query goes to the nearest in raw pixels. Nothing is trained. The Compare tab runs it beside the others on
+your task, each with its accuracy measured on the test split: the gap between this row and Prototypical
+Networks' is what meta-learning the embedding bought.
+
 ### Two domains
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
 EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers, and each method's small
@@ -211,6 +217,11 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
 用梯度下降在支持集上拟合一个新的线性头（Baseline）或余弦头（Baseline++）。它没有学过*如何从少量样本中学习*；
 “比较”页展示这样做的代价（或者在特征很好时，代价有多小）。
+
+### 不学习：底线
+把原型网络的规则用在恒等映射 $f$ 上：每个类别的平均*图像*就是它的原型，查询归入原始像素上最近的那个。
+没有任何训练。“比较”页会在你的任务上把它和其他方法放在一起运行，并列出各自在测试集上测得的准确率：
+它和原型网络之间的差距，就是元学习出的嵌入带来的。
 
 ### 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
@@ -550,22 +561,27 @@ def example_domain(folder: Path) -> str:
     return json.loads(card.read_text()).get("domain", "characters") if card.is_file() else "characters"
 
 
+def example_task(folder: Path) -> dict:
+    """A task from an example folder (``support/<class>/*.png``, ``query/<class>/*.png``)."""
+    task = empty_task(example_domain(folder))
+    for label, class_dir in enumerate(sorted((folder / "support").iterdir())):
+        task["classes"].append({"name": class_dir.name, "images": [
+            {"path": str(p), "name": p.name, "source": "upload"} for p in sorted(class_dir.glob("*.png"))]})
+        task["queries"] += [{"path": str(p), "name": f"{class_dir.name}/{p.name}", "label": label, "source": "upload"}
+                            for p in sorted((folder / "query" / class_dir.name).glob("*.png"))]
+    task["source"] = f"example {folder.name}"
+    return task
+
+
 @friendly(5, status=3)
 def load_example(name, request: gr.Request):
     lang = language(request)
     folder = DEMO / (name or "")
     if not name or not folder.is_dir():
         raise Refusal("Unknown example.")
-    domain = example_domain(folder)
-    if domain not in DOMAINS:
+    if example_domain(folder) not in DOMAINS:
         raise Refusal(say(lang, "domain_off"))
-    task = empty_task(domain)
-    for label, class_dir in enumerate(sorted((folder / "support").iterdir())):
-        task["classes"].append({"name": class_dir.name, "images": [
-            {"path": str(p), "name": p.name, "source": "upload"} for p in sorted(class_dir.glob("*.png"))]})
-        task["queries"] += [{"path": str(p), "name": f"{class_dir.name}/{p.name}", "label": label, "source": "upload"}
-                            for p in sorted((folder / "query" / class_dir.name).glob("*.png"))]
-    task["source"] = f"example {name}"
+    task = example_task(folder)
     shots = min(len(c["images"]) for c in task["classes"])
     message = say(lang, "loaded", what=name, ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
     return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, task["domain"]
@@ -661,6 +677,8 @@ def maml_defaults(task):
 
 # methods whose adaptation is a sequence of learning steps: their curves are drawn side by side
 LEARNING_CURVES = ("maml", "meta-lstm")
+# methods that classify by distance to class prototypes (raw pixels: the same rule, nothing learned)
+PROTOTYPE_RULE = ("protonet", "pixels")
 
 
 def task_key(task: dict) -> str:
@@ -721,7 +739,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Re
         trace, names, prepared_task.support_names,
         query_embeddings=None if result.prediction is None else result.prediction.query_embeddings,
         query_names=prepared_task.query_names, query_predicted=predicted,
-        centre_label="prototype" if method == "protonet" else "centre", lang=lang)
+        centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang)
     matrix = gr.update(value=None, visible=False)
     if method == "siamese":
         matrix = gr.update(value=viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names,
@@ -730,7 +748,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Re
         matrix = gr.update(value=viz.attention_plot(result.prediction.explanation["attention"],
                                                     prepared_task.query_names, prepared_task.support_names, lang),
                            visible=True)
-    elif method == "protonet" and result.prediction is not None:
+    elif method in PROTOTYPE_RULE and result.prediction is not None:
         matrix = gr.update(value=viz.heatmap(result.prediction.explanation["prototype_distances"],
                                              prepared_task.query_names, names, say(lang, "prototypes"), "Viridis_r",
                                              zmin=0), visible=True)
@@ -821,7 +839,7 @@ def explain_query(index: int, state: dict):
     elif method == "matching":
         plot = viz.probability_bars(explanation["attention"][index], state["support"],
                                     f"{title}: {say(lang, 'attention_one')}")
-    elif method == "protonet":
+    elif method in PROTOTYPE_RULE:
         plot = viz.probability_bars(explanation["prototype_distances"][index], names,
                                     f"{title}: {say(lang, 'prototypes')}")
         plot.update_yaxes(range=None)

@@ -34,6 +34,8 @@ SETTINGS = {
     "matching 20-way 1-shot": ("matching", 20, 1, 5, 1, {}),
     "siamese 20-way (10 per class)": ("siamese", 20, 1, 9, 1, {}),
     "maml 5-way 1-shot (mb 32, 1 step)": ("maml", 5, 1, 1, 32, {"ways": 5, "inner_steps": 1, "inner_lr": 0.4}),
+    "maml 5-way 1-shot, strided Conv-4 (mb 32, 1 step)": (
+        "maml", 5, 1, 1, 32, {"ways": 5, "inner_steps": 1, "inner_lr": 0.4, "strided": True}),
     "maml 20-way 1-shot (mb 16, 5 steps)": ("maml", 20, 1, 1, 16, {"ways": 20, "inner_steps": 5, "inner_lr": 0.1}),
     "maml 5-way 1-shot, 15 queries (mb 32, 5 steps)": (
         "maml", 5, 1, 15, 32, {"ways": 5, "inner_steps": 5, "inner_lr": 0.4}),

@@ -27,7 +27,7 @@ from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Predicti
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
 
-METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer")  # shown when shipped
+METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer", "pixels")  # shown when shipped
 MAX_WAYS = 10
 MIN_WAYS = 2
 # the checkpoints each domain of the app is served from

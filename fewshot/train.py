@@ -49,6 +49,8 @@ DEFAULTS = {
     "meta-lstm": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25},
     # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots only set validation.
     "transfer": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0},
+    # nothing to train: --steps 0 records its validation (and then its tests) in a checkpoint card
+    "pixels": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0},
 }
 
 
@@ -100,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-order", action="store_true", help="first-order MAML")
     parser.add_argument("--strided", action="store_true",
                         help="MAML on Finn et al.'s Omniglot Conv-4: stride-2 convolutions, no max-pooling")
+    parser.add_argument("--batched-tasks", action="store_true",
+                        help="MAML: batch a meta-batch's tasks with torch.func.vmap on a CPU too (the default on "
+                             "CUDA; the same meta-gradient, tested; faster or slower by network, see benchmarks/)")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
     parser.add_argument("--siamese-loss", default="contrastive", choices=SIAMESE_LOSSES,
@@ -139,8 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     else:
         args.serve = [tuple(int(v) for v in s.split("x")) for s in args.serve.split(",")]
     args.val_ways = args.val_ways or args.serve[0][0]
-    if args.strided and args.method != "maml":
-        parser.error("--strided is MAML's network (Finn et al.'s Omniglot code)")
+    if (args.strided or args.batched_tasks) and args.method != "maml":
+        parser.error("--strided and --batched-tasks are MAML's options")
     if args.cuda_graph and args.lr_halve_every:
         parser.error("--cuda-graph keeps the learning rate constant: add --lr-halve-every 0")
     args.state = args.state or Path("runs") / args.out.name / "state.pt"
@@ -154,7 +159,11 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
     else:
         channels, size, _ = dataset.image_shape
         config = {"in_channels": channels, "image_size": size, "hidden": args.hidden or 64}
-    if args.method == "maml":
+    if args.method == "pixels":
+        if dataset.domain == "features":
+            raise SystemExit("pixels compares raw images: it has no meaning on precomputed encoder features")
+        config["hidden"] = 0  # no network
+    elif args.method == "maml":
         config.update(
             ways=args.ways,
             inner_lr=args.inner_lr,
@@ -304,14 +313,21 @@ def main(argv: list[str] | None = None) -> dict:
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)
+    if args.batched_tasks:
+        method.batched_tasks = True
+    learns = any(True for _ in method.parameters())
+    if not learns and args.steps:
+        raise SystemExit(f"{args.method} has no parameters to train: run it with --steps 0, which validates it and "
+                         "writes its checkpoint card")
     pretraining = getattr(method, "pretraining", False)
     if pretraining:  # transfer learning: class-labelled batches over all training classes
         sampler = ClassBatchSampler(train_set, args.batch_size, seed=args.seed)
     else:
         sampler = TaskSampler(train_set, args.ways, args.shots, args.queries, seed=args.seed)
-    optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, capturable=args.cuda_graph)
+    optimizer = torch.optim.Adam(method.parameters(), lr=args.lr, capturable=args.cuda_graph) if learns else None
     scheduler = (
-        torch.optim.lr_scheduler.StepLR(optimizer, args.lr_halve_every, gamma=0.5) if args.lr_halve_every else None
+        torch.optim.lr_scheduler.StepLR(optimizer, args.lr_halve_every, gamma=0.5)
+        if args.lr_halve_every and learns else None
     )
 
     resuming = args.state.exists() and not args.restart
@@ -328,12 +344,13 @@ def main(argv: list[str] | None = None) -> dict:
         # CPU first: the RNG and sampler states must stay CPU tensors whatever the device
         saved = torch.load(args.state, map_location="cpu", weights_only=True)
         method.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        for group in optimizer.param_groups:  # a state saved with(out) CUDA graphs resumes either way
-            group["capturable"] = args.cuda_graph
-        for state in optimizer.state.values():
-            if "step" in state and not args.cuda_graph:
-                state["step"] = state["step"].cpu()
+        if optimizer is not None:
+            optimizer.load_state_dict(saved["optimizer"])
+            for group in optimizer.param_groups:  # a state saved with(out) CUDA graphs resumes either way
+                group["capturable"] = args.cuda_graph
+            for state in optimizer.state.values():
+                if "step" in state and not args.cuda_graph:
+                    state["step"] = state["step"].cpu()
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
         sampler.set_state(saved["sampler"])
@@ -416,7 +433,7 @@ def main(argv: list[str] | None = None) -> dict:
     def save_state() -> None:
         args.state.parent.mkdir(parents=True, exist_ok=True)
         state = {
-            "model": method.state_dict(), "optimizer": optimizer.state_dict(),
+            "model": method.state_dict(), "optimizer": optimizer.state_dict() if optimizer is not None else {},
             "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,

@@ -30,7 +30,8 @@ PHOTO_SETTINGS = [(5, 1), (5, 5)]
 ROWS = [("Siamese network", "siamese", None), ("Matching Networks", "matching", None), ("MAML", "maml", None),
         ("Prototypical Networks", "protonet", None), ("Meta-LSTM", "meta-lstm", None),
         ("Transfer: Baseline (linear head)", "transfer", "linear"),
-        ("Transfer: Baseline++ (cosine head)", "transfer", "cosine")]
+        ("Transfer: Baseline++ (cosine head)", "transfer", "cosine"),
+        ("No learning: Prototypical Networks' rule on raw pixels", "pixels", None)]
 SHORT_TITLES = {"siamese": "Siamese network", "matching": "Matching Networks", "maml": "MAML",
                 "protonet": "Prototypical Networks", "meta-lstm": "Meta-LSTM", "linear": "Baseline",
                 "cosine": "Baseline++"}
@@ -124,6 +125,9 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
     runs = []
     for card in cards:
         t = card["training"]
+        if card["method"] == "pixels":  # nothing to train: the row is the floor the others must beat
+            runs.append(f"`{card['name']}`: no training (no parameters)")
+            continue
         if card["method"] == "transfer":  # an ordinary classifier: batches of images, not tasks
             unit = f"batches of {batch_size(t)} images"
         else:
@@ -132,7 +136,8 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
             unit = f"meta-updates{tasks} ({t['ways']}-way {t['shots']}-shot, {queries})"
         runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} {unit} in "
                     f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}")
-    missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)]
+    missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)
+               and not (method == "pixels" and backbone != "conv4")]  # pixels read images, not encoder features
     text = "Training budget: " + "; ".join(runs) + "."
     notes: dict[str, list[str]] = {}
     for card in cards:

@@ -74,6 +74,10 @@ def recipes() -> dict[str, list[str]]:
             "--method", "meta-lstm", *common, "--ways", "20", "--shots", "1", "--queries", "5",
             "--updates", "5", "--steps", "20000", "--val-every", "250", "--val-ways", "20", "--val-episodes", "100",
             "--serve", "20x1,20x5"]
+        # no learning: Prototypical Networks' rule on raw pixels; --steps 0 validates it and writes its card
+        table[f"pixels-omniglot-{split}"] = [
+            "--method", "pixels", *common, "--steps", "0", "--val-ways", "5", "--val-episodes", "300",
+            "--serve", "5x1,5x5,20x1,20x5"]
         # one Siamese network serves every setting: it is trained on pairs, not on shots
         table[f"siamese-omniglot-{split}"] = [
             "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",
@@ -138,6 +142,8 @@ def photo_recipes() -> dict[str, list[str]]:
         "--method", "protonet", *conv4_data, "--val-every", "500", "--val-ways", "5", "--val-episodes", "100",
         "--ways", "10", "--shots", "5", "--queries", "5", "--steps", "4000", "--lr-halve-every", "2000",
         "--serve", "5x1,5x5"]
+    # no learning: Prototypical Networks' rule on the raw 84x84 pixels
+    table["pixels-miniimagenet-conv4"] = ["--method", "pixels", *conv4, "--steps", "0", "--serve", "5x1,5x5"]
     table["siamese-miniimagenet-lite0"] = [
         "--method", "siamese", *lite0, "--ways", "5", "--shots", "1", "--queries", "15", "--steps", "2000",
         "--serve", "5x1,5x5"]

@@ -6,18 +6,20 @@ from .base import AdaptationTrace, FewShotClassifier, Prediction
 from .maml import MAML
 from .matching import MatchingNetworks
 from .meta_lstm import MetaLSTM
+from .pixels import RawPixels
 from .protonet import PrototypicalNetworks
 from .siamese import SiameseNetwork
 from .transfer import TransferLearning
 
 METHODS: dict[str, type[FewShotClassifier]] = {
     cls.name: cls
-    for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks, MetaLSTM, TransferLearning)
+    for cls in (SiameseNetwork, MatchingNetworks, MAML, PrototypicalNetworks, MetaLSTM, TransferLearning, RawPixels)
 }
 
 
 def build_method(name: str, **config) -> FewShotClassifier:
-    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``, ``meta-lstm``, ``transfer``)."""
+    """A method by its short name (``siamese``, ``matching``, ``maml``, ``protonet``, ``meta-lstm``,
+    ``transfer``, ``pixels``)."""
     try:
         cls = METHODS[name]
     except KeyError:
@@ -26,5 +28,5 @@ def build_method(name: str, **config) -> FewShotClassifier:
 
 
 __all__ = ["METHODS", "build_method", "AdaptationTrace", "FewShotClassifier", "Prediction",
-           "MAML", "MatchingNetworks", "MetaLSTM", "PrototypicalNetworks", "SiameseNetwork",
+           "MAML", "MatchingNetworks", "MetaLSTM", "PrototypicalNetworks", "RawPixels", "SiameseNetwork",
            "TransferLearning"]

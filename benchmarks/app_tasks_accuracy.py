@@ -1,0 +1,57 @@
+"""How the shipped character models do on the tasks the app offers, with the no-learning row.
+
+    python benchmarks/app_tasks_accuracy.py [--tasks 40] [--ways 5] [--shots 1]
+        [--methods pixels,protonet,maml]
+
+Two kinds of task, built exactly as the app builds them: the project's own example glyphs
+(``demo/glyphs-*``, all their queries) and random tasks of held-out Omniglot test characters
+(the "Sample a random Omniglot task" button: 3 queries per class, seeds 0..tasks-1). Prints
+the mean query accuracy % over the tasks (± 95% interval across tasks) for each method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=40, help="random Omniglot tasks")
+    parser.add_argument("--ways", type=int, default=5)
+    parser.add_argument("--shots", type=int, default=1)
+    parser.add_argument("--methods", default="pixels,protonet,maml")
+    args = parser.parse_args()
+    import app  # the app's own task building: examples, sampling, preprocessing
+
+    methods = args.methods.split(",")
+    sources = {}
+    for example in sorted(p.name for p in app.DEMO.iterdir() if p.name.startswith("glyphs-")):
+        sources[f"example {example}"] = [app.example_task(app.DEMO / example)]
+    if app.omniglot_available():
+        sources[f"random Omniglot {args.ways}-way {args.shots}-shot ({args.tasks} tasks)"] = [
+            app.sampled_task(app.sample_omniglot_files(args.ways, args.shots, queries=3, seed=seed),
+                             "omniglot", "characters", seed) for seed in range(args.tasks)]
+    print("| tasks | " + " | ".join(methods) + " |")
+    print("| --- | " + " | ".join("---:" for _ in methods) + " |")
+    for source, tasks in sources.items():
+        cells = []
+        for method in methods:
+            accuracies = [app.run_to_end(app.zoo_of(task), method, app.prepared(task, "en"), device="cpu").accuracy
+                          for task in tasks]
+            mean = 100 * statistics.mean(accuracies)
+            spread = 1.96 * 100 * statistics.stdev(accuracies) / math.sqrt(len(accuracies)) if len(tasks) > 1 else 0
+            cells.append(f"{mean:.1f}" + (f" ± {spread:.1f}" if len(tasks) > 1 else ""))
+        print(f"| {source} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
