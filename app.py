@@ -257,6 +257,8 @@ MESSAGES = {
         "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
                           "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
                           "the paper's figure for the same setting.",
+        "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
+                    "meta-learning buys. Sample a random Omniglot task for one that does.",
         "benchmark_photos": " The photo models' EfficientNet-Lite0 encoder was pretrained on ImageNet, which contains "
                             "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
@@ -288,6 +290,7 @@ MESSAGES = {
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
                           "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。",
+        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。随机抽取一个 Omniglot 任务试试。",
         "benchmark_photos": "照片模型的 EfficientNet-Lite0 编码器在 ImageNet 上预训练过，而 ImageNet 包含 mini-ImageNet 的测试类别："
                             "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
@@ -867,6 +870,7 @@ def compare_methods(task, device, request: gr.Request):
         raise Refusal(say(lang, "compare_needs"))
     prepared_task = prepared(task, lang)
     rows, settings = [], []  # settings: (row, the setting its checkpoint was measured in)
+    accuracy = {}  # method -> accuracy on this task
     zoo = zoo_of(task)
     for method in zoo.available():
         try:
@@ -874,6 +878,7 @@ def compare_methods(task, device, request: gr.Request):
         except TaskError as error:
             rows.append([METHODS[method].title, worded(error, lang), "", "", None, None, "", ""])
             continue
+        accuracy[method] = result.accuracy
         recorded = zoo.recorded_accuracy(method, prepared_task.ways, prepared_task.shots)
         rows.append([METHODS[method].title, round(100 * result.accuracy, 1), *benchmark_cells(recorded),
                      round(result.adapt_ms, 1), round(result.classify_ms, 1), result.device, result.checkpoint])
@@ -894,6 +899,9 @@ def compare_methods(task, device, request: gr.Request):
         for row, setting in settings:
             if setting[:2] != (ways, shots):  # a row measured in another setting says which
                 row[2] += " " + say(lang, "setting", ways=setting[0], shots=setting[1])
+    learned = [a for m, a in accuracy.items() if m != "pixels"]
+    if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
+        note += say(lang, "too_easy")  # raw pixels do as well: this task cannot tell the methods apart
     return gr.update(value={"headers": headers, "data": rows}, visible=True), note
 
 

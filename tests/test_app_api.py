@@ -132,6 +132,11 @@ def test_task_building_flow(app_server):
     assert protonet[2] == f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}", protonet
     assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
     assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
+    # the example glyphs are clean enough for raw pixels (benchmarks/app_tasks_accuracy.py), and the note says so
+    pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
+    floor = ModelZoo().recorded_accuracy("pixels", 5, 5)["accuracy"]
+    assert pixels[1] >= max(row[1] for row in core) and pixels[2].startswith(f"{100 * floor:.1f} ±"), pixels
+    assert "too easy to show what meta-learning buys" in compare_status
 
 
 def test_sessions_do_not_share_tasks(app_server):
