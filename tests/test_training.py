@@ -178,3 +178,12 @@ def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(t
     with pytest.raises(SystemExit, match="cannot join"):
         train.main(["--method", "protonet", "--split", "lake", "--trainval", "--steps", "1", "--device", "cpu",
                     "--out", str(tmp_path / "lake"), "--state", str(tmp_path / "lake.pt"), "--quiet"])
+
+
+def test_maml_only_options_are_refused_for_other_methods(capsys):
+    for option in ("--strided", "--batched-tasks"):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--method", "protonet", option])
+        assert "MAML's options" in capsys.readouterr().err
+    args = train.parse_args(["--method", "maml", "--strided", "--batched-tasks"])
+    assert args.strided and args.batched_tasks
