@@ -183,7 +183,7 @@ def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(t
 def test_maml_only_options_are_refused_for_other_methods(capsys):
     for option in ("--strided", "--batched-tasks"):
         with pytest.raises(SystemExit):
-            train.parse_args(["--method", "protonet", option])
+            train.parse_args(["--method", "protonet", option, "--out", "x"])
         assert "MAML's options" in capsys.readouterr().err
-    args = train.parse_args(["--method", "maml", "--strided", "--batched-tasks"])
+    args = train.parse_args(["--method", "maml", "--strided", "--batched-tasks", "--out", "x"])
     assert args.strided and args.batched_tasks
