@@ -37,7 +37,8 @@ class MAML(StepwiseAdaptation):
         test_inner_steps: inner steps at adaptation time (3 for 5-way, 5 for 20-way).
         first_order: drop the second-order term of the meta-gradient.
         batched_tasks: batch the tasks of a meta-batch with ``torch.func.vmap`` (default: on
-            CUDA only; on a CPU a loop over tasks is faster).
+            CUDA only; on a CPU which is faster depends on the network and the machine:
+            ``benchmarks/meta_step.py`` measures both).
         strided: the Conv-4 of Finn et al.'s Omniglot code: stride-2 convolutions instead of
             max-pooling, the last feature map averaged over space (see ``Conv4``).
 

@@ -12,13 +12,14 @@ from .protonet import PrototypicalNetworks
 class RawPixels(PrototypicalNetworks):
     """No learning at all: the nearest class mean in pixel space.
 
-    The embedding is the identity, f(x) = x, on the same preprocessed input the networks
-    read (a 28x28 character with its ink cropped and centred, an 84x84 photo), and the rule
-    is Snell et al.'s: c_k = 1/|S_k| sum_{x_i in S_k} x_i, p(y = k | x) ∝ exp(-||x - c_k||^2).
-    Nothing is trained (no parameters), so the difference between this row and Prototypical
-    Networks' is exactly what meta-training the embedding bought. Vinyals et al. (2016)
-    tabled a raw-pixel baseline too (cosine nearest neighbour on uncropped images), which
-    is a different, weaker rule; no published figure is comparable with this one.
+    The embedding is the identity, f(x) = x, on the same input the networks read (an
+    Omniglot drawing resized to 28x28 as the papers do, or a user's drawing after its ink is
+    cropped and centred; an 84x84 photo), and the rule is Snell et al.'s:
+    c_k = 1/|S_k| sum_{x_i in S_k} x_i, p(y = k | x) ∝ exp(-||x - c_k||^2). Nothing is trained
+    (no parameters), so the difference between this row and Prototypical Networks' is
+    exactly what meta-training the embedding bought. Vinyals et al. (2016) tabled a raw-pixel
+    baseline with another rule (cosine nearest neighbour); no published figure is comparable
+    with this one.
     """
 
     name = "pixels"
