@@ -925,8 +925,8 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
                  query_images: list[gr.FileData], domain: str = "characters") -> dict:
     """Classify query images with a method adapted to a support set.
 
-    Arguments: method (siamese, matching, maml, protonet, or meta-lstm and transfer where
-    shipped); support_images; class_names (one per support image, same order); query_images;
+    Arguments: method (siamese, matching, maml, protonet, or meta-lstm, transfer and pixels,
+    the no-learning baseline, where shipped); support_images; class_names (one per support image, same order); query_images;
     domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
