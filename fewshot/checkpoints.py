@@ -65,15 +65,18 @@ def read_card(folder: Path | str) -> dict[str, Any]:
 
 
 def evaluation_on_test(card: dict[str, Any], ways: int, shots: int,
-                       nearest: bool = False) -> dict[str, Any] | None:
+                       nearest: bool = False, transductive: bool = False) -> dict[str, Any] | None:
     """The card's evaluation of ``ways``-way ``shots``-shot on its split's test classes, at
     the checkpoint's own adaptation settings (the one with most episodes), if recorded.
 
     With ``nearest``, an unrecorded setting falls back to the closest recorded one: the same
     shots first, then the fewest ways apart (its ``ways`` and ``shots`` say which it is).
+    With ``transductive``, MAML's evaluation under Finn et al.'s test protocol instead
+    (``fewshot.evaluate --transductive``: each task's queries batch-normalised together).
     """
+    wanted = {"adapt_transductive"} if transductive else set()
     recorded = [e for e in card.get("evaluation", []) if e.get("split") == card.get("split")
-                and not any(k.startswith("adapt_") for k in e)]
+                and {k for k in e if k.startswith("adapt_")} == wanted]
     exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]
     if exact:
         return max(exact, key=lambda e: e["episodes"])

@@ -46,12 +46,18 @@ def evaluate(
     seed: int = 0,
     queries: int = DEFAULT_QUERIES,
     progress: bool = False,
+    transductive: bool = False,
     **adapt_options,
 ) -> dict:
     """Accuracy over ``episodes`` seeded tasks: ``{"accuracy", "ci95", "episodes", ...}``.
 
-    ``adapt_options`` go to ``method.adapt`` (MAML's ``steps`` and ``lr``).
+    ``adapt_options`` go to ``method.adapt`` (MAML's ``steps`` and ``lr``). ``transductive``
+    (MAML only) normalises each task's queries with their own batch statistics, the test
+    protocol of Finn et al.'s code (see ``MAML.predict_proba``).
     """
+    if transductive and method.name != "maml":
+        raise ValueError("transductive batch normalisation is a MAML evaluation option")
+    predict = (lambda q: method.predict_proba(q, transductive=True)) if transductive else method.predict_proba
     queries = min(queries, dataset.examples_per_class - shots)
     sampler = TaskSampler(dataset, ways, shots, queries, seed=seed)
     device = method.device
@@ -67,7 +73,7 @@ def evaluate(
         support = to_float(task.support_images.to(device), dataset.domain)
         query = to_float(task.query_images.to(device), dataset.domain)
         method.adapt(support, task.support_labels.to(device), **adapt_options)
-        predicted = method.predict_proba(query).argmax(1)
+        predicted = predict(query).argmax(1)
         accuracies.append((predicted == task.query_labels.to(device)).float().mean().item())
     mean = sum(accuracies) / len(accuracies)
     if len(accuracies) > 1:
@@ -83,6 +89,12 @@ def evaluate(
     }
 
 
+def finn_test_queries(dataset: str, shots: int) -> int:
+    """Queries per class in Finn et al.'s test tasks: as many as the shots on Omniglot,
+    15 on mini-ImageNet (their reference code's data generator)."""
+    return shots if dataset == "omniglot" else 15
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fewshot.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -95,7 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --method/--dataset: which shipped checkpoint (photos have both)")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=1)
-    parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES)
+    parser.add_argument("--queries", type=int, default=None,
+                        help=f"queries per class (default {DEFAULT_QUERIES}; with --transductive, Finn et al.'s: "
+                             "as many as shots on Omniglot, 15 on mini-ImageNet)")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -104,11 +118,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
     parser.add_argument("--inner-steps", type=int, default=None, help="MAML: inner steps at adaptation")
     parser.add_argument("--inner-lr", type=float, default=None, help="MAML: inner learning rate at adaptation")
+    parser.add_argument("--transductive", action="store_true",
+                        help="MAML: evaluate as Finn et al.'s code did, each task's queries normalised with their "
+                             "own batch statistics")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--record", action="store_true", help="also store the result in the checkpoint's card")
     args = parser.parse_args(argv)
     if args.method and not args.dataset:
         parser.error("--method needs --dataset")
+    if args.transductive and args.method not in (None, "maml"):
+        parser.error("--transductive is a MAML option")
     return args
 
 
@@ -131,11 +150,17 @@ def main(argv: list[str] | None = None) -> dict:
         adapt_options["steps"] = args.inner_steps
     if args.inner_lr is not None:
         adapt_options["lr"] = args.inner_lr
+    if args.transductive and method.name != "maml":
+        raise SystemExit(f"--transductive is a MAML option; {args.checkpoint} holds {method.name}")
+    if args.queries is None:
+        args.queries = finn_test_queries(dataset_name, args.shots) if args.transductive else DEFAULT_QUERIES
     start = time.perf_counter()
     result = evaluate(
         method, dataset, args.ways, args.shots, args.episodes, args.seed, args.queries,
-        progress=not args.json, **adapt_options,
+        progress=not args.json, transductive=args.transductive, **adapt_options,
     )
+    if args.transductive:
+        adapt_options["transductive"] = True
     seconds = time.perf_counter() - start
     line = {
         "method": method.name,
@@ -172,7 +197,7 @@ def record(folder: Path, line: dict, argv: list[str] | None) -> None:
     card = read_card(folder)
     argv = sys.argv[1:] if argv is None else argv
     entry = {**line, "command": "python -m fewshot.evaluate " + shlex.join(argv)}
-    key = ("split", "ways", "shots", "episodes", "seed", "queries", "adapt_steps", "adapt_lr")
+    key = ("split", "ways", "shots", "episodes", "seed", "queries", "adapt_steps", "adapt_lr", "adapt_transductive")
     kept = [e for e in card.get("evaluation", []) if tuple(e.get(k) for k in key) != tuple(entry.get(k) for k in key)]
     card["evaluation"] = kept + [entry]
     write_card(folder, card)

@@ -2,6 +2,7 @@
 
     python scripts/evaluate_all.py                      # 1,000 episodes, seed 0, test split
     python scripts/evaluate_all.py --only 'protonet-*' --episodes 1000 --device cuda
+    python scripts/evaluate_all.py --only 'maml-omniglot-vinyals-*' --transductive   # Finn et al.'s test protocol
 
 Each evaluation is ``python -m fewshot.evaluate --checkpoint ... --record --json``; the card
 then holds the result and the exact command, and ``scripts/results_table.py`` builds the
@@ -29,15 +30,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-done", action="store_true", help="skip settings already recorded in the card")
+    parser.add_argument("--transductive", action="store_true",
+                        help="MAML checkpoints only: Finn et al.'s test protocol (as many queries per class as shots, "
+                             "batch-normalised together), recorded beside the main evaluation")
     args = parser.parse_args()
     for folder, card in list_checkpoints(ROOT / "checkpoints"):
         if not any(fnmatch.fnmatch(folder.name, p) for p in args.only.split(",")):
+            continue
+        if args.transductive and card["method"] != "maml":
             continue
         for setting in card.get("serves", []):
             done = any(
                 e.get("ways") == setting["ways"] and e.get("shots") == setting["shots"]
                 and e.get("episodes") == args.episodes and e.get("seed") == args.seed
-                and e.get("split") == card.get("split")
+                and e.get("split") == card.get("split") and bool(e.get("adapt_transductive")) == args.transductive
                 for e in card.get("evaluation", [])
             )
             if done and args.skip_done:
@@ -45,6 +51,8 @@ def main() -> None:
             argv = ["--checkpoint", str(folder.relative_to(ROOT)), "--ways", str(setting["ways"]),
                     "--shots", str(setting["shots"]), "--episodes", str(args.episodes), "--seed", str(args.seed),
                     "--device", args.device, "--json", "--record"]
+            if args.transductive:
+                argv.append("--transductive")  # with Finn et al.'s number of queries
             evaluate.main(argv)  # prints its JSON line
             sys.stdout.flush()
 

@@ -83,3 +83,20 @@ def test_a_shortfall_that_would_round_up_to_the_paper_is_printed_with_two_decima
     assert "| 98.86 ± 0.06 (98.9) |" in cells[0.98863]  # short by 0.04: one decimal would say 98.9
     assert "| 98.9 ± 0.1 (98.9 ✓) |" in cells[0.98912]  # reached
     assert "| 98.8 ± 0.1 (98.9) |" in cells[0.98812]  # plainly short
+
+
+def test_maml_under_finns_test_protocol_is_a_row_of_its_own_where_recorded(monkeypatch):
+    """``fewshot.evaluate --transductive`` entries make a second MAML row, judged against the
+    paper (it is the paper's protocol); the main MAML row keeps the app's evaluation."""
+    module = results_table()
+    entry = {"split": "vinyals", "ways": 5, "shots": 1, "episodes": 1000, "ci95": 0.004}
+    maml = {**card("m", method="maml"), "serves": [{"ways": 5, "shots": 1}],
+            "evaluation": [{**entry, "queries": 15, "accuracy": 0.968}]}
+    published = {"maml": {(5, 1): (98.7, 0.4)}}
+    fake_cards(monkeypatch, module, [maml])
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
+    assert rows == ["| MAML | 96.8 ± 0.4 (98.7 ± 0.4) | `m` (100 / 100) |"]  # nothing transductive recorded
+    maml["evaluation"].append({**entry, "queries": 1, "accuracy": 0.9831, "adapt_transductive": True})
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
+    assert rows == ["| MAML | 96.8 ± 0.4 (98.7 ± 0.4) | `m` (100 / 100) |",
+                    f"| {module.TRANSDUCTIVE} | 98.3 ± 0.4 (98.7 ± 0.4 ✓) | those of the MAML row |"]

@@ -128,6 +128,32 @@ def test_evaluate_json_line(capsys):
 
 
 @needs_omniglot
+def test_transductive_evaluation_is_recorded_apart_from_the_main_one(tmp_path, capsys):
+    """``--transductive`` (MAML only) is stored as its own card entry, which the results
+    table's main cells (``evaluation_on_test``) never take for the app's protocol."""
+    import shutil
+
+    from fewshot.checkpoints import evaluation_on_test, read_card
+
+    folder = tmp_path / "maml"
+    shutil.copytree("checkpoints/maml-omniglot-vinyals-5w1s", folder)
+    main_entry = evaluation_on_test(read_card(folder), 5, 1)
+    common = ["--checkpoint", str(folder), "--ways", "5", "--shots", "1", "--episodes", "5", "--seed", "0",
+              "--device", "cpu", "--json", "--record"]
+    line = evaluate.main(common + ["--transductive"])
+    assert line["adapt_transductive"] is True and line["queries"] == 1  # Finn et al.'s: as many as shots
+    assert evaluate.finn_test_queries("mini-imagenet", 5) == 15
+    card = read_card(folder)
+    assert card["evaluation"][-1] == {**line, "command": "python -m fewshot.evaluate " + " ".join(common + ["--transductive"])}
+    assert evaluation_on_test(card, 5, 1) == main_entry
+    with pytest.raises(SystemExit):
+        evaluate.main(["--method", "protonet", "--dataset", "omniglot", "--transductive", "--episodes", "2"])
+    with pytest.raises(SystemExit, match="MAML option"):
+        evaluate.main(["--checkpoint", "checkpoints/protonet-omniglot-vinyals-1shot", "--transductive",
+                       "--episodes", "2", "--device", "cpu"])
+
+
+@needs_omniglot
 def test_a_state_saved_before_it_kept_its_machines_takes_them_from_the_card(tmp_path):
     from fewshot.checkpoints import read_card, write_card
 

@@ -235,12 +235,21 @@ class MAML(StepwiseAdaptation):
         return Prediction(per_step[-1], self.embed(query_images), {"step_probabilities": per_step})
 
     @torch.no_grad()
-    def predict_proba(self, query_images: Tensor) -> Tensor:
-        """Probabilities under the adapted θ' only (no per-step explanation)."""
+    def predict_proba(self, query_images: Tensor, transductive: bool = False) -> Tensor:
+        """Probabilities under the adapted θ' only (no per-step explanation).
+
+        ``transductive``: normalise the queries with the statistics of their own batch, as
+        Finn et al.'s reference code did at test time (it ran a task's queries through the
+        network together, batch norm using that batch's statistics), instead of with the
+        support set's. Each prediction then depends on the other queries passed with it,
+        which is why the app never does it; ``fewshot.evaluate --transductive`` measures
+        the published protocol with it (Bronskill et al. 2020, "TaskNorm: Rethinking Batch
+        Normalization for Meta-Learning", discuss the difference).
+        """
         if not self._history:
             raise RuntimeError("adapt() to a support set before predicting")
-        logits = self.logits(self._history[-1], query_images.to(self.device), stats=self._statistics[-1])
-        return logits.softmax(1)
+        stats = None if transductive else self._statistics[-1]
+        return self.logits(self._history[-1], query_images.to(self.device), stats=stats).softmax(1)
 
     @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:

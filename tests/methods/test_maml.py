@@ -143,6 +143,22 @@ def test_query_predictions_do_not_depend_on_other_queries(task):
     assert torch.allclose(together, alone, atol=1e-5)
 
 
+def test_transductive_prediction_normalises_the_queries_with_their_own_statistics(task):
+    """Finn et al.'s test protocol: the queries' batch statistics, so a query's prediction
+    depends on the others; by default (support statistics) it does not."""
+    sx, sy, qx, _ = task
+    torch.manual_seed(0)
+    model = MAML(ways=5)
+    model.adapt(sx, sy)
+    transductive = model.predict_proba(qx, transductive=True)
+    with torch.no_grad():
+        by_hand = model.logits(model._history[-1], qx).softmax(1)  # no statistics given: the batch's own
+    assert torch.allclose(transductive, by_hand)
+    assert not torch.allclose(transductive, model.predict_proba(qx), atol=1e-3)
+    half = model.predict_proba(qx[:8], transductive=True)
+    assert not torch.allclose(half, transductive[:8], atol=1e-3)
+
+
 def test_head_rows_follow_the_ways(task):
     sx, sy, qx, _ = task
     model = MAML(ways=20)
