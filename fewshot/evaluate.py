@@ -126,8 +126,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.method and not args.dataset:
         parser.error("--method needs --dataset")
-    if args.transductive and args.method not in (None, "maml"):
-        parser.error("--transductive is a MAML option")
     return args
 
 
@@ -140,6 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
             args.method, args.dataset, args.split, args.ways, args.shots, args.backbone
         )
     method, card = load_checkpoint(args.checkpoint, device)
+    if args.transductive and method.name != "maml":  # refused before any data is read
+        raise SystemExit(f"--transductive is a MAML option; {args.checkpoint} holds {method.name}")
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
     backbone = card.get("backbone", "conv4")
@@ -150,8 +150,6 @@ def main(argv: list[str] | None = None) -> dict:
         adapt_options["steps"] = args.inner_steps
     if args.inner_lr is not None:
         adapt_options["lr"] = args.inner_lr
-    if args.transductive and method.name != "maml":
-        raise SystemExit(f"--transductive is a MAML option; {args.checkpoint} holds {method.name}")
     if args.queries is None:
         args.queries = finn_test_queries(dataset_name, args.shots) if args.transductive else DEFAULT_QUERIES
     start = time.perf_counter()

@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-done", action="store_true", help="skip settings already recorded in the card")
     parser.add_argument("--transductive", action="store_true",
-                        help="MAML checkpoints only: Finn et al.'s test protocol (as many queries per class as shots, "
+                        help="MAML checkpoints only: Finn et al.'s test protocol (their number of queries per class, "
                              "batch-normalised together), recorded beside the main evaluation")
     args = parser.parse_args()
     for folder, card in list_checkpoints(ROOT / "checkpoints"):

@@ -4,6 +4,7 @@ every method, through the real command line (and it resumes)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,7 +137,8 @@ def test_transductive_evaluation_is_recorded_apart_from_the_main_one(tmp_path, c
     from fewshot.checkpoints import evaluation_on_test, read_card
 
     folder = tmp_path / "maml"
-    shutil.copytree("checkpoints/maml-omniglot-vinyals-5w1s", folder)
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    shutil.copytree(shipped / "maml-omniglot-vinyals-5w1s", folder)
     main_entry = evaluation_on_test(read_card(folder), 5, 1)
     common = ["--checkpoint", str(folder), "--ways", "5", "--shots", "1", "--episodes", "5", "--seed", "0",
               "--device", "cpu", "--json", "--record"]
@@ -146,10 +148,11 @@ def test_transductive_evaluation_is_recorded_apart_from_the_main_one(tmp_path, c
     card = read_card(folder)
     assert card["evaluation"][-1] == {**line, "command": "python -m fewshot.evaluate " + " ".join(common + ["--transductive"])}
     assert evaluation_on_test(card, 5, 1) == main_entry
-    with pytest.raises(SystemExit):
-        evaluate.main(["--method", "protonet", "--dataset", "omniglot", "--transductive", "--episodes", "2"])
     with pytest.raises(SystemExit, match="MAML option"):
-        evaluate.main(["--checkpoint", "checkpoints/protonet-omniglot-vinyals-1shot", "--transductive",
+        evaluate.main(["--method", "protonet", "--dataset", "omniglot", "--transductive", "--episodes", "2",
+                       "--device", "cpu"])
+    with pytest.raises(SystemExit, match="MAML option"):
+        evaluate.main(["--checkpoint", str(shipped / "protonet-omniglot-vinyals-1shot"), "--transductive",
                        "--episodes", "2", "--device", "cpu"])
 
 
