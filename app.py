@@ -135,8 +135,9 @@ task from K examples*. The characters in the tasks you build were never seen in 
 Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
 $d = \lVert f(x_1) - f(x_2) \rVert$. Training uses the contrastive loss, with $y = 1$ for a pair of the same class:
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
-A query takes the class of its nearest support image. **On screen:** the pairwise distance matrix of the
-support set, and for a query its distance to every support image.
+With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
+class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
+the pairwise distance matrix of the support set, and for a query its distance to every class.
 
 ### Matching Networks (Vinyals et al., 2016)
 A query $\hat x$ attends over the support images by cosine similarity $c$ of their embeddings, and the
@@ -190,7 +191,8 @@ ZH["app_learn_md"] = r"""
 共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
 训练使用对比损失，同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
-查询归入与它最近的支持图像所属的类别。**界面上：**支持集的两两距离矩阵，以及查询到每张支持图像的距离。
+每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
+$c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上：**支持集的两两距离矩阵，以及查询到每个类别的距离。
 
 ### 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
@@ -262,7 +264,7 @@ MESSAGES = {
         "benchmark_photos": " The photo models' EfficientNet-Lite0 encoder was pretrained on ImageNet, which contains "
                             "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
-        "nearest": "Distance to each support image (nearest wins)", "attention_one": "Attention over the support images",
+        "nearest": "Distance to each class's mean code (nearest wins)", "attention_one": "Attention over the support images",
         "prototypes": "Squared distance to each prototype", "steps_probs": "Probabilities per inner step",
         "truth": "true class", "step": "step",
     },
@@ -294,7 +296,7 @@ MESSAGES = {
         "benchmark_photos": "照片模型的 EfficientNet-Lite0 编码器在 ImageNet 上预训练过，而 ImageNet 包含 mini-ImageNet 的测试类别："
                             "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
-        "nearest": "到每张支持图像的距离（最近者胜）", "attention_one": "对支持图像的注意力",
+        "nearest": "到每个类别平均编码的距离（最近者胜）", "attention_one": "对支持图像的注意力",
         "prototypes": "到每个原型的平方距离", "steps_probs": "每一步内循环后的概率",
         "truth": "真实类别", "step": "步",
     },
@@ -817,7 +819,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         captions.append(caption)
     gallery = [(path, caption) for (path, _), caption in zip(shown, captions)]
     explanation = {key: value.cpu().tolist() for key, value in result.prediction.explanation.items()
-                   if key in ("distances", "attention", "prototype_distances", "step_probabilities")}
+                   if key in ("class_distances", "attention", "prototype_distances", "step_probabilities")}
     state = {"method": method, "classes": names, "support": prepared_task.support_names,
              "probabilities": probabilities.tolist(), "explanation": explanation, "lang": lang}
     status = say(lang, "classified", q=len(probabilities), method=METHODS[method].title, device=result.device,
@@ -837,15 +839,13 @@ def explain_query(index: int, state: dict):
     explanation = state["explanation"]
     method = state["method"]
     title = f"{say(lang, 'query')} {index + 1}"
-    if method == "siamese":
-        plot = viz.probability_bars(explanation["distances"][index], state["support"], f"{title}: {say(lang, 'nearest')}")
+    if method == "siamese" or method in PROTOTYPE_RULE:
+        key, words = ("class_distances", "nearest") if method == "siamese" else ("prototype_distances", "prototypes")
+        plot = viz.probability_bars(explanation[key][index], names, f"{title}: {say(lang, words)}")
+        plot.update_yaxes(range=None)  # distances, not probabilities: contrastive ones pass 1
     elif method == "matching":
         plot = viz.probability_bars(explanation["attention"][index], state["support"],
                                     f"{title}: {say(lang, 'attention_one')}")
-    elif method in PROTOTYPE_RULE:
-        plot = viz.probability_bars(explanation["prototype_distances"][index], names,
-                                    f"{title}: {say(lang, 'prototypes')}")
-        plot.update_yaxes(range=None)
     elif method != "maml":  # Meta-LSTM, transfer: the final probabilities
         plot = viz.probability_bars(state["probabilities"][index], names, title)
     else:

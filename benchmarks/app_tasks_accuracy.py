@@ -12,9 +12,7 @@ the mean query accuracy % over the tasks (± 95% interval across tasks) for each
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -31,6 +29,7 @@ def main() -> None:
     parser.add_argument("--methods", default="pixels,protonet,maml")
     args = parser.parse_args()
     import app  # the app's own task building: examples, sampling, preprocessing
+    from fewshot.evaluate import mean_ci95
 
     methods = args.methods.split(",")
     sources = {}
@@ -47,9 +46,8 @@ def main() -> None:
         for method in methods:
             accuracies = [app.run_to_end(app.zoo_of(task), method, app.prepared(task, "en"), device="cpu").accuracy
                           for task in tasks]
-            mean = 100 * statistics.mean(accuracies)
-            spread = 1.96 * 100 * statistics.stdev(accuracies) / math.sqrt(len(accuracies)) if len(tasks) > 1 else 0
-            cells.append(f"{mean:.1f}" + (f" ± {spread:.1f}" if len(tasks) > 1 else ""))
+            mean, spread = mean_ci95(accuracies)
+            cells.append(f"{100 * mean:.1f}" + (f" ± {100 * spread:.1f}" if len(tasks) > 1 else ""))
         print(f"| {source} | " + " | ".join(cells) + " |", flush=True)
 
 

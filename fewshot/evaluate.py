@@ -47,13 +47,15 @@ def evaluate(
     queries: int = DEFAULT_QUERIES,
     progress: bool = False,
     transductive: bool = False,
+    keep_episodes: bool = False,
     **adapt_options,
 ) -> dict:
     """Accuracy over ``episodes`` seeded tasks: ``{"accuracy", "ci95", "episodes", ...}``.
 
     ``adapt_options`` go to ``method.adapt`` (MAML's ``steps`` and ``lr``). ``transductive``
     (MAML only) normalises each task's queries with their own batch statistics, the test
-    protocol of Finn et al.'s code (see ``MAML.predict_proba``).
+    protocol of Finn et al.'s code (see ``MAML.predict_proba``). ``keep_episodes`` adds each
+    episode's accuracy (``"episode_accuracies"``), for paired comparisons on the same tasks.
     """
     if transductive and method.name != "maml":
         raise ValueError("transductive batch normalisation is a MAML evaluation option")
@@ -75,18 +77,28 @@ def evaluate(
         method.adapt(support, task.support_labels.to(device), **adapt_options)
         predicted = predict(query).argmax(1)
         accuracies.append((predicted == task.query_labels.to(device)).float().mean().item())
-    mean = sum(accuracies) / len(accuracies)
-    if len(accuracies) > 1:
-        std = math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (len(accuracies) - 1))
-    else:
-        std = 0.0
-    return {
+    mean, ci95 = mean_ci95(accuracies)
+    result = {
         "accuracy": mean,
-        "ci95": 1.96 * std / math.sqrt(len(accuracies)),
+        "ci95": ci95,
         "episodes": episodes,
         "queries": queries,
         "seed": seed,
     }
+    if keep_episodes:
+        result["episode_accuracies"] = accuracies
+    return result
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """The mean of per-episode values and the half-width of its 95% normal interval,
+    1.96 s / sqrt(n) with the sample standard deviation s (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) > 1:
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    else:
+        std = 0.0
+    return mean, 1.96 * std / math.sqrt(len(values))
 
 
 def finn_test_queries(dataset: str, shots: int) -> int:

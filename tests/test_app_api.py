@@ -233,3 +233,17 @@ def trace_names(update: dict) -> list[str]:
     """The trace names of a Plotly figure as the client receives it."""
     plot = json.loads(update["value"]["plot"])
     return [trace.get("name", "") for trace in plot["data"]]
+
+
+def test_siamese_explanation_is_the_distance_to_each_class():
+    """A Siamese query is explained by its distance to each class's mean code (what decides it), on an
+    axis that fits contrastive distances past 1."""
+    import app
+
+    state = {"method": "siamese", "classes": ["alpha", "beta"], "support": ["a1", "a2", "b1", "b2"],
+             "probabilities": [[0.8, 0.2]], "explanation": {"class_distances": [[0.4, 1.7]]}, "lang": "en"}
+    confidences, plot = app.explain_query(0, state)
+    assert confidences == {"alpha": 0.8, "beta": 0.2}
+    bars = plot.data[0]
+    assert list(bars.x) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
+    assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text

@@ -31,9 +31,9 @@ class Prediction:
     """Class probabilities for queries, and what led to them.
 
     ``explanation`` holds per-method tensors with one row per query: ``distances`` to the
-    support images (Siamese), ``attention`` over the support images (Matching Networks),
-    ``prototype_distances`` (Prototypical Networks), ``step_probabilities`` ``[steps+1, Q, N]``
-    (MAML).
+    support images and ``class_distances`` to each class's mean code (Siamese), ``attention``
+    over the support images (Matching Networks), ``prototype_distances`` (Prototypical
+    Networks), ``step_probabilities`` ``[steps+1, Q, N]`` (MAML).
     """
 
     probabilities: Tensor  # [Q, N]

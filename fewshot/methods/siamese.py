@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import MetricClassifier, squared_distances
+from .base import MetricClassifier, class_means, squared_distances
 
 LOSSES = ("contrastive", "koch")
 
@@ -45,10 +45,13 @@ class SiameseNetwork(MetricClassifier):
     otherwise, L = y d^2 + (1 - y) max(0, m - d)^2.
 
     Every pair of images in an episode is used, same-class and different-class pairs weighted
-    equally. As in Koch et al., a query takes the class of its most similar support image
-    (highest p, or nearest by d). Confidences are a softmax over that best score per class
-    (s, or -d^2) divided by a temperature T fitted on the validation classes after training;
-    T never changes which class wins.
+    equally. With one image per class, as in Koch et al., a query takes the class of its most
+    similar support image (highest p, or nearest by d). Koch et al. classify one-shot tasks
+    only; with K images per class a query is scored against each class's mean code
+    c_k = (1/K) Σ_i h(x_ki), the rule the validation classes chose over the most similar image
+    and over the mean pair score (``benchmarks/siamese_shot_rule.py``). Confidences are a
+    softmax over the class scores (s, or -d^2) divided by a temperature T fitted on the
+    validation classes after training; T never changes which class wins.
     """
 
     name = "siamese"
@@ -101,15 +104,17 @@ class SiameseNetwork(MetricClassifier):
         return loss, log_probabilities
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
-        scores = self.pair_scores(query_features, support_features)  # [Q, S]
-        best = self.class_scores(scores, support_labels, ways)  # [Q, N]
+        best = self.class_scores(query_features, support_features, support_labels, ways)  # [Q, N]
         log_probabilities = F.log_softmax(best / self.temperature, dim=1)
-        return log_probabilities, {"distances": self.distances(scores), "class_scores": best}
+        pairs = self.pair_scores(query_features, support_features)  # [Q, S], for the explanation
+        return log_probabilities, {"distances": self.distances(pairs), "class_distances": self.distances(best),
+                                   "class_scores": best}
 
-    def class_scores(self, scores: Tensor, support_labels: Tensor, ways: int) -> Tensor:
-        """A class's score for each query [Q, N]: its most similar support image's pair score."""
-        same_class = F.one_hot(support_labels, ways).T.bool()  # [N, S]
-        return scores.unsqueeze(1).masked_fill(~same_class.unsqueeze(0), float("-inf")).amax(dim=2)
+    def class_scores(self, query_features: Tensor, support_features: Tensor, support_labels: Tensor,
+                     ways: int) -> Tensor:
+        """Each class's score for each query [Q, N]: the pair score of the query and the class's
+        mean code c_k (with one shot, its one image's code)."""
+        return self.pair_scores(query_features, class_means(support_features, support_labels, ways))
 
     def distances(self, scores: Tensor) -> Tensor:
         """What the app shows as a distance: d = sqrt(-score) (contrastive; finite gradient at

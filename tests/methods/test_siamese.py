@@ -1,4 +1,5 @@
-"""Siamese network: both losses are their formulas; the most similar support image wins."""
+"""Siamese network: both losses are their formulas; the nearest class mean code wins (with one
+shot, the most similar support image)."""
 
 from __future__ import annotations
 
@@ -31,19 +32,33 @@ def test_order_invariance(task):
     check_order_invariance(SiameseNetwork(), task)
 
 
-def test_nearest_support_image_wins_and_trace_has_the_distance_matrix(task):
+def test_nearest_class_mean_code_wins_and_trace_has_the_distance_matrix(task):
     torch.manual_seed(0)
     model = SiameseNetwork()
-    sx, sy, qx, _ = task
+    sx, sy, qx, _ = task  # 5-way 2-shot
     trace = model.adapt(sx, sy)
     matrix = trace.matrices["distances"]
     assert matrix.shape == (10, 10) and torch.allclose(matrix, matrix.T, atol=1e-5)
     assert torch.allclose(matrix.diagonal(), torch.zeros(10), atol=1e-4)
     prediction = model.predict(qx)
+    codes, query_codes = model.embed(sx), model.embed(qx)
+    means = torch.stack([codes[sy == k].mean(0) for k in range(5)])  # c_k = (1/K) Σ h(x_ki)
+    assert torch.allclose(prediction.explanation["class_distances"], torch.cdist(query_codes, means), atol=1e-5)
+    assert torch.equal(prediction.labels, torch.cdist(query_codes, means).argmin(1))
+    # the distance to every support image stays in the explanation
+    assert torch.allclose(prediction.explanation["distances"], torch.cdist(query_codes, codes), atol=1e-5)
+
+
+def test_one_shot_the_nearest_support_image_wins(task):
+    torch.manual_seed(0)
+    model = SiameseNetwork()
+    sx, sy, qx, _ = task
+    sx, sy = sx[::2], sy[::2]  # one image per class: Koch et al.'s one-shot rule
+    model.adapt(sx, sy)
+    prediction = model.predict(qx)
     distances = prediction.explanation["distances"]  # [Q, S]
-    nearest_class = sy[distances.argmin(1)]
-    assert torch.equal(prediction.labels, nearest_class)
-    assert torch.allclose(distances, torch.cdist(model.embed(qx), model.embed(sx)), atol=1e-5)
+    assert torch.equal(prediction.labels, sy[distances.argmin(1)])
+    assert torch.allclose(prediction.explanation["class_distances"], distances[:, sy.argsort()], atol=1e-6)
 
 
 def test_task_loss_is_balanced_over_same_and_different_pairs():
@@ -92,7 +107,7 @@ def test_koch_loss_is_balanced_binary_cross_entropy():
     assert torch.isclose(loss, torch.tensor(expected, dtype=torch.float32))
 
 
-def test_koch_variant_interface_and_most_probable_support_image_wins(task):
+def test_koch_variant_interface_and_most_probable_class_mean_code_wins(task):
     check_interface(SiameseNetwork(loss="koch"), task, "distances")
     check_order_invariance(SiameseNetwork(loss="koch"), task)
     torch.manual_seed(0)
@@ -103,9 +118,13 @@ def test_koch_variant_interface_and_most_probable_support_image_wins(task):
     assert matrix.shape == (10, 10) and torch.allclose(matrix, matrix.T, atol=1e-6)
     assert bool(((matrix >= 0) & (matrix <= 1)).all())
     prediction = model.predict(qx)
-    p_same = torch.sigmoid(weighted_l1_logits(model.embed(qx), model.embed(sx), model.verifier))
-    assert torch.equal(prediction.labels, sy[p_same.argmax(1)])
+    codes, query_codes = model.embed(sx), model.embed(qx)
+    p_same = torch.sigmoid(weighted_l1_logits(query_codes, codes, model.verifier))
     assert torch.allclose(prediction.explanation["distances"], 1 - p_same, atol=1e-6)
+    means = torch.stack([codes[sy == k].mean(0) for k in range(5)])
+    p_class = torch.sigmoid(weighted_l1_logits(query_codes, means, model.verifier))
+    assert torch.equal(prediction.labels, p_class.argmax(1))
+    assert torch.allclose(prediction.explanation["class_distances"], 1 - p_class, atol=1e-6)
 
 
 def test_loss_choice_is_part_of_the_config():
