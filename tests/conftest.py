@@ -6,8 +6,10 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from fewshot.data import default_data_root, load_dataset
 
@@ -53,3 +55,34 @@ def app_server():
     server = AppServer()
     yield server
     server.stop()
+
+
+def photo(colour, seed: int) -> Image.Image:
+    """A coloured disc or bar on a textured background: classes differ by shape and colour."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(90, 160, (84, 84, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    pen = ImageDraw.Draw(image)
+    x, y = rng.integers(20, 50, 2)
+    if colour[1] > 100:
+        pen.ellipse([x - 15, y - 15, x + 25, y + 25], fill=colour)
+    else:
+        pen.rectangle([x - 20, y - 5, x + 30, y + 8], fill=colour)
+    return image
+
+
+@pytest.fixture(scope="session")
+def tiny_mini_imagenet(tmp_path_factory):
+    """A mini-ImageNet-shaped folder of 84x84 JPEGs: train 6, val 5, test 5 classes of 6 images."""
+    root = tmp_path_factory.mktemp("mini")
+    colours = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (230, 210, 20), (200, 30, 200), (20, 200, 200),
+               (120, 60, 20), (250, 250, 250), (10, 10, 10), (240, 120, 10), (90, 30, 150), (20, 90, 20),
+               (160, 160, 40), (40, 40, 120), (200, 120, 160), (100, 200, 150)]
+    parts = {"train": colours[:6], "val": colours[6:11], "test": colours[11:16]}
+    for part, chosen in parts.items():
+        for c, colour in enumerate(chosen):
+            folder = root / part / f"n{part}{c:02d}"
+            folder.mkdir(parents=True)
+            for i in range(6):
+                photo(colour, seed=c * 100 + i).save(folder / f"{i}.jpg", quality=95)
+    return root

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .conftest import needs_omniglot
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,5 +38,37 @@ def test_app_tasks_accuracy_prints_a_row_per_kind_of_task():
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| example") or "random" in line]
     assert [r[0].strip() for r in rows if r[0].strip().startswith("example")] == [
         "example glyphs-10way", "example glyphs-3way", "example glyphs-5way"]
+    for row in rows:
+        assert all(0 <= float(cell.split("±")[0]) <= 100 for cell in row[1:])
+
+
+def test_webp_shift_compares_each_photo_checkpoint_on_the_same_episodes(tiny_mini_imagenet, tmp_path):
+    env = {**os.environ, "FEWSHOT_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "benchmarks/webp_shift.py", "--only", "protonet-miniimagenet-conv4-1shot,matching-*conv4-1shot",
+         "--episodes", "3", "--data-root", str(tiny_mini_imagenet)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    assert "5 classes x 6, WebP quality 70 round trip" in out
+    rows = {r[0].strip(): r for r in (line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| `"))}
+    assert set(rows) == {"`protonet-miniimagenet-conv4-1shot`", "`matching-miniimagenet-conv4-1shot`"}
+    assert rows["`protonet-miniimagenet-conv4-1shot`"][1].strip() == "WebP (lent GPU)"
+    assert rows["`matching-miniimagenet-conv4-1shot`"][1].strip() == "original JPEGs (CPU)"
+    for row in rows.values():
+        original, webp = (float(cell.split("±")[0]) for cell in row[3:5])
+        difference = float(row[5].split("±")[0])
+        assert abs((webp - original) - difference) < 0.11  # the paired difference is of the same episodes
+
+
+@needs_omniglot
+def test_siamese_shot_rule_scores_the_same_network_three_ways():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/siamese_shot_rule.py", "--episodes", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    header = next(line for line in out.splitlines() if line.startswith("| setting"))
+    assert [h.strip().split(" ")[0] for h in header.split("|")[2:-1]] == ["max", "mean", "prototype"]
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if "-way 5-shot" in line]
+    assert [r[0].strip() for r in rows] == ["5-way 5-shot", "20-way 5-shot"]
     for row in rows:
         assert all(0 <= float(cell.split("±")[0]) <= 100 for cell in row[1:])
