@@ -1,11 +1,11 @@
-"""Which K-shot rule for a Siamese network, measured on the validation characters.
+"""Which K-shot rule for a Siamese network, measured on the validation classes.
 
     python benchmarks/siamese_shot_rule.py [--checkpoint checkpoints/siamese-omniglot-vinyals]
         [--episodes 300] [--seed 1] [--threads 1]
 
 Koch et al. (2015) classify one-shot tasks only: a query takes the class of its most similar
-support image. With K > 1 images per class there are two natural rules, both over the same
-pair scores s(query, support image) (the verification logit, or -d² for the contrastive loss):
+support image. With K > 1 images per class there are three natural rules, all with the same
+pair score s (the verification logit, or -d² for the contrastive loss):
 
 - ``max``: a class scores its most similar support image, max_k s(q, x_ck) (nearest
   neighbour; what the project shipped first);
@@ -17,7 +17,7 @@ pair scores s(query, support image) (the verification logit, or -d² for the con
 
 The rule is a design choice, so it is chosen on the validation part of the split (never the
 test part). Prints one row per setting: accuracy % ± 95% interval for each rule, on the same
-seeded episodes.
+seeded episodes, and for the second and third rules the paired difference from the first.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def main() -> None:
                 cell += f" ({100 * difference:+.2f} ± {100 * ci:.2f})"
             cells.append(cell)
         print(f"| {ways}-way 5-shot | " + " | ".join(cells) + " |", flush=True)
+
 
 if __name__ == "__main__":
     main()
