@@ -34,11 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fewshot.checkpoints import load_checkpoint  # noqa: E402
 from fewshot.data import load_dataset  # noqa: E402
 from fewshot.evaluate import DEFAULT_QUERIES, evaluate, mean_ci95  # noqa: E402
+from fewshot.methods.base import class_means  # noqa: E402
 from fewshot.methods.siamese import SiameseNetwork  # noqa: E402
-
-
-def member_matrix(support_labels, ways, dtype):
-    return F.one_hot(support_labels, ways).to(dtype)  # [S, N]
 
 
 class NearestImageSiamese(SiameseNetwork):
@@ -46,7 +43,7 @@ class NearestImageSiamese(SiameseNetwork):
 
     def class_scores(self, query_features, support_features, support_labels, ways):
         scores = self.pair_scores(query_features, support_features)  # [Q, S]
-        members = member_matrix(support_labels, ways, torch.bool).T  # [N, S]
+        members = F.one_hot(support_labels, ways).T.bool()  # [N, S]
         return scores.unsqueeze(1).masked_fill(~members.unsqueeze(0), float("-inf")).amax(dim=2)
 
 
@@ -54,8 +51,8 @@ class MeanScoreSiamese(SiameseNetwork):
     """The same network, scoring a class by the mean pair score over its support images."""
 
     def class_scores(self, query_features, support_features, support_labels, ways):
-        members = member_matrix(support_labels, ways, query_features.dtype)
-        return self.pair_scores(query_features, support_features) @ members / members.sum(0)  # [Q, N]
+        scores = self.pair_scores(query_features, support_features)  # [Q, S]
+        return class_means(scores.T, support_labels, ways).T  # [Q, N]
 
 
 def main() -> None:

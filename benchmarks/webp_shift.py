@@ -25,6 +25,7 @@ import fnmatch
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,9 @@ from fewshot.evaluate import DEFAULT_QUERIES, evaluate, mean_ci95  # noqa: E402
 
 def round_trip(images: np.ndarray, quality: int, workers: int) -> np.ndarray:
     """``uint8[classes, n, 3, H, W]`` encoded as WebP at ``quality`` and decoded again."""
-    gpu_data.QUALITY = quality
     flat = images.reshape(-1, *images.shape[2:])
     with ProcessPoolExecutor(workers) as pool:
-        blobs = list(pool.map(gpu_data._encode, flat, chunksize=256))
+        blobs = list(pool.map(partial(gpu_data._encode, quality=quality), flat, chunksize=256))
         decoded = list(pool.map(gpu_data._decode, blobs, chunksize=256))
     return np.stack(decoded).reshape(images.shape)
 

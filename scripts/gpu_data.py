@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 QUALITY = 70
 
 
-def _encode(image: np.ndarray) -> bytes:
+def _encode(image: np.ndarray, quality: int = QUALITY) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image.transpose(1, 2, 0))).save(buffer, "WEBP", quality=QUALITY, method=4)
+    Image.fromarray(np.ascontiguousarray(image.transpose(1, 2, 0))).save(buffer, "WEBP", quality=quality, method=4)
     return buffer.getvalue()
 
 
