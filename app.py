@@ -135,6 +135,8 @@ task from K examples*. The characters in the tasks you build were never seen in 
 Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
 $d = \lVert f(x_1) - f(x_2) \rVert$. Training uses the contrastive loss, with $y = 1$ for a pair of the same class:
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
+averaged over the same-class pairs, and over the different-class pairs still closer than the margin $m$
+(pairs already pushed apart have no gradient and would only dilute it).
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
 class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
@@ -191,7 +193,7 @@ ZH["app_learn_md"] = r"""
 共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
 训练使用对比损失，同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
-每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
+损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
 $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上：**支持集的两两距离矩阵，以及查询到每个类别的距离。
 
 ### 匹配网络（Vinyals 等，2016）

@@ -107,8 +107,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "CUDA; the same meta-gradient, tested; faster or slower by network, see benchmarks/)")
     parser.add_argument("--fce", action="store_true", help="Matching Networks: full context embeddings")
     parser.add_argument("--margin", type=float, default=1.0, help="Siamese contrastive-loss margin m")
+    parser.add_argument("--embedding-dim", type=int, default=64, help="Siamese code size (Koch et al.: 4096)")
     parser.add_argument("--siamese-loss", default="contrastive", choices=SIAMESE_LOSSES,
-                        help="Siamese: contrastive loss, or Koch et al.'s weighted-L1 logistic verification")
+                        help="Siamese: contrastive loss (its different-class half averaged over all pairs, or over "
+                             "the active ones inside the margin), or Koch et al.'s weighted-L1 logistic verification")
     parser.add_argument("--updates", type=int, default=5, help="Meta-LSTM: learner updates per task")
     parser.add_argument("--head", default="linear", choices=["linear", "cosine"],
                         help="transfer: Baseline (linear) or Baseline++ (cosine) head")
@@ -176,7 +178,7 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
     elif args.method == "matching":
         config.update(fce=args.fce)
     elif args.method == "siamese":
-        config.update(margin=args.margin, loss=args.siamese_loss)
+        config.update(margin=args.margin, loss=args.siamese_loss, embedding_dim=args.embedding_dim)
     elif args.method == "meta-lstm":
         config.update(ways=args.ways, updates=args.updates)
     elif args.method == "transfer":

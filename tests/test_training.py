@@ -20,7 +20,7 @@ RECIPES = {
     # method: (extra training arguments, steps)
     "protonet": (["--ways", "10", "--queries", "5"], 60),
     "matching": (["--ways", "10", "--queries", "5"], 60),
-    "siamese": (["--ways", "10", "--queries", "4", "--lr", "0.003"], 60),
+    "siamese": (["--ways", "10", "--queries", "4", "--lr", "0.003", "--siamese-loss", "contrastive-active"], 60),
     "maml": (["--ways", "5", "--queries", "2", "--meta-batch", "2", "--inner-lr", "0.4", "--lr", "0.01"], 60),
     # 120 steps: at 60 the result hung on float noise (Adam turns the conv biases' ~1e-7 gradients,
     # zero but for rounding, into full steps): 0.56 or 0.47 for two equal implementations; at 120

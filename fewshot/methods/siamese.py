@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from .base import MetricClassifier, class_means, squared_distances
 
-LOSSES = ("contrastive", "koch")
+LOSSES = ("contrastive", "contrastive-active", "koch")
 
 
 def contrastive_loss(distance: Tensor, same: Tensor, margin: float) -> Tensor:
@@ -43,6 +43,12 @@ class SiameseNetwork(MetricClassifier):
     ``loss="contrastive"`` (Hadsell, Chopra & LeCun 2006): linear codes whose distance
     d = ||h(x1) - h(x2)|| is pulled to zero for a same-class pair and pushed past a margin m
     otherwise, L = y d^2 + (1 - y) max(0, m - d)^2.
+
+    ``loss="contrastive-active"``: the same loss, but its different-class half is averaged over
+    the pairs still inside the margin (d < m, the only ones with a gradient) rather than over
+    all of them, so that the many pairs already pushed apart do not dilute it (the averaging
+    over non-zero terms that Hermans, Beyer & Leibe 2017, "In Defense of the Triplet Loss for
+    Person Re-Identification", found to matter for their batch-all triplet loss).
 
     Every pair of images in an episode is used, same-class and different-class pairs weighted
     equally. With one image per class, as in Koch et al., a query takes the class of its most
@@ -98,7 +104,11 @@ class SiameseNetwork(MetricClassifier):
             losses = F.binary_cross_entropy_with_logits(scores, same.float(), reduction="none")
         else:
             losses = contrastive_loss(self.distances(scores), same, self.margin)
-        loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[pairs & ~same].mean()
+        different = pairs & ~same
+        if self.loss == "contrastive-active":
+            active = different & (losses > 0)
+            different = active if active.any() else different
+        loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[different].mean()
         n = len(support_images)
         log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
         return loss, log_probabilities

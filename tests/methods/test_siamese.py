@@ -74,6 +74,39 @@ def test_task_loss_is_balanced_over_same_and_different_pairs():
     assert torch.isclose(loss, torch.tensor(expected))
 
 
+def test_active_contrastive_loss_averages_only_the_different_pairs_inside_the_margin():
+    features = torch.tensor([[0.0, 0.0], [0.0, 0.5], [0.6, 0.0], [3.0, 0.25]])
+    labels = torch.tensor([0, 0, 1, 1])
+    support, query = torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 28, 28)
+    same = (0.25 + (2.4 ** 2 + 0.25 ** 2)) / 2  # pairs (0, 1) at d = 0.5 and (2, 3) at d^2 = 5.8225
+    # different pairs: (0, 2) at d = 0.6 and (1, 2) at d = sqrt(0.61) are inside the margin m = 1,
+    # (0, 3) and (1, 3) beyond it (zero loss)
+    inside = [(1 - 0.6) ** 2, (1 - math.sqrt(0.61)) ** 2]
+    for loss_name, different in (("contrastive", sum(inside) / 4), ("contrastive-active", sum(inside) / 2)):
+        model = SiameseNetwork(margin=1.0, loss=loss_name)
+        model.embed = lambda images: features  # type: ignore[method-assign]
+        loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
+        assert torch.isclose(loss, torch.tensor(0.5 * same + 0.5 * different)), loss_name
+    # with every different pair beyond the margin the active half is zero, as for the plain loss
+    model = SiameseNetwork(margin=1.0, loss="contrastive-active")
+    model.embed = lambda images: torch.tensor([[0.0, 0.0], [0.0, 0.5], [3.0, 0.0], [3.0, 0.25]])  # type: ignore[method-assign]
+    loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
+    assert torch.isclose(loss, torch.tensor(0.5 * (0.25 + 0.0625) / 2))
+
+
+def test_active_contrastive_variant_scores_and_rebuilds_like_the_contrastive_one(task):
+    check_interface(SiameseNetwork(loss="contrastive-active"), task, "distances")
+    torch.manual_seed(0)
+    plain = SiameseNetwork()
+    active = SiameseNetwork(**{**plain.config(), "loss": "contrastive-active"})
+    active.load_state_dict(plain.state_dict())
+    sx, sy, qx, _ = task
+    plain.adapt(sx, sy)
+    active.adapt(sx, sy)
+    assert torch.equal(plain.predict(qx).labels, active.predict(qx).labels)  # the loss changes training only
+    assert SiameseNetwork(**active.config()).loss == "contrastive-active"
+
+
 def test_koch_weighted_l1_logit_hand_worked():
     # s = Σ_k α_k |a_k - b_k| + c with α = (-2, 1), c = 0.5
     verifier = torch.nn.Linear(2, 1)
