@@ -62,7 +62,8 @@ class SiameseNetwork(MetricClassifier):
 
     name = "siamese"
     title = "Siamese network"
-    summary = "Learns whether two images show the same class; a query takes the class of its most similar support image."
+    summary = ("Learns whether two images show the same class; a query takes the class it is most similar to "
+               "(its one support image, or the mean code of several).")
 
     def __init__(
         self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0,
