@@ -111,12 +111,12 @@ class SiameseNetwork(MetricClassifier):
             different = active if active.any() else different
         loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[different].mean()
         n = len(support_images)
-        log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
-        return loss, log_probabilities
+        # the queries' class log-probabilities only: the explanation's [Q, S] pair scores are not needed here
+        return loss, self.log_probabilities(self.class_scores(features[n:], features[:n], support_labels, ways))
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
         best = self.class_scores(query_features, support_features, support_labels, ways)  # [Q, N]
-        log_probabilities = F.log_softmax(best / self.temperature, dim=1)
+        log_probabilities = self.log_probabilities(best)
         pairs = self.pair_scores(query_features, support_features)  # [Q, S], for the explanation
         return log_probabilities, {"distances": self.distances(pairs), "class_distances": self.distances(best),
                                    "class_scores": best}
@@ -126,6 +126,10 @@ class SiameseNetwork(MetricClassifier):
         """Each class's score for each query [Q, N]: the pair score of the query and the class's
         mean code c_k (with one shot, its one image's code)."""
         return self.pair_scores(query_features, class_means(support_features, support_labels, ways))
+
+    def log_probabilities(self, class_scores: Tensor) -> Tensor:
+        """log softmax(score / T) over the classes; T is fitted after training (1 until then)."""
+        return F.log_softmax(class_scores / self.temperature, dim=1)
 
     def distances(self, scores: Tensor) -> Tensor:
         """What the app shows as a distance: d = sqrt(-score) (contrastive; finite gradient at
