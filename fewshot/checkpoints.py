@@ -64,8 +64,8 @@ def read_card(folder: Path | str) -> dict[str, Any]:
         return json.load(handle)
 
 
-def evaluation_on_test(card: dict[str, Any], ways: int, shots: int,
-                       nearest: bool = False, transductive: bool = False) -> dict[str, Any] | None:
+def evaluation_on_test(card: dict[str, Any], ways: int, shots: int, nearest: bool = False,
+                       transductive: bool = False, finetuned: bool = False) -> dict[str, Any] | None:
     """The card's evaluation of ``ways``-way ``shots``-shot on its split's test classes, at
     the checkpoint's own adaptation settings (the one with most episodes), if recorded.
 
@@ -73,8 +73,10 @@ def evaluation_on_test(card: dict[str, Any], ways: int, shots: int,
     shots first, then the fewest ways apart (its ``ways`` and ``shots`` say which it is).
     With ``transductive``, MAML's evaluation under Finn et al.'s test protocol instead
     (``fewshot.evaluate --transductive``: each task's queries batch-normalised together).
+    With ``finetuned``, a Siamese network's evaluation fine-tuned on each support set
+    (``fewshot.evaluate --finetune-steps n``, at its default learning rate).
     """
-    wanted = {"adapt_transductive"} if transductive else set()
+    wanted = {"adapt_transductive"} if transductive else {"adapt_steps"} if finetuned else set()
     recorded = [e for e in card.get("evaluation", []) if e.get("split") == card.get("split")
                 and {k for k in e if k.startswith("adapt_")} == wanted]
     exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]

@@ -4,6 +4,8 @@
         --episodes 1000 --seed 0 --json
     python -m fewshot.evaluate --checkpoint checkpoints/protonet-omniglot-vinyals-1shot \\
         --ways 20 --shots 1 --episodes 1000 --seed 0
+    python -m fewshot.evaluate --method siamese --dataset omniglot --ways 5 --shots 1 \
+        --finetune-steps 5     # fine-tuned on each support set, as the published Siamese row
 
 With ``--method/--dataset`` the shipped checkpoint that serves the setting is used. The
 interval is 1.96 standard errors of the per-episode accuracies, as in the papers. With
@@ -13,6 +15,7 @@ interval is 1.96 standard errors of the per-episode accuracies, as in the papers
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import shlex
@@ -128,8 +131,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>)")
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
-    parser.add_argument("--inner-steps", type=int, default=None, help="MAML: inner steps at adaptation")
-    parser.add_argument("--inner-lr", type=float, default=None, help="MAML: inner learning rate at adaptation")
+    parser.add_argument("--inner-steps", "--finetune-steps", dest="inner_steps", type=int, default=None,
+                        help="gradient steps at adaptation: MAML's inner steps, Meta-LSTM's updates, the transfer "
+                             "baselines' head fitting; a Siamese network's fine-tuning on each support set "
+                             "(default: none, as the app serves it)")
+    parser.add_argument("--inner-lr", "--finetune-lr", dest="inner_lr", type=float, default=None,
+                        help="the learning rate of those steps (default: the checkpoint's)")
     parser.add_argument("--transductive", action="store_true",
                         help="MAML: evaluate as Finn et al.'s code did, each task's queries normalised with their "
                              "own batch statistics")
@@ -152,6 +159,10 @@ def main(argv: list[str] | None = None) -> dict:
     method, card = load_checkpoint(args.checkpoint, device)
     if args.transductive and method.name != "maml":  # refused before any data is read
         raise SystemExit(f"--transductive is a MAML option; {args.checkpoint} holds {method.name}")
+    if (args.inner_steps is not None or args.inner_lr is not None) and \
+            "steps" not in inspect.signature(method.adapt).parameters:
+        raise SystemExit(f"{method.title} takes no gradient steps at adaptation: --inner-steps and --inner-lr "
+                         "do not apply to it")
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
     backbone = card.get("backbone", "conv4")

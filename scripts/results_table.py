@@ -26,11 +26,14 @@ from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noq
 
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
 PHOTO_SETTINGS = [(5, 1), (5, 5)]
-# MAML's checkpoints once more, evaluated as Finn et al.'s code did (shown where recorded)
+# rows that evaluate the row above's checkpoints another way (shown where recorded): the
+# Siamese network fine-tuned on each support set, as the published row; MAML as Finn et al.'s code did
+FINETUNED = "Siamese network, fine-tuned on each support set (as the published row)"
 TRANSDUCTIVE = "MAML, tested as Finn et al.'s code did (queries batch-normalised together)"
+VARIANTS = {FINETUNED: ("Siamese network", {"finetuned": True}), TRANSDUCTIVE: ("MAML", {"transductive": True})}
 # rows: (title, method, which cards) -- the two transfer baselines differ by their head
-ROWS = [("Siamese network", "siamese", None), ("Matching Networks", "matching", None), ("MAML", "maml", None),
-        (TRANSDUCTIVE, "maml", None),
+ROWS = [("Siamese network", "siamese", None), (FINETUNED, "siamese", None),
+        ("Matching Networks", "matching", None), ("MAML", "maml", None), (TRANSDUCTIVE, "maml", None),
         ("Prototypical Networks", "protonet", None), ("Meta-LSTM", "meta-lstm", None),
         ("Transfer: Baseline (linear head)", "transfer", "linear"),
         ("Transfer: Baseline++ (cosine head)", "transfer", "cosine"),
@@ -73,15 +76,14 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
     lines = [header, "| --- | " + " | ".join("---" for _ in settings) + " | --- |"]
     for title, method, head in ROWS:
         mine = [c for c in cards if of_row(c, method, head)]
-        transductive = title == TRANSDUCTIVE  # the same checkpoints as the MAML row, another evaluation
-        if not mine or transductive and not any(evaluation_on_test(c, w, k, transductive=True)
-                                                for c in mine for w, k in settings):
+        above, variant = VARIANTS.get(title, (None, {}))  # the checkpoints of the row above, evaluated otherwise
+        if not mine or variant and not any(evaluation_on_test(c, w, k, **variant) for c in mine for w, k in settings):
             continue
         cells, used = [], {}
         for ways, shots in settings:
             serving = [c for c in mine if {"ways": ways, "shots": shots} in c.get("serves", [])]
             card = serving[0] if serving else None
-            result = None if card is None else evaluation_on_test(card, ways, shots, transductive=transductive)
+            result = None if card is None else evaluation_on_test(card, ways, shots, **variant)
             if card is not None:
                 used[card["name"]] = (card["training"].get("best_step", card["training"]["steps"]),
                                       card["training"]["steps"])
@@ -105,8 +107,8 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
                 text += f" ({value}" + (f" ± {interval}" if interval else "") + (" ✓" if reached else "") + ")"
             cells.append(text)
         checkpoints = ", ".join(f"`{name}` ({kept:,} / {run:,})" for name, (kept, run) in used.items())
-        if transductive:
-            checkpoints = "those of the MAML row"
+        if variant:
+            checkpoints = f"those of the {above} row"
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {checkpoints} |")
     return "\n".join(lines) if len(lines) > 2 else None
 

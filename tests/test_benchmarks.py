@@ -72,3 +72,19 @@ def test_siamese_shot_rule_scores_the_same_network_three_ways():
     assert [r[0].strip() for r in rows] == ["5-way 5-shot", "20-way 5-shot"]
     for row in rows:
         assert all(0 <= float(cell.split("±")[0]) <= 100 for cell in row[1:])
+
+
+@needs_omniglot
+def test_siamese_finetune_reports_each_step_count_against_no_finetuning():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/siamese_finetune.py", "--settings", "5x1", "--lrs", "1e-4,1e-3", "--steps", "2",
+         "--episodes", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    header = next(line for line in out.splitlines() if line.startswith("| setting"))
+    assert [h.strip() for h in header.split("|")[4:-1]] == ["no fine-tuning", "1 steps", "2 steps", "s / episode"]
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| 5-way 1-shot")]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [("0.0001", "3"), ("0.001", "3")]
+    for row in rows:
+        assert 0 <= float(row[3].split("±")[0]) <= 100
+        assert all(-100 <= float(cell.split("±")[0]) <= 100 for cell in row[4:6])

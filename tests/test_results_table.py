@@ -100,3 +100,20 @@ def test_maml_under_finns_test_protocol_is_a_row_of_its_own_where_recorded(monke
     rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
     assert rows == ["| MAML | 96.8 ± 0.4 (98.7 ± 0.4) | `m` (100 / 100) |",
                     f"| {module.TRANSDUCTIVE} | 98.3 ± 0.4 (98.7 ± 0.4 ✓) | those of the MAML row |"]
+
+
+def test_siamese_finetuned_on_each_support_set_is_a_row_of_its_own_where_recorded(monkeypatch):
+    """``fewshot.evaluate --finetune-steps`` entries make a second Siamese row, judged against the
+    published row (which fine-tuned); the main row keeps the app's evaluation."""
+    module = results_table()
+    entry = {"split": "vinyals", "ways": 5, "shots": 1, "episodes": 1000, "queries": 15, "ci95": 0.003}
+    siamese = {**card("s", method="siamese"), "serves": [{"ways": 5, "shots": 1}],
+               "evaluation": [{**entry, "accuracy": 0.966}]}
+    published = {"siamese": {(5, 1): (97.3, 0)}}
+    fake_cards(monkeypatch, module, [siamese])
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
+    assert rows == ["| Siamese network | 96.6 ± 0.3 (97.3) | `s` (100 / 100) |"]  # nothing fine-tuned recorded
+    siamese["evaluation"].append({**entry, "accuracy": 0.9741, "adapt_steps": 5})
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
+    assert rows == ["| Siamese network | 96.6 ± 0.3 (97.3) | `s` (100 / 100) |",
+                    f"| {module.FINETUNED} | 97.4 ± 0.3 (97.3 ✓) | those of the Siamese network row |"]

@@ -157,6 +157,31 @@ def test_transductive_evaluation_is_recorded_apart_from_the_main_one(tmp_path, c
 
 
 @needs_omniglot
+def test_siamese_finetuned_evaluation_is_recorded_apart_from_the_main_one(tmp_path):
+    """``--finetune-steps`` (methods that take gradient steps at adaptation) is stored as its own
+    card entry, which ``evaluation_on_test(..., finetuned=True)`` finds and the main cells never take."""
+    import shutil
+
+    from fewshot.checkpoints import evaluation_on_test, read_card
+
+    folder = tmp_path / "siamese"
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    shutil.copytree(shipped / "siamese-omniglot-vinyals", folder)
+    main_entry = evaluation_on_test(read_card(folder), 5, 1)
+    common = ["--checkpoint", str(folder), "--ways", "5", "--shots", "1", "--episodes", "3", "--seed", "0",
+              "--device", "cpu", "--json", "--record"]
+    line = evaluate.main(common + ["--finetune-steps", "2"])
+    assert line["adapt_steps"] == 2 and "adapt_lr" not in line
+    card = read_card(folder)
+    assert evaluation_on_test(card, 5, 1) == main_entry
+    assert evaluation_on_test(card, 5, 1, finetuned=True) == {
+        **line, "command": "python -m fewshot.evaluate " + " ".join(common + ["--finetune-steps", "2"])}
+    with pytest.raises(SystemExit, match="no gradient steps at adaptation"):
+        evaluate.main(["--checkpoint", str(shipped / "protonet-omniglot-vinyals-1shot"), "--finetune-steps", "2",
+                       "--episodes", "2", "--device", "cpu"])
+
+
+@needs_omniglot
 def test_a_state_saved_before_it_kept_its_machines_takes_them_from_the_card(tmp_path):
     from fewshot.checkpoints import read_card, write_card
 

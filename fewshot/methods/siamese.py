@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
-from .base import MetricClassifier, class_means, squared_distances
+from ..augment import CharacterDistortion
+from .base import AdaptationTrace, MetricClassifier, check_support, class_means, squared_distances
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -58,10 +62,20 @@ class SiameseNetwork(MetricClassifier):
     and over the mean pair score (``benchmarks/siamese_shot_rule.py``). Confidences are a
     softmax over the class scores (s, or -d^2) divided by a temperature T fitted on the
     validation classes after training; T never changes which class wins.
+
+    Fine-tuning (``adapt(..., steps=n)``; none by default, as the app serves it): the row of
+    Vinyals et al. 2016 (Table 1, "Fine Tune: Y") that Finn et al. 2017 table for Koch et al.
+    fine-tunes the network on each test task's support set. Here a copy of the weights takes
+    ``n`` Adam steps of the training loss on the support images and ``copies`` distortions of
+    each (Koch et al.'s affine distortions, seeded, so the same support set always gives the
+    same network; with one image per class they are its only same-class pairs). Batch norm
+    keeps its training statistics, so queries never influence each other. Its settings
+    (``FINETUNE``) were chosen on the validation classes (``benchmarks/siamese_finetune.py``).
     """
 
     name = "siamese"
     title = "Siamese network"
+    FINETUNE = {"lr": 1e-4, "copies": 3}  # fine-tuning at adaptation, chosen on the validation classes
     summary = ("Learns whether two images show the same class; a query takes the class it is most similar to "
                "(its one support image, or the mean code of several).")
 
@@ -77,6 +91,7 @@ class SiameseNetwork(MetricClassifier):
         if loss == "koch":
             self.verifier = nn.Linear(embedding_dim, 1)  # α and c
         self.register_buffer("temperature", torch.tensor(1.0))
+        self._finetuned: dict[str, Tensor] | None = None  # weights fine-tuned on the last support set
 
     def config(self):
         config = {**super().config(), "embedding_dim": self.embedding_dim, "margin": self.margin}
@@ -84,9 +99,16 @@ class SiameseNetwork(MetricClassifier):
             config["loss"] = self.loss
         return config
 
-    def embed(self, images: Tensor) -> Tensor:
+    def forward(self, images: Tensor) -> Tensor:
+        """h(x) under the meta-trained weights (what training differentiates)."""
         codes = self.projection(self.backbone(images))
         return torch.sigmoid(codes) if self.loss == "koch" else codes
+
+    def embed(self, images: Tensor) -> Tensor:
+        """h(x) under the weights fine-tuned on the last support set, if it was fine-tuned."""
+        if self._finetuned is not None:
+            return functional_call(self, self._finetuned, (images,))
+        return self(images)
 
     def pair_scores(self, a: Tensor, b: Tensor) -> Tensor:
         """Similarity of every pair ``[len(a), len(b)]``, higher for more alike: the
@@ -95,9 +117,10 @@ class SiameseNetwork(MetricClassifier):
             return weighted_l1_logits(a, b, self.verifier)
         return -squared_distances(a, b)
 
-    def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
-        features = self.embed(torch.cat([support_images, query_images]))
-        labels = torch.cat([support_labels, query_labels])
+    def pair_loss(self, features: Tensor, labels: Tensor) -> Tensor:
+        """The training loss over every pair of a batch of codes: the mean over same-class
+        pairs and the mean over different-class pairs (the active ones for
+        ``contrastive-active``), weighted equally."""
         scores = self.pair_scores(features, features)
         pairs = torch.triu(torch.ones_like(scores, dtype=torch.bool), diagonal=1)
         same = labels.unsqueeze(0) == labels.unsqueeze(1)
@@ -109,10 +132,72 @@ class SiameseNetwork(MetricClassifier):
         if self.loss == "contrastive-active":
             active = different & (losses > 0)
             different = active if active.any() else different
-        loss = 0.5 * losses[pairs & same].mean() + 0.5 * losses[different].mean()
+        return 0.5 * losses[pairs & same].mean() + 0.5 * losses[different].mean()
+
+    def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
+        features = self(torch.cat([support_images, query_images]))
+        loss = self.pair_loss(features, torch.cat([support_labels, query_labels]))
         n = len(support_images)
         # the queries' class log-probabilities only: the explanation's [Q, S] pair scores are not needed here
         return loss, self.log_probabilities(self.class_scores(features[n:], features[:n], support_labels, ways))
+
+    def adapt(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None,
+              ) -> AdaptationTrace:
+        """Embed the support set; with ``steps`` > 0, fine-tune on it first (``finetuning``),
+        and the trace holds one record per step."""
+        self._finetuned = None
+        if not steps:
+            return super().adapt(support_images, support_labels, query_images, query_labels)
+        start = time.perf_counter()
+        records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
+        trace = super().adapt(support_images, support_labels, query_images, query_labels)  # fine-tuned codes
+        trace.steps, trace.seconds = records, time.perf_counter() - start
+        return trace
+
+    def finetuning(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
+                   query_labels: Tensor | None = None, steps: int = 5, lr: float | None = None):
+        """Fine-tune a copy of the weights on the support set, one record per step (step 0 is
+        the meta-trained network): the training loss ``pair_loss`` on the support images and
+        ``FINETUNE["copies"]`` fresh distortions of each, minimised by Adam at ``lr``. With
+        queries, each record also holds their class probabilities (and with their labels,
+        loss and accuracy) under that step's weights. Afterwards ``embed`` uses the last
+        step's weights. (With Koch's loss the verification weights α stay as trained.)"""
+        if self.in_channels != 1 or self.backbone_name != "conv4":
+            raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
+                             "it needs a Conv-4 on one-channel images")
+        ways, steps = check_support(support_images, support_labels), int(steps)
+        lr = self.FINETUNE["lr"] if lr is None else float(lr)
+        copies = self.FINETUNE["copies"]
+        device = self.device
+        support_images, support_labels = support_images.to(device), support_labels.to(device)
+        labels = support_labels.repeat(copies + 1)
+        distort = CharacterDistortion(seed=0)  # the same support set is always distorted alike
+        params = {name: p.detach().clone().requires_grad_() for name, p in self.named_parameters()
+                  if not name.startswith("verifier.")}
+        optimiser = torch.optim.Adam(params.values(), lr=lr)
+        self.eval()  # batch norm with its training statistics
+        for step in range(int(steps) + 1):
+            with torch.enable_grad():
+                images = torch.cat([support_images, *(distort(support_images) for _ in range(copies))])
+                loss = self.pair_loss(functional_call(self, params, (images,)), labels)
+            record = {"step": step, "lr": lr, "support_loss": loss.item()}
+            if query_images is not None:
+                with torch.no_grad():
+                    codes = functional_call(self, params, (torch.cat([support_images, query_images.to(device)]),))
+                    n = len(support_images)
+                    log_probabilities = self.log_probabilities(
+                        self.class_scores(codes[n:], codes[:n], support_labels, ways))
+                record["query_probabilities"] = log_probabilities.exp()
+                if query_labels is not None:
+                    query_labels = query_labels.to(device)
+                    record["query_loss"] = F.nll_loss(log_probabilities, query_labels).item()
+                    record["query_accuracy"] = (log_probabilities.argmax(1) == query_labels).float().mean().item()
+            yield record
+            if step < steps:
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        self._finetuned = {name: p.detach() for name, p in params.items()}
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
         best = self.class_scores(query_features, support_features, support_labels, ways)  # [Q, N]

@@ -65,7 +65,7 @@ def test_task_loss_is_balanced_over_same_and_different_pairs():
     model = SiameseNetwork(margin=1.0)
     features = torch.tensor([[0.0, 0.0], [0.0, 0.5], [3.0, 0.0], [3.0, 0.25]])
     labels = torch.tensor([0, 0, 1, 1])
-    model.embed = lambda images: features  # type: ignore[method-assign]  # the four images' embeddings
+    model.forward = lambda images: features  # type: ignore[method-assign]  # the four images' embeddings
     support, query = torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 28, 28)
     loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
     # same-class pairs (0, 1) at d = 0.5 and (2, 3) at d = 0.25 cost d^2; the four
@@ -84,12 +84,12 @@ def test_active_contrastive_loss_averages_only_the_different_pairs_inside_the_ma
     inside = [(1 - 0.6) ** 2, (1 - math.sqrt(0.61)) ** 2]
     for loss_name, different in (("contrastive", sum(inside) / 4), ("contrastive-active", sum(inside) / 2)):
         model = SiameseNetwork(margin=1.0, loss=loss_name)
-        model.embed = lambda images: features  # type: ignore[method-assign]
+        model.forward = lambda images: features  # type: ignore[method-assign]
         loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
         assert torch.isclose(loss, torch.tensor(0.5 * same + 0.5 * different)), loss_name
     # with every different pair beyond the margin the active half is zero, as for the plain loss
     model = SiameseNetwork(margin=1.0, loss="contrastive-active")
-    model.embed = lambda images: torch.tensor([[0.0, 0.0], [0.0, 0.5], [3.0, 0.0], [3.0, 0.25]])  # type: ignore[method-assign]
+    model.forward = lambda images: torch.tensor([[0.0, 0.0], [0.0, 0.5], [3.0, 0.0], [3.0, 0.25]])  # type: ignore[method-assign]
     loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
     assert torch.isclose(loss, torch.tensor(0.5 * (0.25 + 0.0625) / 2))
 
@@ -129,7 +129,7 @@ def test_koch_loss_is_balanced_binary_cross_entropy():
         model.verifier.bias.fill_(2.0)
     codes = torch.tensor([[0.0, 0.0], [0.0, 0.5], [1.0, 0.0], [1.0, 0.25]])
     labels = torch.tensor([0, 0, 1, 1])
-    model.embed = lambda images: codes  # type: ignore[method-assign]
+    model.forward = lambda images: codes  # type: ignore[method-assign]
     support, query = torch.zeros(2, 1, 28, 28), torch.zeros(2, 1, 28, 28)
     loss, _ = model.task_loss(support, labels[:2], query, labels[2:], ways=2)
     bce = lambda s, y: -math.log(1 / (1 + math.exp(-s))) if y else -math.log(1 - 1 / (1 + math.exp(-s)))  # noqa: E731
@@ -167,3 +167,74 @@ def test_loss_choice_is_part_of_the_config():
     assert rebuilt.loss == "koch" and rebuilt.state_dict().keys() == koch.state_dict().keys()
     with pytest.raises(ValueError, match="unknown Siamese loss"):
         SiameseNetwork(loss="triplet")
+
+
+def finetuned_by_hand(model: SiameseNetwork, sx, sy, steps: int, lr: float, copies: int) -> SiameseNetwork:
+    """The fine-tuning of ``adapt(steps=...)`` written out on a copy of the module: Adam on the
+    pair loss over the support images and ``copies`` fresh seeded distortions of each."""
+    import copy
+
+    from fewshot.augment import CharacterDistortion
+
+    tuned = copy.deepcopy(model).eval()
+    optimiser = torch.optim.Adam([p for n, p in tuned.named_parameters() if not n.startswith("verifier.")], lr=lr)
+    distort = CharacterDistortion(seed=0)
+    for _ in range(steps):
+        images = torch.cat([sx] + [distort(sx) for _ in range(copies)])
+        loss = tuned.pair_loss(tuned(images), sy.repeat(copies + 1))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return tuned
+
+
+def test_finetuning_is_adam_on_the_pair_loss_over_the_support_set_and_its_distortions(task):
+    torch.manual_seed(0)
+    model = SiameseNetwork(loss="contrastive-active").eval()
+    sx, sy, qx, qy = task
+    meta_trained = {k: v.clone() for k, v in model.state_dict().items()}
+    before = model.adapt(sx, sy, qx).query.probabilities
+    trace = model.adapt(sx, sy, qx, qy, steps=3, lr=1e-3)
+    tuned = finetuned_by_hand(model, sx, sy, steps=3, lr=1e-3, copies=model.FINETUNE["copies"])
+    assert torch.allclose(model.embed(qx), tuned(qx), atol=1e-5)  # codes under the fine-tuned weights
+    assert torch.allclose(trace.support_embeddings, tuned(sx), atol=1e-5)
+    expected = tuned.log_probabilities(tuned.class_scores(tuned(qx), tuned(sx), sy, 5)).exp()
+    assert torch.allclose(trace.query.probabilities, expected, atol=1e-5)
+    # one record per step, step 0 being the meta-trained network
+    assert [r["step"] for r in trace.steps] == [0, 1, 2, 3] and all(r["lr"] == 1e-3 for r in trace.steps)
+    assert torch.allclose(trace.steps[0]["query_probabilities"], before, atol=1e-6)
+    assert torch.allclose(trace.steps[-1]["query_probabilities"], trace.query.probabilities, atol=1e-5)
+    accuracy = (trace.query.labels == qy).float().mean().item()
+    assert trace.steps[-1]["query_accuracy"] == pytest.approx(accuracy) and trace.query_accuracy == pytest.approx(accuracy)
+    # the meta-trained weights are untouched: the next support set starts from them again
+    assert all(torch.equal(v, meta_trained[k]) for k, v in model.state_dict().items())
+    assert torch.allclose(model.adapt(sx, sy, qx).query.probabilities, before, atol=1e-6)
+
+
+def test_finetuning_is_deterministic_and_queries_never_influence_each_other(task):
+    torch.manual_seed(0)
+    model = SiameseNetwork().eval()
+    sx, sy, qx, _ = task
+    first = model.adapt(sx, sy, qx, steps=2).query.probabilities
+    assert torch.equal(model.adapt(sx, sy, qx, steps=2).query.probabilities, first)  # seeded distortions
+    one_at_a_time = torch.cat([model.predict(q.unsqueeze(0)).probabilities for q in qx])
+    assert torch.allclose(one_at_a_time, first, atol=1e-5)  # batch norm keeps its training statistics
+    sx1, sy1 = sx[::2], sy[::2]  # one shot: the distortions are the only same-class pairs
+    records = model.adapt(sx1, sy1, steps=2).steps
+    assert [r["step"] for r in records] == [0, 1, 2] and all(math.isfinite(r["support_loss"]) for r in records)
+
+
+def test_finetuning_lowers_the_support_loss(task):
+    torch.manual_seed(0)
+    model = SiameseNetwork().eval()
+    model.FINETUNE = {"lr": 1e-3, "copies": 0}  # no distortions: the same batch at every step
+    sx, sy, _, _ = task
+    losses = [r["support_loss"] for r in model.adapt(sx, sy, steps=10).steps]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_finetuning_needs_drawn_characters():
+    photos = SiameseNetwork(in_channels=3, image_size=84)
+    with pytest.raises(ValueError, match="one-channel"):
+        photos.adapt(torch.rand(4, 3, 84, 84), torch.tensor([0, 1, 0, 1]), steps=1)
+    photos.adapt(torch.rand(4, 3, 84, 84), torch.tensor([0, 1, 0, 1]))  # without fine-tuning it serves as before
