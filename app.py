@@ -233,6 +233,24 @@ EfficientNet-Lite0 把 84×84 的照片变成 1280 个数，每种方法在其�
 ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。
 """
 
+# one line per method under the method menu: its title and summary (the package's, in English)
+EN.update({f"app_blurb_{name}": f"**{cls.title}** — {cls.summary}" for name, cls in METHODS.items()})
+ZH.update({
+    "app_blurb_siamese": "**Siamese network（孪生网络）** — 学习判断两张图像是否属于同一类；查询图像归入与它最相似的"
+                         "类别（该类唯一的支持图像，或多张支持图像的平均编码）。",
+    "app_blurb_matching": "**Matching Networks（匹配网络）** — 用余弦相似度对每张支持图像做注意力加权，让它们为各自的"
+                          "标签投票。",
+    "app_blurb_maml": "**MAML（模型无关元学习）** — 学习一个初始化，从它出发在支持集上走几步梯度下降就能适应新任务。",
+    "app_blurb_protonet": "**Prototypical Networks（原型网络）** — 把每个类别的支持图像嵌入取平均得到原型；离查询最近的"
+                          "原型获胜。",
+    "app_blurb_meta-lstm": "**Meta-LSTM（元 LSTM）** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，它的门"
+                           "就是步长。",
+    "app_blurb_transfer": "**Transfer learning（迁移学习）** — 先作为训练类别的普通分类器预训练，再在支持集上拟合一个"
+                          "新的分类头。",
+    "app_blurb_pixels": "**No learning (raw pixels)（不学习：原始像素）** — 什么都不学：每个类别的平均图像就是它的原型，"
+                        "逐像素比较。每个元学习方法都必须胜过它。",
+})
+
 I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
 MESSAGES = {
@@ -666,9 +684,9 @@ def gallery_items(images: list[dict], model_view: bool, domain: str) -> list:
 # ---- adaptation, classification, comparison ---------------------------------------------
 
 
-def method_blurb(method: str) -> str:
-    cls = METHODS[method]
-    return f"**{cls.title}** — {cls.summary}"
+def method_blurb(method: str):
+    """The method's title and summary, translated in the browser (``app_blurb_<method>``)."""
+    return I18N(f"app_blurb_{method}")
 
 
 def maml_defaults(task):

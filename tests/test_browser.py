@@ -1,6 +1,6 @@
 """End to end in a real browser (Debian chromium driven by playwright): build a task by
 uploading images, adapt MAML and see its curve, classify and see the label, draw on the
-sketchpad, and the Chinese interface."""
+sketchpad, and the Chinese interface (its static labels and the method summaries)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="Matching Networks", exact=True).check()
     page.wait_for_selector("#maml-controls", state="hidden")  # MAML's sliders only show for MAML
+    page.wait_for_function("() => document.body.innerText.includes('Attends over every support image')")
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.wait_for_selector("#maml-controls", state="visible")
     page.click("#adapt")
@@ -141,6 +142,12 @@ def test_chinese_interface(browser, app_server):
     page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
     text = page.inner_text("body")
     assert "小样本学习" in text and "适应" in text
+    # the method's one-line summary follows the language too, on load and when another method is picked
+    page.get_by_role("tab", name="2 · 适应").click()
+    page.wait_for_function("() => document.body.innerText.includes('模型无关元学习')", timeout=30000)
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.wait_for_function("() => document.body.innerText.includes('离查询最近的原型获胜')", timeout=30000)
+    assert "Averages each class" not in page.inner_text("body")
     page.close()
 
 
