@@ -75,9 +75,9 @@ class SiameseNetwork(MetricClassifier):
 
     name = "siamese"
     title = "Siamese network"
-    FINETUNE = {"lr": 1e-4, "copies": 3}  # fine-tuning at adaptation, chosen on the validation classes
     summary = ("Learns whether two images show the same class; a query takes the class it is most similar to "
                "(its one support image, or the mean code of several).")
+    FINETUNE = {"lr": 1e-4, "copies": 3}  # fine-tuning at adaptation, chosen on the validation classes
 
     def __init__(
         self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0,
@@ -141,8 +141,8 @@ class SiameseNetwork(MetricClassifier):
         # the queries' class log-probabilities only: the explanation's [Q, S] pair scores are not needed here
         return loss, self.log_probabilities(self.class_scores(features[n:], features[:n], support_labels, ways))
 
-    def adapt(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None,
-              ) -> AdaptationTrace:
+    def adapt(self, support_images, support_labels, query_images=None, query_labels=None,
+              steps: int | None = None, lr: float | None = None) -> AdaptationTrace:
         """Embed the support set; with ``steps`` > 0, fine-tune on it first (``finetuning``),
         and the trace holds one record per step."""
         self._finetuned = None
@@ -176,7 +176,7 @@ class SiameseNetwork(MetricClassifier):
                   if not name.startswith("verifier.")}
         optimiser = torch.optim.Adam(params.values(), lr=lr)
         self.eval()  # batch norm with its training statistics
-        for step in range(int(steps) + 1):
+        for step in range(steps + 1):
             with torch.enable_grad():
                 images = torch.cat([support_images, *(distort(support_images) for _ in range(copies))])
                 loss = self.pair_loss(functional_call(self, params, (images,)), labels)
