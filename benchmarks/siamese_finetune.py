@@ -76,7 +76,7 @@ def main() -> None:
         ways, shots = (int(x) for x in setting.split("x"))
         for lr in (float(x) for x in args.lrs.split(",")):
             for copies in (int(x) for x in args.copies.split(",")):
-                network.FINETUNE = {"lr": lr, "copies": copies}  # this instance only
+                network.FINETUNE = {"lr": lr, "copies_one_shot": copies, "copies_k_shot": copies}  # this instance
                 start = time.perf_counter()
                 runs = per_step_accuracies(network, val, ways, shots, args.episodes, args.seed, args.steps)
                 seconds = (time.perf_counter() - start) / args.episodes

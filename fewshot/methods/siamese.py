@@ -66,9 +66,9 @@ class SiameseNetwork(MetricClassifier):
     Fine-tuning (``adapt(..., steps=n)``; none by default, as the app serves it): the row of
     Vinyals et al. 2016 (Table 1, "Fine Tune: Y") that Finn et al. 2017 table for Koch et al.
     fine-tunes the network on each test task's support set. Here a copy of the weights takes
-    ``n`` Adam steps of the training loss on the support images and ``copies`` distortions of
-    each (Koch et al.'s affine distortions, seeded, so the same support set always gives the
-    same network; with one image per class they are its only same-class pairs). Batch norm
+    ``n`` Adam steps of the training loss on the support images, and, where a class has a
+    single image, on distortions of each too (Koch et al.'s affine distortions, seeded, so the
+    same support set always gives the same network; they are its only same-class pairs). Batch norm
     keeps its training statistics, so queries never influence each other. Its settings
     (``FINETUNE``) were chosen on the validation classes (``benchmarks/siamese_finetune.py``).
     """
@@ -77,7 +77,10 @@ class SiameseNetwork(MetricClassifier):
     title = "Siamese network"
     summary = ("Learns whether two images show the same class; a query takes the class it is most similar to "
                "(its one support image, or the mean code of several).")
-    FINETUNE = {"lr": 1e-4, "copies": 3}  # fine-tuning at adaptation, chosen on the validation classes
+    # fine-tuning at adaptation, chosen on the validation classes: Adam's learning rate, and the
+    # distorted copies of each support image when a class has one image (its only same-class
+    # pairs) and when every class has several (where they bought nothing, at twice the cost)
+    FINETUNE = {"lr": 1e-4, "copies_one_shot": 3, "copies_k_shot": 0}
 
     def __init__(
         self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, embedding_dim: int = 64, margin: float = 1.0,
@@ -158,7 +161,7 @@ class SiameseNetwork(MetricClassifier):
                    query_labels: Tensor | None = None, steps: int = 5, lr: float | None = None):
         """Fine-tune a copy of the weights on the support set, one record per step (step 0 is
         the meta-trained network): the training loss ``pair_loss`` on the support images and
-        ``FINETUNE["copies"]`` fresh distortions of each, minimised by Adam at ``lr``. With
+        ``FINETUNE["copies_..."]`` fresh distortions of each, minimised by Adam at ``lr``. With
         queries, each record also holds their class probabilities (and with their labels,
         loss and accuracy) under that step's weights. Afterwards ``embed`` uses the last
         step's weights. (With Koch's loss the verification weights α stay as trained.)"""
@@ -167,7 +170,8 @@ class SiameseNetwork(MetricClassifier):
                              "it needs a Conv-4 on one-channel images")
         ways, steps = check_support(support_images, support_labels), int(steps)
         lr = self.FINETUNE["lr"] if lr is None else float(lr)
-        copies = self.FINETUNE["copies"]
+        one_shot = int(torch.bincount(support_labels).min()) == 1
+        copies = self.FINETUNE["copies_one_shot" if one_shot else "copies_k_shot"]
         device = self.device
         support_images, support_labels = support_images.to(device), support_labels.to(device)
         labels = support_labels.repeat(copies + 1)

@@ -188,16 +188,21 @@ def finetuned_by_hand(model: SiameseNetwork, sx, sy, steps: int, lr: float, copi
     return tuned
 
 
-def test_finetuning_is_adam_on_the_pair_loss_over_the_support_set_and_its_distortions(task):
+@pytest.mark.parametrize("shots", [1, 2])
+def test_finetuning_is_adam_on_the_pair_loss_over_the_support_set_and_its_distortions(task, shots):
     torch.manual_seed(0)
     model = SiameseNetwork(loss="contrastive-active").eval()
-    sx, sy, qx, qy = task
+    model.FINETUNE = {"lr": 1e-4, "copies_one_shot": 3, "copies_k_shot": 1}
+    sx, sy, qx, qy = task  # 5-way 2-shot; one shot: the first image of each class
+    sx, sy = (sx[::2], sy[::2]) if shots == 1 else (sx, sy)
+    copies = 3 if shots == 1 else 1  # distortions: more where they are a class's only same-class pairs
     meta_trained = {k: v.clone() for k, v in model.state_dict().items()}
     before = model.adapt(sx, sy, qx).query.probabilities
     trace = model.adapt(sx, sy, qx, qy, steps=3, lr=1e-3)
-    tuned = finetuned_by_hand(model, sx, sy, steps=3, lr=1e-3, copies=model.FINETUNE["copies"])
+    tuned = finetuned_by_hand(model, sx, sy, steps=3, lr=1e-3, copies=copies)
     assert torch.allclose(model.embed(qx), tuned(qx), atol=1e-5)  # codes under the fine-tuned weights
     assert torch.allclose(trace.support_embeddings, tuned(sx), atol=1e-5)
+    assert not torch.allclose(tuned(sx), model(sx), atol=1e-3)  # it did move
     expected = tuned.log_probabilities(tuned.class_scores(tuned(qx), tuned(sx), sy, 5)).exp()
     assert torch.allclose(trace.query.probabilities, expected, atol=1e-5)
     # one record per step, step 0 being the meta-trained network
@@ -227,7 +232,7 @@ def test_finetuning_is_deterministic_and_queries_never_influence_each_other(task
 def test_finetuning_lowers_the_support_loss(task):
     torch.manual_seed(0)
     model = SiameseNetwork().eval()
-    model.FINETUNE = {"lr": 1e-3, "copies": 0}  # no distortions: the same batch at every step
+    model.FINETUNE = {**model.FINETUNE, "lr": 1e-3, "copies_k_shot": 0}  # no distortions: the same batch each step
     sx, sy, _, _ = task
     losses = [r["support_loss"] for r in model.adapt(sx, sy, steps=10).steps]
     assert losses[-1] < 0.5 * losses[0], losses
