@@ -3,6 +3,7 @@
     python scripts/evaluate_all.py                      # 1,000 episodes, seed 0, test split
     python scripts/evaluate_all.py --only 'protonet-*' --episodes 1000 --device cuda
     python scripts/evaluate_all.py --only 'maml-omniglot-vinyals-*' --transductive   # Finn et al.'s test protocol
+    python scripts/evaluate_all.py --only 'siamese-omniglot-*' --finetune-steps 10   # fine-tuned on each support set
 
 Each evaluation is ``python -m fewshot.evaluate --checkpoint ... --record --json``; the card
 then holds the result and the exact command, and ``scripts/results_table.py`` builds the
@@ -33,17 +34,21 @@ def main() -> None:
     parser.add_argument("--transductive", action="store_true",
                         help="MAML checkpoints only: Finn et al.'s test protocol (their number of queries per class, "
                              "batch-normalised together), recorded beside the main evaluation")
+    parser.add_argument("--finetune-steps", type=int, default=None,
+                        help="Siamese checkpoints only: fine-tune on each support set for this many steps (the "
+                             "published row's protocol), recorded beside the main evaluation")
     args = parser.parse_args()
     for folder, card in list_checkpoints(ROOT / "checkpoints"):
         if not any(fnmatch.fnmatch(folder.name, p) for p in args.only.split(",")):
             continue
-        if args.transductive and card["method"] != "maml":
+        if args.transductive and card["method"] != "maml" or args.finetune_steps and card["method"] != "siamese":
             continue
         for setting in card.get("serves", []):
             done = any(
                 e.get("ways") == setting["ways"] and e.get("shots") == setting["shots"]
                 and e.get("episodes") == args.episodes and e.get("seed") == args.seed
                 and e.get("split") == card.get("split") and bool(e.get("adapt_transductive")) == args.transductive
+                and e.get("adapt_steps") == args.finetune_steps
                 for e in card.get("evaluation", [])
             )
             if done and args.skip_done:
@@ -53,6 +58,8 @@ def main() -> None:
                     "--device", args.device, "--json", "--record"]
             if args.transductive:
                 argv.append("--transductive")  # with Finn et al.'s number of queries
+            if args.finetune_steps:
+                argv += ["--finetune-steps", str(args.finetune_steps)]
             evaluate.main(argv)  # prints its JSON line
             sys.stdout.flush()
 
