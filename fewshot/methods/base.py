@@ -91,6 +91,16 @@ def class_means(features: Tensor, labels: Tensor, ways: int) -> Tensor:
     return (one_hot.T @ features) / one_hot.sum(0).unsqueeze(1)
 
 
+def query_record(logits: Tensor, labels: Tensor | None) -> dict[str, Any]:
+    """What an adaptation step records about the queries from their logits ``[Q, N]`` (or
+    log-probabilities): class probabilities, and with labels, cross-entropy and accuracy."""
+    record: dict[str, Any] = {"query_probabilities": logits.softmax(1)}
+    if labels is not None:
+        record["query_loss"] = F.cross_entropy(logits, labels).item()
+        record["query_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
+    return record
+
+
 def squared_distances(a: Tensor, b: Tensor) -> Tensor:
     """||a_i - b_j||^2 for every pair, ``[len(a), len(b)]``."""
     return (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)

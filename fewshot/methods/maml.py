@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from ..backbone import make_backbone
-from .base import AdaptationTrace, Prediction, StepwiseAdaptation, check_support
+from .base import AdaptationTrace, Prediction, StepwiseAdaptation, check_support, query_record
 
 Params = dict[str, Tensor]
 
@@ -203,10 +203,7 @@ class MAML(StepwiseAdaptation):
             if query_images is not None:
                 with torch.no_grad():
                     query_logits = self.logits(params, query_images, stats=statistics)
-                record["query_probabilities"] = query_logits.softmax(1)
-                if query_labels is not None:
-                    record["query_loss"] = F.cross_entropy(query_logits, query_labels).item()
-                    record["query_accuracy"] = (query_logits.argmax(1) == query_labels).float().mean().item()
+                record.update(query_record(query_logits, query_labels))
             yield record
             if step < steps:
                 grads = torch.autograd.grad(loss, list(params.values()))

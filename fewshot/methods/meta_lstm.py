@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, check_support
+from .base import Prediction, StepwiseAdaptation, check_support, query_record
 
 PREPROCESS_P = 10.0
 
@@ -244,10 +244,7 @@ class MetaLSTM(StepwiseAdaptation):
             if query_images is not None:
                 with torch.no_grad():
                     _, q = self.learner_forward(theta, layout, query_images, stats=statistics)
-                entry["query_probabilities"] = q.softmax(1)
-                if query_labels is not None:
-                    entry["query_loss"] = F.cross_entropy(q, query_labels).item()
-                    entry["query_accuracy"] = (q.argmax(1) == query_labels).float().mean().item()
+                entry.update(query_record(q, query_labels))
             self._theta, self._layout = theta.detach(), layout
             self._statistics, self._support_features = statistics, features
             return entry

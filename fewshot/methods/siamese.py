@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import AdaptationTrace, MetricClassifier, check_support, class_means, squared_distances
+from .base import (AdaptationTrace, MetricClassifier, check_support, class_means, query_record,
+                   squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -191,11 +192,7 @@ class SiameseNetwork(MetricClassifier):
                     n = len(support_images)
                     log_probabilities = self.log_probabilities(
                         self.class_scores(codes[n:], codes[:n], support_labels, ways))
-                record["query_probabilities"] = log_probabilities.exp()
-                if query_labels is not None:
-                    query_labels = query_labels.to(device)
-                    record["query_loss"] = F.nll_loss(log_probabilities, query_labels).item()
-                    record["query_accuracy"] = (log_probabilities.argmax(1) == query_labels).float().mean().item()
+                record.update(query_record(log_probabilities, None if query_labels is None else query_labels.to(device)))
             yield record
             if step < steps:
                 optimiser.zero_grad()

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, check_support
+from .base import Prediction, StepwiseAdaptation, check_support, query_record
 
 
 class CosineHead(nn.Module):
@@ -122,10 +122,7 @@ class TransferLearning(StepwiseAdaptation):
                 if queries is not None:
                     with torch.no_grad():
                         q = head(queries)
-                    record["query_probabilities"] = q.softmax(1)
-                    if query_labels is not None:
-                        record["query_loss"] = F.cross_entropy(q, query_labels).item()
-                        record["query_accuracy"] = (q.argmax(1) == query_labels).float().mean().item()
+                    record.update(query_record(q, query_labels))
                 yield record
             if step < steps:
                 optimiser.zero_grad()
