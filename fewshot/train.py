@@ -216,8 +216,7 @@ class MetaUpdate:
 
     def eager(self, support_x, support_y, query_x, query_y):
         self.optimizer.zero_grad(set_to_none=True)
-        loss, accuracy = self.method.meta_batch_loss(support_x, support_y, query_x, query_y, self.ways)
-        loss.backward()
+        loss, accuracy = self.method.meta_batch_backward(support_x, support_y, query_x, query_y, self.ways)
         if self.clip:
             torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.clip)
         self.optimizer.step()

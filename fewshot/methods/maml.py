@@ -137,9 +137,18 @@ class MAML(StepwiseAdaptation):
         logits = self.query_logits(params, support_images, query_images)
         return F.cross_entropy(logits, query_labels), logits
 
+    def _batched(self, support_images: Tensor) -> bool:
+        return self.batched_tasks if self.batched_tasks is not None else support_images.is_cuda
+
+    def meta_batch_backward(self, support_images, support_labels, query_images, query_labels, ways):
+        if not self._batched(support_images):  # task by task, one graph in memory at a time
+            return super().meta_batch_backward(support_images, support_labels, query_images, query_labels, ways)
+        loss, accuracy = self.meta_batch_loss(support_images, support_labels, query_images, query_labels, ways)
+        loss.backward()  # the tasks are one batched graph
+        return loss.detach(), accuracy.detach()
+
     def meta_batch_loss(self, support_images, support_labels, query_images, query_labels, ways):
-        batched = self.batched_tasks if self.batched_tasks is not None else support_images.is_cuda
-        if not batched:
+        if not self._batched(support_images):
             return super().meta_batch_loss(support_images, support_labels, query_images, query_labels, ways)
 
         def one_task(params: Params, s_x: Tensor, s_y: Tensor, q_x: Tensor, q_y: Tensor):

@@ -113,6 +113,22 @@ def test_vmapped_meta_batch_equals_the_loop():
             assert torch.allclose(x, y, rtol=1e-8, atol=1e-10)
 
 
+def test_meta_batch_backward_gives_the_gradient_of_the_mean_loss():
+    """Training backpropagates task by task (one second-order graph in memory at a time):
+    the same loss, accuracy and meta-gradient as backpropagating the meta-batch mean, looped
+    or batched with vmap."""
+    batch = tiny_task(tasks=4)
+    for batched in (False, True):
+        model = tiny_maml(inner_steps=2, batched_tasks=batched)
+        loss, accuracy = model.meta_batch_loss(*batch, ways=3)
+        expected = torch.autograd.grad(loss, list(model.parameters()))
+        got_loss, got_accuracy = model.meta_batch_backward(*batch, ways=3)
+        assert not got_loss.requires_grad and torch.allclose(got_loss, loss, rtol=1e-12)
+        assert torch.equal(got_accuracy, accuracy)
+        for p, g in zip(model.parameters(), expected):
+            assert torch.allclose(p.grad, g, rtol=1e-10, atol=1e-12)
+
+
 def test_adaptation_trace_records_every_step(task):
     sx, sy, qx, qy = task
     torch.manual_seed(0)

@@ -29,3 +29,18 @@ def test_classify_matches_the_equations_on_a_hand_worked_example():
     assert torch.allclose(log_p.exp()[0], expected)
     trace = model.adapt(torch.rand(4, 1, 28, 28), torch.tensor([0, 0, 1, 1]))
     assert torch.allclose(trace.class_centres, trace.support_embeddings.view(2, 2, -1).mean(1), atol=1e-6)
+
+
+def test_meta_batch_backward_gives_the_gradient_of_the_mean_loss(task):
+    """The training step's backward, one task at a time (base class), equals backpropagating
+    the mean loss of the meta-batch."""
+    sx, sy, qx, qy = task
+    batch = (torch.stack([sx, sx.flip(-1)]), torch.stack([sy, sy]), torch.stack([qx, qx.flip(-1)]), torch.stack([qy, qy]))
+    model = PrototypicalNetworks().double()
+    batch = tuple(t.double() if t.is_floating_point() else t for t in batch)
+    loss, accuracy = model.meta_batch_loss(*batch, ways=5)
+    expected = torch.autograd.grad(loss, list(model.parameters()))
+    got_loss, got_accuracy = model.meta_batch_backward(*batch, ways=5)
+    assert torch.allclose(got_loss, loss, rtol=1e-12) and torch.equal(got_accuracy, accuracy)
+    for p, g in zip(model.parameters(), expected):
+        assert torch.allclose(p.grad, g, rtol=1e-9, atol=1e-12)
