@@ -20,18 +20,13 @@ then, for each step count, the paired difference from 0 steps (points ± 95% int
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-import torch
+from siamese_common import add_common_arguments, load_network_and_validation
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fewshot.checkpoints import load_checkpoint  # noqa: E402
-from fewshot.data import TaskSampler, load_dataset, to_float  # noqa: E402
-from fewshot.evaluate import DEFAULT_QUERIES, mean_ci95  # noqa: E402
-from fewshot.methods.siamese import SiameseNetwork  # noqa: E402
+from fewshot.data import TaskSampler, to_float
+from fewshot.evaluate import DEFAULT_QUERIES, mean_ci95
+from fewshot.methods.siamese import SiameseNetwork
 
 REPORTED_STEPS = (1, 2, 5, 10, 20, 30)
 
@@ -52,20 +47,13 @@ def per_step_accuracies(network: SiameseNetwork, dataset, ways: int, shots: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/siamese-omniglot-vinyals"))
+    add_common_arguments(parser, episodes=200)
     parser.add_argument("--settings", default="5x1,5x5,20x1,20x5", help="ways x shots, comma-separated")
     parser.add_argument("--lrs", default="1e-4,3e-4", help="Adam learning rates, comma-separated")
     parser.add_argument("--copies", default="3", help="distorted copies of each support image, comma-separated")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--episodes", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    network, card = load_checkpoint(args.checkpoint)
-    if not isinstance(network, SiameseNetwork):
-        raise SystemExit(f"{args.checkpoint} is a {card['method']} checkpoint, not a Siamese network")
-    val = load_dataset(card["dataset"], card["split"], "val", backbone=card.get("backbone", "conv4"))
+    network, card, val = load_network_and_validation(args)
     steps = [s for s in REPORTED_STEPS if s <= args.steps]
     print(f"{card['name']}: {card['dataset']}/{card['split']} validation part, {args.episodes} episodes, seed "
           f"{args.seed}, {DEFAULT_QUERIES} queries per class; accuracy % without fine-tuning, then the paired "

@@ -23,19 +23,13 @@ seeded episodes, and for the second and third rules the paired difference from t
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-import torch
 import torch.nn.functional as F
+from siamese_common import add_common_arguments, load_network_and_validation
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fewshot.checkpoints import load_checkpoint  # noqa: E402
-from fewshot.data import load_dataset  # noqa: E402
-from fewshot.evaluate import DEFAULT_QUERIES, evaluate, mean_ci95  # noqa: E402
-from fewshot.methods.base import class_means  # noqa: E402
-from fewshot.methods.siamese import SiameseNetwork  # noqa: E402
+from fewshot.evaluate import DEFAULT_QUERIES, evaluate, mean_ci95
+from fewshot.methods.base import class_means
+from fewshot.methods.siamese import SiameseNetwork
 
 
 class NearestImageSiamese(SiameseNetwork):
@@ -57,16 +51,9 @@ class MeanScoreSiamese(SiameseNetwork):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/siamese-omniglot-vinyals"))
-    parser.add_argument("--episodes", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    add_common_arguments(parser, episodes=300)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    network, card = load_checkpoint(args.checkpoint)
-    if not isinstance(network, SiameseNetwork):
-        raise SystemExit(f"{args.checkpoint} is a {card['method']} checkpoint, not a Siamese network")
-    val = load_dataset(card["dataset"], card["split"], "val", backbone=card.get("backbone", "conv4"))
+    network, card, val = load_network_and_validation(args)
     print(f"{card['name']}: {card['dataset']}/{card['split']} validation part, {args.episodes} episodes, "
           f"seed {args.seed}, {DEFAULT_QUERIES} queries per class; in brackets the paired difference from "
           f"the first rule on the same episodes (points ± 95% interval)\n")

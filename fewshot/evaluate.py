@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
             "steps" not in inspect.signature(method.adapt).parameters:
         raise SystemExit(f"{method.title} takes no gradient steps at adaptation: --inner-steps and --inner-lr "
                          "do not apply to it")
+    if method.name == "siamese" and args.inner_lr is not None and not args.inner_steps:
+        raise SystemExit("--inner-lr (--finetune-lr) is the fine-tuning's learning rate, and a Siamese network is "
+                         "fine-tuned only with --inner-steps (--finetune-steps) N > 0")
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
     backbone = card.get("backbone", "conv4")

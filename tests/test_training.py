@@ -181,6 +181,8 @@ def test_siamese_finetuned_evaluation_is_recorded_apart_from_the_main_one(tmp_pa
     with pytest.raises(SystemExit, match="no gradient steps at adaptation"):
         evaluate.main(["--checkpoint", str(shipped / "protonet-omniglot-vinyals-1shot"), "--finetune-steps", "2",
                        "--episodes", "2", "--device", "cpu"])
+    with pytest.raises(SystemExit, match="fine-tuned only with --inner-steps"):  # a rate for no steps
+        evaluate.main(["--checkpoint", str(folder), "--finetune-lr", "1e-3", "--episodes", "2", "--device", "cpu"])
 
 
 @needs_omniglot
