@@ -80,6 +80,9 @@ EN = {
     "app_task_view": "The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_steps": "MAML inner steps",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
+    "app_finetune": "Siamese network: fine-tuning steps on the support set",
+    "app_finetune_info": "0: the network as meta-trained; 10: the protocol of the published row (Adam at 10⁻⁴ on "
+                         "the pair loss of the support images and distorted copies of them)",
     "app_curve": "Adaptation, step by step", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
     "app_replay": "Replay: query probabilities after step", "app_replay_plot": "Query probabilities per step",
     "app_queries": "Query images", "app_query_files": "Images to classify", "app_query_sketch": "Draw a query",
@@ -113,6 +116,9 @@ ZH = {
     "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_steps": "MAML 内循环步数",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
+    "app_finetune": "孪生网络：在支持集上微调的步数",
+    "app_finetune_info": "0：保持元训练得到的网络；10：论文结果所用的做法（用 Adam、学习率 10⁻⁴，"
+                         "在支持集图像及其扭曲副本上最小化成对损失）",
     "app_curve": "逐步适应", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
     "app_replay": "回放：第几步之后的查询概率", "app_replay_plot": "每一步的查询概率",
     "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
@@ -140,6 +146,10 @@ averaged over the same-class pairs, and over the different-class pairs still clo
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
 class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
+**Fine-tuning (optional, characters):** the published Siamese figures fine-tune the network on each task:
+a copy of the weights takes a few Adam steps on the same pair loss over the support images and randomly
+distorted copies of them (a one-shot class has no other same-class pair). Set the steps in the Adapt tab
+to watch the loss fall and the queries' accuracy step by step.
 
 ### Matching Networks (Vinyals et al., 2016)
 A query $\hat x$ attends over the support images by cosine similarity $c$ of their embeddings, and the
@@ -195,6 +205,8 @@ ZH["app_learn_md"] = r"""
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
 $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上：**支持集的两两距离矩阵，以及查询到每个类别的距离。
+**微调（可选，仅字符）：**论文中孪生网络的结果是在每个任务上微调过的：复制一份权重，在支持集图像及其随机扭曲的副本上
+（每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
 ### 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
@@ -271,6 +283,7 @@ MESSAGES = {
         "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
         "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
         "accuracy": " Query accuracy: **{acc:.0%}**.",
+        "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
         "encoded": " EfficientNet-Lite0 features of the images not seen before: {ms:.0f} ms.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
         "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
         "compare_needs": "Comparing needs queries with known labels: load an example or sample a random task.",
@@ -305,6 +318,7 @@ MESSAGES = {
         "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
         "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
+        "finetuned": " 先在支持集上微调了 {n} 步。",
         "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
         "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个任务。",
@@ -326,6 +340,7 @@ MESSAGES = {
 # the library's errors, worded in Chinese (English is their own message)
 ERRORS_ZH = {
     "no_gpu": "这台机器上没有可用的 GPU（CUDA）。",
+    "finetune_photos": "孪生网络的微调会扭曲手绘字符（Koch 等的做法）：只对字符提供，不对照片提供。",
     "no_checkpoint": "没有能处理 {ways} 个类别任务的 {method} 检查点。",
     "unknown_method": "未知的方法 {method!r}。",
     "unnamed": "每个类别都需要名称。",
@@ -727,9 +742,10 @@ def curve_records(steps: list[dict]) -> list[dict]:
 
 
 @friendly(8, status=3)
-def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Request):
-    """Generator: streams the MAML curve step by step, then every plot of the trace. MAML and
-    Meta-LSTM run on the same task are drawn beside each other (``curves``, session state)."""
+def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps, request: gr.Request):
+    """Generator: streams the learning curve step by step (MAML's inner loop, Meta-LSTM's updates,
+    a Siamese network's fine-tuning), then every plot of the trace. MAML and Meta-LSTM run on
+    the same task are drawn beside each other (``curves``, session state)."""
     lang = language(request)
     prepared_task = prepared(task, lang)
     key = task_key(task)
@@ -737,8 +753,9 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Re
     own = METHODS[method].title if others else None
     steps_seen, baseline_seen = [], []
     result = None
-    options = {"device": device, "steps": int(steps), "lr": float(inner_lr), "baseline": True} if method == "maml" \
-        else {"device": device}
+    options = adaptation_options(method, task["domain"], device, steps, inner_lr, finetune_steps)
+    if method == "maml":
+        options["baseline"] = True
     for kind, value in run_method(zoo_of(task), method, prepared_task, **options):
         if kind == "step":
             steps_seen.append(value)
@@ -757,6 +774,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, request: gr.Re
                  cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
+    if method == "siamese" and steps_seen:
+        status += say(lang, "finetuned", n=steps_seen[-1]["step"])
     if task["domain"] == "photos":
         status += say(lang, "encoded", ms=result.encode_ms)
     predicted = None if result.prediction is None else result.prediction.labels.cpu().tolist()
@@ -807,8 +826,20 @@ def replay_step(step, state):
                                        state["lang"])
 
 
+def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, finetune_steps) -> dict:
+    """``run_method``'s options from the Adapt tab's controls: MAML's sliders, the Siamese
+    fine-tuning steps (characters only, where the slider shows); the other methods adapt as
+    their checkpoints were made to."""
+    if method == "maml":
+        return {"device": device, "steps": int(steps), "lr": float(inner_lr)}
+    if method == "siamese" and domain == "characters" and finetune_steps:
+        return {"device": device, "steps": int(finetune_steps)}
+    return {"device": device}
+
+
 @friendly(5, status=3)
-def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, request: gr.Request):
+def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
+                     request: gr.Request):
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if items:
@@ -824,9 +855,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
             raise Refusal(say(lang, "no_queries"))
         prepared_task = prepared(task, lang)
         shown = [(q["path"], q["name"]) for q in task["queries"]]
-    options = {"device": device}
-    if method == "maml":
-        options.update(steps=int(steps), lr=float(inner_lr))
+    options = adaptation_options(method, task["domain"], device, steps, inner_lr, finetune_steps)
     result = run_to_end(zoo_of(task), method, prepared_task, **options)
     probabilities = result.prediction.probabilities.cpu()
     names = prepared_task.class_names
@@ -846,6 +875,8 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
                  adapt=result.adapt_ms, cls=result.classify_ms)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
+    if method == "siamese" and result.trace.steps:
+        status += say(lang, "finetuned", n=result.trace.steps[-1]["step"])
     if task["domain"] == "photos":
         status += say(lang, "encoded", ms=result.encode_ms)
     label, plot = explain_query(0, state)
@@ -1069,6 +1100,9 @@ def build() -> gr.Blocks:
                 with gr.Row(visible=method.value == "maml", elem_id="maml-controls") as maml_controls:  # MAML's only
                     steps = gr.Slider(0, 20, value=5, step=1, label=i("app_steps"))
                     inner_lr = gr.Slider(0.01, 1.0, value=0.4, step=0.01, label=i("app_inner_lr"))
+                with gr.Row(visible=False, elem_id="siamese-controls") as siamese_controls:  # Siamese, characters
+                    finetune_steps = gr.Slider(0, 30, value=0, step=1, label=i("app_finetune"),
+                                               info=i("app_finetune_info"), elem_id="finetune-steps")
                 adapt_button = gr.Button(i("app_adapt"), variant="primary", elem_id="adapt")
                 adapt_status = gr.Markdown(elem_id="adapt-status")
                 with gr.Row():
@@ -1131,13 +1165,17 @@ def build() -> gr.Blocks:
         domain.change(set_domain, [task, domain], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
         method.change(lambda m: gr.update(visible=m == "maml"), method, maml_controls, **ui_only)
+        for changed in (method, domain):
+            changed.change(lambda m, d: gr.update(visible=m == "siamese" and d == "characters"), [method, domain],
+                           siamese_controls, **ui_only)
         task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
-        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state],
+        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps],
                            [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state],
                            **flow)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         classify_button.click(classify_queries,
-                              [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera],
+                              [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
+                               finetune_steps],
                               [label, query_gallery, explanation, classify_status, classify_state], **flow)
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens

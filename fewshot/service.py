@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .checkpoints import CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, load_checkpoint, read_card
 from .data import normalise_photo
-from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction
+from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
 
@@ -328,12 +328,18 @@ def run_method(
 
     A generator of events, so that a UI can draw as it goes: ``("step", record)`` for each
     step of a method that learns at adaptation (MAML's inner steps, Meta-LSTM's updates, the
-    transfer baseline's head fitting), ``("baseline", record)`` for MAML's steps from a random
-    initialisation (``baseline=True``), and finally ``("done", RunResult)``. ``steps`` and
-    ``lr`` default to what the checkpoint was made for.
+    transfer baseline's head fitting; a Siamese network's fine-tuning on the support set when
+    ``steps`` > 0), ``("baseline", record)`` for MAML's steps from a random initialisation
+    (``baseline=True``), and finally ``("done", RunResult)``. ``steps`` and ``lr`` default to
+    what the checkpoint was made for (for a Siamese network: no fine-tuning, as served).
     """
     device = pick_device(device) if isinstance(device, str) else device
     with zoo.use(method, task.ways, task.shots, device) as (model, card):
+        learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
+        finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
+        if finetunes and (model.in_channels != 1 or model.backbone_name != "conv4"):
+            raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s protocol): it is "
+                            "offered for characters, not photos.", "finetune_photos")
         start = time.perf_counter()
         support = model_inputs(task.support_images.to(device), card, task.domain)
         labels = task.support_labels.to(device)
@@ -343,15 +349,18 @@ def run_method(
         encode_ms = 1000 * (time.perf_counter() - start)
         # time spent in this generator only, not while the caller draws a step
         start = time.perf_counter()
-        if hasattr(model, "adaptation"):  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
+        if learns or finetunes:
             records, busy = [], 0.0
-            for record in model.adaptation(support, labels, queries, query_labels, steps, lr):
+            stepping = model.adaptation(support, labels, queries, query_labels, steps, lr) if learns else \
+                model.finetuning(support, labels, queries, query_labels, steps, lr)
+            for record in stepping:
                 _sync(device)
                 busy += time.perf_counter() - start
                 records.append(record)
                 yield "step", record
                 start = time.perf_counter()
-            trace = model.finish_trace(records, labels, None, None, start)
+            trace = model.finish_trace(records, labels, None, None, start) if learns else \
+                model.finetuned_trace(records, support, labels, start=start)
         else:
             busy = 0.0
             trace = model.adapt(support, labels)

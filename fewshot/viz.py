@@ -34,6 +34,7 @@ TEXT = {
         "lr": "learned learning rate",
         "meta-lstm_title": "Meta-LSTM updates: θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "Transfer learning: fitting a new head on frozen features",
+        "siamese_title": "Siamese fine-tuning: Adam on the pair loss of the support images and distorted copies",
         "input_gate": "input gate i_t (learned learning rate)", "forget_gate": "forget gate f_t",
         "gates_title": "Meta-LSTM's learned gates, mean per layer", "update": "update",
     },
@@ -48,6 +49,7 @@ TEXT = {
         "lr": "学到的学习率",
         "meta-lstm_title": "Meta-LSTM 更新：θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "迁移学习：在冻结的特征上拟合新的分类头",
+        "siamese_title": "孪生网络微调：用 Adam 在支持集图像及其扭曲副本上最小化成对损失",
         "input_gate": "输入门 i_t（学到的学习率）", "forget_gate": "遗忘门 f_t",
         "gates_title": "Meta-LSTM 学到的门，每层的均值", "update": "更新",
     },
@@ -187,9 +189,9 @@ def attention_plot(attention: Tensor, query_names: Sequence[str], support_names:
 def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en",
                      method: str = "maml", others: dict[str, Sequence[dict[str, Any]]] | None = None,
                      label: str | None = None) -> go.Figure:
-    """Support loss and accuracy per adaptation step (and query accuracy when known); for
-    MAML also, dashed, the same network taking the same steps from a random initialisation;
-    dotted, ``others``: the curves of other methods that learn at adaptation (title ->
+    """Support loss and accuracy (where the records have it) per adaptation step, and the
+    queries' loss and accuracy when known; for MAML also, dashed, the same network taking the
+    same steps from a random initialisation; dotted, ``others``: the curves of other methods that learn at adaptation (title ->
     records) on the same task, e.g. MAML's fixed-α steps beside Meta-LSTM's learned ones.
     ``label`` names the main curves (default: "meta-learned θ")."""
     from plotly.subplots import make_subplots
@@ -208,9 +210,10 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
             fig.add_trace(go.Scatter(x=x, y=[r["query_loss"] for r in records], mode="lines+markers",
                                      name=f"{text(lang, 'query_loss')} · {name}",
                                      line=dict(color="#d62728", dash=dash)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=[r["support_accuracy"] for r in records], mode="lines+markers",
-                                 name=f"{text(lang, 'support_acc')} · {name}", line=dict(color="#2ca02c", dash=dash)),
-                      row=1, col=2)
+        if "support_accuracy" in records[0]:  # (a Siamese network's pair loss has none)
+            fig.add_trace(go.Scatter(x=x, y=[r["support_accuracy"] for r in records], mode="lines+markers",
+                                     name=f"{text(lang, 'support_acc')} · {name}",
+                                     line=dict(color="#2ca02c", dash=dash)), row=1, col=2)
         if "query_accuracy" in records[0]:
             fig.add_trace(go.Scatter(x=x, y=[r["query_accuracy"] for r in records], mode="lines+markers",
                                      name=f"{text(lang, 'query_acc')} · {name}",

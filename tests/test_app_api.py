@@ -110,10 +110,11 @@ def test_task_building_flow(app_server):
     out = client.predict("0", classes[0], [handle_file(files[2])], None, None, api_name="/add_images")
     assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
-        "maml", "cpu", 3, 0.4, api_name="/run_adaptation")
+        "maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert status.startswith("**MAML** adapted on **cpu**"), status
     label, gallery, explanation, classify_status = client.predict(
-        "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, api_name="/classify_queries")
+        "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
+        api_name="/classify_queries")
     assert label["label"] == classes[0] and len(gallery) == 3
     assert classify_status.startswith("Classified 3 image(s)")
     # compare needs labelled queries: refused for a hand-built task, works after loading an example
@@ -142,9 +143,9 @@ def test_task_building_flow(app_server):
 def test_sessions_do_not_share_tasks(app_server):
     a, b = Client(app_server.url, verbose=False), Client(app_server.url, verbose=False)
     a.predict("glyphs-3way", api_name="/load_example")
-    status_b = b.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]
+    status_b = b.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
     assert "Build a task first" in status_b
-    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, api_name="/run_adaptation")[3]
+    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
 
 
 def test_messages_follow_the_browser_language(app_server, tmp_path):
@@ -205,7 +206,7 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     status = client.predict("characters", api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
-        "protonet", "cpu", 3, 0.4, api_name="/run_adaptation")
+        "protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
 
 
@@ -218,14 +219,14 @@ def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
         pytest.skip("no Meta-LSTM checkpoint shipped")
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
-    client.predict("maml", "cpu", 3, 0.4, api_name="/run_adaptation")
-    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, api_name="/run_adaptation")
+    client.predict("maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert status.startswith("**Meta-LSTM** adapted"), status
     names = trace_names(curve)
     assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
     assert set(trace_names(gates)) == {"block1", "block2", "block3", "block4", "classifier"}  # gates per layer
     client.predict("glyphs-3way", api_name="/load_example")
-    curve = client.predict("meta-lstm", "cpu", 3, 0.4, api_name="/run_adaptation")[0]
+    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
     assert not any(name.endswith("MAML") for name in trace_names(curve))
 
 
@@ -247,3 +248,21 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     bars = plot.data[0]
     assert list(bars.x) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
+
+
+def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
+    """The Siamese network adapts as meta-trained by default (no curve); given fine-tuning
+    steps (the last input of /run_adaptation and /classify_queries), its pair loss is drawn
+    step by step and the queries are classified by the fine-tuned network."""
+    client = Client(app_server.url, verbose=False)
+    client.predict("glyphs-5way", api_name="/load_example")
+    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    assert curve["visible"] is False and "Fine-tuned" not in status, status
+    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, api_name="/run_adaptation")
+    assert "Fine-tuned on the support set for 4 step(s) first." in status, status
+    names = trace_names(curve)
+    assert names and "support loss · meta-learned θ" in names and not any("support accuracy" in n for n in names)
+    assert matrix["visible"] is True  # the fine-tuned network's distances
+    _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
+                                              api_name="/classify_queries")
+    assert "Fine-tuned on the support set for 4 step(s) first." in classify_status, classify_status

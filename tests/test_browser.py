@@ -1,6 +1,7 @@
 """End to end in a real browser (Debian chromium driven by playwright): build a task by
-uploading images, adapt MAML and see its curve, classify and see the label, draw on the
-sketchpad, and the Chinese interface (its static labels and the method summaries)."""
+uploading images, fine-tune the Siamese network and adapt MAML and see their curves, classify
+and see the label, draw on the sketchpad, and the Chinese interface (its static labels and
+the method summaries)."""
 
 from __future__ import annotations
 
@@ -68,13 +69,24 @@ def test_upload_adapt_classify(browser, app_server):
     page.get_by_role("radio", name="Matching Networks", exact=True).check()
     page.wait_for_selector("#maml-controls", state="hidden")  # MAML's sliders only show for MAML
     page.wait_for_function("() => document.body.innerText.includes('Attends over every support image')")
+    # the Siamese network's fine-tuning steps: its own slider, a curve, a word in the status line
+    page.get_by_role("radio", name="Siamese network", exact=True).check()
+    page.wait_for_selector("#siamese-controls", state="visible")
+    steps_box = page.locator("#finetune-steps input[type=number]")
+    steps_box.fill("3")
+    steps_box.press("Enter")
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('Fine-tuned on the "
+                           "support set for 3 step')", timeout=60000)
+    page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
+    assert "Siamese fine-tuning" in page.inner_text("#maml-curve")
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.wait_for_selector("#maml-controls", state="visible")
+    page.wait_for_selector("#siamese-controls", state="hidden")
     page.click("#adapt")
-    page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
-    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('MAML adapted')",
                            timeout=60000)
-    assert "MAML" in page.inner_text("#adapt-status")
+    page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
     assert page.locator("#maml-curve .scatterlayer .trace").count() >= 4  # meta-learned and random start
     assert page.locator("#embedding .js-plotly-plot").count() == 1
 
@@ -148,6 +160,8 @@ def test_chinese_interface(browser, app_server):
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
     page.wait_for_function("() => document.body.innerText.includes('离查询最近的原型获胜')", timeout=30000)
     assert "Averages each class" not in page.inner_text("body")
+    page.get_by_role("radio", name="Siamese network", exact=True).check()  # its fine-tuning slider's words
+    page.wait_for_function("() => document.body.innerText.includes('在支持集上微调的步数')", timeout=30000)
     page.close()
 
 

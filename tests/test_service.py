@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from fewshot.preprocess import ImageInputError
 from fewshot.service import (
@@ -113,6 +114,39 @@ def test_maml_streams_its_steps_and_a_random_initialisation_baseline():
     assert [r["step"] for r in result.baseline_steps] == [0, 1, 2, 3]
     # meta-learning buys accuracy: the meta-learned start beats the random one after 3 steps
     assert result.trace.steps[-1]["query_accuracy"] > result.baseline_steps[-1]["query_accuracy"]
+
+
+def test_siamese_fine_tuning_streams_its_steps_and_classifies_with_the_fine_tuned_network():
+    """A Siamese network is served as meta-trained; asked for steps, it is fine-tuned on the
+    support set first (the published row's protocol), one streamed record per step, and the
+    queries are classified by the fine-tuned network (its last record's probabilities)."""
+    classes, support, labels, queries, query_labels = demo_task(shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    served = list(run_method(ZOO, "siamese", task, device="cpu"))
+    assert [kind for kind, _ in served] == ["done"] and served[-1][1].trace.steps == []
+    events = list(run_method(ZOO, "siamese", task, device="cpu", steps=4))
+    steps = [value for kind, value in events if kind == "step"]
+    result = events[-1][1]
+    assert [kind for kind, _ in events] == ["step"] * 5 + ["done"]
+    assert [r["step"] for r in steps] == [0, 1, 2, 3, 4] == [r["step"] for r in result.trace.steps]
+    assert steps[-1]["support_loss"] < steps[0]["support_loss"]
+    assert torch.allclose(steps[0]["query_probabilities"], served[-1][1].prediction.probabilities, atol=1e-5)
+    assert torch.allclose(steps[-1]["query_probabilities"], result.prediction.probabilities, atol=1e-5)
+    assert not torch.allclose(result.prediction.probabilities, served[-1][1].prediction.probabilities, atol=1e-4)
+    # the next request without steps gets the meta-trained network again
+    again = run_to_end(ZOO, "siamese", task, device="cpu")
+    assert torch.allclose(again.prediction.probabilities, served[-1][1].prediction.probabilities, atol=1e-6)
+
+
+def test_siamese_fine_tuning_is_refused_for_photos():
+    photos = ModelZoo.for_domain("photos")
+    if "siamese" not in photos.available():
+        pytest.skip("no photo Siamese checkpoint shipped")
+    classes, support, labels, queries, query_labels = demo_task("scenes-3way", shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE, domain="photos")
+    with pytest.raises(TaskError, match="offered for characters, not photos") as caught:
+        run_to_end(photos, "siamese", task, device="cpu", steps=3)
+    assert caught.value.code == "finetune_photos"
 
 
 def test_adaptation_defaults_come_from_the_checkpoint():

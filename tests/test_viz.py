@@ -36,3 +36,19 @@ def test_legends_sit_at_the_figure_foot_below_the_axis_titles():
     for fig in (viz.adaptation_curve(steps, steps), viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)):
         legend = fig.layout.legend
         assert (legend.yref, legend.yanchor, legend.y, legend.orientation) == ("container", "bottom", 0, "h")
+
+
+def test_adaptation_curve_draws_what_the_records_hold():
+    """MAML's records have a support accuracy; a Siamese network's fine-tuning (a pair loss)
+    has none, and its curve is drawn without one, under its own title, in both languages."""
+    maml = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5 + 0.1 * s, "query_loss": 1.2 / (s + 1),
+             "query_accuracy": 0.4 + 0.1 * s} for s in range(3)]
+    siamese = [{k: v for k, v in r.items() if k != "support_accuracy"} for r in maml]
+    names = [t.name for t in viz.adaptation_curve(maml).data]
+    assert names == ["support loss · meta-learned θ", "query loss · meta-learned θ",
+                     "support accuracy · meta-learned θ", "query accuracy · meta-learned θ"]
+    fig = viz.adaptation_curve(siamese, method="siamese")
+    assert [t.name for t in fig.data] == [names[0], names[1], names[3]]
+    assert list(fig.data[2].y) == [r["query_accuracy"] for r in siamese]
+    assert "Siamese fine-tuning" in fig.layout.title.text
+    assert "孪生网络微调" in viz.adaptation_curve(siamese, lang="zh", method="siamese").layout.title.text

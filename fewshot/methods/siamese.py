@@ -154,6 +154,15 @@ class SiameseNetwork(MetricClassifier):
             return super().adapt(support_images, support_labels, query_images, query_labels)
         start = time.perf_counter()
         records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
+        return self.finetuned_trace(records, support_images, support_labels, query_images, query_labels, start)
+
+    def finetuned_trace(self, records: list[dict], support_images: Tensor, support_labels: Tensor,
+                        query_images: Tensor | None = None, query_labels: Tensor | None = None,
+                        start: float | None = None) -> AdaptationTrace:
+        """The trace after ``finetuning`` ran to its end: the support set embedded by the
+        fine-tuned network, and the fine-tuning's records as its steps (``start``: when the
+        fine-tuning began, for the trace's time)."""
+        start = time.perf_counter() if start is None else start
         trace = super().adapt(support_images, support_labels, query_images, query_labels)  # fine-tuned codes
         trace.steps, trace.seconds = records, time.perf_counter() - start
         return trace
