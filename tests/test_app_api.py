@@ -133,6 +133,13 @@ def test_task_building_flow(app_server):
     assert protonet[2] == f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}", protonet
     assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
     assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
+    # the Siamese network also fine-tuned on the support set, beside the record and the published figure of that
+    # protocol (the published Siamese row fine-tuned on each task); the row as served has no published figure
+    finetuned = ModelZoo().recorded_accuracy("siamese", 5, 5, finetuned=True)
+    tuned = next(row for row in rows if row[0].startswith("Siamese network, fine-tuned"))
+    assert tuned[0] == f"Siamese network, fine-tuned ({finetuned['adapt_steps']} steps)", tuned
+    assert tuned[2].startswith(f"{100 * finetuned['accuracy']:.1f} ±") and tuned[3] == "98.4 (Koch et al. 2015)", tuned
+    assert next(row for row in rows if row[0] == "Siamese network")[3] == ""
     # the example glyphs are clean enough for raw pixels (benchmarks/app_tasks_accuracy.py), and the note says so
     pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
     floor = ModelZoo().recorded_accuracy("pixels", 5, 5)["accuracy"]
