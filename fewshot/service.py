@@ -83,7 +83,8 @@ class ModelZoo:
             raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
                             method=METHODS[method].title, ways=ways) from None
 
-    def recorded_accuracy(self, method: str, ways: int, shots: int, finetuned: bool = False) -> dict[str, Any] | None:
+    def recorded_accuracy(self, method: str, ways: int, shots: int,
+                          finetuned: bool = False) -> dict[str, Any] | None:
         """The test-split evaluation recorded on the card of the checkpoint that serves this
         setting: of the setting itself, else of the nearest one recorded (see its ways, shots);
         with ``finetuned``, a Siamese network's evaluation fine-tuned on each support set (its
