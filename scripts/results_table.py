@@ -27,8 +27,8 @@ from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noq
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
 PHOTO_SETTINGS = [(5, 1), (5, 5)]
 # rows that evaluate the row above's checkpoints another way (shown where recorded): the
-# Siamese network fine-tuned on each support set, as the published row; MAML as Finn et al.'s code did
-FINETUNED = "Siamese network, fine-tuned on each support set (as the published row)"
+# Siamese network fine-tuned on each support set, as the published figures were; MAML as Finn et al.'s code did
+FINETUNED = "Siamese network, fine-tuned on each support set (as the published Siamese figures were)"
 TRANSDUCTIVE = "MAML, tested as Finn et al.'s code did (queries batch-normalised together)"
 VARIANTS = {FINETUNED: ("Siamese network", {"finetuned": True}), TRANSDUCTIVE: ("MAML", {"transductive": True})}
 # rows: (title, method, which cards) -- the two transfer baselines differ by their head
