@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from siamese_common import add_common_arguments, load_network_and_validation
+from siamese_common import add_common_arguments, load_network_and_validation  # (puts the repository on sys.path)
 
 from fewshot.data import TaskSampler, to_float
 from fewshot.evaluate import DEFAULT_QUERIES, mean_ci95

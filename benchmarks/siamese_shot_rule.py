@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 
 import torch.nn.functional as F
-from siamese_common import add_common_arguments, load_network_and_validation
+from siamese_common import add_common_arguments, load_network_and_validation  # (puts the repository on sys.path)
 
 from fewshot.evaluate import DEFAULT_QUERIES, evaluate, mean_ci95
 from fewshot.methods.base import class_means
