@@ -339,7 +339,7 @@ def run_method(
     with zoo.use(method, task.ways, task.shots, device) as (model, card):
         learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
         finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
-        if finetunes and (model.in_channels != 1 or model.backbone_name != "conv4"):
+        if finetunes and not model.finetunable:
             raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s protocol): it is "
                             "offered for characters, not photos.", "finetune_photos")
         start = time.perf_counter()

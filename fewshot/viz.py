@@ -191,8 +191,9 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
                      label: str | None = None) -> go.Figure:
     """Support loss and accuracy (where the records have it) per adaptation step, and the
     queries' loss and accuracy when known; for MAML also, dashed, the same network taking the
-    same steps from a random initialisation; dotted, ``others``: the curves of other methods that learn at adaptation (title ->
-    records) on the same task, e.g. MAML's fixed-α steps beside Meta-LSTM's learned ones.
+    same steps from a random initialisation; dotted, ``others``: the curves of other methods
+    that learn at adaptation (title -> records) on the same task, e.g. MAML's fixed-α steps
+    beside Meta-LSTM's learned ones.
     ``label`` names the main curves (default: "meta-learned θ")."""
     from plotly.subplots import make_subplots
 

@@ -163,13 +163,15 @@ class FewShotClassifier(nn.Module):
         backward calls cost no measurable time.
         """
         tasks = len(support_images)
-        losses, correct = [], []
-        for task in zip(support_images, support_labels, query_images, query_labels):
-            loss, logits = self.task_loss(*task, ways)
+        losses, accuracies = [], []
+        for i in range(tasks):
+            one = slice(i, i + 1)
+            loss, accuracy = self.meta_batch_loss(support_images[one], support_labels[one], query_images[one],
+                                                  query_labels[one], ways)
             (loss / tasks).backward()
             losses.append(loss.detach())
-            correct.append((logits.argmax(1) == task[3]).float().mean())
-        return torch.stack(losses).mean(), torch.stack(correct).mean()
+            accuracies.append(accuracy.detach())
+        return torch.stack(losses).mean(), torch.stack(accuracies).mean()
 
     @abstractmethod
     def adapt(

@@ -167,6 +167,12 @@ class SiameseNetwork(MetricClassifier):
         trace.steps, trace.seconds = records, time.perf_counter() - start
         return trace
 
+    @property
+    def finetunable(self) -> bool:
+        """Whether ``finetuning`` applies: a Conv-4 on drawn characters (one channel), which
+        Koch et al.'s distortions are made for."""
+        return self.in_channels == 1 and self.backbone_name == "conv4"
+
     def finetuning(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
                    query_labels: Tensor | None = None, steps: int = 5, lr: float | None = None):
         """Fine-tune a copy of the weights on the support set, one record per step (step 0 is
@@ -175,7 +181,7 @@ class SiameseNetwork(MetricClassifier):
         queries, each record also holds their class probabilities (and with their labels,
         loss and accuracy) under that step's weights. Afterwards ``embed`` uses the last
         step's weights. (With Koch's loss the verification weights α stay as trained.)"""
-        if self.in_channels != 1 or self.backbone_name != "conv4":
+        if not self.finetunable:
             raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
                              "it needs a Conv-4 on one-channel images")
         ways, steps = check_support(support_images, support_labels), int(steps)
@@ -184,6 +190,7 @@ class SiameseNetwork(MetricClassifier):
         copies = self.FINETUNE["copies_one_shot" if one_shot else "copies_k_shot"]
         device = self.device
         support_images, support_labels = support_images.to(device), support_labels.to(device)
+        query_labels = None if query_labels is None else query_labels.to(device)
         labels = support_labels.repeat(copies + 1)
         distort = CharacterDistortion(seed=0)  # the same support set is always distorted alike
         params = {name: p.detach().clone().requires_grad_() for name, p in self.named_parameters()
@@ -201,7 +208,7 @@ class SiameseNetwork(MetricClassifier):
                     n = len(support_images)
                     log_probabilities = self.log_probabilities(
                         self.class_scores(codes[n:], codes[:n], support_labels, ways))
-                record.update(query_record(log_probabilities, None if query_labels is None else query_labels.to(device)))
+                record.update(query_record(log_probabilities, query_labels))
             yield record
             if step < steps:
                 optimiser.zero_grad()
