@@ -36,7 +36,7 @@ from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
-    prepare_task, run_method, run_to_end,
+    import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -1080,7 +1080,7 @@ def build() -> gr.Blocks:
                             gr.Markdown(f"**{cls['name']}** · {len(cls['images'])}", elem_classes=["class-title"])
                             selected = gr.State(None)
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"]),
-                                                 columns=10, rows=1,
+                                                 columns=10, rows=1, fit_columns=False,
                                                  height=150, allow_preview=False, show_label=False,
                                                  object_fit="contain", elem_classes=["class-gallery"])
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0)
@@ -1102,8 +1102,8 @@ def build() -> gr.Blocks:
                         with gr.Row():
                             gr.Markdown(f"**{len(current['queries'])}** ✓", elem_classes=["class-title"])
                             gr.Gallery([(q["path"], q["name"]) for q in current["queries"]], columns=12, rows=1,
-                                       height=150, allow_preview=False, show_label=False, object_fit="contain",
-                                       elem_classes=["query-gallery"])
+                                       fit_columns=False, height=150, allow_preview=False, show_label=False,
+                                       object_fit="contain", elem_classes=["query-gallery"])
 
             with gr.Tab(i("app_tab_adapt"), id="adapt"):
                 with gr.Row():
@@ -1146,15 +1146,15 @@ def build() -> gr.Blocks:
                     with gr.Column():
                         label = gr.Label(num_top_classes=5, label=i("app_label"), elem_id="label")
                         classify_status = gr.Markdown(elem_id="classify-status")
-                query_gallery = gr.Gallery(label=i("app_query_gallery"), columns=8, height=200, allow_preview=False,
-                                           object_fit="contain", elem_id="query-gallery")
+                query_gallery = gr.Gallery(label=i("app_query_gallery"), columns=8, fit_columns=False, height=200,
+                                           allow_preview=False, object_fit="contain", elem_id="query-gallery")
                 explanation = gr.Plot(label=i("app_explanation"), elem_id="explanation")
 
             with gr.Tab(i("app_tab_compare"), id="compare"):
                 gr.Markdown(i("app_compare_help"))
                 compare_button = gr.Button(i("app_compare"), variant="primary", elem_id="compare")
                 compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table",
-                                             wrap=True, visible=False,
+                                             wrap=True, visible=False, max_height=1200,  # every method's row in view
                                              column_widths=["15%", "9%", "11%", "15%", "9%", "9%", "7%", "25%"])
                 compare_status = gr.Markdown(elem_id="compare-status")
 
@@ -1224,6 +1224,7 @@ def launch(**options):
     """Start the app (``python app.py``); options go to ``Blocks.launch``."""
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
     options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
+    import_optimiser_machinery()
     return demo.launch(i18n=I18N, css=CSS, theme=gr.themes.Soft(), **options)
 
 

@@ -9,6 +9,7 @@ last support set while it predicts.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import threading
 import time
 from collections import OrderedDict
@@ -310,6 +311,17 @@ class RunResult:
         if self.prediction is None or self.trace.query_labels is None:
             return None
         return (self.prediction.labels.cpu() == self.trace.query_labels.cpu()).float().mean().item()
+
+
+def import_optimiser_machinery() -> threading.Thread:
+    """Import in the background what ``torch.optim`` imports lazily when it builds its first
+    optimiser (``torch._dynamo``: about 2 s on this project's CPU), so that a server pays it while
+    it starts rather than in its first request that fine-tunes a Siamese network or fits the
+    transfer baseline's head. Returns the thread (daemon)."""
+    thread = threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True,
+                              name="import torch._dynamo")
+    thread.start()
+    return thread
 
 
 def _sync(device: torch.device) -> None:

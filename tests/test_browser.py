@@ -174,6 +174,11 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.click("#sample-omniglot")
     page.wait_for_function("() => document.querySelectorAll('.class-gallery img').length >= 5", timeout=30000)
     assert "held-out test characters" in page.inner_text("#status")
+    # a 1-shot class shows its one image as a thumbnail, not stretched over the gallery's width
+    # and cropped to a blank strip (Gradio's fit_columns default did that)
+    widths = page.evaluate("() => [...document.querySelectorAll('.class-gallery')].map(g => "
+                           "[g.querySelector('img').getBoundingClientRect().width, g.getBoundingClientRect().width])")
+    assert len(widths) == 5 and all(image < gallery / 4 for image, gallery in widths), widths
     page.get_by_role("tab", name="4 · Compare").click()
     page.click("#compare")
     assert page.locator("#compare-table").count() == 0  # no empty table before there are results
@@ -183,6 +188,11 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):
         assert title in table
     assert "98.8 (Snell et al. 2017)" in table  # a sampled task is 5-way 1-shot unless the sliders say otherwise
+    # every row is in view: nothing inside the table scrolls (Gradio's default height hid the last row)
+    scrolled = page.evaluate("() => [...document.querySelectorAll('#compare-table *')].filter(e => "
+                             "['auto', 'scroll'].includes(getComputedStyle(e).overflowY) && "
+                             "e.scrollHeight > e.clientHeight + 2).length")
+    assert scrolled == 0
     assert "5-way 1-shot" in page.inner_text("#compare-status")
     page.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -147,6 +149,17 @@ def test_siamese_fine_tuning_is_refused_for_photos():
     with pytest.raises(TaskError, match="offered for characters, not photos") as caught:
         run_to_end(photos, "siamese", task, device="cpu", steps=3)
     assert caught.value.code == "finetune_photos"
+
+
+def test_optimiser_machinery_is_imported_in_the_background():
+    """A fresh interpreter (pytest's may have imported it already): the server's start imports
+    what the first torch.optim optimiser would otherwise import inside a user's request."""
+    script = ("import sys; from fewshot.service import import_optimiser_machinery; "
+              "assert 'torch._dynamo' not in sys.modules; thread = import_optimiser_machinery(); "
+              "assert thread.daemon; thread.join(60); assert 'torch._dynamo' in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 def test_adaptation_defaults_come_from_the_checkpoint():
