@@ -191,7 +191,9 @@ Networks' is what meta-learning the embedding bought.
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
 EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers, and each method's small
 network on top was meta-trained on the 64 mini-ImageNet training classes. ImageNet already contains the
-test classes, so the photo models' accuracy is not comparable with the papers' tables.
+test classes, so the photo models' accuracy is not comparable with the papers' tables. No learning reads
+the photos' raw 84×84 pixels instead, so its row shows what the pretrained features and the meta-training
+bought together.
 """
 
 ZH["app_learn_md"] = r"""
@@ -242,7 +244,8 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 ### 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
 EfficientNet-Lite0 把 84×84 的照片变成 1280 个数，每种方法在其上的小网络在 mini-ImageNet 的 64 个训练类别上做过元训练。
-ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。
+ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片原始的 84×84 像素，
+所以它那一行显示的是预训练特征和元训练合起来带来的提升。
 """
 
 # one line per method under the method menu: its title and summary (the package's, in English)
@@ -294,7 +297,7 @@ MESSAGES = {
                           "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
                           "the paper's figure for the same setting.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
-                    "meta-learning buys. Sample a random Omniglot task for one that does.",
+                    "meta-learning buys. Sample a random {dataset} task for one that does.",
         "benchmark_photos": " The photo models' EfficientNet-Lite0 encoder was pretrained on ImageNet, which contains "
                             "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
@@ -328,7 +331,7 @@ MESSAGES = {
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
                           "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。",
-        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。随机抽取一个 Omniglot 任务试试。",
+        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。随机抽取一个 {dataset} 任务试试。",
         "benchmark_photos": "照片模型的 EfficientNet-Lite0 编码器在 ImageNet 上预训练过，而 ImageNet 包含 mini-ImageNet 的测试类别："
                             "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
@@ -966,7 +969,8 @@ def compare_methods(task, device, request: gr.Request):
                 row[2] += " " + say(lang, "setting", ways=setting[0], shots=setting[1])
     learned = [a for m, a in accuracy.items() if m != "pixels"]
     if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
-        note += say(lang, "too_easy")  # raw pixels do as well: this task cannot tell the methods apart
+        # raw pixels do as well: this task cannot tell the methods apart
+        note += say(lang, "too_easy", dataset="mini-ImageNet" if task["domain"] == "photos" else "Omniglot")
     return gr.update(value={"headers": headers, "data": rows}, visible=True), note
 
 

@@ -1,12 +1,13 @@
-"""How the shipped character models do on the tasks the app offers, with the no-learning row.
+"""How the shipped models do on the tasks the app offers, with the no-learning row.
 
     python benchmarks/app_tasks_accuracy.py [--tasks 40] [--ways 5] [--shots 1]
-        [--methods pixels,protonet,maml]
+        [--methods pixels,protonet,maml] [--domains characters,photos]
 
-Two kinds of task, built exactly as the app builds them: the project's own example glyphs
-(``demo/glyphs-*``, all their queries) and random tasks of held-out Omniglot test characters
-(the "Sample a random Omniglot task" button: 3 queries per class, seeds 0..tasks-1). Prints
-the mean query accuracy % over the tasks (± 95% interval across tasks) for each method.
+Two kinds of task per domain, built exactly as the app builds them: the project's own
+examples (``demo/glyphs-*`` for characters, ``demo/scenes-*`` for photos, all their queries)
+and random tasks of held-out test classes (the "Sample a random Omniglot task" and "Sample a
+random mini-ImageNet task" buttons: 3 queries per class, seeds 0..tasks-1). Prints the mean
+query accuracy % over the tasks (± 95% interval across tasks) for each method.
 """
 
 from __future__ import annotations
@@ -23,22 +24,32 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=40, help="random Omniglot tasks")
+    parser.add_argument("--tasks", type=int, default=40, help="random tasks per domain")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--methods", default="pixels,protonet,maml")
+    parser.add_argument("--domains", default="characters,photos")
     args = parser.parse_args()
     import app  # the app's own task building: examples, sampling, preprocessing
     from fewshot.evaluate import mean_ci95
 
     methods = args.methods.split(",")
+    random_tasks = {  # domain: (dataset, is it here, the app's sampler)
+        "characters": ("Omniglot", app.omniglot_available, app.sample_omniglot_files, "omniglot"),
+        "photos": ("mini-ImageNet", app.mini_imagenet_available, app.sample_mini_imagenet_files, "mini-imagenet"),
+    }
     sources = {}
-    for example in sorted(p.name for p in app.DEMO.iterdir() if p.name.startswith("glyphs-")):
-        sources[f"example {example}"] = [app.example_task(app.DEMO / example)]
-    if app.omniglot_available():
-        sources[f"random Omniglot {args.ways}-way {args.shots}-shot ({args.tasks} tasks)"] = [
-            app.sampled_task(app.sample_omniglot_files(args.ways, args.shots, queries=3, seed=seed),
-                             "omniglot", "characters", seed) for seed in range(args.tasks)]
+    for domain in args.domains.split(","):
+        if domain not in app.DOMAINS:
+            continue  # no shipped checkpoints serve it
+        for folder in sorted(p for p in app.DEMO.iterdir() if p.is_dir()):
+            if app.example_domain(folder) == domain:
+                sources[f"example {folder.name}"] = [app.example_task(folder)]
+        dataset, available, sample, source = random_tasks[domain]
+        if available():
+            sources[f"random {dataset} {args.ways}-way {args.shots}-shot ({args.tasks} tasks)"] = [
+                app.sampled_task(sample(args.ways, args.shots, queries=3, seed=seed), source, domain, seed)
+                for seed in range(args.tasks)]
     print("| tasks | " + " | ".join(methods) + " |")
     print("| --- | " + " | ".join("---:" for _ in methods) + " |")
     for source, tasks in sources.items():

@@ -78,8 +78,11 @@ class ModelZoo:
         return cls(root, **DOMAIN_CHECKPOINTS[domain])
 
     def checkpoint(self, method: str, ways: int, shots: int) -> Path:
+        # no learning reads the images as a Conv-4 does (photos normalised), never an encoder's
+        # features: those were learned
+        backbone = "conv4" if method == "pixels" else self.backbone
         try:
-            return find_checkpoint(method, self.dataset, self.split, ways, shots, self.backbone, root=self.root)
+            return find_checkpoint(method, self.dataset, self.split, ways, shots, backbone, root=self.root)
         except FileNotFoundError:
             raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
                             method=METHODS[method].title, ways=ways) from None

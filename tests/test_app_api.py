@@ -176,7 +176,7 @@ def photo_models() -> bool:
 
 
 @pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
-@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet", "meta-lstm"])
+@pytest.mark.parametrize("method", ["siamese", "matching", "maml", "protonet", "meta-lstm", "pixels"])
 def test_classify_photos(client, method):
     """The photo domain through /classify: the project's painted scenes, 2 shots each."""
     classes = sorted(p.name for p in (PHOTO_DEMO / "support").iterdir())
@@ -210,6 +210,10 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     assert all("miniimagenet" in row[-1] for row in rows), rows
     assert all(row[2] and not row[3] for row in rows), rows  # recorded, but no paper is comparable
     assert "this task: 3-way 5-shot" in compare_status and "pretrained on ImageNet" in compare_status
+    # no learning reads the raw pixels; the painted scenes are easy enough for it, and the note says so
+    pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
+    assert pixels[-1] == "pixels-miniimagenet-conv4", pixels
+    assert "too easy" in compare_status and "random mini-ImageNet task" in compare_status, compare_status
     status = client.predict("characters", api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(

@@ -37,7 +37,7 @@ def test_app_tasks_accuracy_prints_a_row_per_kind_of_task():
     ).stdout
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| example") or "random" in line]
     assert [r[0].strip() for r in rows if r[0].strip().startswith("example")] == [
-        "example glyphs-10way", "example glyphs-3way", "example glyphs-5way"]
+        "example glyphs-10way", "example glyphs-3way", "example glyphs-5way", "example scenes-3way"]
     for row in rows:
         assert all(0 <= float(cell.split("±")[0]) <= 100 for cell in row[1:])
 

@@ -13,7 +13,7 @@ import torch
 
 from fewshot.preprocess import ImageInputError
 from fewshot.service import (
-    ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, pick_device, prepare_task,
+    ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, model_inputs, pick_device, prepare_task,
     run_method, run_to_end,
 )
 
@@ -160,6 +160,25 @@ def test_optimiser_machinery_is_imported_in_the_background():
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_no_learning_reads_raw_pixels_in_the_photo_domain():
+    """The photo zoo serves the raw-pixel floor from its Conv-4 checkpoint (normalised 84x84
+    photos), never over the pretrained encoder's features, which were learned."""
+    photos = ModelZoo.for_domain("photos")
+    if "pixels" not in photos.available():
+        pytest.skip("no mini-ImageNet raw-pixel checkpoint shipped")
+    assert photos.checkpoint("pixels", 3, 5).name == "pixels-miniimagenet-conv4"
+    assert photos.checkpoint("protonet", 3, 5).name.startswith("protonet-miniimagenet-lite0")
+    classes, support, labels, queries, query_labels = demo_task("scenes-3way", shots=2)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE, domain="photos")
+    with photos.use("pixels", task.ways, task.shots, torch.device("cpu")) as (model, card):
+        inputs = model_inputs(task.support_images, card, "photos")
+        assert inputs.shape[1:] == (3, 84, 84)
+        assert torch.equal(model.embed(inputs), inputs.flatten(1))  # the features are the pixels
+    result = run_to_end(photos, "pixels", task, device="cpu")
+    assert result.checkpoint == "pixels-miniimagenet-conv4" and result.accuracy == 1.0  # painted scenes: easy
+    assert photos.recorded_accuracy("pixels", 5, 1)["accuracy"] < 0.3  # real mini-ImageNet test classes: not
 
 
 def test_adaptation_defaults_come_from_the_checkpoint():
