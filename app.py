@@ -1219,6 +1219,7 @@ PICK_BRUSH = """() => {
 CSS = """
 .class-title {max-width: 12em}
 .class-gallery {min-height: 0}
+#query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 
 demo = build()
