@@ -297,7 +297,12 @@ MESSAGES = {
                           "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
                           "the paper's figure for the same setting.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
-                    "meta-learning buys. Sample a random {dataset} task for one that does.",
+                    "meta-learning buys.",
+        "try_sampling": " Sample a random {dataset} task for one that does.",
+        "try_alike_characters": " Add classes of symbols that look alike, each drawn by different hands, for one "
+                                "that does.",
+        "try_alike_photos": " Add classes that look alike, each photographed in different places and light, for "
+                            "one that does.",
         "benchmark_photos": " The photo models' EfficientNet-Lite0 encoder was pretrained on ImageNet, which contains "
                             "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
@@ -331,7 +336,10 @@ MESSAGES = {
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
                           "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。",
-        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。随机抽取一个 {dataset} 任务试试。",
+        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。",
+        "try_sampling": "随机抽取一个 {dataset} 任务试试。",
+        "try_alike_characters": "试试添加外形相似的符号类别，每类由不同的人书写。",
+        "try_alike_photos": "试试添加外观相似的类别，每类的照片在不同的地点和光线下拍摄。",
         "benchmark_photos": "照片模型的 EfficientNet-Lite0 编码器在 ImageNet 上预训练过，而 ImageNet 包含 mini-ImageNet 的测试类别："
                             "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
@@ -969,9 +977,18 @@ def compare_methods(task, device, request: gr.Request):
                 row[2] += " " + say(lang, "setting", ways=setting[0], shots=setting[1])
     learned = [a for m, a in accuracy.items() if m != "pixels"]
     if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
-        # raw pixels do as well: this task cannot tell the methods apart
-        note += say(lang, "too_easy", dataset="mini-ImageNet" if task["domain"] == "photos" else "Omniglot")
+        note += too_easy_note(task["domain"], lang)  # raw pixels do as well: the task cannot tell methods apart
     return gr.update(value={"headers": headers, "data": rows}, visible=True), note
+
+
+def too_easy_note(domain: str, lang: str) -> str:
+    """Compare's note when raw pixels do as well as every method: the way to a harder task
+    that this app offers (a random task of held-out classes, where the dataset is here)."""
+    photos = domain == "photos"
+    can_sample = (mini_imagenet_available() and "photos" in DOMAINS) if photos else omniglot_available()
+    if can_sample:
+        return say(lang, "too_easy") + say(lang, "try_sampling", dataset="mini-ImageNet" if photos else "Omniglot")
+    return say(lang, "too_easy") + say(lang, "try_alike_photos" if photos else "try_alike_characters")
 
 
 def benchmark_cells(recorded: dict | None) -> tuple[str, str]:

@@ -261,6 +261,42 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
 
 
+def test_both_languages_say_everything_with_the_same_blanks():
+    """Every message and interface text exists in English and Chinese, with the same {fields}
+    to fill, and the interface's keys cannot collide with Gradio's own (prefixed app_)."""
+    import string
+
+    import app
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for en, zh in ((app.MESSAGES["en"], app.MESSAGES["zh"]), (app.EN, app.ZH)):
+        assert en.keys() == zh.keys(), en.keys() ^ zh.keys()
+        for key in en:
+            if isinstance(en[key], str) and en is app.MESSAGES["en"]:
+                assert fields(en[key]) == fields(zh[key]), key
+    assert all(key.startswith("app_") for key in app.EN)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_too_easy_note_offers_what_this_app_can_do(monkeypatch, lang):
+    """Where the dataset is here, the note sends the person to a random task of it; where it is
+    not (a hosted Space ships no data, and its sampling buttons are hidden), to classes that
+    look alike."""
+    import app
+
+    for available in (True, False):
+        monkeypatch.setattr(app, "omniglot_available", lambda: available)
+        monkeypatch.setattr(app, "mini_imagenet_available", lambda: available)
+        monkeypatch.setattr(app, "DOMAINS", ["characters", "photos"])
+        for domain, dataset in (("characters", "Omniglot"), ("photos", "mini-ImageNet")):
+            note = app.too_easy_note(domain, lang)
+            assert note.startswith(app.say(lang, "too_easy"))
+            assert (dataset in note) == available, note
+            assert (app.say(lang, f"try_alike_{domain}") in note) == (not available), note
+
+
 def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     """The Siamese network adapts as meta-trained by default (no curve); given fine-tuning
     steps (the last input of /run_adaptation and /classify_queries), its pair loss is drawn
