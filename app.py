@@ -651,10 +651,18 @@ def sampled_task(sampled: dict, source: str, domain: str, seed: int) -> dict:
     return task
 
 
+def can_sample(domain: str) -> bool:
+    """Whether this app can sample random tasks of held-out classes for ``domain``: its
+    dataset is here (and, for photos, photo checkpoints are shipped to run them)."""
+    if domain == "photos":
+        return "photos" in DOMAINS and mini_imagenet_available()
+    return omniglot_available()
+
+
 @friendly(5, status=3)
 def sample_omniglot(ways, shots, request: gr.Request):
     lang = language(request)
-    if not omniglot_available():
+    if not can_sample("characters"):
         raise Refusal(say(lang, "no_omniglot"))
     seed = random.SystemRandom().randrange(1_000_000)
     task = sampled_task(sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed), "omniglot", "characters",
@@ -666,7 +674,7 @@ def sample_omniglot(ways, shots, request: gr.Request):
 @friendly(5, status=3)
 def sample_mini_imagenet(ways, shots, request: gr.Request):
     lang = language(request)
-    if not mini_imagenet_available() or "photos" not in DOMAINS:
+    if not can_sample("photos"):
         raise Refusal(say(lang, "no_mini"))
     seed = random.SystemRandom().randrange(1_000_000)
     sampled = sample_mini_imagenet_files(int(ways), int(shots), queries=3, seed=seed)
@@ -985,8 +993,7 @@ def too_easy_note(domain: str, lang: str) -> str:
     """Compare's note when raw pixels do as well as every method: the way to a harder task
     that this app offers (a random task of held-out classes, where the dataset is here)."""
     photos = domain == "photos"
-    can_sample = (mini_imagenet_available() and "photos" in DOMAINS) if photos else omniglot_available()
-    if can_sample:
+    if can_sample(domain):
         return say(lang, "too_easy") + say(lang, "try_sampling", dataset="mini-ImageNet" if photos else "Omniglot")
     return say(lang, "too_easy") + say(lang, "try_alike_photos" if photos else "try_alike_characters")
 
@@ -1060,15 +1067,14 @@ def build() -> gr.Blocks:
                         gr.Markdown(i("app_examples"))
                         example = gr.Dropdown(examples, value=examples[0] if examples else None, label=i("app_example"))
                         load_button = gr.Button(i("app_load_example"), elem_id="load-example")
-                        photos_sampling = "photos" in DOMAINS and mini_imagenet_available()
-                        with gr.Group(visible=omniglot_available() or photos_sampling):
+                        with gr.Group(visible=can_sample("characters") or can_sample("photos")):
                             gr.Markdown(i("app_random"))
                             ways = gr.Slider(2, MAX_WAYS, value=5, step=1, label=i("app_ways"))
                             shots = gr.Slider(1, 5, value=1, step=1, label=i("app_shots"))
                             sample_button = gr.Button(i("app_sample"), elem_id="sample-omniglot",
-                                                      visible=omniglot_available())
+                                                      visible=can_sample("characters"))
                             sample_photos_button = gr.Button(i("app_sample_photos"), elem_id="sample-mini-imagenet",
-                                                             visible=photos_sampling)
+                                                             visible=can_sample("photos"))
                         clear_button = gr.Button(i("app_clear"), variant="stop")
                     with gr.Column(scale=2):
                         gr.Markdown(i("app_edit"))

@@ -34,9 +34,9 @@ def main() -> None:
     from fewshot.evaluate import mean_ci95
 
     methods = args.methods.split(",")
-    random_tasks = {  # domain: (dataset, is it here, the app's sampler)
-        "characters": ("Omniglot", app.omniglot_available, app.sample_omniglot_files, "omniglot"),
-        "photos": ("mini-ImageNet", app.mini_imagenet_available, app.sample_mini_imagenet_files, "mini-imagenet"),
+    random_tasks = {  # domain: (dataset, the app's sampler, the source its tasks record)
+        "characters": ("Omniglot", app.sample_omniglot_files, "omniglot"),
+        "photos": ("mini-ImageNet", app.sample_mini_imagenet_files, "mini-imagenet"),
     }
     sources = {}
     for domain in args.domains.split(","):
@@ -45,8 +45,8 @@ def main() -> None:
         for folder in sorted(p for p in app.DEMO.iterdir() if p.is_dir()):
             if app.example_domain(folder) == domain:
                 sources[f"example {folder.name}"] = [app.example_task(folder)]
-        dataset, available, sample, source = random_tasks[domain]
-        if available():
+        dataset, sample, source = random_tasks[domain]
+        if app.can_sample(domain):  # the app's own test of whether its sampling button is there
             sources[f"random {dataset} {args.ways}-way {args.shots}-shot ({args.tasks} tasks)"] = [
                 app.sampled_task(sample(args.ways, args.shots, queries=3, seed=seed), source, domain, seed)
                 for seed in range(args.tasks)]
