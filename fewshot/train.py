@@ -71,6 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder")
     parser.add_argument("--state", type=Path, default=None, help="resume state (default runs/<out name>/state.pt)")
     parser.add_argument("--restart", action="store_true", help="ignore saved state and start again")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from another checkpoint's weights (every tensor of the same name and shape; "
+                             "the rest, e.g. a head of another width, keeps its fresh initialisation); the card "
+                             "records it")
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
@@ -261,6 +265,26 @@ class MetaUpdate:
         return self.static_outputs
 
 
+def initialise_from(method: FewShotClassifier, folder: Path) -> dict:
+    """Copy into ``method`` every tensor of the checkpoint in ``folder`` whose name and shape
+    match (``--init``); returns what the card records: the checkpoint, the training step its
+    weights are from, and the tensors that kept their fresh initialisation."""
+    if not (folder / WEIGHTS).is_file():
+        raise SystemExit(f"--init {folder}: no {WEIGHTS} there")
+    source = load_file(str(folder / WEIGHTS))
+    own = method.state_dict()
+    copied = {name: tensor for name, tensor in source.items() if name in own and own[name].shape == tensor.shape}
+    if not copied:
+        raise SystemExit(f"--init {folder}: no tensor matches this {method.name} network")
+    method.load_state_dict(copied, strict=False)
+    training = read_card(folder).get("training", {}) if (folder / CARD).is_file() else {}
+    return {
+        "checkpoint": folder.name,
+        "step": training.get("best_step", training.get("steps")),
+        "fresh": sorted(name for name in own if name not in copied),
+    }
+
+
 def calibrate_temperature(method: FewShotClassifier, dataset: FewShotDataset, ways: int, shots: int, seed: int) -> float:
     """Fit a Siamese network's softmax temperature T on validation tasks (minimum NLL).
 
@@ -332,6 +356,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     resuming = args.state.exists() and not args.restart
+    initialised_from = initialise_from(method, args.init) if args.init is not None and not resuming else None
     if args.export and not resuming:
         raise SystemExit(f"--export needs a saved state: {args.state} not found")
     step, elapsed, best, curve = 0, 0.0, -1.0, []
@@ -364,6 +389,7 @@ def main(argv: list[str] | None = None) -> dict:
         if augmentation is not None:
             augmentation.set_state(saved["augment"])
         torch.set_rng_state(saved["rng"])
+        initialised_from = saved.get("init")
         step, elapsed, best, curve = saved["step"], saved["elapsed"], saved["best"], saved["curve"]
         # the best model so far is the checkpoint in --out (older states carried a copy)
         best_state = saved.get("best_model")
@@ -421,6 +447,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "max_classes": args.max_classes,
                 "augment": args.augment,
                 "trainval": args.trainval,
+                "init": initialised_from,
                 "validation": {"ways": args.val_ways, "shots": val_shots, "episodes": args.val_episodes,
                                "best_accuracy": best, "held_out": not args.trainval},
                 "wall_seconds": round(elapsed, 1),
@@ -439,6 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
             "augment": None if augmentation is None else augmentation.state(), "trainval": args.trainval,
+            "init": initialised_from,
         }
         write_atomically(args.state, lambda tmp: torch.save(state, tmp))
 

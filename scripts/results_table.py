@@ -143,8 +143,9 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
             tasks = f" of {t['meta_batch']} tasks" if t.get("meta_batch", 1) > 1 else ""
             queries = f"{t['queries']} quer{'y' if t['queries'] == 1 else 'ies'} per class"
             unit = f"meta-updates{tasks} ({t['ways']}-way {t['shots']}-shot, {queries})"
+        start = f", started from `{t['init']['checkpoint']}`'s weights" if t.get("init") else ""
         runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} {unit} in "
-                    f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}")
+                    f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}{start}")
     missing = [title for title, method, head in ROWS if not any(of_row(card, method, head) for card in cards)
                and title not in VARIANTS  # (another evaluation of the row above's checkpoints)
                and not (method == "pixels" and backbone != "conv4")]  # pixels read images, not encoder features

@@ -49,6 +49,8 @@ def test_checkpoint_selection():
         pytest.skip("no checkpoints")
     assert find_checkpoint("maml", "omniglot", "vinyals", 5, 1).name == "maml-omniglot-vinyals-5w1s"
     assert find_checkpoint("maml", "omniglot", "vinyals", 10, 1).name == "maml-omniglot-vinyals-20w1s"
+    # (validation chose the 20-way 1-shot network for 20-way 5-shot tasks too; its card serves both)
+    assert find_checkpoint("maml", "omniglot", "vinyals", 20, 5).name == "maml-omniglot-vinyals-20w1s"
     assert find_checkpoint("maml", "omniglot", "vinyals", 3, 5).name == "maml-omniglot-vinyals-5w5s"
     assert find_checkpoint("protonet", "omniglot", "vinyals", 20, 5).name == "protonet-omniglot-vinyals-5shot"
     assert find_checkpoint("siamese", "omniglot", "lake", 20, 5).name == "siamese-omniglot-lake"

@@ -53,6 +53,12 @@ def test_budget_names_tasks_per_meta_update_and_untrained_rows(monkeypatch):
     assert "`b`: 100 of 200 meta-updates (5-way 1-shot, 5 queries per class)" in budget
     assert "Not trained yet for this table: Siamese network, Matching Networks, Meta-LSTM," in budget
 
+    init = {"checkpoint": "maml-5w1s", "step": 14001, "fresh": ["classifier.bias", "classifier.weight"]}
+    fake_cards(monkeypatch, module, [card("c", method="maml", init=init), card("d", init=None)])
+    budget = module.training_budget("omniglot", "vinyals", "conv4")
+    assert "in 2 min on CPU (x86_64, 2 cores, 2 threads), started from `maml-5w1s`'s weights;" in budget
+    assert budget.count("started from") == 1
+
 
 def test_trainval_note_agrees_with_how_many_checkpoints_it_names(monkeypatch):
     module = results_table()

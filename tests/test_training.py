@@ -245,3 +245,37 @@ def test_maml_only_options_are_refused_for_other_methods(capsys):
         assert "MAML's options" in capsys.readouterr().err
     args = train.parse_args(["--method", "maml", "--strided", "--batched-tasks", "--out", "x"])
     assert args.strided and args.batched_tasks
+
+
+@needs_omniglot
+def test_init_starts_from_another_checkpoints_matching_tensors(tmp_path):
+    """``--init``: a 10-way MAML run starts from a 5-way MAML checkpoint's weights. Every
+    tensor of the same name and shape is copied, the head of another width keeps its fresh
+    initialisation, the card and the resume state record both, and a resumed run keeps it."""
+    maml = ["--method", "maml", "--queries", "1", "--meta-batch", "2", "--val-episodes", "3", "--max-classes", "50",
+            "--device", "cpu", "--quiet", "--val-every", "1"]
+    source = tmp_path / "five"
+    train.main(maml + ["--ways", "5", "--steps", "1", "--out", str(source), "--state", str(tmp_path / "s5.pt")])
+    five, _ = load_checkpoint(source)
+
+    out, state = tmp_path / "ten", tmp_path / "s10.pt"
+    ten_way = maml + ["--ways", "10", "--inner-steps", "1", "--out", str(out), "--state", str(state),
+                      "--init", str(source)]
+    card = train.main(ten_way + ["--steps", "0"])  # validates the start, trains nothing
+    init = card["training"]["init"]
+    assert init == {"checkpoint": "five", "step": 1, "fresh": ["classifier.bias", "classifier.weight"]}
+    ten, _ = load_checkpoint(out)
+    features = [name for name in ten.state_dict() if name.startswith("features.")]
+    assert features and all(torch.equal(ten.state_dict()[n], five.state_dict()[n]) for n in features)
+    assert ten.classifier.weight.shape == (10, five.classifier.weight.shape[1])
+
+    card = train.main(ten_way + ["--steps", "2"])  # resumes: the state, not --init again, says where it began
+    assert card["training"]["steps"] == 2 and card["training"]["init"] == init
+    assert torch.load(state, weights_only=True)["init"] == init
+
+    protonet = ["--method", "protonet", "--ways", "5", "--queries", "1", "--steps", "1", "--max-classes", "50",
+                "--device", "cpu", "--quiet", "--out", str(tmp_path / "p"), "--state", str(tmp_path / "p.pt")]
+    with pytest.raises(SystemExit, match="no tensor matches"):  # (MAML's network is named differently)
+        train.main(protonet + ["--init", str(source)])
+    with pytest.raises(SystemExit, match="no model.safetensors"):
+        train.main(protonet + ["--init", str(tmp_path / "absent")])
