@@ -356,9 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     resuming = args.state.exists() and not args.restart
-    initialised_from = initialise_from(method, args.init) if args.init is not None and not resuming else None
     if args.export and not resuming:
         raise SystemExit(f"--export needs a saved state: {args.state} not found")
+    initialised_from = initialise_from(method, args.init) if args.init is not None and not resuming else None
     step, elapsed, best, curve = 0, 0.0, -1.0, []
     best_state, trained_on, stopped = None, [], "steps"
 
