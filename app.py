@@ -1242,6 +1242,11 @@ PICK_BRUSH = """() => {
 CSS = """
 .class-title {max-width: 12em}
 .class-gallery {min-height: 0}
+/* file names on the task's thumbnails: small and see-through, so they do not hide the image */
+.class-gallery .caption-label, .query-gallery .caption-label {font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
+@media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
+  .class-title {max-width: none; flex-basis: 100% !important}
+}
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 

@@ -36,7 +36,7 @@ TEXT = {
         "transfer_title": "Transfer learning: fitting a new head on frozen features",
         "siamese_title": "Siamese fine-tuning: Adam on the support set's pair loss",
         "input_gate": "input gate i_t (learned learning rate)", "forget_gate": "forget gate f_t",
-        "gates_title": "Meta-LSTM's learned gates, mean per layer", "update": "update",
+        "gates_title": "Meta-LSTM's learned gates: mean per layer", "update": "update",
     },
     "zh": {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
@@ -51,7 +51,7 @@ TEXT = {
         "transfer_title": "迁移学习：在冻结的特征上拟合新的分类头",
         "siamese_title": "孪生网络微调：用 Adam 最小化支持集上的成对损失",
         "input_gate": "输入门 i_t（学到的学习率）", "forget_gate": "遗忘门 f_t",
-        "gates_title": "Meta-LSTM 学到的门，每层的均值", "update": "更新",
+        "gates_title": "Meta-LSTM 学到的门：每层的均值", "update": "更新",
     },
 }
 
@@ -103,10 +103,24 @@ def project_2d(points: Tensor) -> np.ndarray:
     return (x @ (axes * signs)).numpy()
 
 
+def _two_lines(title: str) -> str:
+    """A "headline: detail" title as the headline over the smaller detail.
+
+    Plotly does not wrap titles: on one line, "MAML inner loop: θ' = θ − α ∇θ L_support" ran
+    past the right edge of a phone's screen (390 px).
+    """
+    for colon in (": ", "："):
+        headline, found, detail = title.partition(colon)
+        if found:
+            return f"{headline}<br><span style='font-size:13px'>{detail}</span>"
+    return title
+
+
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     # the legend sits at the figure's foot (container coordinates) and the margin grows to hold
     # it: placed in plot coordinates it overlapped the x-axis title once it wrapped onto more rows
-    fig.update_layout(title=title, height=height, margin=dict(l=40, r=20, t=50, b=40),
+    top = 90 if "<br>" in title else 50
+    fig.update_layout(title=title, height=height + top - 50, margin=dict(l=40, r=20, t=top, b=40),
                       template="plotly_white",
                       legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))
     return fig
@@ -222,7 +236,7 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     fig.update_xaxes(title=text(lang, "step"), dtick=1)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    return _layout(fig, text(lang, f"{method}_title"), height=380)
+    return _layout(fig, _two_lines(text(lang, f"{method}_title")), height=380)
 
 
 def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
@@ -240,7 +254,7 @@ def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
                                      line=dict(color=colour(index)), legendgroup=layer, showlegend=col == 1),
                           row=1, col=col)
     fig.update_xaxes(title=text(lang, "update"), dtick=1)
-    return _layout(fig, text(lang, "gates_title"), height=360)
+    return _layout(fig, _two_lines(text(lang, "gates_title")), height=360)
 
 
 def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Sequence[str],

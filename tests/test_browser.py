@@ -197,6 +197,36 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.close()
 
 
+def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
+    """On a phone (390 px): each class's name sits above its images, which take the whole width;
+    the file-name captions cover little of a thumbnail; MAML's curve title (a formula after a
+    colon, which Plotly does not wrap) ends inside the screen."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(app_server.url)
+    page.wait_for_selector("#load-example")
+    page.get_by_label("Example task").click()
+    page.get_by_role("option", name="glyphs-5way").click()
+    page.click("#load-example")
+    page.wait_for_function("() => document.querySelectorAll('.class-gallery .caption-label').length >= 25")
+    title, gallery, image, caption = page.evaluate(
+        "() => ['.class-title', '.class-gallery', '.class-gallery .gallery-item', '.class-gallery .caption-label'].map("
+        "s => { const r = document.querySelector(s).getBoundingClientRect(); "
+        "return {top: r.top, bottom: r.bottom, width: r.width, height: r.height}; })")
+    assert title["bottom"] <= gallery["top"] + 1, (title, gallery)  # stacked, not side by side
+    assert gallery["width"] > 0.75 * 390, gallery
+    assert caption["width"] * caption["height"] < 0.15 * image["width"] * image["height"], (caption, image)
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
+                           timeout=120000)
+    page.wait_for_selector(".gtitle")
+    overflow = page.evaluate("() => Math.max(...[...document.querySelectorAll('.gtitle')].map("
+                             "t => t.getBoundingClientRect().right - t.closest('.block').getBoundingClientRect().right))")
+    assert overflow <= 0, overflow  # px past the right edge of the figure's box, which clips it
+    page.close()
+
+
 def photo_models() -> bool:
     from fewshot.service import ModelZoo
 

@@ -52,3 +52,17 @@ def test_adaptation_curve_draws_what_the_records_hold():
     assert list(fig.data[2].y) == [r["query_accuracy"] for r in siamese]
     assert "Siamese fine-tuning" in fig.layout.title.text
     assert "孪生网络微调" in viz.adaptation_curve(siamese, lang="zh", method="siamese").layout.title.text
+
+
+def test_long_curve_titles_put_their_formula_on_a_second_line():
+    """Plotly does not wrap a title: on one line, MAML's ran past a phone's screen (390 px). The
+    headline stays on top and what follows its colon goes below it in a smaller font, in both languages;
+    the top margin grows to hold the second line."""
+    steps = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5} for s in range(3)]
+    en, zh = (viz.adaptation_curve(steps, lang=lang, method="maml").layout for lang in ("en", "zh"))
+    assert en.title.text == "MAML inner loop<br><span style='font-size:13px'>θ' = θ − α ∇θ L_support</span>"
+    assert zh.title.text == "MAML 内循环<br><span style='font-size:13px'>θ' = θ − α ∇θ L_support</span>"
+    assert en.margin.t > viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6).layout.margin.t
+    gates = viz.gates_plot([{"step": 0, "input_gate": {"conv1": 0.1}, "forget_gate": {"conv1": 0.9}}])
+    assert gates.layout.title.text == "Meta-LSTM's learned gates<br><span style='font-size:13px'>mean per layer</span>"
+    assert "<br>" not in viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6).layout.title.text
