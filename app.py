@@ -154,7 +154,8 @@ to watch the loss fall and the queries' accuracy step by step.
 ### Matching Networks (Vinyals et al., 2016)
 A query $\hat x$ attends over the support images by cosine similarity $c$ of their embeddings, and the
 support labels vote with those weights:
-$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}}, \qquad P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
+$$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
 **On screen:** the attention matrix; every row sums to 1.
 
 ### MAML (Finn et al., 2017)
@@ -212,7 +213,8 @@ $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的�
 
 ### 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
-$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}}, \qquad P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+$$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
+$$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
 **界面上：**注意力矩阵，每一行之和为 1。
 
 ### MAML（Finn 等，2017）
@@ -1246,6 +1248,11 @@ CSS = """
 .class-gallery .caption-label, .query-gallery .caption-label {font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
+  /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
+     screen's width) to one letter per line */
+  .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
+  #compare-table {overflow-x: auto}
+  #compare-table .table-container {min-width: 760px}
 }
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """

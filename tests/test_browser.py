@@ -200,7 +200,8 @@ def test_random_omniglot_task_then_compare(browser, app_server):
 def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     """On a phone (390 px): each class's name sits above its images, which take the whole width;
     the file-name captions cover little of a thumbnail; MAML's curve title (a formula after a
-    colon, which Plotly does not wrap) ends inside the screen."""
+    colon, which Plotly does not wrap) ends inside the screen; Compare's columns stay readable;
+    the Learn tab's formulas fit."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(app_server.url)
     page.wait_for_selector("#load-example")
@@ -224,6 +225,24 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     overflow = page.evaluate("() => Math.max(...[...document.querySelectorAll('.gtitle')].map("
                              "t => t.getBoundingClientRect().right - t.closest('.block').getBoundingClientRect().right))")
     assert overflow <= 0, overflow  # px past the right edge of the figure's box, which clips it
+    # Compare's table scrolls sideways rather than squeeze its columns (set in % of the width) to a
+    # letter per line; on a phone the later tabs sit in the tab bar's ⋯ menu
+    page.click(".overflow-menu button")
+    page.locator(".overflow-dropdown button", has_text="4 · Compare").click()
+    page.click("#compare")
+    page.wait_for_function("() => document.querySelector('#compare-table')?.innerText.includes('protonet-omniglot')",
+                           timeout=90000)
+    narrowest = page.evaluate("() => Math.min(...[...document.querySelectorAll('#compare-table .body-cell')].map("
+                              "c => c.getBoundingClientRect().width))")
+    assert narrowest >= 50, narrowest
+    # the Learn tab's formulas fit the screen (Matching Networks' two equations once shared a line)
+    page.click(".overflow-menu button")
+    page.locator(".overflow-dropdown button", has_text="Learn").click()
+    page.wait_for_selector(".katex-display")
+    wider = page.evaluate("() => [...document.querySelectorAll('.katex-display')].filter("
+                          "e => e.scrollWidth > e.clientWidth + 1).map("
+                          "e => e.querySelector('annotation')?.textContent.slice(0, 60))")
+    assert wider == [], wider
     page.close()
 
 
