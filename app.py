@@ -915,17 +915,17 @@ def explain_query(index: int, state: dict):
     title = f"{say(lang, 'query')} {index + 1}"
     if method == "siamese" or method in PROTOTYPE_RULE:
         key, words = ("class_distances", "nearest") if method == "siamese" else ("prototype_distances", "prototypes")
-        plot = viz.probability_bars(explanation[key][index], names, f"{title}: {say(lang, words)}")
+        plot = viz.probability_bars(explanation[key][index], names, viz.stacked_title(title, say(lang, words)))
         plot.update_yaxes(range=None)  # distances, not probabilities: contrastive ones pass 1
     elif method == "matching":
         plot = viz.probability_bars(explanation["attention"][index], state["support"],
-                                    f"{title}: {say(lang, 'attention_one')}")
+                                    viz.stacked_title(title, say(lang, "attention_one")))
     elif method != "maml":  # Meta-LSTM, transfer: the final probabilities
         plot = viz.probability_bars(state["probabilities"][index], names, title)
     else:
         per_step = torch.tensor(explanation["step_probabilities"])[:, index, :]
         plot = viz.heatmap(per_step, [f"{say(lang, 'step')} {s}" for s in range(len(per_step))], names,
-                           f"{title}: {say(lang, 'steps_probs')}", "Greens", zmin=0, zmax=1)
+                           viz.stacked_title(title, say(lang, "steps_probs")), "Greens", zmin=0, zmax=1)
     if method == "siamese":
         plot.update_yaxes(range=None)
     return confidences, plot
@@ -1244,8 +1244,10 @@ PICK_BRUSH = """() => {
 CSS = """
 .class-title {max-width: 12em}
 .class-gallery {min-height: 0}
-/* file names on the task's thumbnails: small and see-through, so they do not hide the image */
-.class-gallery .caption-label, .query-gallery .caption-label {font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
+/* captions on thumbnails (file names; a query's prediction): small and see-through, so they do
+   not hide the image */
+.class-gallery .caption-label, .query-gallery .caption-label, #query-gallery .caption-label {
+  font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the

@@ -103,16 +103,21 @@ def project_2d(points: Tensor) -> np.ndarray:
     return (x @ (axes * signs)).numpy()
 
 
-def _two_lines(title: str) -> str:
-    """A "headline: detail" title as the headline over the smaller detail.
+def stacked_title(headline: str, detail: str) -> str:
+    """A figure title as the headline over the detail in a smaller font.
 
     Plotly does not wrap titles: on one line, "MAML inner loop: θ' = θ − α ∇θ L_support" ran
     past the right edge of a phone's screen (390 px).
     """
+    return f"{headline}<br><span style='font-size:13px'>{detail}</span>"
+
+
+def _two_lines(title: str) -> str:
+    """A "headline: detail" title stacked (``stacked_title``) at its colon."""
     for colon in (": ", "："):
         headline, found, detail = title.partition(colon)
         if found:
-            return f"{headline}<br><span style='font-size:13px'>{detail}</span>"
+            return stacked_title(headline, detail)
     return title
 
 

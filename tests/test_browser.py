@@ -197,10 +197,17 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.close()
 
 
+def titles_past_their_box(page) -> float:
+    """How far (px) the figure titles run past the right edge of their boxes, which clip them (a
+    hidden tab's measure 0)."""
+    return page.evaluate("() => Math.max(...[...document.querySelectorAll('.gtitle')].map("
+                         "t => t.getBoundingClientRect().right - t.closest('.block').getBoundingClientRect().right))")
+
+
 def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     """On a phone (390 px): each class's name sits above its images, which take the whole width;
     the file-name captions cover little of a thumbnail; MAML's curve title (a formula after a
-    colon, which Plotly does not wrap) ends inside the screen; Compare's columns stay readable;
+    colon, which Plotly does not wrap) and the Classify tab's explanation end inside the screen; Compare's columns stay readable;
     the Learn tab's formulas fit."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(app_server.url)
@@ -222,11 +229,21 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('adapted')",
                            timeout=120000)
     page.wait_for_selector(".gtitle")
-    overflow = page.evaluate("() => Math.max(...[...document.querySelectorAll('.gtitle')].map("
-                             "t => t.getBoundingClientRect().right - t.closest('.block').getBoundingClientRect().right))")
-    assert overflow <= 0, overflow  # px past the right edge of the figure's box, which clips it
+    assert titles_past_their_box(page) <= 0
+    # so does the Classify tab's explanation ("query 1: squared distance to each prototype"); on
+    # a phone the later tabs sit in the tab bar's ⋯ menu
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('Prototypical')",
+                           timeout=120000)
+    page.click(".overflow-menu button")
+    page.locator(".overflow-dropdown button", has_text="3 · Classify").click()
+    page.click("#classify")
+    page.wait_for_selector("#query-gallery .caption-label")
+    page.wait_for_selector("#explanation .gtitle")
+    assert titles_past_their_box(page) <= 0
     # Compare's table scrolls sideways rather than squeeze its columns (set in % of the width) to a
-    # letter per line; on a phone the later tabs sit in the tab bar's ⋯ menu
+    # letter per line
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="4 · Compare").click()
     page.click("#compare")
