@@ -1250,9 +1250,9 @@ CSS = """
   font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
+  .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */
-  .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   #compare-table {overflow-x: auto}
   #compare-table .table-container {min-width: 760px}
 }

@@ -124,7 +124,7 @@ def _two_lines(title: str) -> str:
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     # the legend sits at the figure's foot (container coordinates) and the margin grows to hold
     # it: placed in plot coordinates it overlapped the x-axis title once it wrapped onto more rows
-    top = 90 if "<br>" in title else 50
+    top = 90 if "<br>" in title else 50  # a stacked title (``stacked_title``) needs a second line
     fig.update_layout(title=title, height=height + top - 50, margin=dict(l=40, r=20, t=top, b=40),
                       template="plotly_white",
                       legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))
