@@ -59,8 +59,16 @@ def _evaluations_of_same_weights(folder: Path, state: dict[str, torch.Tensor]) -
     return evaluations if same else []
 
 
-def read_card(folder: Path | str) -> dict[str, Any]:
-    with open(Path(folder) / CARD) as handle:
+_REQUIRED = object()
+
+
+def read_card(folder: Path | str, default: Any = _REQUIRED) -> dict[str, Any]:
+    """The checkpoint's JSON card; ``default`` instead where the folder has none (without
+    one, a missing card raises ``FileNotFoundError``)."""
+    path = Path(folder) / CARD
+    if default is not _REQUIRED and not path.is_file():
+        return default
+    with open(path) as handle:
         return json.load(handle)
 
 
@@ -109,7 +117,7 @@ def load_checkpoint(folder: Path | str, device: torch.device | str = "cpu") -> t
     if missing or unexpected:
         raise RuntimeError(f"{weights} does not match {metadata['method']}: missing {missing}, unexpected {unexpected}")
     method.to(device).eval()
-    card = read_card(folder) if (folder / CARD).is_file() else {"method": metadata["method"]}
+    card = read_card(folder, default={"method": metadata["method"]})
     return method, card
 
 

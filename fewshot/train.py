@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file
 
 from .augment import augmentation_for
-from .checkpoints import CARD, WEIGHTS, read_card, save_checkpoint
+from .checkpoints import WEIGHTS, read_card, save_checkpoint
 from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
@@ -277,7 +277,7 @@ def initialise_from(method: FewShotClassifier, folder: Path) -> dict:
     if not copied:
         raise SystemExit(f"--init {folder}: no tensor matches this {method.name} network")
     method.load_state_dict(copied, strict=False)
-    training = read_card(folder).get("training", {}) if (folder / CARD).is_file() else {}
+    training = read_card(folder, default={}).get("training", {})
     return {
         "checkpoint": folder.name,
         "step": training.get("best_step", training.get("steps")),
@@ -396,8 +396,7 @@ def main(argv: list[str] | None = None) -> dict:
         if best_state is None and (args.out / WEIGHTS).is_file():
             best_state = load_file(str(args.out / WEIGHTS))
         # states saved before they kept their machines: the checkpoint's card names them
-        history = saved.get("hardware") or (read_card(args.out).get("training", {}).get("hardware", "")
-                                             if (args.out / CARD).is_file() else "")
+        history = saved.get("hardware") or read_card(args.out, default={}).get("training", {}).get("hardware", "")
         trained_on, stopped = [h for h in history.split("; ") if h], saved.get("stopped", stopped)
         if best_state is None and curve and curve[-1]["step"] == step:
             # the best model did not survive (a lent GPU's files that could not come back) but the

@@ -132,6 +132,21 @@ def test_recorded_evaluations_follow_the_weights(tmp_path):
     assert "evaluation" not in read_card(folder)
 
 
+def test_read_card_gives_the_default_only_where_the_card_is_missing(tmp_path):
+    """Weights without a card (a hand-made folder) load with a default card; a folder with a
+    card reads it; without a default, a missing card is an error rather than an empty card."""
+    from fewshot.checkpoints import CARD, read_card
+
+    save_checkpoint(build_method("protonet"), tmp_path / "ck", {"name": "ck"})
+    assert read_card(tmp_path / "ck", default={})["name"] == "ck"
+    (tmp_path / "ck" / CARD).unlink()
+    assert read_card(tmp_path / "ck", default={"x": 1}) == {"x": 1}
+    _, card = load_checkpoint(tmp_path / "ck")
+    assert card == {"method": "protonet"}
+    with pytest.raises(FileNotFoundError):
+        read_card(tmp_path / "ck")
+
+
 def test_evaluation_on_test_picks_the_recorded_setting():
     """The app shows a checkpoint's recorded test accuracy beside a task: the task's setting
     when recorded, else the nearest (same shots first); validation parts and evaluations at
