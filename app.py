@@ -1110,7 +1110,7 @@ def build() -> gr.Blocks:
                             selected = gr.State(None)
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"]),
                                                  columns=10, rows=1, fit_columns=False,
-                                                 height=150, allow_preview=False, show_label=False,
+                                                 height=120, allow_preview=False, show_label=False,
                                                  object_fit="contain", elem_classes=["class-gallery"])
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0)
 
@@ -1244,12 +1244,19 @@ PICK_BRUSH = """() => {
 CSS = """
 .class-title {max-width: 12em}
 .class-gallery {min-height: 0}
+/* a class's thumbnails wrap at the box's width (Gradio lays out a fixed number of columns and
+   hides the ones past the edge) and take the rows they need, up to three, not a fixed height */
+.class-gallery, .class-gallery .gallery-container, .class-gallery .grid-wrap {height: auto !important}
+.class-gallery .grid-wrap {max-height: 340px}
+.class-gallery .grid-container {grid-template-columns: repeat(auto-fill, 100px) !important;
+  grid-template-rows: none !important}
 /* captions on thumbnails (file names; a query's prediction): small and see-through, so they do
    not hide the image */
 .class-gallery .caption-label, .query-gallery .caption-label, #query-gallery .caption-label {
   font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
+  .class-gallery .grid-container {grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
   .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */

@@ -197,6 +197,32 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.close()
 
 
+def thumbnails_out_of_view(page) -> list[dict]:
+    """Per class gallery: its height, its number of thumbnails, and how many of them lie past its
+    box's right or bottom edge (hidden until scrolled)."""
+    return page.evaluate("""() => [...document.querySelectorAll('.class-gallery')].map(g => {
+        const box = g.querySelector('.grid-wrap').getBoundingClientRect();
+        const items = [...g.querySelectorAll('.gallery-item')].map(i => i.getBoundingClientRect());
+        return {height: g.getBoundingClientRect().height, images: items.length,
+                hidden: items.filter(r => r.right > box.right + 1 || r.bottom > box.bottom + 1).length}; })""")
+
+
+def test_a_class_of_many_images_shows_every_thumbnail(browser, app_server):
+    """A class's thumbnails wrap at the gallery's width and it grows to the rows they need: with
+    14 images none sits past the right edge (Gradio's 10 fixed columns hid two) or below the box;
+    a class of two stays one thumbnail tall."""
+    page = open_app(browser, app_server.url)
+    files = sorted((ROOT / "demo" / "glyphs-10way" / "support").rglob("*.png"))[:14]
+    assert len(files) == 14
+    add_class(page, "many", files)
+    add_class(page, "two", files[:2])
+    page.wait_for_function("() => document.querySelectorAll('.class-gallery .gallery-item').length >= 16")
+    many, two = thumbnails_out_of_view(page)
+    assert many["images"] == 14 and many["hidden"] == 0, many
+    assert two["images"] == 2 and two["hidden"] == 0 and two["height"] < 130, two
+    page.close()
+
+
 def titles_past_their_box(page) -> float:
     """How far (px) the figure titles run past the right edge of their boxes, which clip them (a
     hidden tab's measure 0)."""
@@ -223,6 +249,7 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     assert title["bottom"] <= gallery["top"] + 1, (title, gallery)  # stacked, not side by side
     assert gallery["width"] > 0.75 * 390, gallery
     assert caption["width"] * caption["height"] < 0.15 * image["width"] * image["height"], (caption, image)
+    assert all(g["hidden"] == 0 for g in thumbnails_out_of_view(page))  # none past the right edge
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.click("#adapt")
