@@ -26,6 +26,7 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402  (where Gradio keeps what clients upload)
 from PIL import Image  # noqa: E402
 
 from fewshot import viz  # noqa: E402
@@ -277,7 +278,8 @@ MESSAGES = {
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
-        "no_selection": "Click an image first, then remove it.", "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
+        "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
+        "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
         "sampled_photos": "Sampled {ways} held-out mini-ImageNet test classes (seed {seed}) with {q} labelled queries.",
@@ -318,7 +320,8 @@ MESSAGES = {
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
-        "no_selection": "请先点击一张图像，再删除。", "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
+        "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
+        "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
@@ -633,7 +636,7 @@ def load_example(name, request: gr.Request):
     lang = language(request)
     folder = DEMO / (name or "")
     if not name or not folder.is_dir():
-        raise Refusal("Unknown example.")
+        raise Refusal(say(lang, "unknown_example"))
     if example_domain(folder) not in DOMAINS:
         raise Refusal(say(lang, "domain_off"))
     task = example_task(folder)
@@ -712,11 +715,19 @@ def preferred_method(methods: list[str]) -> str:
     return "maml" if "maml" in methods else methods[0]
 
 
-def gallery_items(images: list[dict], model_view: bool, domain: str) -> list:
+def gallery_items(images: list[dict], model_view: bool, domain: str, lang: str = "en") -> list:
+    """(picture, caption) per image; with ``model_view``, what the model sees, or, for an image
+    this domain cannot read (a photo without strokes, read as a character), the image itself
+    captioned with the reason (adapting refuses it with the same words)."""
     if not model_view:
         return [(img["path"], img["name"]) for img in images]
-    return [(viz.model_view(CACHE.get(img["path"], read_as(img, domain), name=img["name"])), img["name"])
-            for img in images]
+    items = []
+    for img in images:
+        try:
+            items.append((viz.model_view(CACHE.get(img["path"], read_as(img, domain), name=img["name"])), img["name"]))
+        except ImageInputError as error:
+            items.append((img["path"], f"⚠ {worded(error, lang)}"))
+    return items
 
 
 # ---- adaptation, classification, comparison ---------------------------------------------
@@ -950,7 +961,12 @@ def compare_methods(task, device, request: gr.Request):
     for method in zoo.available():
         # (title, adaptation options, test-split record); a Siamese network for characters also
         # fine-tuned on the support set, as its published row was, if its card records how
-        runs = [(METHODS[method].title, {}, zoo.recorded_accuracy(method, ways, shots))]
+        try:  # no checkpoint of this method serves the task (photos: MAML and Meta-LSTM up to 5-way)
+            recorded = zoo.recorded_accuracy(method, ways, shots)
+        except TaskError as error:
+            rows.append([METHODS[method].title, worded(error, lang), "", "", None, None, "", ""])
+            continue
+        runs = [(METHODS[method].title, {}, recorded)]
         finetuned = zoo.recorded_accuracy(method, ways, shots, finetuned=True) \
             if method == "siamese" and task["domain"] == "characters" else None
         if finetuned is not None:
@@ -1028,20 +1044,48 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     "classify_ms", "encode_ms", "checkpoint"}, one prediction per query in order (encode_ms:
     the photo encoder's time on new images; 0 for characters).
     """
-    def path_of(item: Any) -> str:
-        if isinstance(item, dict):
-            return item.get("path") or ""
-        return getattr(item, "path", None) or str(item)
-
     domain = str(domain or "characters").strip().lower()
-    if domain not in DOMAINS:
-        raise gr.Error(f"Unknown or unavailable domain {domain!r}; choose one of {', '.join(DOMAINS)}.")
     try:
-        return classify(ZOOS[domain], str(method).strip().lower(), [path_of(s) for s in support_images or []],
-                        list(class_names or []), [path_of(q) for q in query_images or []], cache=CACHE,
-                        domain=domain)
-    except (TaskError, ImageInputError) as error:
-        raise gr.Error(str(error)) from None
+        if domain not in DOMAINS:
+            raise Refusal(f"Unknown or unavailable domain {domain!r}; choose one of {', '.join(DOMAINS)}.")
+        support, queries = uploaded_paths(support_images, "support_images"), uploaded_paths(query_images, "query_images")
+        return classify(ZOOS[domain], str(method).strip().lower(), support, class_labels(class_names), queries,
+                        cache=CACHE, domain=domain)
+    except (Refusal, TaskError, ImageInputError) as error:  # the caller's input: a message, no trace in the log
+        raise gr.Error(str(error), print_exception=False) from None
+
+
+def uploaded_paths(items: Any, argument: str) -> list[str]:
+    """The server paths of the images a client uploaded (gradio_client's ``handle_file``): a
+    list of files, or one. Anything else (a path typed as a string, a file Gradio did not
+    receive) is refused, so the endpoint never reads the server's own files."""
+    if items is None:
+        return []
+    if isinstance(items, (dict, gr.FileData)):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise Refusal(f"{argument} must be a list of image files.")
+    folder = Path(get_upload_folder()).resolve()
+    paths = []
+    for n, item in enumerate(items):
+        path = item.get("path") if isinstance(item, dict) else getattr(item, "path", None)
+        if not isinstance(path, str) or not Path(path).resolve().is_relative_to(folder):
+            raise Refusal(f"{argument}[{n}] is not an uploaded file: send each image as a file "
+                          "(gradio_client's handle_file(path or URL)), not as a path on the server.")
+        paths.append(path)
+    return paths
+
+
+def class_labels(names: Any) -> list[str]:
+    """``class_names`` as strings, one per support image (whole numbers are taken as names)."""
+    if names is None:
+        return []
+    if not isinstance(names, (list, tuple)):
+        raise Refusal("class_names must be a list of names, one per support image, in the same order.")
+    for n, name in enumerate(names):
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise Refusal(f"class_names[{n}] is {name!r}: give each support image's class name as a string.")
+    return [str(name) for name in names]
 
 
 # ---- the screen -----------------------------------------------------------------------------
@@ -1103,12 +1147,13 @@ def build() -> gr.Blocks:
                 model_view = gr.Checkbox(False, label=i("app_model_view"))
 
                 @gr.render(inputs=[task, model_view])
-                def show_task(current, as_model_sees):
+                def show_task(current, as_model_sees, request: gr.Request):
+                    lang = language(request)
                     for index, cls in enumerate(current["classes"]):
                         with gr.Row(equal_height=True):
                             gr.Markdown(f"**{cls['name']}** · {len(cls['images'])}", elem_classes=["class-title"])
                             selected = gr.State(None)
-                            gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"]),
+                            gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"], lang),
                                                  columns=10, rows=1, fit_columns=False,
                                                  height=120, allow_preview=False, show_label=False,
                                                  object_fit="contain", elem_classes=["class-gallery"])

@@ -90,6 +90,54 @@ def test_classify_errors_are_clear(client, tmp_path, case, message):
     assert "Traceback" not in str(caught.value)
 
 
+def raw_call(url: str, api_name: str, data: list) -> str:
+    """POST ``data`` to an endpoint as any HTTP client could (no file upload) and return the
+    event stream of its answer."""
+    import httpx
+
+    base = url.rstrip("/") + f"/gradio_api/call/{api_name}"
+    event = httpx.post(base, json={"data": data}, timeout=30).json()["event_id"]
+    return httpx.get(f"{base}/{event}", timeout=120).text
+
+
+def test_classify_reads_only_uploaded_files(app_server, client):
+    """Paths typed as strings (or a file dict Gradio never received) name files on the server:
+    /classify refuses them, whether they exist or not, rather than read them or say which exist."""
+    classes, files, names, queries = support_set(1)
+    for support in ([files[0], files[1]], ["/etc/hostname", files[1]], ["/no/such/file.png", files[1]],
+                    [{"path": files[0]}, {"path": files[1]}]):
+        answer = raw_call(app_server.url, "classify", ["protonet", support, names[:2], [queries[0]], "characters"])
+        assert "event: error" in answer and "support_images[0] is not an uploaded file" in answer, answer
+        assert "hostname" not in answer and "does not exist" not in answer, answer
+
+
+@pytest.mark.parametrize("case, message", [
+    ("names as one string", "class_names must be a list"),
+    ("a name that is not text", "class_names[1] is None"),
+    ("nested lists", "support_images[0] is not an uploaded file"),
+])
+def test_classify_refuses_malformed_arguments(client, case, message):
+    classes, files, names, queries = support_set(1)
+    support, labels = [handle_file(f) for f in files[:2]], names[:2]
+    if case == "names as one string":
+        labels = "ab"
+    elif case == "a name that is not text":
+        labels = [names[0], None]
+    elif case == "nested lists":
+        support = [[handle_file(files[0])], [handle_file(files[1])]]
+    with pytest.raises(AppError) as caught:
+        client.predict("protonet", support, labels, [handle_file(queries[0])], api_name="/classify")
+    assert message in str(caught.value)
+
+
+def test_classify_takes_a_single_query_file(client):
+    """One query image sent as a file rather than a list of one is classified, not taken apart."""
+    classes, files, names, queries = support_set(1)
+    out = client.predict("protonet", [handle_file(f) for f in files], names, handle_file(queries[2]),
+                         api_name="/classify")
+    assert [p["label"] for p in out["predictions"]] == [classes[2]]
+
+
 def test_task_building_flow(app_server):
     """Add classes image by image, then adapt, classify and compare, in one session. Refused
     inputs come back as a warning in the status line and leave the task as it was."""
@@ -219,6 +267,23 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+def test_compare_keeps_the_methods_that_serve_a_wide_photo_task(app_server):
+    """No MAML or Meta-LSTM photo checkpoint serves more than 5 ways: on a 6-way photo task their
+    rows say so and every other method still gets its row (the first refusal once dropped the table)."""
+    from fewshot.data import mini_imagenet_available
+
+    if not mini_imagenet_available():
+        pytest.skip("mini-ImageNet is not available")
+    client = Client(app_server.url, verbose=False)
+    assert "6" in client.predict(6, 1, api_name="/sample_mini_imagenet")[-2]
+    table, compare_status = client.predict("cpu", api_name="/compare_methods")
+    rows = {row[0]: row for row in (table["data"] if "data" in table else table["value"]["data"])}
+    assert "No trained MAML checkpoint can serve a 6-way task" in rows["MAML"][1], rows
+    assert isinstance(rows["Prototypical Networks"][1], (int, float)), rows
+    assert not compare_status.startswith("⚠"), compare_status
 
 
 def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):

@@ -326,3 +326,30 @@ def test_photos_domain_upload_adapt_classify(browser, app_server):
     titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
     assert titles == ["brick wall · 2", "sea waves · 2", "starry sky · 2"]
     page.close()
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+def test_model_view_of_a_photo_that_reads_as_no_character(browser, app_server, tmp_path):
+    """A smooth photo has no strokes to read as a character: with "what the model sees" on, the
+    task view shows it with the reason as its caption, instead of replacing the whole task
+    with a bare "Error"."""
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(60, 200, 120, dtype=np.uint8)[:, None].repeat(120, 1)
+    smooth = tmp_path / "ramp.png"
+    Image.fromarray(np.stack([ramp, 255 - ramp, ramp], -1)).save(smooth)
+    page = open_app(browser, app_server.url)
+    page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Domain: Photos')",
+                           timeout=30000)
+    add_class(page, "bricks", sorted((ROOT / "demo" / "scenes-3way" / "support" / "brick wall").glob("*.png"))[:1])
+    add_class(page, "ramp", [smooth])
+    page.get_by_label("Show what the model sees").check()
+    page.get_by_role("radio", name="Characters (drawn symbols)").check()
+    page.wait_for_function("() => [...document.querySelectorAll('.class-gallery .caption-label')]"
+                           ".some(e => e.innerText.includes('looks blank'))", timeout=30000)
+    titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
+    assert titles == ["bricks · 1", "ramp · 1"]
+    assert page.locator(".error").count() == 0
+    page.close()
