@@ -253,6 +253,11 @@ ImageNet 已经包含测试类别，所以照片模型的准确率不能与论�
 
 # one line per method under the method menu: its title and summary (the package's, in English)
 EN.update({f"app_blurb_{name}": f"**{cls.title}** — {cls.summary}" for name, cls in METHODS.items()})
+# the methods' names in the menu, statuses, plots and tables
+EN.update({f"app_method_{name}": cls.title for name, cls in METHODS.items()})
+ZH.update({"app_method_siamese": "孪生网络", "app_method_matching": "匹配网络", "app_method_maml": "MAML",
+           "app_method_protonet": "原型网络", "app_method_meta-lstm": "Meta-LSTM", "app_method_transfer": "迁移学习",
+           "app_method_pixels": "不学习（原始像素）"})
 ZH.update({
     "app_blurb_siamese": "**Siamese network（孪生网络）** — 学习判断两张图像是否属于同一类；查询图像归入与它最相似的"
                          "类别（该类唯一的支持图像，或多张支持图像的平均编码）。",
@@ -279,6 +284,8 @@ MESSAGES = {
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
         "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
+        "stale": "The task has changed since: {again}", "again_adapt": "adapt again to see it on the new task.",
+        "again_classify": "classify again.", "again_compare": "compare again.",
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
@@ -321,6 +328,8 @@ MESSAGES = {
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
         "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
+        "stale": "任务已更改：{again}", "again_adapt": "请重新适应，在新任务上查看结果。",
+        "again_classify": "请重新分类。", "again_compare": "请重新比较。",
         "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
@@ -394,6 +403,15 @@ def language(request: gr.Request | None) -> str:
 
 def say(lang: str, key: str, **values: Any) -> str:
     return MESSAGES[lang][key].format(**values)
+
+
+def method_title(method: str, lang: str) -> str:
+    """A method's name in the session's language (the menu's labels, translated in the browser)."""
+    return (ZH if lang == "zh" else EN).get(f"app_method_{method}", METHODS[method].title)
+
+
+def method_choices(methods: list[str]) -> list[tuple]:
+    return [(I18N(f"app_method_{m}"), m) for m in methods]
 
 
 class Refusal(ValueError):
@@ -695,13 +713,15 @@ def clear_task(domain, request: gr.Request):
 
 
 @friendly(3, status=2)
-def set_domain(task, domain, request: gr.Request):
-    """Switch characters <-> photos: the same images, read the other way, other checkpoints."""
+def set_domain(task, domain, method, request: gr.Request):
+    """Switch characters <-> photos: the same images, read the other way, other checkpoints.
+    The chosen method stays chosen where the new domain has it."""
     lang = language(request)
     if domain not in DOMAINS:
         raise Refusal(say(lang, "domain_off"))
     methods = ZOOS[domain].available()
-    choices = gr.update(choices=[(METHODS[m].title, m) for m in methods], value=preferred_method(methods))
+    choices = gr.update(choices=method_choices(methods),
+                        value=method if method in methods else preferred_method(methods))
     if domain == task["domain"]:  # set by an example or a sampled task, which said what it did
         return gr.skip(), choices, gr.skip()
     task = {**task, "domain": domain}
@@ -738,15 +758,36 @@ def method_blurb(method: str):
     return I18N(f"app_blurb_{method}")
 
 
-def maml_defaults(task):
-    """Set the MAML sliders to what the checkpoint serving this task was trained for."""
+def maml_defaults(task, serving):
+    """Set the MAML sliders to what the checkpoint serving this task was trained for, when
+    another checkpoint comes to serve it (``serving``: the last one's name); an edit that keeps
+    the checkpoint keeps the steps and α the person chose."""
     ways = max(len(task["classes"]), 2)
     shots = min([len(c["images"]) for c in task["classes"]] or [1]) or 1
     try:
         defaults = adaptation_defaults(zoo_of(task), "maml", ways, shots)
     except TaskError:
-        return gr.skip(), gr.skip()
-    return defaults["steps"], defaults["lr"]
+        return gr.skip(), gr.skip(), gr.skip()
+    if defaults["checkpoint"] == serving:
+        return gr.skip(), gr.skip(), gr.skip()
+    return defaults["steps"], defaults["lr"], defaults["checkpoint"]
+
+
+def outdated_results(task, adapted_for: str | None, classified_for: str | None, compared_for: str | None,
+                     request: gr.Request):
+    """The task changed: on each of the Adapt, Classify and Compare tabs that shows results
+    computed on another task (``*_for``: the ``task_key`` of what it shows), clear them and say so."""
+    lang = language(request)
+    key = task_key(task)
+    adapted, classified, compared = (shown not in (None, key) for shown in (adapted_for, classified_for, compared_for))
+    adapt = (gr.update(value=None, visible=False), None, gr.update(value=None, visible=False),
+             say(lang, "stale", again=say(lang, "again_adapt")), gr.update(visible=False),
+             gr.update(value=None, visible=False), None)
+    classify = (None, None, None, say(lang, "stale", again=say(lang, "again_classify")), None)
+    compare = (gr.update(value=None, visible=False), say(lang, "stale", again=say(lang, "again_compare")))
+    return (*(adapt + (None,) if adapted else [gr.skip()] * (len(adapt) + 1)),
+            *(classify + (None,) if classified else [gr.skip()] * (len(classify) + 1)),
+            *(compare + (None,) if compared else [gr.skip()] * (len(compare) + 1)))
 
 
 # methods whose adaptation is a sequence of learning steps: their curves are drawn side by side
@@ -775,7 +816,7 @@ def curve_records(steps: list[dict]) -> list[dict]:
     return [{k: r[k] for k in keep if k in r} for r in steps]
 
 
-@friendly(8, status=3)
+@friendly(9, status=3)
 def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps, request: gr.Request):
     """Generator: streams the learning curve step by step (MAML's inner loop, Meta-LSTM's updates,
     a Siamese network's fine-tuning), then every plot of the trace. MAML and Meta-LSTM run on
@@ -795,7 +836,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
             steps_seen.append(value)
             figure = viz.adaptation_curve(steps_seen, baseline_seen, lang, method, others, own)
             yield (gr.update(value=figure, visible=True),
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
         elif kind == "baseline":
             baseline_seen.append(value)
@@ -804,7 +845,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     trace = result.trace
     names = prepared_task.class_names
     q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
-    status = say(lang, "adapted", method=METHODS[method].title, device=result.device, adapt=result.adapt_ms,
+    status = say(lang, "adapted", method=method_title(method, lang), device=result.device, adapt=result.adapt_ms,
                  cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
@@ -848,7 +889,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         replay = gr.update(visible=True, maximum=last, value=last)
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], steps_seen[-1]["step"], names,
                                                                   prepared_task.query_names, lang), visible=True)
-    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves
+    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, key
 
 
 def replay_step(step, state):
@@ -871,7 +912,7 @@ def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, f
     return {"device": device}
 
 
-@friendly(5, status=3)
+@friendly(6, status=3)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
                      request: gr.Request):
     lang = language(request)
@@ -905,7 +946,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
                    if key in ("class_distances", "attention", "prototype_distances", "step_probabilities")}
     state = {"method": method, "classes": names, "support": prepared_task.support_names,
              "probabilities": probabilities.tolist(), "explanation": explanation, "lang": lang}
-    status = say(lang, "classified", q=len(probabilities), method=METHODS[method].title, device=result.device,
+    status = say(lang, "classified", q=len(probabilities), method=method_title(method, lang), device=result.device,
                  adapt=result.adapt_ms, cls=result.classify_ms)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
@@ -914,7 +955,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     if task["domain"] == "photos":
         status += say(lang, "encoded", ms=result.encode_ms)
     label, plot = explain_query(0, state)
-    return label, gallery, plot, status, state
+    return label, gallery, plot, status, state, task_key(task)
 
 
 def explain_query(index: int, state: dict):
@@ -948,7 +989,7 @@ def select_query(state, event: gr.SelectData):
     return explain_query(int(event.index), state)
 
 
-@friendly(2, status=1)
+@friendly(3, status=1)
 def compare_methods(task, device, request: gr.Request):
     lang = language(request)
     if not task["queries"] or any(q["label"] is None for q in task["queries"]):
@@ -964,9 +1005,9 @@ def compare_methods(task, device, request: gr.Request):
         try:  # no checkpoint of this method serves the task (photos: MAML and Meta-LSTM up to 5-way)
             recorded = zoo.recorded_accuracy(method, ways, shots)
         except TaskError as error:
-            rows.append([METHODS[method].title, worded(error, lang), "", "", None, None, "", ""])
+            rows.append([method_title(method, lang), worded(error, lang), "", "", None, None, "", ""])
             continue
-        runs = [(METHODS[method].title, {}, recorded)]
+        runs = [(method_title(method, lang), {}, recorded)]
         finetuned = zoo.recorded_accuracy(method, ways, shots, finetuned=True) \
             if method == "siamese" and task["domain"] == "characters" else None
         if finetuned is not None:
@@ -1004,7 +1045,7 @@ def compare_methods(task, device, request: gr.Request):
     learned = [a for m, a in accuracy.items() if m != "pixels"]
     if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
         note += too_easy_note(task["domain"], lang)  # raw pixels do as well: the task cannot tell methods apart
-    return gr.update(value={"headers": headers, "data": rows}, visible=True), note
+    return gr.update(value={"headers": headers, "data": rows}, visible=True), note, task_key(task)
 
 
 def too_easy_note(domain: str, lang: str) -> str:
@@ -1102,6 +1143,9 @@ def build() -> gr.Blocks:
         replay_state = gr.State(None)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
         classify_state = gr.State(None)
+        maml_serving = gr.State(None)  # the checkpoint whose adaptation settings the MAML sliders hold
+        # the task_key of the task whose results the Adapt, Classify and Compare tabs show
+        adapted_for, classified_for, compared_for = gr.State(None), gr.State(None), gr.State(None)
         gr.Markdown(i("app_title"))
         status = gr.Markdown(elem_id="status")
         with gr.Tabs():
@@ -1181,12 +1225,12 @@ def build() -> gr.Blocks:
 
             with gr.Tab(i("app_tab_adapt"), id="adapt"):
                 with gr.Row():
-                    method = gr.Radio([(METHODS[m].title, m) for m in available], value="maml" if "maml" in available
+                    method = gr.Radio(method_choices(available), value="maml" if "maml" in available
                                       else available[0], label=i("app_method"), elem_id="method")
                     device = gr.Radio(devices, value="auto", label=i("app_device"), elem_id="device")
                 blurb = gr.Markdown(method_blurb(method.value))
                 with gr.Row(visible=method.value == "maml", elem_id="maml-controls") as maml_controls:  # MAML's only
-                    steps = gr.Slider(0, 20, value=5, step=1, label=i("app_steps"))
+                    steps = gr.Slider(0, 20, value=5, step=1, label=i("app_steps"), elem_id="maml-steps")
                     inner_lr = gr.Slider(0.01, 1.0, value=0.4, step=0.01, label=i("app_inner_lr"))
                 with gr.Row(visible=False, elem_id="siamese-controls") as siamese_controls:  # Siamese, characters
                     finetune_steps = gr.Slider(0, 30, value=0, step=1, label=i("app_finetune"),
@@ -1250,26 +1294,32 @@ def build() -> gr.Blocks:
         sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)
         clear_button.click(clear_task, [domain], task_outputs, **flow)
         # a task's domain follows the radio (and examples / sampled tasks set the radio)
-        domain.change(set_domain, [task, domain], [task, method, status], **flow)
+        domain.change(set_domain, [task, domain, method], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
         method.change(lambda m: gr.update(visible=m == "maml"), method, maml_controls, **ui_only)
         for changed in (method, domain):
             changed.change(lambda m, d: gr.update(visible=m == "siamese" and d == "characters"), [method, domain],
                            siamese_controls, **ui_only)
-        task.change(maml_defaults, task, [steps, inner_lr], **ui_only)
+        task.change(maml_defaults, [task, maml_serving], [steps, inner_lr, maml_serving], **ui_only)
+        task.change(outdated_results, [task, adapted_for, classified_for, compared_for],
+                    [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
+                     label, query_gallery, explanation, classify_status, classify_state, classified_for,
+                     compare_table, compare_status, compared_for], **ui_only)
         adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps],
-                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state],
+                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state,
+                            adapted_for],
                            **flow)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         classify_button.click(classify_queries,
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps],
-                              [label, query_gallery, explanation, classify_status, classify_state], **flow)
+                              [label, query_gallery, explanation, classify_status, classify_state, classified_for],
+                              **flow)
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
-        compare_button.click(compare_methods, [task, device], [compare_table, compare_status], **flow)
+        compare_button.click(compare_methods, [task, device], [compare_table, compare_status, compared_for], **flow)
         gr.api(classify_api, api_name="classify", concurrency_limit=4)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -25,7 +25,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 TEXT = {
     "en": {
         "support": "support", "query": "query", "centre": "class mean", "prototype": "prototype",
-        "embedding": "Embeddings (PCA to 2-D)", "step": "inner step", "loss": "loss", "accuracy": "accuracy",
+        "embedding": "Embeddings (PCA to 2-D)", "loss": "loss", "accuracy": "accuracy",
         "meta": "meta-learned θ", "random": "random initialisation", "support_loss": "support loss",
         "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
         "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
@@ -37,10 +37,12 @@ TEXT = {
         "siamese_title": "Siamese fine-tuning: Adam on the support set's pair loss",
         "input_gate": "input gate i_t (learned learning rate)", "forget_gate": "forget gate f_t",
         "gates_title": "Meta-LSTM's learned gates: mean per layer", "update": "update",
+        "step_maml": "inner step", "step_meta-lstm": "learner update", "step_siamese": "fine-tuning step",
+        "step_transfer": "head-fitting step", "step_shared": "adaptation step (MAML: inner step; Meta-LSTM: update)",
     },
     "zh": {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
-        "embedding": "嵌入（PCA 投影到二维）", "step": "内循环步数", "loss": "损失", "accuracy": "准确率",
+        "embedding": "嵌入（PCA 投影到二维）", "loss": "损失", "accuracy": "准确率",
         "meta": "元学习得到的 θ", "random": "随机初始化", "support_loss": "支持集损失",
         "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
         "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
@@ -52,6 +54,8 @@ TEXT = {
         "siamese_title": "孪生网络微调：用 Adam 最小化支持集上的成对损失",
         "input_gate": "输入门 i_t（学到的学习率）", "forget_gate": "遗忘门 f_t",
         "gates_title": "Meta-LSTM 学到的门：每层的均值", "update": "更新",
+        "step_maml": "内循环步数", "step_meta-lstm": "学习器更新次数", "step_siamese": "微调步数",
+        "step_transfer": "拟合分类头的步数", "step_shared": "适应步数（MAML：内循环步；Meta-LSTM：更新）",
     },
 }
 
@@ -238,7 +242,8 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
             fig.add_trace(go.Scatter(x=x, y=[r["query_accuracy"] for r in records], mode="lines+markers",
                                      name=f"{text(lang, 'query_acc')} · {name}",
                                      line=dict(color="#ff7f0e", dash=dash)), row=1, col=2)
-    fig.update_xaxes(title=text(lang, "step"), dtick=1)
+    # what a step is: MAML's inner step, Meta-LSTM's update...; both when their curves share the plot
+    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"), dtick=1)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     return _layout(fig, _two_lines(text(lang, f"{method}_title")), height=380)

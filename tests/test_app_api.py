@@ -212,6 +212,12 @@ def test_messages_follow_the_browser_language(app_server, tmp_path):
     bad.write_bytes(b"not an image at all")
     status = chinese.predict("0", "", [handle_file(str(bad))], None, None, api_name="/add_images")[-1]
     assert "scan.png" in status and "不是可以读取的图像文件" in status
+    # the methods' names too: in statuses and in Compare's rows
+    status = chinese.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
+    assert "**原型网络**" in status, status
+    table, _ = chinese.predict("cpu", api_name="/compare_methods")
+    names = [row[0] for row in (table["data"] if "data" in table else table["value"]["data"])]
+    assert {"孪生网络", "匹配网络", "MAML", "原型网络"} <= set(names), names
 
 
 PHOTO_DEMO = ROOT / "demo" / "scenes-3way"
@@ -262,7 +268,7 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
     assert pixels[-1] == "pixels-miniimagenet-conv4", pixels
     assert "too easy" in compare_status and "random mini-ImageNet task" in compare_status, compare_status
-    status = client.predict("characters", api_name="/set_domain")[-1]
+    status = client.predict("characters", "protonet", api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")

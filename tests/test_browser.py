@@ -157,10 +157,10 @@ def test_chinese_interface(browser, app_server):
     # the method's one-line summary follows the language too, on load and when another method is picked
     page.get_by_role("tab", name="2 · 适应").click()
     page.wait_for_function("() => document.body.innerText.includes('模型无关元学习')", timeout=30000)
-    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.get_by_role("radio", name="原型网络", exact=True).check()  # the methods' names are translated too
     page.wait_for_function("() => document.body.innerText.includes('离查询最近的原型获胜')", timeout=30000)
     assert "Averages each class" not in page.inner_text("body")
-    page.get_by_role("radio", name="Siamese network", exact=True).check()  # its fine-tuning slider's words
+    page.get_by_role("radio", name="孪生网络", exact=True).check()  # its fine-tuning slider's words
     page.wait_for_function("() => document.body.innerText.includes('在支持集上微调的步数')", timeout=30000)
     page.close()
 
@@ -352,4 +352,57 @@ def test_model_view_of_a_photo_that_reads_as_no_character(browser, app_server, t
     titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
     assert titles == ["bricks · 1", "ramp · 1"]
     assert page.locator(".error").count() == 0
+    page.close()
+
+
+def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_server):
+    """Once the task changes, the Adapt, Classify and Compare tabs no longer show results computed
+    on the previous task as if current (a replay slider or a query click once explained the old
+    task); an edit keeps the MAML steps chosen by hand (a rename reset them to the checkpoint's);
+    a domain switch keeps the chosen method where the new domain has it."""
+    page = open_app(browser, app_server.url)
+    page.get_by_label("Example task").click()
+    page.get_by_role("option", name="glyphs-3way").click()
+    page.click("#load-example")
+    page.wait_for_selector(".class-gallery")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    steps_box = page.locator("#maml-steps input[type=number]")
+    page.wait_for_function("() => document.querySelector('#maml-steps input[type=number]').value === '3'")
+    steps_box.fill("8")
+    steps_box.press("Enter")
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('MAML adapted')",
+                           timeout=60000)
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.click("#classify")
+    page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
+                           timeout=60000)
+    # a rename changes the task: both tabs say their results are out of date; the steps stay 8
+    page.get_by_role("tab", name="1 · Build a task").click()
+    page.locator("#class-choice input").click()
+    page.get_by_role("option").nth(1).click()
+    name_box(page).fill("banner")
+    page.get_by_role("button", name="Rename class").click()
+    page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('task has changed')",
+                           timeout=30000)
+    assert "task has changed" in page.inner_text("#adapt-status")
+    assert page.locator("#embedding .js-plotly-plot").count() == 0
+    assert page.locator("#query-gallery img").count() == 0
+    assert steps_box.input_value() == "8"
+    # the same task again after adapting: nothing is marked out of date
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('MAML adapted')",
+                           timeout=60000)
+    assert page.locator("#embedding .js-plotly-plot").count() == 1
+    if len(page.get_by_role("radio", name="Photos (objects, animals, scenes)").all()) and photo_models():
+        page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+        page.get_by_role("tab", name="1 · Build a task").click()
+        page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Domain: Photos')",
+                               timeout=30000)
+        page.get_by_role("tab", name="2 · Adapt").click()
+        assert page.get_by_role("radio", name="Prototypical Networks", exact=True).is_checked()
+        assert "task has changed" in page.inner_text("#adapt-status")
     page.close()

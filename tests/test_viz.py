@@ -66,3 +66,18 @@ def test_long_curve_titles_put_their_formula_on_a_second_line():
     gates = viz.gates_plot([{"step": 0, "input_gate": {"conv1": 0.1}, "forget_gate": {"conv1": 0.9}}])
     assert gates.layout.title.text == "Meta-LSTM's learned gates<br><span style='font-size:13px'>mean per layer</span>"
     assert "<br>" not in viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6).layout.title.text
+
+
+def test_the_step_axis_names_what_a_step_is():
+    """A Meta-LSTM step is an update of the learner, a Siamese one a fine-tuning step: only MAML's
+    are inner steps (the axis once said "inner step" for all); MAML's and Meta-LSTM's curves in
+    one plot name both."""
+    steps = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5} for s in range(3)]
+
+    def axis(method, lang="en", others=None):
+        return viz.adaptation_curve(steps, lang=lang, method=method, others=others).layout.xaxis.title.text
+
+    assert axis("maml") == "inner step" and axis("maml", "zh") == "内循环步数"
+    assert axis("meta-lstm") == "learner update" and axis("meta-lstm", "zh") == "学习器更新次数"
+    assert axis("siamese") == "fine-tuning step"
+    assert "MAML: inner step" in axis("meta-lstm", others={"MAML": steps})
