@@ -306,7 +306,8 @@ MESSAGES = {
         "benchmark": "same checkpoint, test split", "paper": "published", "setting": "({ways}-way {shots}-shot)",
         "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
                           "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
-                          "the paper's figure for the same setting.",
+                          "the paper's figure for the same setting. Each method adapts as its checkpoint was made "
+                          "to (MAML: the checkpoint's own inner steps and α, not the Adapt tab's sliders), as it was tested.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
                     "meta-learning buys.",
         "try_sampling": " Sample a random {dataset} task for one that does.",
@@ -349,7 +350,8 @@ MESSAGES = {
         "method": "方法", "acc": "本任务上的准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
-                          "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。",
+                          "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。每个方法都按其检查点"
+                          "的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），与测试时一致。",
         "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。",
         "try_sampling": "随机抽取一个 {dataset} 任务试试。",
         "try_alike_characters": "试试添加外形相似的符号类别，每类由不同的人书写。",

@@ -181,6 +181,7 @@ def test_task_building_flow(app_server):
     assert protonet[2] == f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}", protonet
     assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
     assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
+    assert "not the Adapt tab's sliders" in compare_status  # MAML's row: its checkpoint's own steps and α
     # the Siamese network also fine-tuned on the support set, beside the record and the published figure of that
     # protocol (the published Siamese row fine-tuned on each task); the row as served has no published figure
     finetuned = ModelZoo().recorded_accuracy("siamese", 5, 5, finetuned=True)
