@@ -798,10 +798,12 @@ LEARNING_CURVES = ("maml", "meta-lstm")
 PROTOTYPE_RULE = ("protonet", "pixels")
 
 
-def task_key(task: dict) -> str:
-    """A fingerprint of the task's content (images, names, queries, domain)."""
+def task_key(task: dict, names: bool = True) -> str:
+    """A fingerprint of the task's content (images, queries, domain, and the class names unless
+    ``names`` is False: what a curve depends on)."""
     spec = {"domain": task["domain"], "queries": [q["path"] for q in task["queries"]],
-            "classes": [(c["name"], [img["path"] for img in c["images"]]) for c in task["classes"]]}
+            "classes": [(c["name"] if names else i, [img["path"] for img in c["images"]])
+                        for i, c in enumerate(task["classes"])]}
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -825,8 +827,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     the same task are drawn beside each other (``curves``, session state)."""
     lang = language(request)
     prepared_task = prepared(task, lang)
-    key = task_key(task)
-    others = other_curves(curves, key, method)
+    key, curves_key = task_key(task), task_key(task, names=False)  # a rename changes no curve
+    others = other_curves(curves, curves_key, method)
     own = METHODS[method].title if others else None
     steps_seen, baseline_seen = [], []
     result = None
@@ -878,7 +880,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method, others, own),
                       visible=True) if steps_seen else gr.update(value=None, visible=False)
     if method in LEARNING_CURVES:
-        kept = curves if curves and curves.get("task") == key else {"task": key}
+        kept = curves if curves and curves.get("task") == curves_key else {"task": curves_key}
         curves = {**kept, method: curve_records(steps_seen)}
     replay_state = None
     replay = gr.update(visible=False)

@@ -308,6 +308,9 @@ def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
     names = trace_names(curve)
     assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
     assert set(trace_names(gates)) == {"block1", "block2", "block3", "block4", "classifier"}  # gates per layer
+    client.predict("0", "FLAG", api_name="/rename_class")  # a new name, the same images: the same curves
+    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
+    assert "support loss · MAML" in trace_names(curve)
     client.predict("glyphs-3way", api_name="/load_example")
     curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
     assert not any(name.endswith("MAML") for name in trace_names(curve))
