@@ -84,9 +84,10 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
             raise ImageTooLargeError(f"{label} has too many pixels (at most {MAX_PIXELS:,}).", "too_large",
                                      name=label, limit=MAX_PIXELS) from None
         except UnidentifiedImageError:
-            raise UnreadableImageError(f"{label} is not an image file PIL can read.", "not_image", name=label) from None
-        except OSError as error:
-            raise UnreadableImageError(f"{label} could not be read ({error}).", "unreadable", name=label) from None
+            raise UnreadableImageError(f"{label} is not an image file (PNG, JPEG, GIF, WebP, BMP or TIFF) that can be read.",
+                                       "not_image", name=label) from None
+        except OSError:
+            raise UnreadableImageError(f"{label} could not be read.", "unreadable", name=label) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLargeError(
@@ -98,8 +99,8 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
-    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError on broken files
-        raise UnreadableImageError(f"{label} is corrupt or truncated ({type(error).__name__}: {error}).",
+    except Exception:  # PIL raises OSError, SyntaxError, ValueError on broken files
+        raise UnreadableImageError(f"{label} is corrupt or truncated: its pixels could not be decoded.",
                                    "corrupt", name=label) from None
     return image
 
