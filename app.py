@@ -1116,7 +1116,7 @@ def uploaded_paths(items: Any, argument: str) -> list[str]:
         path = item.get("path") if isinstance(item, dict) else getattr(item, "path", None)
         if not isinstance(path, str) or not Path(path).resolve().is_relative_to(folder):
             raise Refusal(f"{argument}[{n}] is not an uploaded file: send each image as a file "
-                          "(gradio_client's handle_file(path or URL)), not as a path on the server.")
+                          "(gradio_client's handle_file), not as a path on the server.")
         paths.append(path)
     return paths
 

@@ -209,7 +209,8 @@ def thumbnails_out_of_view(page) -> list[dict]:
 
 def test_a_class_of_many_images_shows_every_thumbnail(browser, app_server):
     """A class's thumbnails wrap at the gallery's width and it grows to the rows they need: with
-    14 images none sits past the right edge (Gradio's 10 fixed columns hid two) or below the box;
+    14 images none sits past the right edge or below the box (in 10 fixed columns and a fixed height,
+    Gradio hid 7 of them);
     a class of two stays one thumbnail tall."""
     page = open_app(browser, app_server.url)
     files = sorted((ROOT / "demo" / "glyphs-10way" / "support").rglob("*.png"))[:14]
