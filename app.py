@@ -564,7 +564,7 @@ def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
 # ---- task-building handlers --------------------------------------------------------------
 
 
-@friendly(7, status=6)
+@friendly(6, status=5)
 def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
@@ -592,7 +592,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     for problem in problems:
         gr.Warning(problem)
     return (task, gr.update(choices=class_choices(task, lang), value=str(index)), task["classes"][index]["name"],
-            None, None, None, message)
+            None, None, message)
 
 
 @friendly(3, status=2)
@@ -1289,7 +1289,8 @@ def build() -> gr.Blocks:
         flow = {"api_visibility": "undocumented"}
         ui_only = {"api_visibility": "private"}
         add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera],
-                         [task, class_choice, class_name, files, sketch, camera, status], **flow)
+                         [task, class_choice, class_name, files, camera, status], **flow).then(
+            None, status, None, js=CLEAR_SKETCH, **ui_only)
         rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow)
         remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
         class_choice.change(choose_class, [task, class_choice], class_name, **ui_only)
@@ -1328,6 +1329,20 @@ def build() -> gr.Blocks:
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
+
+# empty the sketchpad once its drawing was added (a refusal, "⚠ ...", keeps it) with the editor's own
+# "Clear canvas" button: as an output of the add (even one left unchanged), Gradio's editor stayed a
+# spinner that took no more strokes
+CLEAR_SKETCH = """(status) => {
+  if (!String(status).startsWith('⚠')) {
+    document.querySelector('#support-sketch button[aria-label="Clear canvas"]')?.click();
+    setTimeout(() => {  // clearing puts the brush down: pick it up again, ready for the next symbol
+      const brush = document.querySelector('#support-sketch button[aria-label="Brush"]');
+      if (brush && !brush.classList.contains('highlight')) { brush.click(); }
+    }, 200);
+  }
+  return [];
+}"""
 
 # click the sketchpad's brush as soon as it is on screen (tried for up to 5 seconds)
 PICK_BRUSH = """() => {
