@@ -296,6 +296,9 @@ MESSAGES = {
         "domain_off": "No photo models are installed on this server.",
         "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
         "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
+        "adapted_alone": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**. Checkpoint: `{ck}`. The task has no "
+                         "labelled queries, so there is no query accuracy or step-by-step replay here: classify new "
+                         "images on the Classify tab.",
         "accuracy": " Query accuracy: **{acc:.0%}**.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
         "finetuned_row": "Siamese network, fine-tuned ({n} steps)",
@@ -341,6 +344,8 @@ MESSAGES = {
         "domain_off": "服务器上没有安装照片模型。",
         "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
         "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
+        "adapted_alone": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**。检查点：`{ck}`。这个任务没有带标签的查询，"
+                         "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
         "finetuned_row": "孪生网络，微调 {n} 步",
@@ -849,8 +854,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     trace = result.trace
     names = prepared_task.class_names
     q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
-    status = say(lang, "adapted", method=method_title(method, lang), device=result.device, adapt=result.adapt_ms,
-                 cls=result.classify_ms, q=q, ck=result.checkpoint)
+    status = say(lang, "adapted" if q else "adapted_alone", method=method_title(method, lang), device=result.device,
+                 adapt=result.adapt_ms, cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
     if method == "siamese" and steps_seen:

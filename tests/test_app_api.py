@@ -160,6 +160,7 @@ def test_task_building_flow(app_server):
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert status.startswith("**MAML** adapted on **cpu**"), status
+    assert "no labelled queries" in status and "classifying 0 queries" not in status, status
     label, gallery, explanation, classify_status = client.predict(
         "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
         api_name="/classify_queries")
