@@ -812,11 +812,11 @@ def task_key(task: dict, names: bool = True) -> str:
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
-def other_curves(curves: dict | None, key: str, method: str) -> dict:
+def other_curves(curves: dict | None, key: str, method: str, lang: str) -> dict:
     """Curves another learning-at-adaptation method drew on this same task (title -> records)."""
     if not curves or curves.get("task") != key or method not in LEARNING_CURVES:
         return {}
-    return {METHODS[m].title: curves[m] for m in LEARNING_CURVES if m != method and m in curves}
+    return {method_title(m, lang): curves[m] for m in LEARNING_CURVES if m != method and m in curves}
 
 
 def curve_records(steps: list[dict]) -> list[dict]:
@@ -833,8 +833,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     lang = language(request)
     prepared_task = prepared(task, lang)
     key, curves_key = task_key(task), task_key(task, names=False)  # a rename changes no curve
-    others = other_curves(curves, curves_key, method)
-    own = METHODS[method].title if others else None
+    others = other_curves(curves, curves_key, method, lang)
+    own = method_title(method, lang) if others else None
     steps_seen, baseline_seen = [], []
     result = None
     options = adaptation_options(method, task["domain"], device, steps, inner_lr, finetune_steps)
@@ -1014,7 +1014,7 @@ def compare_methods(task, device, request: gr.Request):
         try:  # no checkpoint of this method serves the task (photos: MAML and Meta-LSTM up to 5-way)
             recorded = zoo.recorded_accuracy(method, ways, shots)
         except TaskError as error:
-            rows.append([method_title(method, lang), worded(error, lang), "", "", None, None, "", ""])
+            rows.append(refused_row(method_title(method, lang), error, lang))
             continue
         runs = [(method_title(method, lang), {}, recorded)]
         finetuned = zoo.recorded_accuracy(method, ways, shots, finetuned=True) \
@@ -1028,7 +1028,7 @@ def compare_methods(task, device, request: gr.Request):
             try:
                 result = run_to_end(zoo, method, prepared_task, device=device, **options)
             except TaskError as error:
-                rows.append([title, worded(error, lang), "", "", None, None, "", ""])
+                rows.append(refused_row(title, error, lang))
                 continue
             if not options:
                 accuracy[method] = result.accuracy
@@ -1055,6 +1055,11 @@ def compare_methods(task, device, request: gr.Request):
     if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
         note += too_easy_note(task["domain"], lang)  # raw pixels do as well: the task cannot tell methods apart
     return gr.update(value={"headers": headers, "data": rows}, visible=True), note, task_key(task)
+
+
+def refused_row(title: str, error: Exception, lang: str) -> list:
+    """Compare's row for a method that cannot run on the task: its title and the reason."""
+    return [title, worded(error, lang), "", "", None, None, "", ""]
 
 
 def too_easy_note(domain: str, lang: str) -> str:
@@ -1335,22 +1340,8 @@ def build() -> gr.Blocks:
     return demo
 
 
-# empty the sketchpad once its drawing was added (a refusal, "⚠ ...", keeps it) with the editor's own
-# "Clear canvas" button: as an output of the add (even one left unchanged), Gradio's editor stayed a
-# spinner that took no more strokes
-CLEAR_SKETCH = """(status) => {
-  if (!String(status).startsWith('⚠')) {
-    document.querySelector('#support-sketch button[aria-label="Clear canvas"]')?.click();
-    setTimeout(() => {  // clearing puts the brush down: pick it up again, ready for the next symbol
-      const brush = document.querySelector('#support-sketch button[aria-label="Brush"]');
-      if (brush && !brush.classList.contains('highlight')) { brush.click(); }
-    }, 200);
-  }
-  return [];
-}"""
-
-# click the sketchpad's brush as soon as it is on screen (tried for up to 5 seconds)
-PICK_BRUSH = """() => {
+# click a sketchpad's brush (#PAD) as soon as it is on screen (tried for up to 5 seconds)
+PICK_BRUSH_STEPS = """
   let tries = 0;
   const pick = () => {
     const brush = document.querySelector('#PAD button[aria-label="Brush"]');
@@ -1358,6 +1349,17 @@ PICK_BRUSH = """() => {
     else if (!brush && tries++ < 50) { setTimeout(pick, 100); }
   };
   setTimeout(pick, 100);
+"""
+PICK_BRUSH = "() => {" + PICK_BRUSH_STEPS + "}"
+
+# empty the sketchpad once its drawing was added (a refusal, "⚠ ...", keeps it) with the editor's own
+# "Clear canvas" button, then pick the brush up again (clearing puts it down): as an output of the add
+# (even one left unchanged), Gradio's editor stayed a spinner that took no more strokes
+CLEAR_SKETCH = """(status) => {
+  if (!String(status).startsWith('⚠')) {
+    document.querySelector('#support-sketch button[aria-label="Clear canvas"]')?.click();""" + \
+    PICK_BRUSH_STEPS.replace("PAD", "support-sketch") + """  }
+  return [];
 }"""
 
 CSS = """
