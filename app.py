@@ -79,7 +79,7 @@ EN = {
     "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
     "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
     "app_task_view": "The task", "app_remove_image": "Remove selected image",
-    "app_method": "Method", "app_device": "Device", "app_steps": "MAML inner steps",
+    "app_method": "Method", "app_device": "Device", "app_device_auto": "Auto", "app_steps": "MAML inner steps",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
     "app_finetune": "Siamese network: fine-tuning steps on the support set",
     "app_finetune_info": "0: the network as meta-trained; 10: the protocol of the published row (Adam at 10⁻⁴ on "
@@ -115,7 +115,7 @@ ZH = {
     "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
     "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
     "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
-    "app_method": "方法", "app_device": "设备", "app_steps": "MAML 内循环步数",
+    "app_method": "方法", "app_device": "设备", "app_device_auto": "自动", "app_steps": "MAML 内循环步数",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
     "app_finetune": "孪生网络：在支持集上微调的步数",
     "app_finetune_info": "0：保持元训练得到的网络；10：论文结果所用的做法（用 Adam、学习率 10⁻⁴，"
@@ -1151,7 +1151,7 @@ def build() -> gr.Blocks:
     examples = sorted(p.name for p in DEMO.iterdir() if p.is_dir() and example_domain(p) in DOMAINS) \
         if DEMO.is_dir() else []
     available = ZOOS["characters"].available() or list(METHOD_ORDER)
-    devices = [("Auto", "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
+    devices = [(i("app_device_auto"), "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
     with gr.Blocks(title="Few-shot learning: learning to learn") as demo:
         task = gr.State(empty_task())
         replay_state = gr.State(None)
@@ -1161,7 +1161,6 @@ def build() -> gr.Blocks:
         # the task_key of the task whose results the Adapt, Classify and Compare tabs show
         adapted_for, classified_for, compared_for = gr.State(None), gr.State(None), gr.State(None)
         gr.Markdown(i("app_title"))
-        status = gr.Markdown(elem_id="status")
         with gr.Tabs():
             with gr.Tab(i("app_tab_task"), id="task"):
                 with gr.Row():
@@ -1201,6 +1200,8 @@ def build() -> gr.Blocks:
                             add_button = gr.Button(i("app_add"), variant="primary", elem_id="add-images")
                             rename_button = gr.Button(i("app_rename"))
                             remove_button = gr.Button(i("app_remove_class"), variant="stop")
+                # what the last edit, load or sample did: on this tab only, beside the task it describes
+                status = gr.Markdown(elem_id="status")
                 gr.Markdown(i("app_task_view"))
                 model_view = gr.Checkbox(False, label=i("app_model_view"))
 

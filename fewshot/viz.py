@@ -155,16 +155,13 @@ def embedding_plot(
     s, n = len(trace.support_embeddings), len(trace.class_centres)
     labels = trace.support_labels.cpu().tolist()
     fig = go.Figure()
+    # drawn largest first (Plotly layers traces in order): the centres' stars, the queries' diamonds,
+    # then the support images' dots on top, so that a support image under its centre (one shot: they
+    # coincide) or under a query stays visible
     for c, name in enumerate(class_names):
-        rows = [i for i, label in enumerate(labels) if label == c]
-        fig.add_trace(go.Scatter(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({text(lang, 'support')})",
-            marker=dict(size=12, color=colour(c), line=dict(width=1, color="white")),
-            text=[support_names[i] for i in rows], hovertemplate="%{text}<extra></extra>", legendgroup=name,
-        ))
         fig.add_trace(go.Scatter(
             x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers", name=f"{name} ({text(lang, centre_label)})",
-            marker=dict(size=20, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
+            marker=dict(size=22, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
             text=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{text}<extra></extra>",
             legendgroup=name, showlegend=False,
         ))
@@ -179,9 +176,20 @@ def embedding_plot(
             text=[f"{qn} → {class_names[p]}" if p is not None else qn for qn, p in zip(query_names, predicted)],
             hovertemplate="%{text}<extra></extra>", showlegend=False,
         ))
-        # the legend's swatch: a plain diamond (the queries' colours are their predicted classes)
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=text(lang, "query"),
-                                 marker=dict(size=13, symbol="diamond", color="white", line=dict(width=2, color="black"))))
+    for c, name in enumerate(class_names):
+        rows = [i for i, label in enumerate(labels) if label == c]
+        fig.add_trace(go.Scatter(
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({text(lang, 'support')})",
+            marker=dict(size=10, color=colour(c), line=dict(width=1.5, color="white")),
+            text=[support_names[i] for i in rows], hovertemplate="%{text}<extra></extra>", legendgroup=name,
+        ))
+    # the legend's swatches for the shapes whose colour is a class: a plain star for the centres, a
+    # plain diamond for the queries (coloured by their predicted class)
+    swatches = [("star", 22, 1.5, centre_label)] + ([("diamond", 13, 2, "query")] if len(parts) == 3 else [])
+    for symbol, size, width, key in swatches:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=text(lang, key),
+                                 marker=dict(size=size, symbol=symbol, color="white",
+                                             line=dict(width=width, color="black"))))
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
     return _layout(fig, text(lang, "embedding"))
@@ -223,25 +231,24 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
     series = [(steps, label or text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")]
     series += [(records, title, "dot") for title, records in (others or {}).items()]
+    # (key, legend text, colour, panel); the support curves are drawn wide under the narrow query
+    # curves, so both stay visible where they coincide (e.g. both accuracies at 100%)
+    curves = [("support_loss", "support_loss", "#1f77b4", 1), ("query_loss", "query_loss", "#d62728", 1),
+              ("support_accuracy", "support_acc", "#2ca02c", 2),  # (a Siamese network's pair loss has none)
+              ("query_accuracy", "query_acc", "#ff7f0e", 2)]
     for records, name, dash in series:
         if not records:
             continue
         x = [r["step"] for r in records]
-        fig.add_trace(go.Scatter(x=x, y=[r["support_loss"] for r in records], mode="lines+markers",
-                                 name=f"{text(lang, 'support_loss')} · {name}", line=dict(color="#1f77b4", dash=dash)),
-                      row=1, col=1)
-        if "query_loss" in records[0]:
-            fig.add_trace(go.Scatter(x=x, y=[r["query_loss"] for r in records], mode="lines+markers",
-                                     name=f"{text(lang, 'query_loss')} · {name}",
-                                     line=dict(color="#d62728", dash=dash)), row=1, col=1)
-        if "support_accuracy" in records[0]:  # (a Siamese network's pair loss has none)
-            fig.add_trace(go.Scatter(x=x, y=[r["support_accuracy"] for r in records], mode="lines+markers",
-                                     name=f"{text(lang, 'support_acc')} · {name}",
-                                     line=dict(color="#2ca02c", dash=dash)), row=1, col=2)
-        if "query_accuracy" in records[0]:
-            fig.add_trace(go.Scatter(x=x, y=[r["query_accuracy"] for r in records], mode="lines+markers",
-                                     name=f"{text(lang, 'query_acc')} · {name}",
-                                     line=dict(color="#ff7f0e", dash=dash)), row=1, col=2)
+        for key, legend, line_colour, col in curves:
+            if key not in records[0]:
+                continue
+            support = key.startswith("support")
+            fig.add_trace(go.Scatter(
+                x=x, y=[r[key] for r in records], mode="lines+markers", name=f"{text(lang, legend)} · {name}",
+                line=dict(color=line_colour, dash=dash, width=5 if support else 2),
+                marker=dict(size=10 if support else 6, symbol="circle" if support else "diamond"),
+            ), row=1, col=col)
     # what a step is: MAML's inner step, Meta-LSTM's update...; both when their curves share the plot
     fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"), dtick=1)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)

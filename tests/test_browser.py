@@ -134,6 +134,10 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F · 2'))",
                            timeout=30000)
     assert "Added 1 image" in page.inner_text("#status")
+    # the task's status belongs to the Task tab: it does not follow the user to the others
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.wait_for_selector("#adapt", state="visible")
+    assert not page.locator("#status").is_visible()
     page.close()
 
 
@@ -163,6 +167,7 @@ def test_chinese_interface(browser, app_server):
     # the method's one-line summary follows the language too, on load and when another method is picked
     page.get_by_role("tab", name="2 · 适应").click()
     page.wait_for_function("() => document.body.innerText.includes('模型无关元学习')", timeout=30000)
+    assert page.get_by_role("radio", name="自动", exact=True).is_checked()  # the device choice "Auto"
     page.get_by_role("radio", name="原型网络", exact=True).check()  # the methods' names are translated too
     page.wait_for_function("() => document.body.innerText.includes('离查询最近的原型获胜')", timeout=30000)
     assert "Averages each class" not in page.inner_text("body")

@@ -25,8 +25,25 @@ def test_embedding_plot_colours_queries_by_prediction_and_keeps_a_neutral_legend
     assert list(queries.marker.color) == [viz.colour(2), viz.colour(0), viz.colour(1), viz.colour(2)]
     assert list(queries.text) == ["q0 → ladder", "q1 → eye", "q2 → fork", "q3 → ladder"]
     shown = [t for t in fig.data if t.showlegend is not False]
-    assert [t.name for t in shown] == ["eye (support)", "fork (support)", "ladder (support)", "query"]
-    assert shown[-1].marker.color == "white"  # not the first query's predicted colour
+    assert [t.name for t in shown] == ["eye (support)", "fork (support)", "ladder (support)", "class mean", "query"]
+    # the swatches are plain shapes, not the first query's predicted colour nor the first class's
+    assert [(t.marker.symbol, t.marker.color) for t in shown[-2:]] == [("star", "white"), ("diamond", "white")]
+
+
+def test_embedding_plot_layers_its_markers_largest_first():
+    """Plotly layers traces in order: the centres' large stars come first, then the queries,
+    then the support images' small dots, so a support image stays visible under its centre (in a
+    one-shot task they coincide) or under a query."""
+    fig = viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6, query_embeddings=torch.randn(9, 8),
+                             query_names=[f"q{i}" for i in range(9)], query_predicted=[0] * 9,
+                             centre_label="prototype", lang="zh")
+    drawn = [t for t in fig.data if t.x[0] is not None]
+    assert [t.marker.symbol for t in drawn] == ["star"] * 3 + ["diamond"] + [None] * 3
+    assert len(drawn[3].x) == 9
+    assert drawn[0].marker.size > drawn[3].marker.size > drawn[4].marker.size
+    assert [t.name for t in fig.data if t.x[0] is None] == ["原型", "查询"]
+    without_queries = viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)
+    assert [t.name for t in without_queries.data if t.showlegend is not False][-1] == "class mean"
 
 
 def test_legends_sit_at_the_figure_foot_below_the_axis_titles():
@@ -52,6 +69,17 @@ def test_adaptation_curve_draws_what_the_records_hold():
     assert list(fig.data[2].y) == [r["query_accuracy"] for r in siamese]
     assert "Siamese fine-tuning" in fig.layout.title.text
     assert "孪生网络微调" in viz.adaptation_curve(siamese, lang="zh", method="siamese").layout.title.text
+
+
+def test_coinciding_support_and_query_curves_both_stay_visible():
+    """With few queries, the support and query accuracies are often both 100%: the support
+    curve is drawn wide and the query curve narrow on top of it, with other markers."""
+    records = [{"step": s, "support_loss": 0.5, "support_accuracy": 1.0, "query_loss": 0.5, "query_accuracy": 1.0}
+               for s in range(3)]
+    support_acc, query_acc = viz.adaptation_curve(records).data[2:]
+    assert list(support_acc.y) == list(query_acc.y)
+    assert support_acc.line.width > 2 * query_acc.line.width
+    assert support_acc.marker.symbol != query_acc.marker.symbol
 
 
 def test_long_curve_titles_put_their_formula_on_a_second_line():
