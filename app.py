@@ -80,6 +80,7 @@ EN = {
     "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
     "app_task_view": "The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_device_auto": "Auto", "app_steps": "MAML inner steps",
+    "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
     "app_finetune": "Siamese network: fine-tuning steps on the support set",
     "app_finetune_info": "0: the network as meta-trained; 10: the protocol of the published row (Adam at 10⁻⁴ on "
@@ -116,12 +117,13 @@ ZH = {
     "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
     "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_device_auto": "自动", "app_steps": "MAML 内循环步数",
+    "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
     "app_finetune": "孪生网络：在支持集上微调的步数",
     "app_finetune_info": "0：保持元训练得到的网络；10：论文结果所用的做法（用 Adam、学习率 10⁻⁴，"
                          "在支持集图像及其扭曲副本上最小化成对损失）",
     "app_curve": "逐步适应", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
-    "app_replay": "回放：第几步之后的查询概率", "app_replay_plot": "每一步的查询概率",
+    "app_replay": "回放：某一步之后的查询概率", "app_replay_plot": "每一步的查询概率",
     "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
     "app_query_camera": "拍一个查询", "app_classify": "分类",
     "app_use_task_queries": "如果没有新图像，就分类任务自带的带标签查询。",
@@ -208,31 +210,31 @@ ZH["app_learn_md"] = r"""
 训练使用对比损失，同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
-$c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上：**支持集的两两距离矩阵，以及查询到每个类别的距离。
-**微调（可选，仅字符）：**论文中孪生网络的结果是在每个任务上微调过的：复制一份权重，在支持集图像及其随机扭曲的副本上
+$c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
+**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的：复制一份权重，在支持集图像及其随机扭曲的副本上
 （每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
 ### 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
 $$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
 $$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
-**界面上：**注意力矩阵，每一行之和为 1。
+**界面上**：注意力矩阵，每一行之和为 1。
 
 ### MAML（Finn 等，2017）
 MAML 元学习一个初始化 $\theta$，从它出发在支持集上走几步梯度下降就能适应新任务：
 $$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
 元训练调整 $\theta$，使*适应后*的 $\theta'$ 在查询上表现好：
 $\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{query}}(f_{\theta'})$。
-**界面上：**每一步内循环的支持集损失和准确率，旁边是同一网络从随机初始化出发走同样步数的结果：这就是元学习带来的差别。
+**界面上**：每一步内循环的支持集损失和准确率，旁边是同一网络从随机初始化出发走同样步数的结果：这就是元学习带来的差别。
 
 ### 原型网络（Snell 等，2017）
 每个类别用其支持集嵌入的均值表示，$c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$，
-$p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上：**嵌入图中的原型（星形）。
+$p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上**：嵌入图中的原型（星形）。
 
-### 元 LSTM（Ravi 和 Larochelle，2017）
+### Meta-LSTM（Ravi 和 Larochelle，2017）
 连梯度下降本身也是学出来的。一个 LSTM 的细胞状态*就是*学习器的参数，它根据损失和梯度更新参数：
 $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当遗忘门 $f_t = 1$、输入门 $i_t = \alpha$ 时
-就是普通的 SGD；元训练学会何时多走一步、何时遗忘。**界面上：**每次更新后学习器的损失，以及每层门的平均值。
+就是普通的 SGD；元训练学会何时多走一步、何时遗忘。**界面上**：每次更新后学习器的损失，以及每层门的平均值。
 
 ### 迁移学习：对照（Chen 等，2019）
 这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
@@ -251,6 +253,26 @@ ImageNet 已经包含测试类别，所以照片模型的准确率不能与论�
 所以它那一行显示的是预训练特征和元训练合起来带来的提升。
 """
 
+
+def join_cjk_lines(markdown: str) -> str:
+    """Markdown renders a line break inside a paragraph as a space, which Chinese text does not
+    have: join the lines that break between two CJK characters (or full-width punctuation)."""
+    def cjk(c: str) -> bool:
+        return "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"
+
+    lines = markdown.split("\n")
+    joined = lines[:1]
+    for line in lines[1:]:
+        previous = joined[-1]
+        if previous and line and not previous.startswith("#") and cjk(previous[-1]) and cjk(line[0]):
+            joined[-1] = previous + line
+        else:
+            joined.append(line)
+    return "\n".join(joined)
+
+
+ZH["app_learn_md"] = join_cjk_lines(ZH["app_learn_md"])
+
 # one line per method under the method menu: its title and summary (the package's, in English)
 EN.update({f"app_blurb_{name}": f"**{cls.title}** — {cls.summary}" for name, cls in METHODS.items()})
 # the methods' names in the menu, statuses, plots and tables
@@ -266,11 +288,11 @@ ZH.update({
     "app_blurb_maml": "**MAML（模型无关元学习）** — 学习一个初始化，从它出发在支持集上走几步梯度下降就能适应新任务。",
     "app_blurb_protonet": "**Prototypical Networks（原型网络）** — 把每个类别的支持图像嵌入取平均得到原型；离查询最近的"
                           "原型获胜。",
-    "app_blurb_meta-lstm": "**Meta-LSTM（元 LSTM）** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，它的门"
+    "app_blurb_meta-lstm": "**Meta-LSTM** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，它的门"
                            "就是步长。",
     "app_blurb_transfer": "**Transfer learning（迁移学习）** — 先作为训练类别的普通分类器预训练，再在支持集上拟合一个"
                           "新的分类头。",
-    "app_blurb_pixels": "**No learning (raw pixels)（不学习：原始像素）** — 什么都不学：每个类别的平均图像就是它的原型，"
+    "app_blurb_pixels": "**不学习（原始像素）** — 什么都不学：每个类别的平均图像就是它的原型，"
                         "逐像素比较。每个元学习方法都必须胜过它。",
 })
 
@@ -278,7 +300,7 @@ I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
 MESSAGES = {
     "en": {
-        "new_class": "+ New class", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
+        "new_class": "+ New class", "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
         "added": "Added {n} image(s) to “{name}”.", "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
@@ -322,11 +344,13 @@ MESSAGES = {
                             "mini-ImageNet's test classes: no paper's figure is comparable.",
         "device": "device", "checkpoint": "checkpoint", "query": "query",
         "nearest": "Distance to each class's mean code (nearest wins)", "attention_one": "Attention over the support images",
-        "prototypes": "Squared distance to each prototype", "steps_probs": "Probabilities per inner step",
-        "truth": "true class", "step": "step",
+        "prototypes": "Squared distance to each prototype", "matrix_siamese": "Distances between the support images",
+        "matrix_matching": "Attention", "matrix_protonet": "Distances to the prototypes",
+        "matrix_meta-lstm": "Learned gates", "steps_probs": "Probabilities per inner step",
+        "truth": "true class", "step": "step {n}",
     },
     "zh": {
-        "new_class": "+ 新类别", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
+        "new_class": "+ 新类别", "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
         "added": "已向“{name}”添加 {n} 张图像。", "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
@@ -334,7 +358,7 @@ MESSAGES = {
         "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
         "stale": "任务已更改：{again}", "again_adapt": "请重新适应。",
         "again_classify": "请重新分类。", "again_compare": "请重新比较。",
-        "loaded": "已载入{what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
+        "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
@@ -357,7 +381,7 @@ MESSAGES = {
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
                           "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。每个方法都按其检查点"
                           "的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），与测试时一致。",
-        "too_easy": "**不学习也和所有方法一样好：**这个任务太简单，看不出元学习的作用。",
+        "too_easy": "**不学习也和所有方法一样好**：这个任务太简单，看不出元学习的作用。",
         "try_sampling": "随机抽取一个 {dataset} 任务试试。",
         "try_alike_characters": "试试添加外形相似的符号类别，每类由不同的人书写。",
         "try_alike_photos": "试试添加外观相似的类别，每类的照片在不同的地点和光线下拍摄。",
@@ -365,8 +389,9 @@ MESSAGES = {
                             "没有可比的论文数字。",
         "device": "设备", "checkpoint": "检查点", "query": "查询",
         "nearest": "到每个类别平均编码的距离（最近者胜）", "attention_one": "对支持图像的注意力",
-        "prototypes": "到每个原型的平方距离", "steps_probs": "每一步内循环后的概率",
-        "truth": "真实类别", "step": "步",
+        "prototypes": "到每个原型的平方距离", "matrix_siamese": "支持集图像之间的距离", "matrix_matching": "注意力",
+        "matrix_protonet": "到原型的距离", "matrix_meta-lstm": "学到的门", "steps_probs": "每一步内循环后的概率",
+        "truth": "真实类别", "step": "第 {n} 步",
     },
 }
 
@@ -410,6 +435,11 @@ def language(request: gr.Request | None) -> str:
 
 def say(lang: str, key: str, **values: Any) -> str:
     return MESSAGES[lang][key].format(**values)
+
+
+def device_title(device: str) -> str:
+    """The device a result ran on, named as the Device choice names it ("cpu" -> "CPU")."""
+    return "CPU" if device == "cpu" else f"GPU ({device})"
 
 
 def method_title(method: str, lang: str) -> str:
@@ -854,7 +884,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     trace = result.trace
     names = prepared_task.class_names
     q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
-    status = say(lang, "adapted" if q else "adapted_alone", method=method_title(method, lang), device=result.device,
+    status = say(lang, "adapted" if q else "adapted_alone", method=method_title(method, lang),
+                 device=device_title(result.device),
                  adapt=result.adapt_ms, cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
@@ -882,6 +913,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                                              zmin=0), visible=True)
     elif method == "meta-lstm":
         matrix = gr.update(value=viz.gates_plot(steps_seen, lang), visible=True)
+    if matrix.get("visible"):  # the box's label says what this method's matrix is
+        matrix["label"] = say(lang, f"matrix_{'protonet' if method in PROTOTYPE_RULE else method}")
     curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method, others, own),
                       visible=True) if steps_seen else gr.update(value=None, visible=False)
     if method in LEARNING_CURVES:
@@ -894,9 +927,11 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         probabilities = torch.stack([r["query_probabilities"] for r in steps_seen]).cpu()
         replay_state = {"probabilities": probabilities.tolist(), "classes": names, "steps": [r["step"] for r in steps_seen],
                         "queries": prepared_task.query_names, "lang": lang}
-        last = len(probabilities) - 1
-        replay = gr.update(visible=True, maximum=last, value=last)
-        replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[last], steps_seen[-1]["step"], names,
+        # the slider counts steps, as its label says (a transfer head's curve records every 5th of 100)
+        recorded = replay_state["steps"]
+        stride = min((b - a for a, b in zip(recorded, recorded[1:])), default=1)
+        replay = gr.update(visible=True, minimum=recorded[0], maximum=recorded[-1], step=stride, value=recorded[-1])
+        replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[-1], recorded[-1], names,
                                                                   prepared_task.query_names, lang), visible=True)
     yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, key
 
@@ -905,7 +940,8 @@ def replay_step(step, state):
     if not state:
         return None
     probabilities = torch.tensor(state["probabilities"])
-    index = int(min(max(step, 0), len(probabilities) - 1))
+    recorded = state["steps"]
+    index = min(range(len(recorded)), key=lambda i: abs(recorded[i] - step))  # the recorded step nearest
     return viz.step_probabilities_plot(probabilities[index], state["steps"][index], state["classes"], state["queries"],
                                        state["lang"])
 
@@ -947,15 +983,17 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     captions = []
     for i, row in enumerate(probabilities):
         caption = f"{names[int(row.argmax())]} ({float(row.max()):.0%})"
-        if labels is not None:
-            caption += f" · {say(lang, 'truth')}: {names[int(labels[i])]}"
+        if labels is not None:  # right or wrong first: a long caption is cut at the thumbnail's width
+            right = int(row.argmax()) == int(labels[i])
+            caption = f"✓ {caption}" if right else f"✗ {caption} · {say(lang, 'truth')}: {names[int(labels[i])]}"
         captions.append(caption)
     gallery = [(path, caption) for (path, _), caption in zip(shown, captions)]
     explanation = {key: value.cpu().tolist() for key, value in result.prediction.explanation.items()
                    if key in ("class_distances", "attention", "prototype_distances", "step_probabilities")}
     state = {"method": method, "classes": names, "support": prepared_task.support_names,
              "probabilities": probabilities.tolist(), "explanation": explanation, "lang": lang}
-    status = say(lang, "classified", q=len(probabilities), method=method_title(method, lang), device=result.device,
+    status = say(lang, "classified", q=len(probabilities), method=method_title(method, lang),
+                 device=device_title(result.device),
                  adapt=result.adapt_ms, cls=result.classify_ms)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
@@ -985,7 +1023,7 @@ def explain_query(index: int, state: dict):
         plot = viz.probability_bars(state["probabilities"][index], names, title)
     else:
         per_step = torch.tensor(explanation["step_probabilities"])[:, index, :]
-        plot = viz.heatmap(per_step, [f"{say(lang, 'step')} {s}" for s in range(len(per_step))], names,
+        plot = viz.heatmap(per_step, [say(lang, "step", n=s) for s in range(len(per_step))], names,
                            viz.stacked_title(title, say(lang, "steps_probs")), "Greens", zmin=0, zmax=1)
     if method == "siamese":
         plot.update_yaxes(range=None)
@@ -1033,7 +1071,8 @@ def compare_methods(task, device, request: gr.Request):
             if not options:
                 accuracy[method] = result.accuracy
             rows.append([title, round(100 * result.accuracy, 1), *benchmark_cells(recorded),
-                         round(result.adapt_ms, 1), round(result.classify_ms, 1), result.device, result.checkpoint])
+                         round(result.adapt_ms, 1), round(result.classify_ms, 1), device_title(result.device),
+                         result.checkpoint])
             if recorded is not None:
                 settings.append((rows[-1], (recorded["ways"], recorded["shots"], recorded["episodes"])))
     headers = [say(lang, k) for k in ("method", "acc", "benchmark", "paper", "adapt_ms", "classify_ms", "device",
@@ -1182,7 +1221,7 @@ def build() -> gr.Blocks:
                     with gr.Column(scale=2):
                         gr.Markdown(i("app_edit"))
                         with gr.Row():
-                            class_choice = gr.Dropdown(class_choices(empty_task(), "en"), value=NEW_CLASS,
+                            class_choice = gr.Dropdown([(i("app_new_class"), NEW_CLASS)], value=NEW_CLASS,
                                                        label=i("app_class"), elem_id="class-choice")
                             class_name = gr.Textbox(label=i("app_class_name"), elem_id="class-name")
                         with gr.Tabs():
@@ -1233,7 +1272,8 @@ def build() -> gr.Blocks:
                             remove_image.click(drop, [task, selected], [task], api_visibility="private")
                     if current["queries"]:
                         with gr.Row():
-                            gr.Markdown(f"**{len(current['queries'])}** ✓", elem_classes=["class-title"])
+                            gr.Markdown(say(lang, "queries_title", n=len(current["queries"])),
+                                        elem_classes=["class-title"])
                             gr.Gallery([(q["path"], q["name"]) for q in current["queries"]], columns=12, rows=1,
                                        fit_columns=False, height=150, allow_preview=False, show_label=False,
                                        object_fit="contain", elem_classes=["query-gallery"])
@@ -1365,12 +1405,17 @@ CLEAR_SKETCH = """(status) => {
 
 CSS = """
 .class-title {max-width: 12em}
-.class-gallery {min-height: 0}
-/* a class's thumbnails wrap at the box's width (Gradio lays out a fixed number of columns and
-   hides the ones past the edge) and take the rows they need, up to three, not a fixed height */
-.class-gallery, .class-gallery .gallery-container, .class-gallery .grid-wrap {height: auto !important}
-.class-gallery .grid-wrap {max-height: 340px}
-.class-gallery .grid-container {grid-template-columns: repeat(auto-fill, 100px) !important;
+.class-gallery, .query-gallery {min-height: 0}
+/* a class's thumbnails (and the queries', on this tab and on Classify) wrap at the box's width
+   (Gradio lays out a fixed number of columns and hides the ones past the edge) and take the rows
+   they need, up to three, not a fixed height */
+.class-gallery, .class-gallery .gallery-container, .class-gallery .grid-wrap,
+.query-gallery, .query-gallery .gallery-container, .query-gallery .grid-wrap,
+#query-gallery, #query-gallery .gallery-container, #query-gallery .grid-wrap {height: auto !important}
+.class-gallery .grid-wrap, .query-gallery .grid-wrap {max-height: 340px}  /* Classify's results: all of them */
+.class-gallery .grid-container, .query-gallery .grid-container {
+  grid-template-columns: repeat(auto-fill, 100px) !important; grid-template-rows: none !important}
+#query-gallery .grid-container {grid-template-columns: repeat(auto-fill, 128px) !important;
   grid-template-rows: none !important}
 /* captions on thumbnails (file names; a query's prediction): small and see-through, so they do
    not hide the image */
@@ -1378,7 +1423,8 @@ CSS = """
   font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
-  .class-gallery .grid-container {grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
+  .class-gallery .grid-container, .query-gallery .grid-container, #query-gallery .grid-container {
+    grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
   .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */

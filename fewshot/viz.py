@@ -26,36 +26,38 @@ TEXT = {
     "en": {
         "support": "support", "query": "query", "centre": "class mean", "prototype": "prototype",
         "embedding": "Embeddings (PCA to 2-D)", "loss": "loss", "accuracy": "accuracy",
-        "meta": "meta-learned θ", "random": "random initialisation", "support_loss": "support loss",
+        "meta": "meta-learned θ", "random": "random initialisation", "trained_siamese": "trained network",
+        "trained_transfer": "pre-trained features", "support_loss": "support loss",
         "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
         "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
-        "attention": "Attention a(x̂, x_i) of each query over the support images",
-        "probabilities": "Query probabilities at step", "predicted": "predicted", "truth": "true",
+        "attention": "Attention a(x̂, x_i): each query's weights over the support images",
+        "probabilities": "Query probabilities after step {step}", "predicted": "predicted", "truth": "true",
         "lr": "learned learning rate",
         "meta-lstm_title": "Meta-LSTM updates: θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "Transfer learning: fitting a new head on frozen features",
         "siamese_title": "Siamese fine-tuning: Adam on the support set's pair loss",
-        "input_gate": "input gate i_t (learned learning rate)", "forget_gate": "forget gate f_t",
-        "gates_title": "Meta-LSTM's learned gates: mean per layer", "update": "update",
+        "input_gate": "input gate i_t", "forget_gate": "forget gate f_t",
+        "gates_title": "Meta-LSTM's learned gates: mean per layer; i_t acts as a learned learning rate", "update": "update",
         "step_maml": "inner step", "step_meta-lstm": "learner update", "step_siamese": "fine-tuning step",
-        "step_transfer": "head-fitting step", "step_shared": "adaptation step (MAML: inner step; Meta-LSTM: update)",
+        "step_transfer": "head-fitting step", "step_shared": "step",
     },
     "zh": {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
         "embedding": "嵌入（PCA 投影到二维）", "loss": "损失", "accuracy": "准确率",
-        "meta": "元学习得到的 θ", "random": "随机初始化", "support_loss": "支持集损失",
+        "meta": "元学习得到的 θ", "random": "随机初始化", "trained_siamese": "训练好的网络",
+        "trained_transfer": "预训练特征", "support_loss": "支持集损失",
         "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
         "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
-        "attention": "每个查询对支持集图像的注意力 a(x̂, x_i)",
-        "probabilities": "查询概率，第几步：", "predicted": "预测", "truth": "真实",
+        "attention": "注意力 a(x̂, x_i)：每个查询对支持集图像的权重",
+        "probabilities": "第 {step} 步之后的查询概率", "predicted": "预测", "truth": "真实",
         "lr": "学到的学习率",
         "meta-lstm_title": "Meta-LSTM 更新：θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "迁移学习：在冻结的特征上拟合新的分类头",
         "siamese_title": "孪生网络微调：用 Adam 最小化支持集上的成对损失",
-        "input_gate": "输入门 i_t（学到的学习率）", "forget_gate": "遗忘门 f_t",
-        "gates_title": "Meta-LSTM 学到的门：每层的均值", "update": "更新",
+        "input_gate": "输入门 i_t", "forget_gate": "遗忘门 f_t",
+        "gates_title": "Meta-LSTM 学到的门：每层的均值；输入门 i_t 相当于学到的学习率", "update": "更新",
         "step_maml": "内循环步数", "step_meta-lstm": "学习器更新次数", "step_siamese": "微调步数",
-        "step_transfer": "拟合分类头的步数", "step_shared": "适应步数（MAML：内循环步；Meta-LSTM：更新）",
+        "step_transfer": "拟合分类头的步数", "step_shared": "步数",
     },
 }
 
@@ -179,13 +181,16 @@ def embedding_plot(
     for c, name in enumerate(class_names):
         rows = [i for i, label in enumerate(labels) if label == c]
         fig.add_trace(go.Scatter(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({text(lang, 'support')})",
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
             marker=dict(size=10, color=colour(c), line=dict(width=1.5, color="white")),
-            text=[support_names[i] for i in rows], hovertemplate="%{text}<extra></extra>", legendgroup=name,
+            text=[f"{support_names[i]} ({text(lang, 'support')})" for i in rows],
+            hovertemplate="%{text}<extra></extra>", legendgroup=name,
         ))
-    # the legend's swatches for the shapes whose colour is a class: a plain star for the centres, a
-    # plain diamond for the queries (coloured by their predicted class)
-    swatches = [("star", 22, 1.5, centre_label)] + ([("diamond", 13, 2, "query")] if len(parts) == 3 else [])
+    # the legend: each class's colour (its support images' dots), then plain shapes for what a
+    # marker is (support image, centre, query coloured by its predicted class); short entries, so
+    # that the legend does not squeeze the plot into a strip on a phone
+    swatches = [("circle", 10, 1.5, "support"), ("star", 22, 1.5, centre_label)]
+    swatches += [("diamond", 13, 2, "query")] if len(parts) == 3 else []
     for symbol, size, width, key in swatches:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=text(lang, key),
                                  marker=dict(size=size, symbol=symbol, color="white",
@@ -195,26 +200,53 @@ def embedding_plot(
     return _layout(fig, text(lang, "embedding"))
 
 
+def short_label(name: str, limit: int = 24) -> str:
+    """An axis label of at most ``limit`` characters: the start and the end of a long name, which
+    is where sampled names differ ("Old Church Slavonic (Cyrillic) #12 · 1400_05.png" becomes
+    "Old Church S…1400_05.png"); hovering shows the whole name."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    return name[:head].rstrip() + "…" + name[-(limit - 1 - head):].lstrip()
+
+
+def _categories(axis: dict, names: Sequence[str], ticks: Sequence[str] | None = None) -> dict:
+    """Positions 0..n-1 labelled ``ticks``, by default the names' ``short_label``s (two names that
+    shorten alike stay apart)."""
+    return dict(axis, tickmode="array", tickvals=list(range(len(names))), automargin=True,
+                ticktext=list(ticks) if ticks is not None else [short_label(n) for n in names])
+
+
 def heatmap(matrix: Tensor, rows: Sequence[str], columns: Sequence[str], title: str, colorscale: str,
-            zmin: float | None = None, zmax: float | None = None, value_format: str = ".2f") -> go.Figure:
+            zmin: float | None = None, zmax: float | None = None, value_format: str = ".2f",
+            row_ticks: Sequence[str] | None = None, column_ticks: Sequence[str] | None = None) -> go.Figure:
+    """``matrix`` [rows, columns] with its values written in the cells; the axes show ``row_ticks``
+    and ``column_ticks`` (default: the names shortened), hovering a cell names its row and column."""
     z = matrix.detach().cpu().numpy()
     fig = go.Figure(go.Heatmap(
-        z=z, x=list(columns), y=list(rows), colorscale=colorscale, zmin=zmin, zmax=zmax,
+        z=z, x=list(range(len(columns))), y=list(range(len(rows))), colorscale=colorscale, zmin=zmin, zmax=zmax,
         text=np.vectorize(lambda v: format(v, value_format))(z), texttemplate="%{text}" if z.size <= 400 else None,
-        hovertemplate="%{y} · %{x}: %{z:" + value_format + "}<extra></extra>",
+        customdata=[[f"{row} · {column}" for column in columns] for row in rows],
+        hovertemplate="%{customdata}: %{z:" + value_format + "}<extra></extra>",
     ))
-    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(xaxis=_categories({}, columns, column_ticks),
+                      yaxis=_categories(dict(autorange="reversed"), rows, row_ticks))
     return _layout(fig, title, height=max(300, 32 * len(rows) + 120))
 
 
 def distance_matrix_plot(distances: Tensor, names: Sequence[str], lang: str = "en") -> go.Figure:
-    """The Siamese network's pairwise distance matrix d(x_i, x_j)."""
-    return heatmap(distances, names, names, text(lang, "distances"), "Viridis_r", zmin=0)
+    """The Siamese network's pairwise distance matrix d(x_i, x_j). Its columns are numbered
+    like its rows ("1 · eye/1.png"): the names written twice, once turned on end, left the
+    matrix a strip on a phone."""
+    return heatmap(distances, names, names, text(lang, "distances"), "Viridis_r", zmin=0,
+                   row_ticks=[f"{i} · {short_label(n, 20)}" for i, n in enumerate(names, 1)],
+                   column_ticks=[str(i) for i in range(1, len(names) + 1)])
 
 
 def attention_plot(attention: Tensor, query_names: Sequence[str], support_names: Sequence[str], lang: str = "en"):
     """Matching Networks' attention a(x̂, x_i); each row sums to 1."""
-    return heatmap(attention, query_names, support_names, text(lang, "attention"), "Blues", zmin=0, zmax=1)
+    return heatmap(attention, query_names, support_names, _two_lines(text(lang, "attention")), "Blues", zmin=0,
+                   zmax=1)
 
 
 def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en",
@@ -225,11 +257,14 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     same steps from a random initialisation; dotted, ``others``: the curves of other methods
     that learn at adaptation (title -> records) on the same task, e.g. MAML's fixed-α steps
     beside Meta-LSTM's learned ones.
-    ``label`` names the main curves (default: "meta-learned θ")."""
+    ``label`` names the main curves (default: "meta-learned θ"; for the methods that are not
+    meta-learned at adaptation, what they start from: a trained Siamese network, pre-trained
+    features)."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=(text(lang, "loss"), text(lang, "accuracy")))
-    series = [(steps, label or text(lang, "meta"), "solid"), (baseline, text(lang, "random"), "dash")]
+    label = label or text(lang, f"trained_{method}" if method in ("siamese", "transfer") else "meta")
+    series = [(steps, label, "solid"), (baseline, text(lang, "random"), "dash")]
     series += [(records, title, "dot") for title, records in (others or {}).items()]
     # (key, legend text, colour, panel); the support curves are drawn wide under the narrow query
     # curves, so both stay visible where they coincide (e.g. both accuracies at 100%)
@@ -249,8 +284,10 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
                 line=dict(color=line_colour, dash=dash, width=5 if support else 2),
                 marker=dict(size=10 if support else 6, symbol="circle" if support else "diamond"),
             ), row=1, col=col)
-    # what a step is: MAML's inner step, Meta-LSTM's update...; both when their curves share the plot
-    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"), dtick=1)
+    # what a step is: MAML's inner step, Meta-LSTM's update... ("step" when both share the plot, as
+    # their legends say whose curve is whose); one tick per step while they fit (transfer: 100 steps)
+    last = max((r["step"] for records, _, _ in series for r in records), default=0)
+    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"), dtick=1 if last <= 20 else None)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     return _layout(fig, _two_lines(text(lang, f"{method}_title")), height=380)
@@ -277,12 +314,14 @@ def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
 def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Sequence[str],
                             query_names: Sequence[str], lang: str = "en") -> go.Figure:
     """Query probabilities ``[Q, N]`` after ``step`` inner steps."""
-    return heatmap(probabilities, query_names, class_names, f"{text(lang, 'probabilities')} {step}",
+    return heatmap(probabilities, query_names, class_names, text(lang, "probabilities").format(step=step),
                    "Greens", zmin=0, zmax=1)
 
 
 def probability_bars(probabilities: Sequence[float], class_names: Sequence[str], title: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(class_names), y=list(probabilities),
+    fig = go.Figure(go.Bar(x=list(range(len(class_names))), y=list(probabilities), customdata=list(class_names),
+                           hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
                            marker_color=[colour(i) for i in range(len(class_names))]))
+    fig.update_layout(xaxis=_categories({}, class_names))
     fig.update_yaxes(range=[0, 1])
     return _layout(fig, title, height=300)

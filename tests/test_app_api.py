@@ -159,7 +159,7 @@ def test_task_building_flow(app_server):
     assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
-    assert status.startswith("**MAML** adapted on **cpu**"), status
+    assert status.startswith("**MAML** adapted on **CPU**"), status
     assert "no labelled queries" in status and "classifying 0 queries" not in status, status
     label, gallery, explanation, classify_status = client.predict(
         "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
@@ -333,7 +333,7 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     confidences, plot = app.explain_query(0, state)
     assert confidences == {"alpha": 0.8, "beta": 0.2}
     bars = plot.data[0]
-    assert list(bars.x) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
+    assert list(plot.layout.xaxis.ticktext) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
 
 
@@ -384,8 +384,31 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, api_name="/run_adaptation")
     assert "Fine-tuned on the support set for 4 step(s) first." in status, status
     names = trace_names(curve)
-    assert names and "support loss · meta-learned θ" in names and not any("support accuracy" in n for n in names)
+    assert names and "support loss · trained network" in names and not any("support accuracy" in n for n in names)
     assert matrix["visible"] is True  # the fine-tuned network's distances
+    assert matrix["label"] == "Distances between the support images"  # the box says which matrix it is
     _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
                                               api_name="/classify_queries")
     assert "Fine-tuned on the support set for 4 step(s) first." in classify_status, classify_status
+
+
+def test_replay_slider_counts_steps_and_captions_say_right_or_wrong_first(app_server):
+    """A transfer head's curve records every 5th of its 100 steps: the replay slider, labelled
+    "after step", runs over those steps (it ran 0-20 beside a plot titled "after step 100").
+    Classify's captions start with ✓ or ✗, the part a narrow thumbnail does not cut."""
+    client = Client(app_server.url, verbose=False)
+    client.predict("glyphs-5way", api_name="/load_example")
+    import app
+
+    curve, _, _, _, replay, replay_plot = client.predict("transfer", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    steps = json.loads(curve["value"]["plot"])["data"][0]["x"]
+    assert steps[0] == 0 and steps[-1] > 20, steps
+    assert (replay["minimum"], replay["maximum"], replay["step"], replay["value"]) == (0, steps[-1], 5, steps[-1])
+    assert json.loads(replay_plot["value"]["plot"])["layout"]["title"]["text"].endswith(f"after step {steps[-1]}")
+    state = {"probabilities": [[[0.5, 0.5]]] * len(steps), "steps": steps, "classes": ["a", "b"], "queries": ["q"],
+             "lang": "en"}
+    assert app.replay_step(50, state).layout.title.text.endswith("after step 50")
+    _, gallery, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, api_name="/classify_queries")
+    captions = [item["caption"] for item in gallery]
+    assert captions and all(c.startswith(("✓ ", "✗ ")) for c in captions), captions
+    assert all(("true class" in c) == c.startswith("✗") for c in captions)

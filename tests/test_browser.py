@@ -164,6 +164,7 @@ def test_chinese_interface(browser, app_server):
     page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
     text = page.inner_text("body")
     assert "小样本学习" in text and "适应" in text
+    assert page.locator("#class-choice input").input_value() == "+ 新类别"  # before any task is loaded too
     # the method's one-line summary follows the language too, on load and when another method is picked
     page.get_by_role("tab", name="2 · 适应").click()
     page.wait_for_function("() => document.body.innerText.includes('模型无关元学习')", timeout=30000)
@@ -173,6 +174,13 @@ def test_chinese_interface(browser, app_server):
     assert "Averages each class" not in page.inner_text("body")
     page.get_by_role("radio", name="孪生网络", exact=True).check()  # its fine-tuning slider's words
     page.wait_for_function("() => document.body.innerText.includes('在支持集上微调的步数')", timeout=30000)
+    # the Learn tab's bold words end in a full-width colon: written **界面上：**, Markdown showed the
+    # asterisks; and a line break between two Chinese characters is no stray space
+    page.get_by_role("tab", name="原理").click()
+    page.wait_for_selector(".katex-display")
+    learn = page.inner_text("body")
+    assert "界面上" in learn and "**" not in learn
+    assert "字符， 每个" not in learn and "字符，每个" in learn
     page.close()
 
 
@@ -208,14 +216,17 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.close()
 
 
-def thumbnails_out_of_view(page) -> list[dict]:
-    """Per class gallery: its height, its number of thumbnails, and how many of them lie past its
-    box's right or bottom edge (hidden until scrolled)."""
-    return page.evaluate("""() => [...document.querySelectorAll('.class-gallery')].map(g => {
+def thumbnails_out_of_view(page, galleries: str = ".class-gallery") -> list[dict]:
+    """Per class gallery (or the galleries ``galleries`` selects): its height, its number of
+    thumbnails, how many of them lie past its box's right or bottom edge (hidden until scrolled),
+    and how many past its right edge alone (a gallery of many rows scrolls down by design)."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)].map(g => {
         const box = g.querySelector('.grid-wrap').getBoundingClientRect();
         const items = [...g.querySelectorAll('.gallery-item')].map(i => i.getBoundingClientRect());
         return {height: g.getBoundingClientRect().height, images: items.length,
-                hidden: items.filter(r => r.right > box.right + 1 || r.bottom > box.bottom + 1).length}; })""")
+                hidden: items.filter(r => r.right > box.right + 1 || r.bottom > box.bottom + 1).length,
+                past_right: items.filter(r => r.right > box.right + 1).length}; })""",
+                         galleries)
 
 
 def test_a_class_of_many_images_shows_every_thumbnail(browser, app_server):
@@ -262,6 +273,10 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     assert gallery["width"] > 0.75 * 390, gallery
     assert caption["width"] * caption["height"] < 0.15 * image["width"] * image["height"], (caption, image)
     assert all(g["hidden"] == 0 for g in thumbnails_out_of_view(page))  # none past the right edge
+    # nor the 15 labelled queries (in 12 fixed columns, all but 3 sat past the screen's edge); they
+    # wrap into rows, and past three rows the box scrolls down
+    queries, = thumbnails_out_of_view(page, ".query-gallery")
+    assert queries["images"] == 15 and queries["past_right"] == 0, queries
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.click("#adapt")
@@ -281,6 +296,8 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.wait_for_selector("#query-gallery .caption-label")
     page.wait_for_selector("#explanation .gtitle")
     assert titles_past_their_box(page) <= 0
+    classified, = thumbnails_out_of_view(page, "#query-gallery")
+    assert classified["images"] == 15 and classified["hidden"] == 0, classified
     # Compare's table scrolls sideways rather than squeeze its columns (set in % of the width) to a
     # letter per line
     page.click(".overflow-menu button")
@@ -393,7 +410,8 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     # a rename changes the task: both tabs say their results are out of date; the steps stay 8
     page.get_by_role("tab", name="1 · Build a task").click()
     page.locator("#class-choice input").click()
-    page.get_by_role("option").nth(1).click()
+    page.get_by_role("option", name="flag", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'flag'")
     name_box(page).fill("banner")
     page.get_by_role("button", name="Rename class").click()
     page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('task has changed')",

@@ -25,9 +25,10 @@ def test_embedding_plot_colours_queries_by_prediction_and_keeps_a_neutral_legend
     assert list(queries.marker.color) == [viz.colour(2), viz.colour(0), viz.colour(1), viz.colour(2)]
     assert list(queries.text) == ["q0 → ladder", "q1 → eye", "q2 → fork", "q3 → ladder"]
     shown = [t for t in fig.data if t.showlegend is not False]
-    assert [t.name for t in shown] == ["eye (support)", "fork (support)", "ladder (support)", "class mean", "query"]
+    assert [t.name for t in shown] == ["eye", "fork", "ladder", "support", "class mean", "query"]
     # the swatches are plain shapes, not the first query's predicted colour nor the first class's
-    assert [(t.marker.symbol, t.marker.color) for t in shown[-2:]] == [("star", "white"), ("diamond", "white")]
+    assert [(t.marker.symbol, t.marker.color) for t in shown[-3:]] == [
+        ("circle", "white"), ("star", "white"), ("diamond", "white")]
 
 
 def test_embedding_plot_layers_its_markers_largest_first():
@@ -41,7 +42,7 @@ def test_embedding_plot_layers_its_markers_largest_first():
     assert [t.marker.symbol for t in drawn] == ["star"] * 3 + ["diamond"] + [None] * 3
     assert len(drawn[3].x) == 9
     assert drawn[0].marker.size > drawn[3].marker.size > drawn[4].marker.size
-    assert [t.name for t in fig.data if t.x[0] is None] == ["原型", "查询"]
+    assert [t.name for t in fig.data if t.x[0] is None] == ["支持集", "原型", "查询"]
     without_queries = viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)
     assert [t.name for t in without_queries.data if t.showlegend is not False][-1] == "class mean"
 
@@ -65,7 +66,11 @@ def test_adaptation_curve_draws_what_the_records_hold():
     assert names == ["support loss · meta-learned θ", "query loss · meta-learned θ",
                      "support accuracy · meta-learned θ", "query accuracy · meta-learned θ"]
     fig = viz.adaptation_curve(siamese, method="siamese")
-    assert [t.name for t in fig.data] == [names[0], names[1], names[3]]
+    # a Siamese network is not meta-learned: its curves start from the trained network
+    assert [t.name for t in fig.data] == [n.replace("meta-learned θ", "trained network") for n in
+                                          (names[0], names[1], names[3])]
+    transfer = viz.adaptation_curve(maml, method="transfer", lang="zh")
+    assert transfer.data[0].name == "支持集损失 · 预训练特征"
     assert list(fig.data[2].y) == [r["query_accuracy"] for r in siamese]
     assert "Siamese fine-tuning" in fig.layout.title.text
     assert "孪生网络微调" in viz.adaptation_curve(siamese, lang="zh", method="siamese").layout.title.text
@@ -92,14 +97,18 @@ def test_long_curve_titles_put_their_formula_on_a_second_line():
     assert zh.title.text == "MAML 内循环<br><span style='font-size:13px'>θ' = θ − α ∇θ L_support</span>"
     assert en.margin.t > viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6).layout.margin.t
     gates = viz.gates_plot([{"step": 0, "input_gate": {"conv1": 0.1}, "forget_gate": {"conv1": 0.9}}])
-    assert gates.layout.title.text == "Meta-LSTM's learned gates<br><span style='font-size:13px'>mean per layer</span>"
+    assert gates.layout.title.text == ("Meta-LSTM's learned gates<br><span style='font-size:13px'>mean per layer; "
+                                       "i_t acts as a learned learning rate</span>")
+    # the subplot titles fit a phone's half width; what i_t is went into the title
+    assert [a.text for a in gates.layout.annotations] == ["input gate i_t", "forget gate f_t"]
     assert "<br>" not in viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6).layout.title.text
 
 
 def test_the_step_axis_names_what_a_step_is():
     """A Meta-LSTM step is an update of the learner, a Siamese one a fine-tuning step: only MAML's
     are inner steps (the axis once said "inner step" for all); MAML's and Meta-LSTM's curves in
-    one plot name both."""
+    one plot say "step" (no room for both definitions on a phone: they overlapped), and the legend
+    says whose curve is whose. One tick per step while the steps are few (a transfer head takes 100)."""
     steps = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5} for s in range(3)]
 
     def axis(method, lang="en", others=None):
@@ -108,4 +117,32 @@ def test_the_step_axis_names_what_a_step_is():
     assert axis("maml") == "inner step" and axis("maml", "zh") == "内循环步数"
     assert axis("meta-lstm") == "learner update" and axis("meta-lstm", "zh") == "学习器更新次数"
     assert axis("siamese") == "fine-tuning step"
-    assert "MAML: inner step" in axis("meta-lstm", others={"MAML": steps})
+    assert axis("meta-lstm", others={"MAML": steps}) == "step"
+    joint = viz.adaptation_curve(steps, method="meta-lstm", others={"MAML": steps}, label="Meta-LSTM")
+    assert {t.name for t in joint.data} == {"support loss · Meta-LSTM", "support accuracy · Meta-LSTM",
+                                            "support loss · MAML", "support accuracy · MAML"}
+    assert joint.layout.xaxis.dtick == 1
+    long = [{"step": s, "support_loss": 1.0, "support_accuracy": 0.5} for s in range(0, 101, 5)]
+    assert viz.adaptation_curve(long, method="transfer").layout.xaxis.dtick is None
+
+
+def test_heatmap_and_bar_labels_are_short_and_hover_names_in_full():
+    """Sampled names run long ("Old Church Slavonic (Cyrillic) #12 · 1400_05.png"): as axis labels
+    they squashed a 5x5 distance matrix into a strip. The ticks show the names' start and end,
+    where they differ; two names that shorten alike keep their own rows; hovering names them whole."""
+    names = ["Old Church Slavonic (Cyrillic) #12 · 1400_05.png", "Old Church Slavonic (Cyrillic) #29 · 1401_05.png",
+             "eye"]
+    fig = viz.attention_plot(torch.rand(3, 3), names, names)
+    labels = list(fig.layout.xaxis.ticktext)
+    assert labels == list(fig.layout.yaxis.ticktext) and labels[2] == "eye"
+    assert all(len(label) <= 24 for label in labels) and len(set(labels)) == 3
+    assert labels[0].endswith("1400_05.png") and labels[0].startswith("Old Church")
+    assert list(fig.data[0].x) == [0, 1, 2] and fig.data[0].customdata[0][1] == f"{names[0]} · {names[1]}"
+    # a distance matrix has the same images on both axes: its columns are the rows' numbers
+    matrix = viz.distance_matrix_plot(torch.rand(3, 3), names)
+    assert list(matrix.layout.xaxis.ticktext) == ["1", "2", "3"]
+    assert [t.split(" · ")[0] for t in matrix.layout.yaxis.ticktext] == ["1", "2", "3"]
+    assert matrix.layout.yaxis.ticktext[2] == "3 · eye" and matrix.data[0].customdata[2][0] == "eye · " + names[0]
+    bars = viz.probability_bars([0.2, 0.3, 0.5], names, "query 1")
+    assert list(bars.layout.xaxis.ticktext) == labels and list(bars.data[0].customdata) == names
+    assert viz.short_label("x" * 24) == "x" * 24 and len(viz.short_label("x" * 25)) == 24
