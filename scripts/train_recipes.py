@@ -50,6 +50,12 @@ def recipes() -> dict[str, list[str]]:
         # by their budget at 7,590, 9,685 and 9,127 episodes, each with its best validation at that
         # last step; and for the Siamese network (below).
         if split == "vinyals":
+            # Prototypical Networks' train-only runs again, to the end of their 20,000 episodes (on
+            # a CPU, begun 2026-12-04): the first stopped at their GPU budget with validation still
+            # rising. They fix the length of a train+val retrain; their own weights are not shipped
+            # ("-trainonly": written under runs/, see command())
+            for shots in (1, 5):
+                table[f"protonet-omniglot-vinyals-{shots}shot-trainonly"] = table[f"protonet-omniglot-vinyals-{shots}shot"]
             table["matching-omniglot-vinyals-5shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
                 "--steps", "7590", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
@@ -196,9 +202,16 @@ def photo_recipes() -> dict[str, list[str]]:
     return table
 
 
+def destination(name: str) -> list[str]:
+    """Where a recipe writes: checkpoints/<name>, or for a run that only fixes another's length on
+    validation ("-trainonly") runs/<name>/checkpoint, out of the app's sight."""
+    if name.endswith("-trainonly"):
+        return ["--out", f"runs/{name}/checkpoint", "--state", f"runs/{name}/state.pt"]
+    return ["--out", f"checkpoints/{name}"]
+
+
 def command(name: str, arguments: list[str], args: argparse.Namespace, graph: bool, seconds: float | None) -> list[str]:
-    cmd = [sys.executable, "-m", "fewshot.train", *arguments, "--out", f"checkpoints/{name}",
-           "--device", args.device, "--quiet"]
+    cmd = [sys.executable, "-m", "fewshot.train", *arguments, *destination(name), "--device", args.device, "--quiet"]
     if seconds is not None:
         cmd += ["--time-limit", f"{seconds:.0f}"]
     if graph:
@@ -222,7 +235,7 @@ def main() -> None:
     order = sorted(chosen, key=lambda n: (not n.startswith("maml"), n))
     if args.list:
         for name in order:
-            print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], "--out", f"checkpoints/{name}"]))
+            print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], *destination(name)]))
         return
     cuda = args.device.startswith("cuda")
     (ROOT / "runs").mkdir(exist_ok=True)
