@@ -438,8 +438,9 @@ def say(lang: str, key: str, **values: Any) -> str:
 
 
 def device_title(device: str) -> str:
-    """The device a result ran on, named as the Device choice names it ("cpu" -> "CPU")."""
-    return "CPU" if device == "cpu" else f"GPU ({device})"
+    """The device a result ran on, named as the Device choice names it ("cpu" -> "CPU", "cuda" ->
+    "GPU (CUDA)")."""
+    return "CPU" if device == "cpu" else f"GPU ({device.upper()})"
 
 
 def method_title(method: str, lang: str) -> str:
