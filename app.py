@@ -301,7 +301,8 @@ I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 MESSAGES = {
     "en": {
         "new_class": "+ New class", "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
-        "added": "Added {n} image(s) to “{name}”.", "skipped": "Skipped {name}: {why}",
+        "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
+        "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
@@ -351,7 +352,8 @@ MESSAGES = {
     },
     "zh": {
         "new_class": "+ 新类别", "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
-        "added": "已向“{name}”添加 {n} 张图像。", "skipped": "跳过 {name}：{why}",
+        "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
+        "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
@@ -417,6 +419,7 @@ ERRORS_ZH = {
     "unreadable": "无法读取 {name}。",
     "corrupt": "{name} 已损坏或不完整。",
     "blank": "{name} 看起来是空白的：没有找到笔画。",
+    "too_small": "{name} 相对于笔画太小（只是一个点，或只有几个笔宽大小）：请画大一些。",
 }
 
 
@@ -600,31 +603,40 @@ def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
 # ---- task-building handlers --------------------------------------------------------------
 
 
+def class_named(task: dict, name: str) -> int | None:
+    """The index of the class called ``name``, ignoring case ("Circle" is "circle"), or None."""
+    return next((i for i, c in enumerate(task["classes"]) if c["name"].casefold() == name.casefold()), None)
+
+
 @friendly(6, status=5)
 def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
+    """Add images to the class the name box names: an existing one (any case), or a new one.
+    The Class menu only fills the name box: typing a new name while a class is selected once
+    added the images to the selected class and dropped the name."""
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if not items:
         raise Refusal(say(lang, "no_images"))
     name = (name or "").strip()
-    if choice == NEW_CLASS or choice is None:
-        if not name:
-            raise Refusal(say(lang, "need_name"))
-        if any(c["name"] == name for c in task["classes"]):
-            raise Refusal(say(lang, "duplicate", name=name))
-        if len(task["classes"]) >= MAX_WAYS:
-            raise Refusal(say(lang, "too_many", n=MAX_WAYS))
+    if name:
+        index = class_named(task, name)
+    elif choice in (None, NEW_CLASS):
+        raise Refusal(say(lang, "need_name"))
+    else:
+        index = int(choice)
+    if index is None and len(task["classes"]) >= MAX_WAYS:
+        raise Refusal(say(lang, "too_many", n=MAX_WAYS))
     good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(" ".join(problems))
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]]}
-    if choice == NEW_CLASS or choice is None:
+    if index is None:
         task["classes"].append({"name": name, "images": good})
         index = len(task["classes"]) - 1
+        message = say(lang, "added_new", n=len(good), name=name)
     else:
-        index = int(choice)
         task["classes"][index]["images"] += good
-    message = say(lang, "added", n=len(good), name=task["classes"][index]["name"])
+        message = say(lang, "added", n=len(good), name=task["classes"][index]["name"])
     for problem in problems:
         gr.Warning(problem)
     return (task, gr.update(choices=class_choices(task, lang), value=str(index)), task["classes"][index]["name"],
@@ -640,7 +652,7 @@ def rename_class(task, choice, name, request: gr.Request):
     if not name:
         raise Refusal(say(lang, "need_name"))
     index = int(choice)
-    if any(c["name"] == name for i, c in enumerate(task["classes"]) if i != index):
+    if class_named(task, name) not in (None, index):  # another class has this name, in any case
         raise Refusal(say(lang, "duplicate", name=name))
     old = task["classes"][index]["name"]
     classes = [dict(c) for c in task["classes"]]

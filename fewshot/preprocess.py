@@ -32,6 +32,10 @@ WORKING_SIDE = 1024  # big inputs are reduced to this before any filtering
 INK_FRACTION = 0.64  # median side of the ink's bounding box over the frame, Omniglot at 28x28
 CANVAS = 105  # Omniglot's canvas; stroke widths are normalised at this scale
 OMNIGLOT_STROKE = 4.4  # pixels at 105x105: 2 * ink area / ink perimeter, median of 2,000 Omniglot drawings
+# A drawing must span this many of its own stroke widths. Below it the thinning step has no shape
+# to find: a dot came out as a "+", a circle 20 px across (a 10 px brush on the app's 280 px
+# canvas) as scattered dashes. Omniglot's drawings span 4.2 or more (1% below 8.0; 3,000 measured).
+MIN_SPAN_IN_STROKES = 3.2
 
 
 class ImageInputError(ValueError):
@@ -55,6 +59,10 @@ class ImageTooLargeError(ImageInputError):
 
 class EmptyImageError(ImageInputError):
     """No content: a blank canvas or a uniform image."""
+
+
+class TooSmallInkError(ImageInputError):
+    """Strokes too few pen widths across to have a shape: a dot, or a symbol drawn tiny."""
 
 
 def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
@@ -223,7 +231,8 @@ def prepare_character(source: ImageInput, name: str | None = None) -> Tensor:
     """An image of a handwritten symbol as Omniglot-like ink: float ``[1, 28, 28]`` in [0, 1].
 
     Steps: ink map (polarity detected, background flattened); faint noise below half of
-    Otsu's threshold removed; cropped to the ink; padded to a square in which the ink spans
+    Otsu's threshold removed; cropped to the ink (refused if it spans fewer than
+    ``MIN_SPAN_IN_STROKES`` stroke widths); padded to a square in which the ink spans
     ``INK_FRACTION`` of the side; at Omniglot's 105-pixel canvas, thinned to centre lines and
     redrawn with Omniglot's pen width; resized to 28x28 with Lanczos antialiasing, exactly as
     the dataset's drawings are.
@@ -239,6 +248,9 @@ def prepare_character(source: ImageInput, name: str | None = None) -> Tensor:
         raise EmptyImageError(f"{label} looks blank: no strokes found.", "blank", name=label)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     crop = ink[top:bottom, left:right]
+    if max(crop.shape) < MIN_SPAN_IN_STROKES * stroke_width(crop, threshold):
+        raise TooSmallInkError(f"{label} is too small for its strokes (a dot, or a symbol only a few pen widths "
+                               "across): draw it larger.", "too_small", name=label)
     side = max(int(np.ceil(max(crop.shape) / INK_FRACTION)), 1)
     square = np.zeros((side, side))
     y0, x0 = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
@@ -304,6 +316,30 @@ def _dilate(mask: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
     return out
 
 
+def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The 8-connected components of a boolean image, each as (rows, columns) index arrays."""
+    seen = np.zeros_like(mask, dtype=bool)
+    h, w = mask.shape
+    found = []
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack, members = [start], []
+        while stack:
+            y, x = stack.pop()
+            members.append((y, x))
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = y + dy, x + dx
+                    if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        rows, cols = zip(*members)
+        found.append((np.array(rows), np.array(cols)))
+    return found
+
+
 # a disc of radius 2 minus its corners: strokes about 4-5 pixels wide, like Omniglot's pen
 PEN = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if dy * dy + dx * dx <= 5]
 
@@ -316,10 +352,12 @@ def _redraw_with_omniglot_pen(canvas: Image.Image) -> Image.Image:
     if not mask.any():
         return canvas
     lines = skeleton(mask)
-    # thinning can erase a small blob (a dot) entirely: keep what ends up far from any line
-    reach = int(np.ceil(stroke_width(mask.astype(np.float64)))) + 1  # line ends shrink by about a width
-    near = _dilate(_dilate(lines, [(0, d) for d in range(-reach, reach + 1)]), [(d, 0) for d in range(-reach, reach + 1)])
-    lines |= mask & ~near
+    # thinning can erase a small blob (the dot of an "i") entirely: keep each stroke that kept no
+    # centre line whole. (Keeping every pixel far from a line instead left stray ticks beside the
+    # sharp corners of thick strokes, which thinning cuts.)
+    for component in _components(mask):
+        if not lines[component].any():
+            lines[component] = True
     ys, xs = np.nonzero(lines)
     pen = 2  # radius of PEN
     extent = max(ys.max() - ys.min(), xs.max() - xs.min(), 1)

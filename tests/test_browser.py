@@ -127,7 +127,7 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     page.click("#add-images")
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F'))",
                            timeout=30000)
-    assert "Added 1 image" in page.inner_text("#status")
+    assert "Added the new class “my F” with 1 image" in page.inner_text("#status")
     # the sketchpad is cleared and takes a second drawing (once it stayed a spinner after the first add)
     draw_on(page, "#support-sketch", [[(0.3, 0.2), (0.3, 0.8)], [(0.3, 0.2), (0.7, 0.2)]])
     page.click("#add-images")
