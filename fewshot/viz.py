@@ -203,7 +203,7 @@ def embedding_plot(
 def short_label(name: str, limit: int = 24) -> str:
     """An axis label of at most ``limit`` characters: the start and the end of a long name, which
     is where sampled names differ ("Old Church Slavonic (Cyrillic) #12 · 1400_05.png" becomes
-    "Old Church S…1400_05.png"); hovering shows the whole name."""
+    "Old Church…1400_05.png"); hovering shows the whole name."""
     if len(name) <= limit:
         return name
     head = (limit - 1) // 2
