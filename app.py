@@ -1442,7 +1442,7 @@ CSS = """
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */
   #compare-table {overflow-x: auto}
-  #compare-table .table-container {min-width: 760px}
+  #compare-table .table-container {min-width: 1000px}
 }
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """

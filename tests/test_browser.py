@@ -308,6 +308,13 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     narrowest = page.evaluate("() => Math.min(...[...document.querySelectorAll('#compare-table .body-cell')].map("
                               "c => c.getBoundingClientRect().width))")
     assert narrowest >= 50, narrowest
+    # and no header breaks inside a word ("accura/cy" at 760 px): each one's longest word fits its cell
+    split = page.evaluate("""() => [...document.querySelectorAll('#compare-table th')].filter(h => {
+        const text = h.querySelector('.header-text') || h, pen = document.createElement('canvas').getContext('2d');
+        pen.font = getComputedStyle(text).font;
+        return Math.max(...text.innerText.split(/\\s+/).map(w => pen.measureText(w).width)) > text.clientWidth + 1;
+    }).map(h => h.innerText)""")
+    assert split == [], split
     # the Learn tab's formulas fit the screen (Matching Networks' two equations once shared a line)
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="Learn").click()
