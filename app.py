@@ -1268,7 +1268,8 @@ def build() -> gr.Blocks:
                                                  columns=10, rows=1, fit_columns=False,
                                                  height=120, allow_preview=False, show_label=False,
                                                  object_fit="contain", elem_classes=["class-gallery"])
-                            remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0)
+                            remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0,
+                                                     elem_classes=["remove-image"])
 
                             def pick(event: gr.SelectData):
                                 return event.index
@@ -1439,6 +1440,7 @@ CSS = """
   .class-gallery .grid-container, .query-gallery .grid-container, #query-gallery .grid-container {
     grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
   .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
+  .remove-image {min-height: 44px}  /* a touch target (26 px as Gradio's small button) */
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */
   #compare-table {overflow-x: auto}

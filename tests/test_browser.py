@@ -273,6 +273,7 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     assert gallery["width"] > 0.75 * 390, gallery
     assert caption["width"] * caption["height"] < 0.15 * image["width"] * image["height"], (caption, image)
     assert all(g["hidden"] == 0 for g in thumbnails_out_of_view(page))  # none past the right edge
+    assert page.locator(".remove-image").first.bounding_box()["height"] >= 44  # a touch target
     # nor the 15 labelled queries (in 12 fixed columns, all but 3 sat past the screen's edge); they
     # wrap into rows, and past three rows the box scrolls down
     queries, = thumbnails_out_of_view(page, ".query-gallery")
