@@ -28,6 +28,7 @@ TEXT = {
         "embedding": "Embeddings (PCA to 2-D)", "loss": "loss", "accuracy": "accuracy",
         "meta": "meta-learned θ", "random": "random initialisation", "trained_siamese": "trained network",
         "trained_transfer": "pre-trained features", "support_loss": "support loss",
+        "support_pair_loss": "support pair loss",
         "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
         "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
         "attention": "Attention a(x̂, x_i): each query's weights over the support images",
@@ -46,6 +47,7 @@ TEXT = {
         "embedding": "嵌入（PCA 投影到二维）", "loss": "损失", "accuracy": "准确率",
         "meta": "元学习得到的 θ", "random": "随机初始化", "trained_siamese": "训练好的网络",
         "trained_transfer": "预训练特征", "support_loss": "支持集损失",
+        "support_pair_loss": "支持集成对损失",
         "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
         "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
         "attention": "注意力 a(x̂, x_i)：每个查询对支持集图像的权重",
@@ -268,7 +270,9 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     series += [(records, title, "dot") for title, records in (others or {}).items()]
     # (key, legend text, colour, panel); the support curves are drawn wide under the narrow query
     # curves, so both stay visible where they coincide (e.g. both accuracies at 100%)
-    curves = [("support_loss", "support_loss", "#1f77b4", 1), ("query_loss", "query_loss", "#d62728", 1),
+    # (a Siamese network fine-tunes on a pair loss; its queries' loss is the cross-entropy of its class scores)
+    support_loss = "support_pair_loss" if method == "siamese" else "support_loss"
+    curves = [("support_loss", support_loss, "#1f77b4", 1), ("query_loss", "query_loss", "#d62728", 1),
               ("support_accuracy", "support_acc", "#2ca02c", 2),  # (a Siamese network's pair loss has none)
               ("query_accuracy", "query_acc", "#ff7f0e", 2)]
     for records, name, dash in series:

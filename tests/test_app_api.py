@@ -412,7 +412,7 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, api_name="/run_adaptation")
     assert "Fine-tuned on the support set for 4 step(s) first." in status, status
     names = trace_names(curve)
-    assert names and "support loss · trained network" in names and not any("support accuracy" in n for n in names)
+    assert names and "support pair loss · trained network" in names and not any("support accuracy" in n for n in names)
     assert matrix["visible"] is True  # the fine-tuned network's distances
     assert matrix["label"] == "Distances between the support images"  # the box says which matrix it is
     _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
