@@ -300,7 +300,7 @@ I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
 MESSAGES = {
     "en": {
-        "new_class": "+ New class", "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
+        "new_class": EN["app_new_class"], "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
         "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
@@ -351,7 +351,7 @@ MESSAGES = {
         "truth": "true class", "step": "step {n}",
     },
     "zh": {
-        "new_class": "+ 新类别", "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
+        "new_class": ZH["app_new_class"], "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
         "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
@@ -1426,7 +1426,8 @@ CSS = """
 .class-gallery, .class-gallery .gallery-container, .class-gallery .grid-wrap,
 .query-gallery, .query-gallery .gallery-container, .query-gallery .grid-wrap,
 #query-gallery, #query-gallery .gallery-container, #query-gallery .grid-wrap {height: auto !important}
-.class-gallery .grid-wrap, .query-gallery .grid-wrap {max-height: 340px}  /* Classify's results: all of them */
+/* (Classify's #query-gallery has no such bound: it shows every result) */
+.class-gallery .grid-wrap, .query-gallery .grid-wrap {max-height: 340px}
 .class-gallery .grid-container, .query-gallery .grid-container {
   grid-template-columns: repeat(auto-fill, 100px) !important; grid-template-rows: none !important}
 #query-gallery .grid-container {grid-template-columns: repeat(auto-fill, 128px) !important;
