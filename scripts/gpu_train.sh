@@ -7,6 +7,8 @@
 #     && cp -r ../shared/omniglot/splits .gpu/data/omniglot/
 # and, for mini-ImageNet, .gpu/mini made by `python scripts/gpu_data.py pack` (56 MiB: carry .gpu
 # alone, and keep the other tracked files that the run does not need from travelling).
+# The tracked tree is over the 64 MiB a call carries: `bash scripts/gpu_tree.sh aside` before an
+# Omniglot call, `... back` after it.
 # Usage: bash scripts/gpu_train.sh SECONDS [GLOBS] [PARALLEL] [OUT]
 # Give the call's timeout_s SECONDS + 150 or more: unpacking, the last validation of every
 # run and the archives come after the training time (measured: 11 mini-ImageNet runs on 440 s
@@ -45,7 +47,7 @@ echo quit | nvidia-cuda-mps-control 2>/dev/null
 # Each file that comes back must stay under 16 MiB, so weights or states over 15 MiB stay there
 # (named in the log); the session of 2026-11-28 lost every checkpoint of its call by gzipping two
 # 860 MB states past the call's limit.
-new=$(find checkpoints -name card.json -newer /tmp/started -printf '%h\n' 2>/dev/null)
+new=$(find checkpoints runs -name card.json -newer /tmp/started -printf '%h\n' 2>/dev/null)
 small=$(if [ -n "$new" ]; then find $new -type f -size -15M; fi)
 find $new runs -type f -size +15M -newer /tmp/started -printf 'left behind (over 15 MiB): %p\n' 2>/dev/null
 tar czf "$out/checkpoints.tgz" $small runs/*.log
