@@ -30,13 +30,14 @@ from gradio.utils import get_upload_folder  # noqa: E402  (where Gradio keeps wh
 from PIL import Image  # noqa: E402
 
 from fewshot import viz  # noqa: E402
+from fewshot.checkpoints import kept_start, read_card  # noqa: E402
 from fewshot.data import (  # noqa: E402
     default_data_root, mini_imagenet_available, omniglot_available, sample_mini_imagenet_files, sample_omniglot_files,
 )
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
+    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
     import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
@@ -83,8 +84,9 @@ EN = {
     "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
     "app_finetune": "Siamese network: fine-tuning steps on the support set",
-    "app_finetune_info": "0: the network as meta-trained; 10: the protocol of the published row (Adam at 10⁻⁴ on "
-                         "the pair loss of the support images and distorted copies of them)",
+    "app_finetune_info": "0: the network as meta-trained; 10: fine-tuned as for the published row, with the steps "
+                         "and rate the validation characters chose (Adam at 10⁻⁴ on the pair loss of the support "
+                         "images and distorted copies of them)",
     "app_curve": "Adaptation, step by step", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
     "app_replay": "Replay: query probabilities after step", "app_replay_plot": "Query probabilities per step",
     "app_queries": "Query images", "app_query_files": "Images to classify", "app_query_sketch": "Draw a query",
@@ -120,8 +122,8 @@ ZH = {
     "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
     "app_finetune": "孪生网络：在支持集上微调的步数",
-    "app_finetune_info": "0：保持元训练得到的网络；10：论文结果所用的做法（用 Adam、学习率 10⁻⁴，"
-                         "在支持集图像及其扭曲副本上最小化成对损失）",
+    "app_finetune_info": "0：保持元训练得到的网络；10：按论文那一行的做法微调，步数和学习率由验证集字符选出"
+                         "（用 Adam、学习率 10⁻⁴，在支持集图像及其扭曲副本上最小化成对损失）",
     "app_curve": "逐步适应", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
     "app_replay": "回放：某一步之后的查询概率", "app_replay_plot": "每一步的查询概率",
     "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
@@ -142,16 +144,21 @@ task from K examples*. The characters in the tasks you build were never seen in 
 
 ### Siamese network (Koch et al., 2015)
 Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
-$d = \lVert f(x_1) - f(x_2) \rVert$. Training uses the contrastive loss, with $y = 1$ for a pair of the same class:
+$d = \lVert f(x_1) - f(x_2) \rVert$. Koch et al. trained a same-or-different verifier on such pairs (a sigmoid
+of a weighted L1 distance, with cross-entropy). The networks here are trained with the contrastive loss
+instead (Hadsell et al., 2006), which learned faster on the validation characters, with $y = 1$ for a pair
+of the same class:
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
-averaged over the same-class pairs, and over the different-class pairs still closer than the margin $m$
-(pairs already pushed apart have no gradient and would only dilute it).
+The characters' network averages it over the same-class pairs, and over the different-class pairs still
+closer than the margin $m$ (pairs already pushed apart have no gradient and would only dilute it); the
+photos' network over all pairs.
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
 class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
-**Fine-tuning (optional, characters):** the published Siamese figures fine-tune the network on each task:
-a copy of the weights takes a few Adam steps on the same pair loss over the support images and randomly
-distorted copies of them (a one-shot class has no other same-class pair). Set the steps in the Adapt tab
+**Fine-tuning (optional, characters):** the published Siamese figures fine-tune the network on each task
+(Vinyals et al.'s "fine tune" row). Here a copy of the weights takes a few Adam steps on the same pair loss
+over the support images and randomly distorted copies of them (a one-shot class has no other same-class
+pair); the steps and the rate were chosen on the validation characters. Set the steps in the Adapt tab
 to watch the loss fall and the queries' accuracy step by step.
 
 ### Matching Networks (Vinyals et al., 2016)
@@ -159,6 +166,9 @@ A query $\hat x$ attends over the support images by cosine similarity $c$ of the
 support labels vote with those weights:
 $$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
 $$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+Here $f$ and $g$ are one network (the paper's full context embeddings, which let each embedding see the
+whole support set, are not used by the shipped networks), and $s$ is a scale learned in training, not in
+the paper's equation: a large $s$ makes the attention nearly one-hot, a vote of the nearest support images.
 **On screen:** the attention matrix; every row sums to 1.
 
 ### MAML (Finn et al., 2017)
@@ -167,7 +177,9 @@ $$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
 Meta-training moves $\theta$ so that the *adapted* $\theta'$ does well on the queries,
 $\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{query}}(f_{\theta'})$.
 **On screen:** support loss and accuracy at every inner step, next to the same network started from a
-random initialisation taking the same steps: what meta-learning buys.
+random initialisation taking the same steps: what meta-learning buys. Where a network's meta-training kept
+none of its updates (validation preferred its start), that start *is* its $\theta$: the app says so
+instead of drawing the same curve twice.
 
 ### Prototypical Networks (Snell et al., 2017)
 Each class is the mean of its support embeddings, $c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$, and
@@ -182,7 +194,8 @@ step further and when to forget. **On screen:** the learner's loss per update an
 ### Transfer learning, the contrast (Chen et al., 2019)
 Not meta-learning: one ordinary classifier is trained on all training classes at once, never on tasks.
 For a new task its features are frozen and a new linear (Baseline) or cosine (Baseline++) head is fitted
-to the support set by gradient descent. Nothing about *learning from few examples* was learned; the
+to the support set by gradient descent; of the two, the app serves the one that did better on the
+validation classes ({transfer_heads}). Nothing about *learning from few examples* was learned; the
 Compare tab shows what that costs (or, with good features, how little).
 
 ### No learning, the floor
@@ -193,8 +206,10 @@ Networks' is what meta-learning the embedding bought.
 
 ### Two domains
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
-EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers, and each method's small
-network on top was meta-trained on the 64 mini-ImageNet training classes. ImageNet already contains the
+EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers. Each method's small
+network on top starts as the identity on those numbers (MAML's with a new random head) and was meta-trained
+on the 64 mini-ImageNet training classes, validation on 16 others choosing between its updates and that
+untouched start. {photos_kept} ImageNet already contains the
 test classes, so the photo models' accuracy is not comparable with the papers' tables. No learning reads
 the photos' raw 84×84 pixels instead, so its row shows what the pretrained features and the meta-training
 bought together.
@@ -207,17 +222,21 @@ ZH["app_learn_md"] = r"""
 
 ### 孪生网络（Koch 等，2015）
 共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
-训练使用对比损失，同类图像对 $y = 1$：
+Koch 等人在这样的图像对上训练一个判断“同类或不同类”的验证器（加权 L1 距离经过 sigmoid，用交叉熵训练）。
+这里的网络改用对比损失（Hadsell 等，2006）训练，它在验证集字符上学得更快；同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
-损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
+字符网络的损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）；
+照片网络在所有图像对上取平均。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
 $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
-**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的：复制一份权重，在支持集图像及其随机扭曲的副本上
-（每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
+**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的（Vinyals 等表中的“微调”一行）。这里复制一份权重，在支持集图像及其随机扭曲的副本上
+（每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
 ### 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
 $$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
 $$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
+这里 $f$ 和 $g$ 是同一个网络（论文中让每个嵌入看到整个支持集的“全上下文嵌入”，随附的网络没有使用），$s$ 是训练中学到的缩放系数，
+论文的公式里没有它：$s$ 很大时注意力几乎是独热的，相当于最近的支持图像投票。
 **界面上**：注意力矩阵，每一行之和为 1。
 
 ### MAML（Finn 等，2017）
@@ -226,6 +245,7 @@ $$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
 元训练调整 $\theta$，使*适应后*的 $\theta'$ 在查询上表现好：
 $\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{query}}(f_{\theta'})$。
 **界面上**：每一步内循环的支持集损失和准确率，旁边是同一网络从随机初始化出发走同样步数的结果：这就是元学习带来的差别。
+如果某个网络的元训练没有保留任何一次更新（验证集更偏好它的起点），那个起点*就是*它的 $\theta$：界面会直接说明，而不是把同一条曲线画两遍。
 
 ### 原型网络（Snell 等，2017）
 每个类别用其支持集嵌入的均值表示，$c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$，
@@ -238,7 +258,7 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 
 ### 迁移学习：对照（Chen 等，2019）
 这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
-用梯度下降在支持集上拟合一个新的线性头（Baseline）或余弦头（Baseline++）。它没有学过*如何从少量样本中学习*；
+用梯度下降在支持集上拟合一个新的线性头（Baseline）或余弦头（Baseline++）；两者之中，界面使用在验证类别上表现更好的那个（{transfer_heads}）。它没有学过*如何从少量样本中学习*；
 “比较”页展示这样做的代价（或者在特征很好时，代价有多小）。
 
 ### 不学习：底线
@@ -248,7 +268,8 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 
 ### 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
-EfficientNet-Lite0 把 84×84 的照片变成 1280 个数，每种方法在其上的小网络在 mini-ImageNet 的 64 个训练类别上做过元训练。
+EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络都从这些数的恒等映射出发（MAML 另加一个新的随机分类头），
+在 mini-ImageNet 的 64 个训练类别上做元训练，再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
 ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片原始的 84×84 像素，
 所以它那一行显示的是预训练特征和元训练合起来带来的提升。
 """
@@ -272,6 +293,32 @@ def join_cjk_lines(markdown: str) -> str:
 
 
 ZH["app_learn_md"] = join_cjk_lines(ZH["app_learn_md"])
+
+
+def checkpoint_facts(lang: str) -> dict[str, str]:
+    """The Learn tab's sentences that depend on the shipped checkpoints, read from their cards:
+    the transfer head each domain serves, and the photo networks that kept no training update."""
+    zh = lang == "zh"
+    heads = []
+    for domain in DOMAINS:
+        try:
+            card = read_card(ZOOS[domain].checkpoint("transfer", MIN_WAYS, 1))
+        except TaskError:
+            continue
+        head = "Baseline++" if card.get("config", {}).get("head") == "cosine" else "Baseline"
+        heads.append(f"{(ZH if zh else EN)[f'app_domain_{domain}'].split('（')[0].split(' (')[0]}{'：' if zh else ': '}{head}")
+    names = ZOOS["photos"].served_kept_start() if "photos" in DOMAINS else []
+    kept = ("、" if zh else ", ").join(f"`{name}`" for name in names)
+    if kept:
+        kept = (f"验证集为 {kept} 选择了未经训练的起点：这些网络里没有元学习得到的东西，它们的结果只是该方法的规则作用在预训练特征上。" if zh else
+                f"Validation chose the untouched start for {kept}: those networks hold nothing meta-learned, and "
+                "their results are the method's rule on the pretrained features.")
+    return {"{transfer_heads}": ("；" if zh else "; ").join(heads), "{photos_kept}": kept}
+
+
+for _lang, _messages in (("en", EN), ("zh", ZH)):
+    for _placeholder, _fact in checkpoint_facts(_lang).items():
+        _messages["app_learn_md"] = _messages["app_learn_md"].replace(_placeholder, _fact)
 
 # one line per method under the method menu: its title and summary (the package's, in English)
 EN.update({f"app_blurb_{name}": f"**{cls.title}** — {cls.summary}" for name, cls in METHODS.items()})
@@ -324,6 +371,11 @@ MESSAGES = {
                          "images on the Classify tab.",
         "accuracy": " Query accuracy: **{acc:.0%}**.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
+        "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
+                      "start, as validation kept none of its {n:,} updates.",
+        "start_kept_maml": " Its θ is the random start itself, so there is no second curve from a random start.",
+        "maml_protocol": " MAML's published figures normalise each task's queries as one batch, as Finn et al.'s code "
+                         "did; here each query is classified alone (the README tables both).",
         "finetuned_row": "Siamese network, fine-tuned ({n} steps)",
         "encoded": " EfficientNet-Lite0 features of the images not seen before: {ms:.0f} ms.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
         "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
@@ -374,6 +426,10 @@ MESSAGES = {
                          "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
+        "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
+        "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",
+        "maml_protocol": " MAML 论文中的数字把每个任务的查询放在一个批次里做归一化（Finn 等人的代码就是这样）；"
+                         "这里每个查询单独分类（README 中两种结果都列出了）。",
         "finetuned_row": "孪生网络，微调 {n} 步",
         "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
@@ -878,6 +934,13 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     key, curves_key = task_key(task), task_key(task, names=False)  # a rename changes no curve
     others = other_curves(curves, curves_key, method, lang)
     own = method_title(method, lang) if others else None
+    try:
+        card = read_card(zoo_of(task).checkpoint(method, prepared_task.ways, prepared_task.shots))
+    except TaskError:
+        card = {}  # run_method below says why no checkpoint serves the task
+    start_kept = kept_start(card)  # nothing in this network was learned by its training
+    if start_kept and method == "maml":
+        own = f"{own} · {viz.text(lang, 'start')}" if own else viz.text(lang, "start")
     steps_seen, baseline_seen = [], []
     result = None
     options = adaptation_options(method, task["domain"], device, steps, inner_lr, finetune_steps)
@@ -904,6 +967,10 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         status += say(lang, "accuracy", acc=result.accuracy)
     if method == "siamese" and steps_seen:
         status += say(lang, "finetuned", n=steps_seen[-1]["step"])
+    if start_kept:
+        status += say(lang, "start_kept", n=card["training"]["steps"])
+        if result.baseline_is_theta:
+            status += say(lang, "start_kept_maml")
     if task["domain"] == "photos":
         status += say(lang, "encoded", ms=result.encode_ms)
     predicted = None if result.prediction is None else result.prediction.labels.cpu().tolist()
@@ -911,7 +978,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         trace, names, prepared_task.support_names,
         query_embeddings=None if result.prediction is None else result.prediction.query_embeddings,
         query_names=prepared_task.query_names, query_predicted=predicted,
-        centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang)
+        centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang, method=method,
+        unit_length=method == "matching")
     matrix = gr.update(value=None, visible=False)
     if method == "siamese":
         matrix = gr.update(value=viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names,
@@ -1057,6 +1125,7 @@ def compare_methods(task, device, request: gr.Request):
     prepared_task = prepared(task, lang)
     rows, settings = [], []  # settings: (row, the setting its checkpoint was measured in)
     accuracy = {}  # method -> accuracy on this task
+    maml_published = False  # a MAML row beside its paper's figure (measured with another protocol)
     zoo = zoo_of(task)
     ways, shots = prepared_task.ways, prepared_task.shots
     for method in zoo.available():
@@ -1067,7 +1136,11 @@ def compare_methods(task, device, request: gr.Request):
         except TaskError as error:
             rows.append(refused_row(method_title(method, lang), error, lang))
             continue
-        runs = [(method_title(method, lang), {}, recorded)]
+        title = method_title(method, lang)
+        if method == "transfer":  # which head serves: the one that did better on the validation classes
+            head = read_card(zoo.checkpoint(method, ways, shots)).get("config", {}).get("head")
+            title += " (Baseline++)" if head == "cosine" else " (Baseline)"
+        runs = [(title, {}, recorded)]
         finetuned = zoo.recorded_accuracy(method, ways, shots, finetuned=True) \
             if method == "siamese" and task["domain"] == "characters" else None
         if finetuned is not None:
@@ -1088,6 +1161,7 @@ def compare_methods(task, device, request: gr.Request):
                          result.checkpoint])
             if recorded is not None:
                 settings.append((rows[-1], (recorded["ways"], recorded["shots"], recorded["episodes"])))
+                maml_published = maml_published or (method == "maml" and recorded["published"] is not None)
     headers = [say(lang, k) for k in ("method", "acc", "benchmark", "paper", "adapt_ms", "classify_ms", "device",
                                       "checkpoint")]
     for column in (1, 2, 3):
@@ -1100,6 +1174,8 @@ def compare_methods(task, device, request: gr.Request):
                    task_ways=prepared_task.ways, task_shots=prepared_task.shots)
         if task["domain"] == "photos":
             note += say(lang, "benchmark_photos")
+        if maml_published:
+            note += say(lang, "maml_protocol")
         for row, setting in settings:
             if setting[:2] != (ways, shots):  # a row measured in another setting says which
                 row[2] += " " + say(lang, "setting", ways=setting[0], shots=setting[1])
@@ -1133,7 +1209,7 @@ def benchmark_cells(recorded: dict | None) -> tuple[str, str]:
     if paper is None:
         return measured, ""
     interval = f" ± {paper['interval']}" if paper["interval"] else ""
-    return measured, f"{paper['accuracy']}{interval} ({paper['source'].split(',')[0]})"
+    return measured, f"{paper['accuracy']}{interval} ({paper['short']})"
 
 
 # ---- the API endpoint ---------------------------------------------------------------------

@@ -143,7 +143,8 @@ def find_checkpoint(
     """The shipped checkpoint that serves a setting.
 
     Preference: a card that lists ``(ways, shots)`` under ``serves``; then one trained with
-    the same shots whose head is wide enough (MAML); then the closest in shots.
+    the same shots whose head is wide enough (MAML); then the closest in shots; then the best
+    on its validation classes (e.g. the transfer baseline's linear or cosine head).
     """
     candidates = []
     for folder, card in list_checkpoints(root):
@@ -158,7 +159,8 @@ def find_checkpoint(
             continue
         serves = {(s["ways"], s["shots"]) for s in card.get("serves", [])}
         trained_shots = card.get("training", {}).get("shots", shots)
-        rank = (0 if (ways, shots) in serves else 1, abs(trained_shots - shots), head or 0, folder.name)
+        validated = card.get("training", {}).get("validation", {}).get("best_accuracy") or 0.0
+        rank = (0 if (ways, shots) in serves else 1, abs(trained_shots - shots), head or 0, -validated, folder.name)
         candidates.append((rank, folder))
     if not candidates:
         raise FileNotFoundError(
@@ -166,3 +168,11 @@ def find_checkpoint(
             f"{'/' + split if split else ''} ({backbone}, {ways}-way {shots}-shot) in {root}"
         )
     return min(candidates)[1]
+
+
+def kept_start(card: dict[str, Any]) -> bool:
+    """Whether a checkpoint is its training run's starting network: validation chose step 0
+    over every update (a start that no other checkpoint's training made), so nothing in it was
+    learned by its method. Runs with no training steps at all (no learning) are not counted."""
+    training = card.get("training", {})
+    return bool(training.get("steps")) and training.get("best_step") == 0 and not training.get("init")

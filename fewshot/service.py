@@ -22,7 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checkpoints import CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, load_checkpoint, read_card
+from .checkpoints import (
+    CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, read_card,
+)
 from .data import normalise_photo
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
 from .preprocess import ImageInput, ImageInputError, prepare
@@ -100,6 +102,22 @@ class ModelZoo:
         key = card.get("config", {}).get("head", method) if method == "transfer" else method
         return {**recorded, "published": published(self.dataset, self.split, self.backbone, key,
                                                    recorded["ways"], recorded["shots"])}
+
+    def served_kept_start(self) -> list[str]:
+        """The checkpoints this zoo serves (for some setting on their cards) that are their
+        training run's untouched start: validation kept none of its updates (``kept_start``)."""
+        names = []
+        for folder, card in list_checkpoints(self.root):
+            if card.get("method") not in METHODS or not kept_start(card):
+                continue
+            for setting in card.get("serves", []):
+                try:
+                    if self.checkpoint(card["method"], setting["ways"], setting["shots"]) == folder:
+                        names.append(folder.name)
+                        break
+                except TaskError:
+                    pass
+        return names
 
     def available(self) -> list[str]:
         found = []
@@ -307,6 +325,7 @@ class RunResult:
     adapt_ms: float
     classify_ms: float
     baseline_steps: list[dict[str, Any]] = field(default_factory=list)
+    baseline_is_theta: bool = False  # MAML's random start is its θ: meta-training kept no update
     encode_ms: float = 0.0  # a pretrained encoder's features of the task's images (photos), cached per image
 
     @property
@@ -325,6 +344,13 @@ def import_optimiser_machinery() -> threading.Thread:
                               name="import torch._dynamo")
     thread.start()
     return thread
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Whether two networks hold exactly the same parameters and buffers."""
+    left, right = a.state_dict(), b.state_dict()
+    return left.keys() == right.keys() and all(
+        torch.equal(v, right[k].to(v.device)) for k, v in left.items())
 
 
 def _sync(device: torch.device) -> None:
@@ -347,7 +373,8 @@ def run_method(
     step of a method that learns at adaptation (MAML's inner steps, Meta-LSTM's updates, the
     transfer baseline's head fitting; a Siamese network's fine-tuning on the support set when
     ``steps`` > 0), ``("baseline", record)`` for MAML's steps from a random initialisation
-    (``baseline=True``), and finally ``("done", RunResult)``. ``steps`` and ``lr`` default to
+    (``baseline=True``; none where that start is the checkpoint itself, whose meta-training kept
+    no update: ``RunResult.baseline_is_theta``), and finally ``("done", RunResult)``. ``steps`` and ``lr`` default to
     what the checkpoint was made for (for a Siamese network: no fine-tuning, as served).
     """
     device = pick_device(device) if isinstance(device, str) else device
@@ -394,9 +421,13 @@ def run_method(
                            encode_ms=encode_ms)
         if baseline and isinstance(model, MAML):
             fresh = model.reinitialised(seed=0)
-            for record in fresh.adaptation(support, labels, queries, query_labels, steps, lr):
-                result.baseline_steps.append(record)
-                yield "baseline", record
+            if same_weights(fresh, model):
+                # its meta-training kept no update: θ is this very random start (no second curve)
+                result.baseline_is_theta = True
+            else:
+                for record in fresh.adaptation(support, labels, queries, query_labels, steps, lr):
+                    result.baseline_steps.append(record)
+                    yield "baseline", record
     yield "done", result
 
 

@@ -27,6 +27,11 @@ TEXT = {
         "support": "support", "query": "query", "centre": "class mean", "prototype": "prototype",
         "embedding": "Embeddings (PCA to 2-D)", "loss": "loss", "accuracy": "accuracy",
         "meta": "meta-learned θ", "random": "random initialisation", "trained_siamese": "trained network",
+        "start": "θ = its untouched start (no update kept)",
+        "space_maml": "features of the adapted network θ′", "space_meta-lstm": "features of the learner after its updates",
+        "space_matching": "embeddings scaled to unit length (compared by cosine)", "space_protonet": "embeddings f(x)",
+        "space_siamese": "embeddings f(x)", "space_transfer": "the frozen pre-trained features",
+        "space_pixels": "raw pixels (nothing learned)",
         "trained_transfer": "pre-trained features", "support_loss": "support loss",
         "support_pair_loss": "support pair loss",
         "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
@@ -46,6 +51,11 @@ TEXT = {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
         "embedding": "嵌入（PCA 投影到二维）", "loss": "损失", "accuracy": "准确率",
         "meta": "元学习得到的 θ", "random": "随机初始化", "trained_siamese": "训练好的网络",
+        "start": "θ = 未经训练的起点（没有保留任何更新）",
+        "space_maml": "适应后的网络 θ′ 的特征", "space_meta-lstm": "学习器更新之后的特征",
+        "space_matching": "缩放到单位长度的嵌入（按余弦比较）", "space_protonet": "嵌入 f(x)",
+        "space_siamese": "嵌入 f(x)", "space_transfer": "冻结的预训练特征",
+        "space_pixels": "原始像素（没有学习）",
         "trained_transfer": "预训练特征", "support_loss": "支持集损失",
         "support_pair_loss": "支持集成对损失",
         "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
@@ -149,12 +159,18 @@ def embedding_plot(
     query_predicted: Sequence[int] | None = None,
     centre_label: str = "centre",
     lang: str = "en",
+    method: str | None = None,
+    unit_length: bool = False,
 ) -> go.Figure:
     """Support (circles), class means or prototypes (stars) and queries (diamonds) in the
-    2-D PCA of the method's embedding space; hover names each image."""
+    2-D PCA of the method's embedding space; hover names each image. ``method`` names that
+    space in the title; ``unit_length`` projects the directions alone (a method that compares
+    by cosine, as Matching Networks do)."""
     parts = [trace.support_embeddings, trace.class_centres]
     if query_embeddings is not None and len(query_embeddings):
         parts.append(query_embeddings)
+    if unit_length:
+        parts = [torch.nn.functional.normalize(p.detach().cpu().float(), dim=1) for p in parts]
     xy = project_2d(torch.cat([p.detach().cpu() for p in parts]))
     s, n = len(trace.support_embeddings), len(trace.class_centres)
     labels = trace.support_labels.cpu().tolist()
@@ -199,7 +215,10 @@ def embedding_plot(
                                              line=dict(width=width, color="black"))))
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
-    return _layout(fig, text(lang, "embedding"))
+    title = text(lang, "embedding")
+    if method is not None and f"space_{method}" in TEXT["en"]:
+        title = stacked_title(title, text(lang, f"space_{method}"))
+    return _layout(fig, title)
 
 
 def short_label(name: str, limit: int = 24) -> str:

@@ -195,8 +195,14 @@ def test_task_building_flow(app_server):
     finetuned = ModelZoo().recorded_accuracy("siamese", 5, 5, finetuned=True)
     tuned = next(row for row in rows if row[0].startswith("Siamese network, fine-tuned"))
     assert tuned[0] == f"Siamese network, fine-tuned ({finetuned['adapt_steps']} steps)", tuned
-    assert tuned[2].startswith(f"{100 * finetuned['accuracy']:.1f} ±") and tuned[3] == "98.4 (Koch et al. 2015)", tuned
+    # Koch et al. tabled no such tasks: the figure is their network as Finn et al. (and Vinyals et al.) tabled it
+    assert tuned[2].startswith(f"{100 * finetuned['accuracy']:.1f} ±"), tuned
+    assert tuned[3] == "98.4 (Koch et al.'s network, in Finn et al. 2017)", tuned
     assert next(row for row in rows if row[0] == "Siamese network")[3] == ""
+    # MAML's paper figure was measured with its queries normalised as one batch, and the note says so
+    assert "Finn et al.'s code" in compare_status
+    # the transfer row names the head that serves (the better one on the validation characters)
+    assert "Transfer learning (Baseline)" in [row[0] for row in rows], rows
     # the example glyphs are clean enough for raw pixels (benchmarks/app_tasks_accuracy.py), and the note says so
     pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
     floor = ModelZoo().recorded_accuracy("pixels", 5, 5)["accuracy"]
@@ -297,12 +303,48 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     # no learning reads the raw pixels; the painted scenes are easy enough for it, and the note says so
     pixels = next(row for row in rows if row[0] == "No learning (raw pixels)")
     assert pixels[-1] == "pixels-miniimagenet-conv4", pixels
+    # of the transfer heads, the one that did better on the validation classes serves, and its row says which
+    transfer = next(row for row in rows if row[0].startswith("Transfer learning"))
+    assert transfer[0] == "Transfer learning (Baseline++)" and transfer[-1].endswith("-baseline-pp"), transfer
+    assert "Finn et al.'s code" not in compare_status  # no paper's MAML figure beside a photo model
     assert "too easy" in compare_status and "random mini-ImageNet task" in compare_status, compare_status
     status = client.predict("characters", "protonet", api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
+
+
+@pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
+def test_a_network_that_kept_its_start_says_so(app_server):
+    """The photo MAML networks' meta-training kept none of its updates: their θ is their random
+    start, so the Adapt tab draws one curve, labelled as that start, and says nothing was meta-learned."""
+    from fewshot.checkpoints import kept_start, read_card
+    from fewshot.service import ModelZoo
+
+    card = read_card(ModelZoo.for_domain("photos").checkpoint("maml", 3, 5))
+    if not kept_start(card):
+        pytest.skip("the photo MAML checkpoint learned something")
+    client = Client(app_server.url, verbose=False)
+    client.predict("scenes-3way", api_name="/load_example")
+    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, api_name="/run_adaptation")
+    names = trace_names(curve)
+    assert names and all(name.endswith("θ = its untouched start (no update kept)") for name in names), names
+    assert f"none of its {card['training']['steps']:,} updates" in status and "no second curve" in status, status
+    title = json.loads(embedding.get("value", embedding)["plot"])["layout"]["title"]["text"]
+    assert "features of the adapted network θ′" in title, title  # the plot names the space it projects
+    # any method's network that kept its start says so (it has no curve to label)
+    protonet = read_card(ModelZoo.for_domain("photos").checkpoint("protonet", 3, 5))
+    status = client.predict("protonet", "cpu", 3, 0.1, 0, api_name="/run_adaptation")[3]
+    assert ("Nothing in this network was meta-learned" in status) == kept_start(protonet), status
+    assert "no second curve" not in status
+    # a network that learned draws its meta-learned θ beside the random start, and no such note
+    client.predict("glyphs-3way", api_name="/load_example")
+    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    names = trace_names(curve)
+    assert any(name.endswith("meta-learned θ") for name in names) and any(
+        name.endswith("random initialisation") for name in names), names
+    assert "Nothing in this network was meta-learned" not in status, status
 
 
 @pytest.mark.skipif(not photo_models(), reason="no photo checkpoints shipped")
@@ -363,6 +405,20 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     bars = plot.data[0]
     assert list(plot.layout.xaxis.ticktext) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
+
+
+def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():
+    """Which transfer head serves, and which photo networks kept their untouched start, come
+    from the cards: no placeholder is left, and each named network did keep its start."""
+    import app
+    from fewshot.checkpoints import CHECKPOINT_DIR, kept_start, read_card
+
+    for messages in (app.EN, app.ZH):
+        assert "{transfer_heads}" not in messages["app_learn_md"] and "{photos_kept}" not in messages["app_learn_md"]
+    learn = app.EN["app_learn_md"]
+    assert "Characters: Baseline" in learn
+    for name in app.ZOOS["photos"].served_kept_start() if "photos" in app.DOMAINS else []:
+        assert f"`{name}`" in learn and kept_start(read_card(CHECKPOINT_DIR / name))
 
 
 def test_both_languages_say_everything_with_the_same_blanks():

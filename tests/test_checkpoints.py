@@ -11,7 +11,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fewshot.checkpoints import CHECKPOINT_DIR, find_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from fewshot.checkpoints import (
+    CHECKPOINT_DIR, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, save_checkpoint,
+)
 from fewshot.methods import build_method
 
 SHIPPED = list_checkpoints(CHECKPOINT_DIR)
@@ -167,3 +169,24 @@ def test_evaluation_on_test_picks_the_recorded_setting():
     assert evaluation_on_test(card, 10, 4, nearest=True)["accuracy"] == 0.99  # nearest shots before nearest ways
     assert evaluation_on_test(card, 20, 5, nearest=True)["accuracy"] == 0.99  # the adapt_ run is not the checkpoint's own
     assert evaluation_on_test({"split": "vinyals"}, 5, 1, nearest=True) is None
+
+
+def test_ties_go_to_the_better_validated_checkpoint():
+    """Two checkpoints that serve a setting equally well (the transfer baseline's linear and
+    cosine heads): the one that did better on its validation classes serves."""
+    for dataset, split, backbone in (("omniglot", "vinyals", "conv4"), ("mini-imagenet", "ravi", "efficientnet-lite0")):
+        tied = [(card["training"]["validation"]["best_accuracy"], folder) for folder, card in SHIPPED
+                if card["method"] == "transfer" and card["dataset"] == dataset and card.get("split") == split
+                and card.get("backbone", "conv4") == backbone]
+        if len(tied) < 2:
+            continue
+        assert find_checkpoint("transfer", dataset, split, 5, 1, backbone) == max(tied)[1]
+
+
+def test_kept_start_is_a_trained_run_that_kept_step_0():
+    run = {"steps": 2000, "best_step": 0}
+    assert kept_start({"training": run})
+    assert not kept_start({"training": {**run, "best_step": 250}})
+    assert not kept_start({"training": {**run, "init": {"checkpoint": "maml-omniglot-vinyals-5w1s"}}})  # learned before
+    assert not kept_start({"training": {"steps": 0, "best_step": 0}})  # no learning at all: nothing to keep
+    assert not kept_start({})

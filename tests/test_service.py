@@ -219,7 +219,8 @@ def test_recorded_accuracy_comes_with_the_papers_figure():
     card = read_card(ZOO.checkpoint("protonet", 3, 5))
     assert (recorded["ways"], recorded["shots"]) == (5, 5)
     assert recorded["accuracy"] == evaluation_on_test(card, 5, 5)["accuracy"]
-    assert recorded["published"] == {"accuracy": 99.7, "interval": 0, "source": "Snell et al. 2017"}
+    assert recorded["published"] == {"accuracy": 99.7, "interval": 0, "source": "Snell et al. 2017",
+                                     "short": "Snell et al. 2017"}
     assert ZOO.recorded_accuracy("maml", 20, 1)["published"]["interval"] == 0.3
     if "meta-lstm" in ZOO.available():  # Ravi & Larochelle report no Omniglot figure
         assert ZOO.recorded_accuracy("meta-lstm", 5, 1)["published"] is None

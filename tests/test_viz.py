@@ -147,3 +147,19 @@ def test_heatmap_and_bar_labels_are_short_and_hover_names_in_full():
     bars = viz.probability_bars([0.2, 0.3, 0.5], names, "query 1")
     assert list(bars.layout.xaxis.ticktext) == labels and list(bars.data[0].customdata) == names
     assert viz.short_label("x" * 24) == "x" * 24 and len(viz.short_label("x" * 25)) == 24
+
+
+def test_embedding_plot_names_its_space_and_projects_directions_for_cosine_methods():
+    """The title says what is projected (MAML: the adapted network's features); a method that
+    compares by cosine is drawn by its embeddings' directions alone."""
+    t = trace()
+    assert "adapted network θ′" in viz.embedding_plot(t, ["a", "b", "c"], ["s"] * 6, method="maml").layout.title.text
+    assert "按余弦比较" in viz.embedding_plot(t, ["a", "b", "c"], ["s"] * 6, lang="zh", method="matching").layout.title.text
+    scaled = SimpleNamespace(support_embeddings=t.support_embeddings * torch.arange(1, 7).unsqueeze(1),
+                             class_centres=t.class_centres * 3, support_labels=t.support_labels)
+    points = [(trace_.x, trace_.y) for trace_ in viz.embedding_plot(t, ["a", "b", "c"], ["s"] * 6,
+                                                                    unit_length=True).data]
+    rescaled = [(trace_.x, trace_.y) for trace_ in viz.embedding_plot(scaled, ["a", "b", "c"], ["s"] * 6,
+                                                                      unit_length=True).data]
+    assert all(torch.allclose(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), atol=1e-5)
+               for (a, _), (b, _) in zip(points, rescaled) if a is not None and a[0] is not None)
