@@ -15,8 +15,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import functools  # noqa: E402
 import hashlib  # noqa: E402
 import inspect  # noqa: E402
+import html  # noqa: E402
+from http.cookies import CookieError, SimpleCookie  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -351,6 +354,7 @@ MESSAGES = {
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
         "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
+        "name_too_long": "A class name can have at most {most} characters; this one has {have:,}.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
         "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
@@ -407,6 +411,7 @@ MESSAGES = {
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
         "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
+        "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
         "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
@@ -475,6 +480,8 @@ ERRORS_ZH = {
     "unreadable": "无法读取 {name}。",
     "corrupt": "{name} 已损坏或不完整。",
     "blank": "{name} 看起来是空白的：没有找到笔画。",
+    "no_pixels": "{name} 没有任何像素。",
+    "flat": "{name} 是单一的纯色图像。",
     "too_small": "{name} 相对于笔画太小（只是一个点，或只有几个笔宽大小）：请画大一些。",
 }
 
@@ -483,12 +490,26 @@ def worded(error: Exception, lang: str) -> str:
     """An error's message in the session's language."""
     code = getattr(error, "code", "")
     if lang == "zh" and code in ERRORS_ZH:
-        return ERRORS_ZH[code].format(**getattr(error, "values", {}))
+        values = dict(getattr(error, "values", {}))
+        if values.get("key") in METHODS:  # a method named in the error: by its Chinese name
+            values["method"] = method_title(values["key"], lang)
+        return ERRORS_ZH[code].format(**values)
     return str(error)
 
 
 def language(request: gr.Request | None) -> str:
-    header = "" if request is None else (request.headers.get("accept-language") or "")
+    """The session's language: the one its page shows (the ``app_lang`` cookie that ``APP_JS``
+    keeps, so that Gradio's Settings switch the messages and plots too), else the browser's."""
+    if request is None:
+        return "en"
+    cookies = SimpleCookie()
+    try:
+        cookies.load(request.headers.get("cookie") or "")
+    except CookieError:
+        pass
+    if "app_lang" in cookies and cookies["app_lang"].value in ("en", "zh"):
+        return cookies["app_lang"].value
+    header = request.headers.get("accept-language") or ""
     return "zh" if header.lower().startswith("zh") else "en"
 
 
@@ -525,7 +546,7 @@ def friendly(outputs: int, status: int | None = None):
         gr.Warning(message)
         values = [gr.skip()] * outputs
         if status is not None:
-            values[status] = f"⚠ {message}"
+            values[status] = f"⚠ {plain(message)}"  # (errors are plain text that may quote names)
         return tuple(values) if outputs > 1 else values[0]
 
     def wrap(fn):
@@ -659,6 +680,28 @@ def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
 # ---- task-building handlers --------------------------------------------------------------
 
 
+MAX_NAME = 60  # characters in a class name: longer ones stretched the task view and the plots' legends
+# the characters that make Markdown inline: emphasis, code, links (bare ones after "http:", "www."
+# or "@" too), HTML, LaTeX; a name never starts a line, so block syntax ("# ", "1. ") needs none
+MARKDOWN_CHARACTERS = re.compile(r"([\\`*_\[\]<>$~:@])")
+
+
+def plain(text: str) -> str:
+    """``text`` shown as typed inside Markdown (a class name "__init__" or "[a](b)" is neither bold
+    nor a link): HTML's characters as entities, Markdown's escaped. Its Markdown component must
+    render no LaTeX (``latex_delimiters=[]``), or "$$x$$" would still be typeset."""
+    escaped = MARKDOWN_CHARACTERS.sub(r"\\\1", html.escape(text, quote=False))
+    return re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)
+
+
+def class_name(raw: str | None, lang: str) -> str:
+    """A class name as typed, trimmed; refused when too long."""
+    name = (raw or "").strip()
+    if len(name) > MAX_NAME:
+        raise Refusal(say(lang, "name_too_long", most=MAX_NAME, have=len(name)))
+    return name
+
+
 def class_named(task: dict, name: str) -> int | None:
     """The index of the class called ``name``, ignoring case ("Circle" is "circle"), or None."""
     return next((i for i, c in enumerate(task["classes"]) if c["name"].casefold() == name.casefold()), None)
@@ -673,7 +716,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     items = gather_inputs(files, sketch, camera)
     if not items:
         raise Refusal(say(lang, "no_images"))
-    name = (name or "").strip()
+    name = class_name(name, lang)
     if name:
         index = class_named(task, name)
     elif choice in (None, NEW_CLASS):
@@ -689,10 +732,10 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     if index is None:
         task["classes"].append({"name": name, "images": good})
         index = len(task["classes"]) - 1
-        message = say(lang, "added_new", n=len(good), name=name)
+        message = say(lang, "added_new", n=len(good), name=plain(name))
     else:
         task["classes"][index]["images"] += good
-        message = say(lang, "added", n=len(good), name=task["classes"][index]["name"])
+        message = say(lang, "added", n=len(good), name=plain(task["classes"][index]["name"]))
     for problem in problems:
         gr.Warning(problem)
     return (task, gr.update(choices=class_choices(task, lang), value=str(index)), task["classes"][index]["name"],
@@ -704,7 +747,7 @@ def rename_class(task, choice, name, request: gr.Request):
     lang = language(request)
     if choice in (None, NEW_CLASS):
         raise Refusal(say(lang, "no_class"))
-    name = (name or "").strip()
+    name = class_name(name, lang)
     if not name:
         raise Refusal(say(lang, "need_name"))
     index = int(choice)
@@ -714,7 +757,7 @@ def rename_class(task, choice, name, request: gr.Request):
     classes = [dict(c) for c in task["classes"]]
     classes[index]["name"] = name
     task = {**task, "classes": classes}
-    return task, gr.update(choices=class_choices(task, lang), value=str(index)), say(lang, "renamed", old=old, new=name)
+    return task, gr.update(choices=class_choices(task, lang), value=str(index)), say(lang, "renamed", old=plain(old), new=plain(name))
 
 
 @friendly(4, status=3)
@@ -728,7 +771,7 @@ def remove_class(task, choice, request: gr.Request):
     queries = [dict(q, label=None if q["label"] == index else (q["label"] - (q["label"] > index)))
                if q["label"] is not None else q for q in task["queries"]]
     task = {**task, "classes": classes, "queries": [q for q in queries if q["label"] is not None]}
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "removed_class", name=removed)
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "removed_class", name=plain(removed))
 
 
 def choose_class(task, choice):
@@ -1011,7 +1054,9 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         # the slider counts steps, as its label says (a transfer head's curve records every 5th of 100)
         recorded = replay_state["steps"]
         stride = min((b - a for a, b in zip(recorded, recorded[1:])), default=1)
-        replay = gr.update(visible=True, minimum=recorded[0], maximum=recorded[-1], step=stride, value=recorded[-1])
+        # (with 0 steps there is one record, the start, and nothing to replay: a slider needs two ends)
+        replay = gr.update(visible=len(recorded) > 1, minimum=recorded[0], maximum=max(recorded[-1], recorded[0] + 1),
+                           step=stride, value=recorded[-1])
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[-1], recorded[-1], names,
                                                                   prepared_task.query_names, lang), visible=True)
     yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, key
@@ -1329,7 +1374,7 @@ def build() -> gr.Blocks:
                             rename_button = gr.Button(i("app_rename"))
                             remove_button = gr.Button(i("app_remove_class"), variant="stop")
                 # what the last edit, load or sample did: on this tab only, beside the task it describes
-                status = gr.Markdown(elem_id="status")
+                status = gr.Markdown(elem_id="status", latex_delimiters=[])  # (names as typed)
                 gr.Markdown(i("app_task_view"))
                 model_view = gr.Checkbox(False, label=i("app_model_view"))
 
@@ -1338,11 +1383,13 @@ def build() -> gr.Blocks:
                     lang = language(request)
                     for index, cls in enumerate(current["classes"]):
                         with gr.Row(equal_height=True):
-                            gr.Markdown(f"**{cls['name']}** · {len(cls['images'])}", elem_classes=["class-title"])
+                            gr.Markdown(f"**{plain(cls['name'])}** · {len(cls['images'])}", elem_classes=["class-title"],
+                                        latex_delimiters=[])
                             selected = gr.State(None)
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"], lang),
                                                  columns=10, rows=1, fit_columns=False,
                                                  height=120, allow_preview=False, show_label=False,
+                                                 label=cls["name"],  # (its accessible name: whose images)
                                                  object_fit="contain", elem_classes=["class-gallery"])
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0,
                                                      elem_classes=["remove-image"])
@@ -1381,7 +1428,7 @@ def build() -> gr.Blocks:
                     finetune_steps = gr.Slider(0, 30, value=0, step=1, label=i("app_finetune"),
                                                info=i("app_finetune_info"), elem_id="finetune-steps")
                 adapt_button = gr.Button(i("app_adapt"), variant="primary", elem_id="adapt")
-                adapt_status = gr.Markdown(elem_id="adapt-status")
+                adapt_status = gr.Markdown(elem_id="adapt-status", latex_delimiters=[])  # (names as typed)
                 with gr.Row():
                     curve = gr.Plot(label=i("app_curve"), elem_id="maml-curve")
                     embedding = gr.Plot(label=i("app_embedding"), elem_id="embedding")
@@ -1408,7 +1455,7 @@ def build() -> gr.Blocks:
                         classify_button = gr.Button(i("app_classify"), variant="primary", elem_id="classify")
                     with gr.Column():
                         label = gr.Label(num_top_classes=5, label=i("app_label"), elem_id="label")
-                        classify_status = gr.Markdown(elem_id="classify-status")
+                        classify_status = gr.Markdown(elem_id="classify-status", latex_delimiters=[])  # (names as typed)
                 query_gallery = gr.Gallery(label=i("app_query_gallery"), columns=8, fit_columns=False, height=200,
                                            allow_preview=False, object_fit="contain", elem_id="query-gallery")
                 explanation = gr.Plot(label=i("app_explanation"), elem_id="explanation")
@@ -1419,7 +1466,7 @@ def build() -> gr.Blocks:
                 compare_table = gr.Dataframe(label=i("app_compare_table"), interactive=False, elem_id="compare-table",
                                              wrap=True, visible=False, max_height=1200,  # every method's row in view
                                              column_widths=["15%", "9%", "11%", "15%", "9%", "9%", "7%", "25%"])
-                compare_status = gr.Markdown(elem_id="compare-status")
+                compare_status = gr.Markdown(elem_id="compare-status", latex_delimiters=[])  # (names as typed)
 
             with gr.Tab(i("app_tab_learn"), id="learn"):
                 gr.Markdown(i("app_learn_md"), latex_delimiters=[
@@ -1494,7 +1541,10 @@ CLEAR_SKETCH = """(status) => {
 }"""
 
 CSS = """
-.class-title {max-width: 12em}
+.class-title {max-width: 12em; overflow-wrap: anywhere}
+/* keyboard focus shows: the theme changes a focused slider by a pixel, a radio button subtly */
+input[type=range]:focus-visible, input[type=radio]:focus-visible, input[type=checkbox]:focus-visible,
+button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !important; outline-offset: 2px}
 .class-gallery, .query-gallery {min-height: 0}
 /* a class's thumbnails (and the queries', on this tab and on Classify) wrap at the box's width
    (Gradio lays out a fixed number of columns and hides the ones past the edge) and take the rows
@@ -1526,6 +1576,36 @@ CSS = """
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 
+# Run in the page once it has loaded. (1) The language the page shows, which Gradio's Settings can
+# switch without the server knowing, is kept in a cookie that every request carries (see
+# language()): the selected tab's label tells which. (2) Leaving or reloading the page loses the task,
+# which lives in this page's session: the browser asks first while there is one.
+APP_JS = """
+() => {
+  const zhTabs = %s;
+  let pending = false;
+  const sync = () => {
+    pending = false;
+    // (the selected tab's label: Gradio re-labels the others only once they are shown)
+    const selected = [...document.querySelectorAll('[role="tab"][aria-selected="true"]')];
+    const lang = selected.some((tab) => zhTabs.includes(tab.textContent.trim())) ? "zh" : "en";
+    if (!document.cookie.includes("app_lang=" + lang)) {
+      document.cookie = "app_lang=" + lang + "; path=/; SameSite=Lax";
+    }
+  };
+  sync();
+  new MutationObserver(() => {
+    if (!pending) { pending = true; requestAnimationFrame(sync); }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+  // a click or key in this page re-reads it first: another tab of the app may have set the cookie
+  window.addEventListener("pointerdown", sync, true);
+  window.addEventListener("keydown", sync, true);
+  window.addEventListener("beforeunload", (event) => {
+    if (document.querySelector(".class-gallery")) { event.preventDefault(); event.returnValue = "task"; return "task"; }
+  });
+}
+""" % json.dumps([ZH[f"app_tab_{tab}"] for tab in ("task", "adapt", "classify", "compare", "learn")])
+
 demo = build()
 
 
@@ -1534,7 +1614,7 @@ def launch(**options):
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
     options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
     import_optimiser_machinery()
-    return demo.launch(i18n=I18N, css=CSS, theme=gr.themes.Soft(), **options)
+    return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=gr.themes.Soft(), **options)
 
 
 if __name__ == "__main__":

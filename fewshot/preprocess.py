@@ -103,7 +103,7 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
             "too_large", name=label, limit=MAX_PIXELS,
         )
     if width == 0 or height == 0:
-        raise EmptyImageError(f"{label} has no pixels.", "blank", name=label)
+        raise EmptyImageError(f"{label} has no pixels.", "no_pixels", name=label)
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
@@ -396,7 +396,7 @@ def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -
     image = image.convert("RGB")
     extent = np.asarray(image.convert("L"))
     if int(extent.max()) - int(extent.min()) < 3:
-        raise EmptyImageError(f"{name or 'the image'} is a single flat colour.", "blank", name=name or "the image")
+        raise EmptyImageError(f"{name or 'the image'} is a single flat colour.", "flat", name=name or "the image")
     scale = size / min(image.size)
     target = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
     image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)

@@ -87,7 +87,7 @@ class ModelZoo:
             return find_checkpoint(method, self.dataset, self.split, ways, shots, backbone, root=self.root)
         except FileNotFoundError:
             raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
-                            method=METHODS[method].title, ways=ways) from None
+                            method=METHODS[method].title, key=method, ways=ways) from None
 
     def recorded_accuracy(self, method: str, ways: int, shots: int,
                           finetuned: bool = False) -> dict[str, Any] | None:

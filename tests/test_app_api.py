@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -405,6 +406,40 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     bars = plot.data[0]
     assert list(plot.layout.xaxis.ticktext) == ["alpha", "beta"] and list(bars.y) == [0.4, 1.7]
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
+
+
+def test_maml_with_no_inner_steps_shows_its_start(app_server):
+    """0 inner steps is a legal choice: the start's accuracy, one point on the curve, and no replay
+    slider (a slider needs two ends: the app once failed every output with a bare 'Error')."""
+    client = Client(app_server.url, verbose=False)
+    client.predict("glyphs-3way", api_name="/load_example")
+    curve, _, _, status, replay, replay_plot = client.predict("maml", "cpu", 0, 0.4, 0, api_name="/run_adaptation")
+    assert "MAML** adapted" in status and "Query accuracy" in status, status
+    assert replay["visible"] is False and replay_plot["visible"] is True, (replay, replay_plot)
+    steps = {x for trace in json.loads(curve["value"]["plot"])["data"] for x in trace["x"]}
+    assert steps == {0}
+
+
+def test_chinese_errors_say_what_is_wrong_with_a_photo():
+    """A flat-colour photo and a blank drawing are refused for different reasons, in Chinese too;
+    a method named in a refusal is named in Chinese."""
+    import app
+    from fewshot.preprocess import ImageInputError, prepare
+    from fewshot.service import ModelZoo, TaskError
+
+    white = np.full((84, 84, 3), 255, dtype=np.uint8)
+    with pytest.raises(ImageInputError) as photo:
+        prepare(white, "photos", name="white.png")
+    with pytest.raises(ImageInputError) as drawing:
+        prepare(white, "characters", name="white.png")
+    assert app.worded(photo.value, "zh") == "white.png 是单一的纯色图像。"
+    assert "笔画" in app.worded(drawing.value, "zh")
+    with pytest.raises(TaskError) as wide:
+        ModelZoo.for_domain("photos").checkpoint("maml", 10, 1)
+    assert wide.value.values["key"] == "maml"  # the method, by key, for the front end to name
+    named = TaskError("No trained Prototypical Networks checkpoint ...", "no_checkpoint",
+                      method="Prototypical Networks", key="protonet", ways=30)
+    assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 原型网络 检查点。"
 
 
 def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():

@@ -159,6 +159,56 @@ def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_p
     page.close()
 
 
+def test_names_show_as_typed_and_leaving_a_task_asks_first(browser, app_server):
+    """A class name is text, not Markdown (no link, bold or formula made of it); a name past the
+    limit is refused with the name box kept; closing or reloading a page that holds a task asks."""
+    page = open_app(browser, app_server.url)
+    name = "[link](http://example.com) __init__ $$x^2$$ <b>b</b>"
+    add_class(page, name, sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
+    title = page.locator(".class-title").first
+    assert title.inner_text() == f"{name} · 1"
+    assert title.locator("a, strong strong, em, .katex, b").count() == 0
+    assert name in page.inner_text("#status")  # the status line names it as typed too
+    choose_new_class(page)
+    name_box(page).fill("x" * 61)
+    page.locator("#support-files input[type=file]").set_input_files(
+        str(sorted((DEMO / "support" / "fork").glob("*.png"))[0]))
+    page.wait_for_selector("#support-files .file-preview tr", timeout=30000)
+    page.click("#add-images")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('at most 60 characters')",
+                           timeout=30000)
+    assert name_box(page).input_value() == "x" * 61
+    titles = page.evaluate("[...new Set([...document.querySelectorAll('.class-title')].map(e => e.innerText))]")
+    assert titles == [f"{name} · 1"]
+    # leaving: the page's beforeunload handler asks the browser to confirm (headless Chromium shows no
+    # dialog, so the test reads the handler's answer: an event it cancels is a question asked)
+    leaving = "() => { const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); " \
+              "return e.defaultPrevented; }"
+    assert page.evaluate(leaving)
+    page.close()
+    empty = open_app(browser, app_server.url)  # no task: nothing to lose, no question
+    assert not empty.evaluate(leaving)
+    empty.close()
+
+
+def test_settings_language_reaches_the_servers_messages(browser, app_server):
+    """Gradio's Settings switch the page's language in the browser alone; the messages the server
+    composes follow, through the cookie the page keeps."""
+    page = open_app(browser, app_server.url)
+    page.click("#add-images")  # no images: refused, in English
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Choose images')",
+                           timeout=30000)
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_role("combobox", name="Language").click()
+    page.get_by_role("option", name="简体中文").click()
+    page.locator("[role=dialog] button").first.click()  # the settings' close button (an ✕ drawn in SVG)
+    page.wait_for_selector("[role=dialog]", state="detached")
+    page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
+    page.click("#add-images")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
+    page.close()
+
+
 def test_chinese_interface(browser, app_server):
     page = open_app(browser, app_server.url, locale="zh-CN")
     page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
