@@ -40,8 +40,8 @@ from fewshot.data import (  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify, cuda_available,
-    import_optimiser_machinery, prepare_task, run_method, run_to_end,
+    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify,
+    cuda_available, import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent

@@ -172,7 +172,8 @@ def find_checkpoint(
 
 def kept_start(card: dict[str, Any]) -> bool:
     """Whether a checkpoint is its training run's starting network: validation chose step 0
-    over every update (a start that no other checkpoint's training made), so nothing in it was
-    learned by its method. Runs with no training steps at all (no learning) are not counted."""
+    over every update, so nothing in it was learned by its method. Not counted: a run that
+    started from another checkpoint (``init``: it learned there), and one with no training steps
+    at all (no learning, by design)."""
     training = card.get("training", {})
     return bool(training.get("steps")) and training.get("best_step") == 0 and not training.get("init")

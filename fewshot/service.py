@@ -374,8 +374,9 @@ def run_method(
     transfer baseline's head fitting; a Siamese network's fine-tuning on the support set when
     ``steps`` > 0), ``("baseline", record)`` for MAML's steps from a random initialisation
     (``baseline=True``; none where that start is the checkpoint itself, whose meta-training kept
-    no update: ``RunResult.baseline_is_theta``), and finally ``("done", RunResult)``. ``steps`` and ``lr`` default to
-    what the checkpoint was made for (for a Siamese network: no fine-tuning, as served).
+    no update: ``RunResult.baseline_is_theta``), and finally ``("done", RunResult)``. ``steps``
+    and ``lr`` default to what the checkpoint was made for (for a Siamese network: no
+    fine-tuning, as served).
     """
     device = pick_device(device) if isinstance(device, str) else device
     with zoo.use(method, task.ways, task.shots, device) as (model, card):
