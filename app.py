@@ -1579,7 +1579,8 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
 # Run in the page once it has loaded. (1) The language the page shows, which Gradio's Settings can
 # switch without the server knowing, is kept in a cookie that every request carries (see
 # language()): the selected tab's label tells which. (2) Leaving or reloading the page loses the task,
-# which lives in this page's session: the browser asks first while there is one.
+# which lives in this page's session: the browser asks first while there is one. (3) A class's
+# gallery and remove button, alike in every row, get the class's name for a screen reader.
 APP_JS = """
 () => {
   const zhTabs = %s;
@@ -1592,6 +1593,21 @@ APP_JS = """
     if (!document.cookie.includes("app_lang=" + lang)) {
       document.cookie = "app_lang=" + lang + "; path=/; SameSite=Lax";
     }
+    // (3)
+    document.querySelectorAll(".remove-image").forEach((button) => {
+      const row = button.closest(".row");
+      const title = row && row.querySelector(".class-title");
+      if (!title) return;
+      const text = title.innerText.trim();
+      const name = text.slice(0, text.lastIndexOf(" · ") < 0 ? text.length : text.lastIndexOf(" · "));
+      const label = button.innerText.trim() + ": " + name;
+      if (button.getAttribute("aria-label") !== label) button.setAttribute("aria-label", label);
+      const gallery = row.querySelector(".class-gallery");
+      if (gallery && gallery.getAttribute("aria-label") !== name) {
+        gallery.setAttribute("role", "group");
+        gallery.setAttribute("aria-label", name);
+      }
+    });
   };
   sync();
   new MutationObserver(() => {

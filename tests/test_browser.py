@@ -169,6 +169,10 @@ def test_names_show_as_typed_and_leaving_a_task_asks_first(browser, app_server):
     assert title.inner_text() == f"{name} · 1"
     assert title.locator("a, strong strong, em, .katex, b").count() == 0
     assert name in page.inner_text("#status")  # the status line names it as typed too
+    # a screen reader hears whose images a gallery holds and which class a remove button acts on
+    page.wait_for_function("name => document.querySelector('.remove-image').getAttribute('aria-label') === "
+                           "'Remove selected image: ' + name", arg=name, timeout=30000)
+    assert page.locator(".class-gallery").first.get_attribute("aria-label") == name
     choose_new_class(page)
     name_box(page).fill("x" * 61)
     page.locator("#support-files input[type=file]").set_input_files(
