@@ -12,17 +12,21 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import atexit  # noqa: E402
 import functools  # noqa: E402
 import hashlib  # noqa: E402
-import inspect  # noqa: E402
 import html  # noqa: E402
-from http.cookies import CookieError, SimpleCookie  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from http.cookies import CookieError, SimpleCookie  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -46,7 +50,8 @@ from fewshot.service import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO = ROOT / "demo"
-UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))
+UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))  # drawings and webcam pictures; removed at exit
+atexit.register(shutil.rmtree, UPLOADS, ignore_errors=True)
 NEW_CLASS = "__new__"
 # Two domains, each with its own checkpoints and preprocessing: characters (Conv-4 meta-trained
 # on Omniglot) and photos (heads meta-trained on mini-ImageNet over frozen EfficientNet-Lite0).
@@ -384,6 +389,7 @@ MESSAGES = {
         "encoded": " EfficientNet-Lite0 features of the images not seen before: {ms:.0f} ms.", "no_queries": "Give query images to classify (or use a task with labelled queries).",
         "classified": "Classified {q} image(s) with **{method}** on **{device}**: adaptation {adapt:.1f} ms, classification {cls:.1f} ms.",
         "compare_needs": "Comparing needs queries with known labels: load an example or sample a random task.",
+        "comparing": "Compared {done} of {total} methods; now **{method}**…",
         "method": "method", "acc": "accuracy on this task", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
         "benchmark": "same checkpoint, test split", "paper": "published", "setting": "({ways}-way {shots}-shot)",
         "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
@@ -439,6 +445,7 @@ MESSAGES = {
         "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
         "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个任务。",
+        "comparing": "已比较 {total} 种方法中的 {done} 种；正在运行 **{method}**…",
         "method": "方法", "acc": "本任务上的准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
@@ -1164,6 +1171,8 @@ def select_query(state, event: gr.SelectData):
 
 @friendly(3, status=1)
 def compare_methods(task, device, request: gr.Request):
+    """Generator: every method on the task's labelled queries, a row each, the table shown as
+    it fills (a classroom's Compare takes seconds), then the note on what the columns mean."""
     lang = language(request)
     if not task["queries"] or any(q["label"] is None for q in task["queries"]):
         raise Refusal(say(lang, "compare_needs"))
@@ -1173,7 +1182,16 @@ def compare_methods(task, device, request: gr.Request):
     maml_published = False  # a MAML row beside its paper's figure (measured with another protocol)
     zoo = zoo_of(task)
     ways, shots = prepared_task.ways, prepared_task.shots
-    for method in zoo.available():
+    headers = [say(lang, k) for k in ("method", "acc", "benchmark", "paper", "adapt_ms", "classify_ms", "device",
+                                      "checkpoint")]
+    for column in (1, 2, 3):
+        headers[column] += " (%)"
+    methods = zoo.available()
+    for done, method in enumerate(methods):
+        # the rows so far, while the next method runs
+        table = gr.update(value={"headers": headers, "data": [list(row) for row in rows]}, visible=True) if rows \
+            else gr.skip()
+        yield table, say(lang, "comparing", done=done, total=len(methods), method=method_title(method, lang)), gr.skip()
         # (title, adaptation options, test-split record); a Siamese network for characters also
         # fine-tuned on the support set, as its published row was, if its card records how
         try:  # no checkpoint of this method serves the task (photos: MAML and Meta-LSTM up to 5-way)
@@ -1207,10 +1225,6 @@ def compare_methods(task, device, request: gr.Request):
             if recorded is not None:
                 settings.append((rows[-1], (recorded["ways"], recorded["shots"], recorded["episodes"])))
                 maml_published = maml_published or (method == "maml" and recorded["published"] is not None)
-    headers = [say(lang, k) for k in ("method", "acc", "benchmark", "paper", "adapt_ms", "classify_ms", "device",
-                                      "checkpoint")]
-    for column in (1, 2, 3):
-        headers[column] += " (%)"
     note = ""
     if settings:
         shared = [setting for _, setting in settings]
@@ -1227,7 +1241,7 @@ def compare_methods(task, device, request: gr.Request):
     learned = [a for m, a in accuracy.items() if m != "pixels"]
     if "pixels" in accuracy and learned and accuracy["pixels"] >= max(learned):
         note += too_easy_note(task["domain"], lang)  # raw pixels do as well: the task cannot tell methods apart
-    return gr.update(value={"headers": headers, "data": rows}, visible=True), note, task_key(task)
+    yield gr.update(value={"headers": headers, "data": rows}, visible=True), note, task_key(task)
 
 
 def refused_row(title: str, error: Exception, lang: str) -> list:
@@ -1325,7 +1339,9 @@ def build() -> gr.Blocks:
         if DEMO.is_dir() else []
     available = ZOOS["characters"].available() or list(METHOD_ORDER)
     devices = [(i("app_device_auto"), "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
-    with gr.Blocks(title="Few-shot learning: learning to learn") as demo:
+    # uploads Gradio keeps for the sessions: those over a day old go, checked hourly (a hosted app
+    # runs for weeks; a classroom leaves thousands of files)
+    with gr.Blocks(title="Few-shot learning: learning to learn", delete_cache=(3600, 86400)) as demo:
         task = gr.State(empty_task())
         replay_state = gr.State(None)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
@@ -1630,6 +1646,8 @@ def launch(**options):
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
     options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
     import_optimiser_machinery()
+    # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=gr.themes.Soft(), **options)
 
 

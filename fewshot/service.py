@@ -8,6 +8,7 @@ last support set while it predicts.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import threading
@@ -379,56 +380,59 @@ def run_method(
     fine-tuning, as served).
     """
     device = pick_device(device) if isinstance(device, str) else device
-    with zoo.use(method, task.ways, task.shots, device) as (model, card):
-        learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
-        finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
-        if finetunes and not model.finetunable:
-            raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s protocol): it is "
-                            "offered for characters, not photos.", "finetune_photos")
-        start = time.perf_counter()
-        support = model_inputs(task.support_images.to(device), card, task.domain)
-        labels = task.support_labels.to(device)
-        queries = None if task.query_images is None else model_inputs(task.query_images.to(device), card, task.domain)
-        query_labels = None if task.query_labels is None else task.query_labels.to(device)
-        _sync(device)
-        encode_ms = 1000 * (time.perf_counter() - start)
-        # time spent in this generator only, not while the caller draws a step
-        start = time.perf_counter()
-        if learns or finetunes:
-            records, busy = [], 0.0
-            stepping = model.adaptation(support, labels, queries, query_labels, steps, lr) if learns else \
-                model.finetuning(support, labels, queries, query_labels, steps, lr)
-            for record in stepping:
-                _sync(device)
-                busy += time.perf_counter() - start
-                records.append(record)
-                yield "step", record
-                start = time.perf_counter()
-            trace = model.finish_trace(records, labels, None, None, start) if learns else \
-                model.finetuned_trace(records, support, labels, start=start)
+    with zoo.use(method, task.ways, task.shots, device) as (shared, card):
+        # this request adapts its own copy: the shared network stays as loaded, and no other
+        # request waits on its lock while a front end draws this one's steps
+        model = copy.deepcopy(shared)
+    learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
+    finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
+    if finetunes and not model.finetunable:
+        raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s protocol): it is "
+                        "offered for characters, not photos.", "finetune_photos")
+    start = time.perf_counter()
+    support = model_inputs(task.support_images.to(device), card, task.domain)
+    labels = task.support_labels.to(device)
+    queries = None if task.query_images is None else model_inputs(task.query_images.to(device), card, task.domain)
+    query_labels = None if task.query_labels is None else task.query_labels.to(device)
+    _sync(device)
+    encode_ms = 1000 * (time.perf_counter() - start)
+    # time spent in this generator only, not while the caller draws a step
+    start = time.perf_counter()
+    if learns or finetunes:
+        records, busy = [], 0.0
+        stepping = model.adaptation(support, labels, queries, query_labels, steps, lr) if learns else \
+            model.finetuning(support, labels, queries, query_labels, steps, lr)
+        for record in stepping:
+            _sync(device)
+            busy += time.perf_counter() - start
+            records.append(record)
+            yield "step", record
+            start = time.perf_counter()
+        trace = model.finish_trace(records, labels, None, None, start) if learns else \
+            model.finetuned_trace(records, support, labels, start=start)
+    else:
+        busy = 0.0
+        trace = model.adapt(support, labels)
+    _sync(device)
+    adapt_ms = 1000 * (busy + time.perf_counter() - start)
+    prediction = None
+    start = time.perf_counter()
+    if queries is not None:
+        prediction = model.predict(queries)
+        trace.query, trace.query_labels = prediction, query_labels
+    _sync(device)
+    classify_ms = 1000 * (time.perf_counter() - start)
+    result = RunResult(method, card.get("name", ""), str(device), trace, prediction, adapt_ms, classify_ms,
+                       encode_ms=encode_ms)
+    if baseline and isinstance(model, MAML):
+        fresh = model.reinitialised(seed=0)
+        if same_weights(fresh, model):
+            # its meta-training kept no update: θ is this very random start (no second curve)
+            result.baseline_is_theta = True
         else:
-            busy = 0.0
-            trace = model.adapt(support, labels)
-        _sync(device)
-        adapt_ms = 1000 * (busy + time.perf_counter() - start)
-        prediction = None
-        start = time.perf_counter()
-        if queries is not None:
-            prediction = model.predict(queries)
-            trace.query, trace.query_labels = prediction, query_labels
-        _sync(device)
-        classify_ms = 1000 * (time.perf_counter() - start)
-        result = RunResult(method, card.get("name", ""), str(device), trace, prediction, adapt_ms, classify_ms,
-                           encode_ms=encode_ms)
-        if baseline and isinstance(model, MAML):
-            fresh = model.reinitialised(seed=0)
-            if same_weights(fresh, model):
-                # its meta-training kept no update: θ is this very random start (no second curve)
-                result.baseline_is_theta = True
-            else:
-                for record in fresh.adaptation(support, labels, queries, query_labels, steps, lr):
-                    result.baseline_steps.append(record)
-                    yield "baseline", record
+            for record in fresh.adaptation(support, labels, queries, query_labels, steps, lr):
+                result.baseline_steps.append(record)
+                yield "baseline", record
     yield "done", result
 
 

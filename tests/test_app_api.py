@@ -408,6 +408,40 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
 
 
+def test_a_stopped_app_leaves_no_files_behind():
+    """Drawings are saved in a folder of the app's own, removed when the app is stopped (by a
+    signal, as a host stops it); Gradio's cache of uploads is emptied a day after each file."""
+    import tempfile
+
+    from tests.app_server import AppServer
+
+    import app
+
+    assert app.demo.delete_cache == (3600, 86400)
+    folders = lambda: set(Path(tempfile.gettempdir()).glob("fewshot-app-*"))  # noqa: E731
+    before = folders()
+    server = AppServer()
+    try:
+        assert folders() - before, "the app made no folder of its own"
+    finally:
+        server.stop()
+    assert not folders() - before
+
+
+def test_compare_shows_its_rows_as_they_come(app_server):
+    """Compare streams: the table grows a row per method, with a line on the one running now,
+    and ends with the note on the columns (a classroom's Compare takes seconds)."""
+    client = Client(app_server.url, verbose=False)
+    client.predict("glyphs-3way", api_name="/load_example")
+    job = client.submit("cpu", api_name="/compare_methods")
+    final = job.result(timeout=300)
+    outputs = job.outputs()
+    progress = [status for _, status in outputs[:-1]]
+    assert len(outputs) >= 4 and progress[0].startswith("Compared 0 of "), progress
+    assert any("Compared 2 of " in status for status in progress), progress
+    assert "Test split:" in final[1]
+
+
 def test_maml_with_no_inner_steps_shows_its_start(app_server):
     """0 inner steps is a legal choice: the start's accuracy, one point on the curve, and no replay
     slider (a slider needs two ends: the app once failed every output with a bare 'Error')."""

@@ -255,7 +255,8 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.get_by_role("tab", name="4 · Compare").click()
     page.click("#compare")
     assert page.locator("#compare-table").count() == 0  # no empty table before there are results
-    page.wait_for_function("() => document.querySelector('#compare-table')?.innerText.includes('protonet-omniglot')",
+    # the rows come one method at a time (test_app_api checks the stream); the note comes last
+    page.wait_for_function("() => document.querySelector('#compare-status').innerText.includes('Test split')",
                            timeout=90000)
     table = page.inner_text("#compare-table")
     for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):

@@ -118,6 +118,49 @@ def test_maml_streams_its_steps_and_a_random_initialisation_baseline():
     assert result.trace.steps[-1]["query_accuracy"] > result.baseline_steps[-1]["query_accuracy"]
 
 
+def test_a_streaming_adaptation_holds_up_no_other_request():
+    """While one request's MAML steps stream to a slow consumer (a UI drawing each one), another
+    request for the same network runs at once (it waited on the model's lock: seconds in a
+    classroom), and the shared network is left as loaded."""
+    import threading
+
+    classes, support, labels, queries, query_labels = demo_task(shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    streaming = run_method(ZOO, "maml", task, device="cpu", steps=3, lr=0.4, baseline=True)
+    assert next(streaming)[0] == "step"  # paused inside the first request, as a UI drawing a step
+    other = []
+    thread = threading.Thread(target=lambda: other.append(run_to_end(ZOO, "maml", task, device="cpu")), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert other and other[0].accuracy is not None, "the second request waited on the first"
+    rest = list(streaming)
+    assert rest[-1][0] == "done" and rest[-1][1].trace.steps[-1]["step"] == 3
+    # the two requests' results are their own, and the same for the same task
+    assert torch.equal(rest[-1][1].prediction.labels, other[0].prediction.labels)
+
+
+def test_the_random_start_is_the_same_in_every_thread():
+    """MAML's comparison start: the same weights on every call, also from threads at once, and
+    the caller's random numbers untouched."""
+    import threading
+
+    from fewshot.checkpoints import load_checkpoint
+
+    model, _ = load_checkpoint(ZOO.checkpoint("maml", 5, 1), "cpu")
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    starts = []
+    threads = [threading.Thread(target=lambda: starts.append(model.reinitialised(seed=0))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    first = starts[0].state_dict()
+    assert all(torch.equal(first[k], other.state_dict()[k]) for other in starts[1:] for k in first)
+    assert not torch.equal(first["classifier.weight"], model.state_dict()["classifier.weight"])
+
+
 def test_siamese_fine_tuning_streams_its_steps_and_classifies_with_the_fine_tuned_network():
     """A Siamese network is served as meta-trained; asked for steps, it is fine-tuned on the
     support set first (the published row's protocol), one streamed record per step, and the

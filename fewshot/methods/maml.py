@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +15,9 @@ from torch.func import functional_call, grad, vmap
 
 from ..backbone import make_backbone
 from .base import AdaptationTrace, Prediction, StepwiseAdaptation, check_support, query_record
+
+_RANDOM_STARTS: dict[tuple[str, int], nn.Module] = {}  # (config, seed) -> the network at its random start
+_RANDOM_STARTS_LOCK = threading.Lock()
 
 Params = dict[str, Tensor]
 
@@ -272,8 +278,14 @@ class MAML(StepwiseAdaptation):
         return {k[len("features.") :]: v for k, v in params.items() if k.startswith("features.")}
 
     def reinitialised(self, seed: int = 0) -> "MAML":
-        """The same network from a random initialisation (no meta-learning), for comparison."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            fresh = type(self)(**self.config())
+        """The same network from a random initialisation (no meta-learning), for comparison: the
+        same weights for a configuration and seed on every call, also when calls run at once in
+        several threads (the process-wide generator is seeded once, under a lock)."""
+        key = (json.dumps(self.config(), sort_keys=True), seed)
+        with _RANDOM_STARTS_LOCK:
+            if key not in _RANDOM_STARTS:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    _RANDOM_STARTS[key] = type(self)(**self.config())
+            fresh = copy.deepcopy(_RANDOM_STARTS[key])
         return fresh.to(self.device)
