@@ -359,8 +359,8 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="4 · Compare").click()
     page.click("#compare")
-    page.wait_for_function("() => document.querySelector('#compare-table')?.innerText.includes('protonet-omniglot')",
-                           timeout=90000)
+    page.wait_for_function("() => document.querySelector('#compare-status').innerText.includes('Test split')",
+                           timeout=90000)  # every row in (they come a method at a time)
     narrowest = page.evaluate("() => Math.min(...[...document.querySelectorAll('#compare-table .body-cell')].map("
                               "c => c.getBoundingClientRect().width))")
     assert narrowest >= 50, narrowest
