@@ -285,22 +285,29 @@ ImageNet 已经包含测试类别，所以照片模型的准确率不能与论�
 
 def join_cjk_lines(markdown: str) -> str:
     """Markdown renders a line break inside a paragraph as a space, which Chinese text does not
-    have: join the lines that break between two CJK characters (or full-width punctuation)."""
+    have: join the lines that break between two CJK characters (a bold word or a quotation mark
+    may open the next line), and after full-width punctuation, which no space ever follows.
+    Headings, formulas and list items stay on their own lines."""
     def cjk(c: str) -> bool:
-        return "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"
+        return "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" or c in "“”‘’"
+
+    def punctuation(c: str) -> bool:
+        return "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uff0f" or "\uff1a" <= c <= "\uff20" or c in "”’"
 
     lines = markdown.split("\n")
     joined = lines[:1]
     for line in lines[1:]:
         previous = joined[-1]
-        if previous and line and not previous.startswith("#") and cjk(previous[-1]) and cjk(line[0]):
+        opens_block = line.startswith(("#", "$$", "- ", "* ", "|", ">")) or line[:1].isdigit()
+        first = line.lstrip("*")[:1]
+        if previous and line and not previous.startswith(("#", "$$")) and not opens_block and cjk(previous[-1]) \
+                and (cjk(first) or punctuation(previous[-1])):
             joined[-1] = previous + line
         else:
             joined.append(line)
     return "\n".join(joined)
 
 
-ZH["app_learn_md"] = join_cjk_lines(ZH["app_learn_md"])
 
 
 def checkpoint_facts(lang: str) -> dict[str, str]:
@@ -327,6 +334,7 @@ def checkpoint_facts(lang: str) -> dict[str, str]:
 for _lang, _messages in (("en", EN), ("zh", ZH)):
     for _placeholder, _fact in checkpoint_facts(_lang).items():
         _messages["app_learn_md"] = _messages["app_learn_md"].replace(_placeholder, _fact)
+ZH["app_learn_md"] = join_cjk_lines(ZH["app_learn_md"])
 
 # one line per method under the method menu: its title and summary (the package's, in English)
 EN.update({f"app_blurb_{name}": f"**{cls.title}** — {cls.summary}" for name, cls in METHODS.items()})
@@ -445,7 +453,7 @@ MESSAGES = {
         "encoded": " 新图像的 EfficientNet-Lite0 特征：{ms:.0f} 毫秒。", "no_queries": "请给出要分类的图像（或使用带标签查询的任务）。",
         "classified": "用 **{method}** 在 **{device}** 上分类了 {q} 张图像：适应 {adapt:.1f} 毫秒，分类 {cls:.1f} 毫秒。",
         "compare_needs": "比较需要带标签的查询：请载入示例或随机抽取一个任务。",
-        "comparing": "已比较 {total} 种方法中的 {done} 种；正在运行 **{method}**…",
+        "comparing": "已比较 {total} 种方法中的 {done} 种；正在运行**{method}**…",
         "method": "方法", "acc": "本任务上的准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
@@ -521,7 +529,10 @@ def language(request: gr.Request | None) -> str:
 
 
 def say(lang: str, key: str, **values: Any) -> str:
-    return MESSAGES[lang][key].format(**values)
+    """A message in the session's language. (An English message that follows another starts with
+    a space; Chinese puts none between sentences.)"""
+    message = MESSAGES[lang][key].format(**values)
+    return message.lstrip(" ") if lang == "zh" else message
 
 
 def device_title(device: str) -> str:
@@ -1188,9 +1199,9 @@ def compare_methods(task, device, request: gr.Request):
         headers[column] += " (%)"
     methods = zoo.available()
     for done, method in enumerate(methods):
-        # the rows so far, while the next method runs
+        # the rows so far, while the next method runs (at first none: an earlier comparison's table goes)
         table = gr.update(value={"headers": headers, "data": [list(row) for row in rows]}, visible=True) if rows \
-            else gr.skip()
+            else gr.update(value=None, visible=False)
         yield table, say(lang, "comparing", done=done, total=len(methods), method=method_title(method, lang)), gr.skip()
         # (title, adaptation options, test-split record); a Siamese network for characters also
         # fine-tuned on the support set, as its published row was, if its card records how
@@ -1202,7 +1213,7 @@ def compare_methods(task, device, request: gr.Request):
         title = method_title(method, lang)
         if method == "transfer":  # which head serves: the one that did better on the validation classes
             head = read_card(zoo.checkpoint(method, ways, shots)).get("config", {}).get("head")
-            title += " (Baseline++)" if head == "cosine" else " (Baseline)"
+            title += ("（{}）" if lang == "zh" else " ({})").format("Baseline++" if head == "cosine" else "Baseline")
         runs = [(title, {}, recorded)]
         finetuned = zoo.recorded_accuracy(method, ways, shots, finetuned=True) \
             if method == "siamese" and task["domain"] == "characters" else None

@@ -9,6 +9,7 @@ embeddings (PCA), for display.
 from __future__ import annotations
 
 import base64
+import html
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -27,9 +28,9 @@ TEXT = {
         "support": "support", "query": "query", "centre": "class mean", "prototype": "prototype",
         "embedding": "Embeddings (PCA to 2-D)", "loss": "loss", "accuracy": "accuracy",
         "meta": "meta-learned θ", "random": "random initialisation", "trained_siamese": "trained network",
-        "start": "θ = its untouched start (no update kept)",
+        "start": "θ: untouched start",
         "space_maml": "features of the adapted network θ′", "space_meta-lstm": "features of the learner after its updates",
-        "space_matching": "embeddings scaled to unit length (compared by cosine)", "space_protonet": "embeddings f(x)",
+        "space_matching": "unit-length embeddings (cosine)", "space_protonet": "embeddings f(x)",
         "space_siamese": "embeddings f(x)", "space_transfer": "the frozen pre-trained features",
         "space_pixels": "raw pixels (nothing learned)",
         "trained_transfer": "pre-trained features", "support_loss": "support loss",
@@ -51,7 +52,7 @@ TEXT = {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
         "embedding": "嵌入（PCA 投影到二维）", "loss": "损失", "accuracy": "准确率",
         "meta": "元学习得到的 θ", "random": "随机初始化", "trained_siamese": "训练好的网络",
-        "start": "θ = 未经训练的起点（没有保留任何更新）",
+        "start": "θ：未训练的起点",
         "space_maml": "适应后的网络 θ′ 的特征", "space_meta-lstm": "学习器更新之后的特征",
         "space_matching": "缩放到单位长度的嵌入（按余弦比较）", "space_protonet": "嵌入 f(x)",
         "space_siamese": "嵌入 f(x)", "space_transfer": "冻结的预训练特征",
@@ -72,6 +73,11 @@ TEXT = {
         "step_transfer": "拟合分类头的步数", "step_shared": "步数",
     },
 }
+
+
+def plain(name: str) -> str:
+    """A name as typed inside a figure: Plotly reads tags in its text ("<a href=..>", "<br>", "<i>")."""
+    return html.escape(str(name), quote=False)
 
 
 def text(lang: str, key: str) -> str:
@@ -166,6 +172,8 @@ def embedding_plot(
     2-D PCA of the method's embedding space; hover names each image. ``method`` names that
     space in the title; ``unit_length`` projects the directions alone (a method that compares
     by cosine, as Matching Networks do)."""
+    class_names, support_names, query_names = ([plain(n) for n in names]
+                                               for names in (class_names, support_names, query_names))
     parts = [trace.support_embeddings, trace.class_centres]
     if query_embeddings is not None and len(query_embeddings):
         parts.append(query_embeddings)
@@ -235,7 +243,7 @@ def _categories(axis: dict, names: Sequence[str], ticks: Sequence[str] | None = 
     """Positions 0..n-1 labelled ``ticks``, by default the names' ``short_label``s (two names that
     shorten alike stay apart)."""
     return dict(axis, tickmode="array", tickvals=list(range(len(names))), automargin=True,
-                ticktext=list(ticks) if ticks is not None else [short_label(n) for n in names])
+                ticktext=[plain(t) for t in ticks] if ticks is not None else [plain(short_label(n)) for n in names])
 
 
 def heatmap(matrix: Tensor, rows: Sequence[str], columns: Sequence[str], title: str, colorscale: str,
@@ -247,7 +255,7 @@ def heatmap(matrix: Tensor, rows: Sequence[str], columns: Sequence[str], title: 
     fig = go.Figure(go.Heatmap(
         z=z, x=list(range(len(columns))), y=list(range(len(rows))), colorscale=colorscale, zmin=zmin, zmax=zmax,
         text=np.vectorize(lambda v: format(v, value_format))(z), texttemplate="%{text}" if z.size <= 400 else None,
-        customdata=[[f"{row} · {column}" for column in columns] for row in rows],
+        customdata=[[plain(f"{row} · {column}") for column in columns] for row in rows],
         hovertemplate="%{customdata}: %{z:" + value_format + "}<extra></extra>",
     ))
     fig.update_layout(xaxis=_categories({}, columns, column_ticks),
@@ -308,9 +316,11 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
                 marker=dict(size=10 if support else 6, symbol="circle" if support else "diamond"),
             ), row=1, col=col)
     # what a step is: MAML's inner step, Meta-LSTM's update... ("step" when both share the plot, as
-    # their legends say whose curve is whose); one tick per step while they fit (transfer: 100 steps)
+    # their legends say whose curve is whose); a tick per step while they fit a phone's half-width
+    # panel, every other step up to 20, then Plotly's choice (transfer: 100 steps)
     last = max((r["step"] for records, _, _ in series for r in records), default=0)
-    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"), dtick=1 if last <= 20 else None)
+    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"),
+                     dtick=1 if last <= 6 else 2 if last <= 20 else None)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     return _layout(fig, _two_lines(text(lang, f"{method}_title")), height=380)
@@ -342,7 +352,8 @@ def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Seque
 
 
 def probability_bars(probabilities: Sequence[float], class_names: Sequence[str], title: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(range(len(class_names))), y=list(probabilities), customdata=list(class_names),
+    fig = go.Figure(go.Bar(x=list(range(len(class_names))), y=list(probabilities),
+                           customdata=[plain(n) for n in class_names],
                            hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
                            marker_color=[colour(i) for i in range(len(class_names))]))
     fig.update_layout(xaxis=_categories({}, class_names))

@@ -252,6 +252,7 @@ def test_messages_follow_the_browser_language(app_server, tmp_path):
     # the methods' names too: in statuses and in Compare's rows
     status = chinese.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
     assert "**原型网络**" in status, status
+    assert "。 " not in status, status  # no space between Chinese sentences
     table, _ = chinese.predict("cpu", api_name="/compare_methods")
     names = [row[0] for row in (table["data"] if "data" in table else table["value"]["data"])]
     assert {"孪生网络", "匹配网络", "MAML", "原型网络"} <= set(names), names
@@ -330,7 +331,7 @@ def test_a_network_that_kept_its_start_says_so(app_server):
     client.predict("scenes-3way", api_name="/load_example")
     curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, api_name="/run_adaptation")
     names = trace_names(curve)
-    assert names and all(name.endswith("θ = its untouched start (no update kept)") for name in names), names
+    assert names and all(name.endswith("θ: untouched start") for name in names), names
     assert f"none of its {card['training']['steps']:,} updates" in status and "no second curve" in status, status
     title = json.loads(embedding.get("value", embedding)["plot"])["layout"]["title"]["text"]
     assert "features of the adapted network θ′" in title, title  # the plot names the space it projects
@@ -438,6 +439,11 @@ def test_compare_shows_its_rows_as_they_come(app_server):
     outputs = job.outputs()
     progress = [status for _, status in outputs[:-1]]
     assert len(outputs) >= 4 and progress[0].startswith("Compared 0 of "), progress
+    # a second comparison starts by taking the first one's table away, rather than shrinking it
+    job = client.submit("cpu", api_name="/compare_methods")
+    job.result(timeout=300)
+    first = job.outputs()[0][0]
+    assert first.get("visible") is False, first
     assert any("Compared 2 of " in status for status in progress), progress
     assert "Test split:" in final[1]
 
@@ -486,6 +492,12 @@ def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():
         assert "{transfer_heads}" not in messages["app_learn_md"] and "{photos_kept}" not in messages["app_learn_md"]
     learn = app.EN["app_learn_md"]
     assert "Characters: Baseline" in learn
+    # Markdown shows a line break inside a paragraph as a space: none after Chinese punctuation,
+    # whatever opens the next line (a bold word, a quotation mark, a Latin name)
+    lines = app.ZH["app_learn_md"].split("\n")
+    for previous, line in zip(lines, lines[1:]):
+        if previous and line and not previous.startswith(("#", "$$")) and not line.startswith(("#", "$$", "- ")):
+            assert previous[-1] not in "。，；：）、！？", (previous[-20:], line[:20])
     for name in app.ZOOS["photos"].served_kept_start() if "photos" in app.DOMAINS else []:
         assert f"`{name}`" in learn and kept_start(read_card(CHECKPOINT_DIR / name))
 

@@ -125,6 +125,23 @@ def test_the_step_axis_names_what_a_step_is():
     assert joint.layout.xaxis.dtick == 1
     long = [{"step": s, "support_loss": 1.0, "support_accuracy": 0.5} for s in range(0, 101, 5)]
     assert viz.adaptation_curve(long, method="transfer").layout.xaxis.dtick is None
+    ten = [{"step": s, "support_loss": 1.0, "support_accuracy": 0.5} for s in range(11)]
+    assert viz.adaptation_curve(ten).layout.xaxis.dtick == 2  # 11 ticks overlapped in a phone's half-width panel
+
+
+def test_names_in_figures_are_text_not_markup():
+    """A class named "<a href=..>L</a>" or "x<br>y" is shown as typed: Plotly reads tags in its text."""
+    names = ['<a href="https://e.x">L</a>', "x<br>y", "<i>i</i>"]
+    fig = viz.embedding_plot(trace(), names, ["<b>s</b>"] * 6, query_embeddings=torch.randn(2, 8),
+                             query_names=["<sup>q</sup>", "q2"], query_predicted=[0, 1])
+    shown = " ".join(str(t.name) + " " + " ".join(map(str, t.text or ())) for t in fig.data)
+    assert "<a" not in shown and "<br>" not in shown and "<b>" not in shown and "<sup>" not in shown
+    assert "&lt;a href" in shown and "x&lt;br&gt;y" in shown
+    bars = viz.probability_bars([0.2, 0.3, 0.5], names, "t")
+    assert not any("<" in text for text in bars.layout.xaxis.ticktext + tuple(bars.data[0].customdata))
+    grid = viz.heatmap(torch.rand(3, 3), names, names, "t", "Blues")
+    assert not any("<" in text for text in grid.layout.yaxis.ticktext)
+    assert not any("<" in cell for row in grid.data[0].customdata for cell in row)
 
 
 def test_heatmap_and_bar_labels_are_short_and_hover_names_in_full():
