@@ -321,7 +321,8 @@ def checkpoint_facts(lang: str) -> dict[str, str]:
         except TaskError:
             continue
         head = "Baseline++" if card.get("config", {}).get("head") == "cosine" else "Baseline"
-        heads.append(f"{(ZH if zh else EN)[f'app_domain_{domain}'].split('（')[0].split(' (')[0]}{'：' if zh else ': '}{head}")
+        domain_name = (ZH if zh else EN)[f"app_domain_{domain}"].split("（")[0].split(" (")[0]  # without its gloss
+        heads.append(f"{domain_name}：{head}" if zh else f"{domain_name}: {head}")
     names = ZOOS["photos"].served_kept_start() if "photos" in DOMAINS else []
     kept = ("、" if zh else ", ").join(f"`{name}`" for name in names)
     if kept:

@@ -492,6 +492,13 @@ def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():
         assert "{transfer_heads}" not in messages["app_learn_md"] and "{photos_kept}" not in messages["app_learn_md"]
     learn = app.EN["app_learn_md"]
     assert "Characters: Baseline" in learn
+    # the Siamese paragraph's words on each domain's loss are the cards' (characters: the active-pair
+    # mean; photos: the plain mean over all pairs)
+    assert "over all pairs" in learn and "different-class pairs still\ncloser than the margin" in learn
+    assert read_card(app.ZOOS["characters"].checkpoint("siamese", 5, 1))["config"]["loss"] == "contrastive-active"
+    if "photos" in app.DOMAINS:
+        assert read_card(app.ZOOS["photos"].checkpoint("siamese", 5, 1))["config"].get("loss", "contrastive") \
+            == "contrastive"
     # Markdown shows a line break inside a paragraph as a space: none after Chinese punctuation,
     # whatever opens the next line (a bold word, a quotation mark, a Latin name)
     lines = app.ZH["app_learn_md"].split("\n")
