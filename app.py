@@ -44,8 +44,8 @@ from fewshot.data import (  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults, classify,
-    cuda_available, import_optimiser_machinery, prepare_task, run_method, run_to_end,
+    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
+    classify, cuda_available, import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -776,7 +776,8 @@ def rename_class(task, choice, name, request: gr.Request):
     classes = [dict(c) for c in task["classes"]]
     classes[index]["name"] = name
     task = {**task, "classes": classes}
-    return task, gr.update(choices=class_choices(task, lang), value=str(index)), say(lang, "renamed", old=plain(old), new=plain(name))
+    message = say(lang, "renamed", old=plain(old), new=plain(name))
+    return task, gr.update(choices=class_choices(task, lang), value=str(index)), message
 
 
 @friendly(4, status=3)
@@ -790,7 +791,8 @@ def remove_class(task, choice, request: gr.Request):
     queries = [dict(q, label=None if q["label"] == index else (q["label"] - (q["label"] > index)))
                if q["label"] is not None else q for q in task["queries"]]
     task = {**task, "classes": classes, "queries": [q for q in queries if q["label"] is not None]}
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "removed_class", name=plain(removed))
+    message = say(lang, "removed_class", name=plain(removed))
+    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
 
 
 def choose_class(task, choice):
@@ -1417,7 +1419,6 @@ def build() -> gr.Blocks:
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"], lang),
                                                  columns=10, rows=1, fit_columns=False,
                                                  height=120, allow_preview=False, show_label=False,
-                                                 label=cls["name"],  # (its accessible name: whose images)
                                                  object_fit="contain", elem_classes=["class-gallery"])
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0,
                                                      elem_classes=["remove-image"])
