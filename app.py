@@ -364,7 +364,7 @@ I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
 MESSAGES = {
     "en": {
-        "new_class": EN["app_new_class"], "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
+        "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
         "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
@@ -422,7 +422,7 @@ MESSAGES = {
         "truth": "true class", "step": "step {n}",
     },
     "zh": {
-        "new_class": ZH["app_new_class"], "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
+        "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
         "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
@@ -662,8 +662,10 @@ def check_images(items: list[tuple[str, str]], lang: str, domain: str) -> tuple[
     return good, problems
 
 
-def class_choices(task: dict, lang: str) -> list[tuple[str, str]]:
-    return [(say(lang, "new_class"), NEW_CLASS)] + [(c["name"], str(i)) for i, c in enumerate(task["classes"])]
+def class_choices(task: dict) -> list[tuple[Any, str]]:
+    """The class menu: "+ New class" (translated in the browser, also after Settings switch the
+    language), then the task's classes."""
+    return [(I18N("app_new_class"), NEW_CLASS)] + [(c["name"], str(i)) for i, c in enumerate(task["classes"])]
 
 
 def task_inputs(task: dict) -> dict:
@@ -757,7 +759,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
         message = say(lang, "added", n=len(good), name=plain(task["classes"][index]["name"]))
     for problem in problems:
         gr.Warning(problem)
-    return (task, gr.update(choices=class_choices(task, lang), value=str(index)), task["classes"][index]["name"],
+    return (task, gr.update(choices=class_choices(task), value=str(index)), task["classes"][index]["name"],
             None, None, message)
 
 
@@ -777,7 +779,7 @@ def rename_class(task, choice, name, request: gr.Request):
     classes[index]["name"] = name
     task = {**task, "classes": classes}
     message = say(lang, "renamed", old=plain(old), new=plain(name))
-    return task, gr.update(choices=class_choices(task, lang), value=str(index)), message
+    return task, gr.update(choices=class_choices(task), value=str(index)), message
 
 
 @friendly(4, status=3)
@@ -792,7 +794,7 @@ def remove_class(task, choice, request: gr.Request):
                if q["label"] is not None else q for q in task["queries"]]
     task = {**task, "classes": classes, "queries": [q for q in queries if q["label"] is not None]}
     message = say(lang, "removed_class", name=plain(removed))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message
 
 
 def choose_class(task, choice):
@@ -830,7 +832,7 @@ def load_example(name, request: gr.Request):
     task = example_task(folder)
     shots = min(len(c["images"]) for c in task["classes"])
     message = say(lang, "loaded", what=name, ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, task["domain"]
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, task["domain"]
 
 
 def sampled_task(sampled: dict, source: str, domain: str, seed: int) -> dict:
@@ -861,7 +863,7 @@ def sample_omniglot(ways, shots, request: gr.Request):
     task = sampled_task(sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed), "omniglot", "characters",
                         seed)
     message = say(lang, "sampled", ways=int(ways), seed=seed, q=len(task["queries"]))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, "characters"
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, "characters"
 
 
 @friendly(5, status=3)
@@ -873,13 +875,13 @@ def sample_mini_imagenet(ways, shots, request: gr.Request):
     sampled = sample_mini_imagenet_files(int(ways), int(shots), queries=3, seed=seed)
     task = sampled_task(sampled, "mini-imagenet", "photos", seed)
     message = say(lang, "sampled_photos", ways=int(ways), seed=seed, q=len(task["queries"]))
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", message, "photos"
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, "photos"
 
 
 def clear_task(domain, request: gr.Request):
     lang = language(request)
     task = empty_task(domain if domain in DOMAINS else "characters")
-    return task, gr.update(choices=class_choices(task, lang), value=NEW_CLASS), "", say(lang, "cleared")
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", say(lang, "cleared")
 
 
 @friendly(3, status=2)

@@ -210,6 +210,10 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
     page.click("#add-images")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
+    # the class menu, sent by the server with a task's classes, names its "+ New class" in the page's language
+    add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
+    page.locator("#class-choice input").click()
+    assert page.get_by_role("option").first.inner_text() == "+ 新类别"
     page.close()
 
 
