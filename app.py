@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402  (where Gradio keeps what clients upload)
 from PIL import Image  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from fewshot import viz  # noqa: E402
 from fewshot.checkpoints import kept_start, read_card  # noqa: E402
@@ -509,7 +510,8 @@ def worded(error: Exception, lang: str) -> str:
         values = dict(getattr(error, "values", {}))
         if values.get("key") in METHODS:  # a method named in the error: by its Chinese name
             values["method"] = method_title(values["key"], lang)
-        return ERRORS_ZH[code].format(**values)
+        # (no space between two Chinese characters: the blanks are spaced for Latin names)
+        return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", ERRORS_ZH[code].format(**values))
     return str(error)
 
 
@@ -545,6 +547,11 @@ def device_title(device: str) -> str:
 def method_title(method: str, lang: str) -> str:
     """A method's name in the session's language (the menu's labels, translated in the browser)."""
     return (ZH if lang == "zh" else EN).get(f"app_method_{method}", METHODS[method].title)
+
+
+def page_title(lang: str) -> str:
+    """The browser tab's title: the page's heading (the first line of ``app_title``)."""
+    return (ZH if lang == "zh" else EN)["app_title"].split("\n", 1)[0].lstrip("# ")
 
 
 def method_choices(methods: list[str]) -> list[tuple]:
@@ -872,7 +879,7 @@ def sample_mini_imagenet(ways, shots, request: gr.Request):
     if not can_sample("photos"):
         raise Refusal(say(lang, "no_mini"))
     seed = random.SystemRandom().randrange(1_000_000)
-    sampled = sample_mini_imagenet_files(int(ways), int(shots), queries=3, seed=seed)
+    sampled = sample_mini_imagenet_files(int(ways), int(shots), queries=3, seed=seed, language=lang)
     task = sampled_task(sampled, "mini-imagenet", "photos", seed)
     message = say(lang, "sampled_photos", ways=int(ways), seed=seed, q=len(task["queries"]))
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, "photos"
@@ -1346,6 +1353,77 @@ def class_labels(names: Any) -> list[str]:
     return [str(name) for name in names]
 
 
+CLASSIFY_ARGUMENTS = list(inspect.signature(classify_api).parameters)
+CLASSIFY_REQUIRED = [name for name, p in inspect.signature(classify_api).parameters.items()
+                     if p.default is inspect.Parameter.empty]
+
+
+def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
+    """Check a plain HTTP call of /classify before Gradio does: Gradio answers too few values
+    with ``{"error": null}`` (``/call/classify``) or a bare 500 (``/call/v2/classify``). Returns
+    ``(message, payload)``: a message saying what is missing, or None and the payload to run,
+    with a positional call's optional ``domain`` filled in, as gradio_client does."""
+    usage = f"/classify takes {', '.join(CLASSIFY_REQUIRED)} and optionally domain"
+    if version == "v2":
+        if not isinstance(payload, dict):
+            return f"{usage}, by name, as a JSON object.", payload
+        missing = [name for name in CLASSIFY_REQUIRED if name not in payload]
+        return (f"{usage}; missing: {', '.join(missing)}." if missing else None), payload
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}.', payload
+    if len(data) < len(CLASSIFY_REQUIRED):
+        return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} value(s).', payload
+    if len(data) < len(CLASSIFY_ARGUMENTS):
+        defaults = [p.default for p in inspect.signature(classify_api).parameters.values()]
+        payload = {**payload, "data": data + defaults[len(data):]}
+    return None, payload
+
+
+class ClassifyCallCheck:
+    """ASGI middleware: ``classify_call_problem`` on the plain HTTP calls of /classify, answered
+    with HTTP 422 and the message; every other request passes untouched."""
+
+    PATHS = {"/gradio_api/call/classify": "v1", "/gradio_api/call/v2/classify": "v2"}
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        version = self.PATHS.get(scope.get("path", "").rstrip("/")) if scope["type"] == "http" else None
+        if version is None or scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body, more = body + message.get("body", b""), message.get("more_body", False)
+        try:
+            problem, payload = classify_call_problem(version, json.loads(body or b"null"))
+        except ValueError:
+            problem, payload = "The request body is not JSON.", None
+        if problem is not None:
+            answer = json.dumps({"error": problem}).encode()
+            await send({"type": "http.response.start", "status": 422,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(answer)).encode())]})
+            return await send({"type": "http.response.body", "body": answer})
+        body = json.dumps(payload).encode()
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, replay, send)
+
+
 # ---- the screen -----------------------------------------------------------------------------
 
 
@@ -1357,7 +1435,7 @@ def build() -> gr.Blocks:
     devices = [(i("app_device_auto"), "auto"), ("CPU", "cpu")] + ([("GPU (CUDA)", "gpu")] if cuda_available() else [])
     # uploads Gradio keeps for the sessions: those over a day old go, checked hourly (a hosted app
     # runs for weeks; a classroom leaves thousands of files)
-    with gr.Blocks(title="Few-shot learning: learning to learn", delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title=page_title("en"), delete_cache=(3600, 86400)) as demo:
         task = gr.State(empty_task())
         replay_state = gr.State(None)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
@@ -1611,10 +1689,12 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
 # switch without the server knowing, is kept in a cookie that every request carries (see
 # language()): the selected tab's label tells which. (2) Leaving or reloading the page loses the task,
 # which lives in this page's session: the browser asks first while there is one. (3) A class's
-# gallery and remove button, alike in every row, get the class's name for a screen reader.
+# gallery and remove button, alike in every row, get the class's name for a screen reader. (4) The
+# browser tab's title is in the page's language.
 APP_JS = """
 () => {
   const zhTabs = %s;
+  const titles = %s;
   let pending = false;
   const sync = () => {
     pending = false;
@@ -1624,6 +1704,7 @@ APP_JS = """
     if (!document.cookie.includes("app_lang=" + lang)) {
       document.cookie = "app_lang=" + lang + "; path=/; SameSite=Lax";
     }
+    if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
       const row = button.closest(".row");
@@ -1651,7 +1732,8 @@ APP_JS = """
     if (document.querySelector(".class-gallery")) { event.preventDefault(); event.returnValue = "task"; return "task"; }
   });
 }
-""" % json.dumps([ZH[f"app_tab_{tab}"] for tab in ("task", "adapt", "classify", "compare", "learn")])
+""" % (json.dumps([ZH[f"app_tab_{tab}"] for tab in ("task", "adapt", "classify", "compare", "learn")]),
+       json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False))
 
 demo = build()
 
@@ -1663,6 +1745,7 @@ def launch(**options):
     import_optimiser_machinery()
     # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
     return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=gr.themes.Soft(), **options)
 
 

@@ -516,14 +516,21 @@ def sample_omniglot_files(
     return task
 
 
-# The 20 mini-ImageNet test classes by their ImageNet names (shown in the app's random tasks).
-MINI_IMAGENET_TEST_NAMES = dict(zip(
+# The 20 mini-ImageNet test classes by their ImageNet names, in English and in Chinese (shown in
+# the app's random tasks).
+MINI_IMAGENET_TEST_WNIDS = (
     "n01930112 n01981276 n02099601 n02110063 n02110341 n02116738 n02129165 n02219486 n02443484 n02871525 "
-    "n03127925 n03146219 n03272010 n03544143 n03775546 n04146614 n04149813 n04418357 n04522168 n07613480".split(),
-    ["nematode", "king crab", "golden retriever", "malamute", "dalmatian", "African hunting dog", "lion", "ant",
-     "black-footed ferret", "bookshop", "crate", "cuirass", "electric guitar", "hourglass", "mixing bowl",
-     "school bus", "scoreboard", "theater curtain", "vase", "trifle"],
-))
+    "n03127925 n03146219 n03272010 n03544143 n03775546 n04146614 n04149813 n04418357 n04522168 n07613480").split()
+MINI_IMAGENET_TEST_NAMES = {
+    "en": dict(zip(MINI_IMAGENET_TEST_WNIDS, [
+        "nematode", "king crab", "golden retriever", "malamute", "dalmatian", "African hunting dog", "lion", "ant",
+        "black-footed ferret", "bookshop", "crate", "cuirass", "electric guitar", "hourglass", "mixing bowl",
+        "school bus", "scoreboard", "theater curtain", "vase", "trifle"])),
+    "zh": dict(zip(MINI_IMAGENET_TEST_WNIDS, [
+        "线虫", "帝王蟹", "金毛寻回犬", "阿拉斯加雪橇犬", "斑点狗", "非洲野犬", "狮子", "蚂蚁",
+        "黑足鼬", "书店", "板条箱", "胸甲", "电吉他", "沙漏", "搅拌碗",
+        "校车", "记分牌", "剧院幕布", "花瓶", "乳脂松糕"])),
+}
 
 
 def mini_imagenet_available(root: Path | str | None = None, part: str = "test") -> bool:
@@ -533,9 +540,11 @@ def mini_imagenet_available(root: Path | str | None = None, part: str = "test") 
 
 def sample_mini_imagenet_files(
     ways: int, shots: int, queries: int, seed: int, part: str = "test", root: Path | str | None = None,
+    language: str = "en",
 ) -> dict:
     """A task of held-out mini-ImageNet classes as image files (for showing, not
-    benchmarking), in the shape of ``sample_omniglot_files``."""
+    benchmarking), in the shape of ``sample_omniglot_files``; the test classes are named in
+    ``language`` ("en" or "zh"), others by their WordNet ids."""
     root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
     if not mini_imagenet_available(root, part):
         raise DataNotFoundError(f"mini-ImageNet is not available under {root}")
@@ -546,7 +555,7 @@ def sample_mini_imagenet_files(
         folder = root / part / wnids[index]
         files = sorted(os.listdir(folder))
         picks = torch.randperm(len(files), generator=g)[: shots + queries].tolist()
-        task["class_names"].append(MINI_IMAGENET_TEST_NAMES.get(wnids[index], wnids[index]))
+        task["class_names"].append(MINI_IMAGENET_TEST_NAMES[language].get(wnids[index], wnids[index]))
         task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
         task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]
     return task

@@ -120,6 +120,26 @@ def test_classify_reads_only_uploaded_files(app_server, client):
         assert "hostname" not in answer and "does not exist" not in answer, answer
 
 
+def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_server):
+    """Gradio answered a positional call with too few values with ``{"error": null}`` and a call by
+    name without a required argument with a bare 500; both get a 422 that says what is missing,
+    and a positional call may leave out the optional domain, as a call by name may."""
+    import httpx
+
+    base = app_server.url.rstrip("/") + "/gradio_api/call"
+    for data in ([], ["protonet"], ["protonet", [], []]):
+        answer = httpx.post(f"{base}/classify", json={"data": data}, timeout=30)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"].startswith("/classify takes method, support_images, class_names, query_images")
+        assert f"got {len(data)} value(s)" in answer.json()["error"]
+    answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "class_names": []}, timeout=30)
+    assert answer.status_code == 422 and "missing: support_images, query_images." in answer.json()["error"]
+    answer = httpx.post(f"{base}/classify", content=b"{not json", timeout=30)
+    assert answer.status_code == 422 and "not JSON" in answer.json()["error"]
+    # four values: the function runs (and says what is wrong with an empty task)
+    assert "Give at least one query image." in raw_call(app_server.url, "classify", ["protonet", [], [], []])
+
+
 @pytest.mark.parametrize("case, message", [
     ("names as one string", "class_names must be a list"),
     ("a name that is not text", "class_names[1] is None"),
@@ -479,7 +499,29 @@ def test_chinese_errors_say_what_is_wrong_with_a_photo():
     assert wide.value.values["key"] == "maml"  # the method, by key, for the front end to name
     named = TaskError("No trained Prototypical Networks checkpoint ...", "no_checkpoint",
                       method="Prototypical Networks", key="protonet", ways=30)
-    assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 原型网络 检查点。"
+    assert app.worded(named, "zh") == "没有能处理 30 个类别任务的原型网络检查点。"
+    named = TaskError("No trained MAML checkpoint ...", "no_checkpoint", method="MAML", key="maml", ways=30)
+    assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 MAML 检查点。"
+
+
+def test_a_chinese_page_gets_chinese_photo_class_names_and_tab_title():
+    """A sampled photo task names its classes in the page's language; the browser tab's title
+    (set by the page's script) is the heading in each language."""
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.data import MINI_IMAGENET_TEST_NAMES
+
+    if not app.can_sample("photos"):
+        pytest.skip("mini-ImageNet or the photo checkpoints are not here")
+    for lang in ("zh", "en"):
+        request = SimpleNamespace(headers={"cookie": f"app_lang={lang}"})
+        task = app.sample_mini_imagenet(5, 1, request)[0]
+        names = [c["name"] for c in task["classes"]]
+        assert len(names) == 5 and set(names) <= set(MINI_IMAGENET_TEST_NAMES[lang].values()), names
+    assert json.dumps({"en": "Few-shot learning: learning to learn", "zh": "小样本学习：学会学习"},
+                      ensure_ascii=False) in app.APP_JS
+    assert "document.title = titles[lang]" in app.APP_JS
 
 
 def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():

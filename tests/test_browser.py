@@ -208,6 +208,7 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     page.locator("[role=dialog] button").first.click()  # the settings' close button (an ✕ drawn in SVG)
     page.wait_for_selector("[role=dialog]", state="detached")
     page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
+    page.wait_for_function("() => document.title === '小样本学习：学会学习'", timeout=30000)
     page.click("#add-images")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
     # the class menu, sent by the server with a task's classes, names its "+ New class" in the page's language
@@ -222,6 +223,7 @@ def test_chinese_interface(browser, app_server):
     page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
     text = page.inner_text("body")
     assert "小样本学习" in text and "适应" in text
+    page.wait_for_function("() => document.title === '小样本学习：学会学习'", timeout=30000)  # the browser tab's
     assert page.locator("#class-choice input").input_value() == "+ 新类别"  # before any task is loaded too
     # the method's one-line summary follows the language too, on load and when another method is picked
     page.get_by_role("tab", name="2 · 适应").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 from PIL import Image
 
 from fewshot.data import (
-    DataNotFoundError, FewShotDataset, TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_omniglot_files,
+    MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, DataNotFoundError, FewShotDataset, TaskSampler,
+    default_data_root, load_dataset, load_mini_imagenet_part, sample_mini_imagenet_files, sample_omniglot_files,
 )
 
 from .conftest import needs_omniglot
@@ -99,6 +101,22 @@ def test_sample_omniglot_files_gives_held_out_files():
     test_characters = set(load_dataset("omniglot", "vinyals", "test").base_names)
     for path, _ in task["support"] + task["queries"]:
         assert "/".join(path.split("/")[-4:-1]) in test_characters
+
+
+def test_sampled_photo_tasks_name_the_test_classes_in_english_and_chinese():
+    root = default_data_root() / "mini-imagenet"
+    if not (root / "test").is_dir():
+        pytest.skip("mini-ImageNet is not present")
+    assert sorted(p.name for p in (root / "test").iterdir()) == sorted(MINI_IMAGENET_TEST_WNIDS)
+    english, chinese = (sample_mini_imagenet_files(5, 1, 2, seed=3, language=lang) for lang in ("en", "zh"))
+    assert english["support"] == chinese["support"] and english["queries"] == chinese["queries"]
+    wnids = [Path(path).parent.name for path, _ in english["support"]]
+    assert english["class_names"] == [MINI_IMAGENET_TEST_NAMES["en"][w] for w in wnids]
+    assert chinese["class_names"] == [MINI_IMAGENET_TEST_NAMES["zh"][w] for w in wnids]
+    assert all("\u4e00" <= name[0] <= "\u9fff" for name in chinese["class_names"]), chinese["class_names"]
+    # every test class has a name in each language, and no two share one
+    for names in MINI_IMAGENET_TEST_NAMES.values():
+        assert set(names) == set(MINI_IMAGENET_TEST_WNIDS) and len(set(names.values())) == 20
 
 
 def test_mini_imagenet_loader_on_a_small_folder(tmp_path, monkeypatch):
