@@ -20,11 +20,11 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
-               "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+               "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.log = open(ROOT / ".pytest_cache" / f"app-{self.port}.log", "w") \
             if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
         self.started = time.perf_counter()

@@ -429,6 +429,48 @@ def test_siamese_explanation_is_the_distance_to_each_class():
     assert plot.layout.yaxis.range is None and "mean code" in plot.layout.title.text
 
 
+def test_memory_is_handed_back_once_no_request_computes():
+    """The trim runs after the last of overlapping requests ends, on its own thread, once per
+    burst; never while a request computes, and a refused or failed request still counts down."""
+    import threading
+    import time
+
+    import app
+
+    trimmed = threading.Event()
+    memory = app.ReturnMemory(trim=lambda pad: trimmed.set(), delay=0.05)
+    inside = threading.Event()
+    go_on = threading.Event()
+
+    @memory
+    def slow():
+        inside.set()
+        go_on.wait(5)
+        return "done"
+
+    @memory
+    def streamed():
+        yield 1
+        yield 2
+
+    @memory
+    def failing():
+        raise ValueError("bad input")
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    inside.wait(5)
+    assert list(streamed()) == [1, 2]  # ends while slow() still runs: no trim yet
+    with pytest.raises(ValueError):
+        failing()
+    time.sleep(0.2)
+    assert not trimmed.is_set() and memory.active == 1
+    go_on.set()
+    worker.join()
+    assert trimmed.wait(5) and memory.active == 0 and memory.trims == 1
+    assert app.classify_api.__wrapped__ is not None  # the API endpoint is one of the trimmed handlers
+
+
 def test_a_stopped_app_leaves_no_files_behind():
     """Drawings are saved in a folder of the app's own, removed when the app is stopped (by a
     signal, as a host stops it); Gradio's cache of uploads is emptied a day after each file."""

@@ -29,6 +29,16 @@ def test_service_latency_prints_a_row_per_task():
         assert 0 < model_ms <= whole_ms
 
 
+def test_server_memory_prints_both_columns_per_round():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/server_memory.py", "--rounds", "1", "--concurrent", "2", "--methods", "protonet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r[0].strip() for r in rows[1:]] == ["start", "one call per method", "round 1"]
+    assert all(float(cell.replace(",", "")) > 100 for row in rows[1:] for cell in row[1:])
+
+
 def test_app_tasks_accuracy_prints_a_row_per_kind_of_task():
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     out = subprocess.run(
