@@ -4,7 +4,7 @@
                                      [--methods siamese,matching,...]
 
 Starts ``python app.py`` on a free port and reports the seconds until it answers, then
-calls ``/classify`` with gradio_client for each method (all six by default) on 1-shot and
+calls ``/classify`` with gradio_client for each method (all seven by default) on 1-shot and
 5-shot tasks of the project's demo images (5-way glyphs for characters; the 3-way painted
 scenes for photos) with 1 and 10 queries. Every call sends images the app has not seen (see
 ``unseen``), so its caches of preprocessed images and photo features never help: what a
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--domain", default="both", choices=["characters", "photos", "both"])
     parser.add_argument("--methods", default=",".join(METHOD_ORDER),
-                        help="comma-separated methods to time (default: all six, in the app's order)")
+                        help="comma-separated methods to time (default: all seven, in the app's order)")
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHOD_ORDER))

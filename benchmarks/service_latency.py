@@ -29,7 +29,7 @@ from fewshot.service import DOMAIN_CHECKPOINTS, METHOD_ORDER, ImageCache, ModelZ
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domain", choices=sorted(DOMAIN_CHECKPOINTS), default="photos")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's default is 1)")

@@ -5,7 +5,7 @@
     python -m fewshot.evaluate --checkpoint checkpoints/protonet-omniglot-vinyals-1shot \\
         --ways 20 --shots 1 --episodes 1000 --seed 0
     python -m fewshot.evaluate --method siamese --dataset omniglot --ways 5 --shots 1 \
-        --finetune-steps 5     # fine-tuned on each support set, as the published Siamese row
+        --finetune-steps 10    # fine-tuned on each support set, as the published Siamese row
 
 With ``--method/--dataset`` the shipped checkpoint that serves the setting is used. The
 interval is 1.96 standard errors of the per-episode accuracies, as in the papers. With
@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import find_checkpoint, load_checkpoint, read_card, write_card
-from .data import SPLITS, FewShotDataset, TaskSampler, load_dataset, to_float
-from .methods import FewShotClassifier
+from .data import SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, to_float
+from .methods import METHODS, FewShotClassifier
 
 DEFAULT_QUERIES = 15
 
@@ -104,6 +104,14 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
     return mean, 1.96 * std / math.sqrt(len(values))
 
 
+def trained_classes(card: dict, root: Path | None) -> set[str]:
+    """The base classes (characters, photo classes) a checkpoint was trained on: its split's
+    training part, and its validation part if it trained on both."""
+    parts = ("train", "val") if card.get("training", {}).get("trainval") else ("train",)
+    return {name for part in parts for name in load_dataset(card["dataset"], card["split"], part, root=root,
+                                                            backbone=card.get("backbone", "conv4")).base_names}
+
+
 def finn_test_queries(dataset: str, shots: int) -> int:
     """Queries per class in Finn et al.'s test tasks: as many as the shots on Omniglot,
     15 on mini-ImageNet (their reference code's data generator)."""
@@ -114,7 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fewshot.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="a checkpoint folder")
-    source.add_argument("--method", help="use the shipped checkpoint of this method (with --dataset)")
+    source.add_argument("--method", choices=sorted(METHODS),
+                        help="use the shipped checkpoint of this method (with --dataset)")
     parser.add_argument("--dataset", default=None, choices=sorted(SPLITS))
     parser.add_argument("--split", default=None, help="vinyals or lake (Omniglot), ravi (mini-ImageNet)")
     parser.add_argument("--part", default="test", choices=["train", "val", "test"])
@@ -134,9 +143,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inner-steps", "--finetune-steps", dest="inner_steps", type=int, default=None,
                         help="gradient steps at adaptation: MAML's inner steps, Meta-LSTM's updates, the transfer "
                              "baselines' head fitting; a Siamese network's fine-tuning on each support set "
-                             "(default: none, as the app serves it)")
+                             "(default: the checkpoint's, as the app serves it: MAML's test steps, Meta-LSTM's "
+                             "updates, the head's steps; none for a Siamese network)")
     parser.add_argument("--inner-lr", "--finetune-lr", dest="inner_lr", type=float, default=None,
-                        help="the learning rate of those steps (default: the checkpoint's)")
+                        help="the learning rate of those steps (default: the checkpoint's); Meta-LSTM has none, "
+                             "its meta-learner gives each update")
     parser.add_argument("--transductive", action="store_true",
                         help="MAML: evaluate as Finn et al.'s code did, each task's queries normalised with their "
                              "own batch statistics")
@@ -145,6 +156,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.method and not args.dataset:
         parser.error("--method needs --dataset")
+    if args.dataset and args.split and args.split not in SPLITS[args.dataset]:
+        parser.error(f"{args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
+    for name, least in (("ways", 2), ("shots", 1), ("episodes", 1), ("queries", 1)):
+        if getattr(args, name) is not None and getattr(args, name) < least:
+            parser.error(f"--{name} must be at least {least}")
+    if args.checkpoint is not None and not (args.checkpoint / "card.json").is_file():
+        parser.error(f"{args.checkpoint} is not a checkpoint folder (no card.json in it)")
     return args
 
 
@@ -153,10 +171,23 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(args.device)
     if args.checkpoint is None:
         args.split = args.split or SPLITS[args.dataset][0]
-        args.checkpoint = find_checkpoint(
-            args.method, args.dataset, args.split, args.ways, args.shots, args.backbone
-        )
+        try:
+            args.checkpoint = find_checkpoint(
+                args.method, args.dataset, args.split, args.ways, args.shots, args.backbone
+            )
+        except FileNotFoundError as error:
+            raise SystemExit(str(error)) from None
     method, card = load_checkpoint(args.checkpoint, device)
+    if args.dataset and args.dataset != card["dataset"]:
+        raise SystemExit(f"{args.checkpoint} was trained on {card['dataset']}, not {args.dataset}")
+    widest = getattr(method, "ways", None)  # MAML's and Meta-LSTM's heads have a width
+    if widest is not None and args.ways > widest:
+        raise SystemExit(f"{args.checkpoint} has a {widest}-way head: it cannot serve a {args.ways}-way task")
+    if method.name == "meta-lstm" and args.inner_lr is not None:
+        raise SystemExit("--inner-lr does not apply to Meta-LSTM: its meta-learner gives each update")
+    if method.name == "siamese" and args.inner_steps and not method.finetunable:
+        raise SystemExit(f"{args.checkpoint} is not fine-tuned at adaptation: Koch et al.'s distortions are for "
+                         "drawn characters")
     if args.transductive and method.name != "maml":  # refused before any data is read
         raise SystemExit(f"--transductive is a MAML option; {args.checkpoint} holds {method.name}")
     if (args.inner_steps is not None or args.inner_lr is not None) and \
@@ -169,8 +200,22 @@ def main(argv: list[str] | None = None) -> dict:
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
     backbone = card.get("backbone", "conv4")
-    dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download,
-                           backbone=backbone).to(device)
+    try:
+        dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download,
+                               backbone=backbone).to(device)
+        seen = trained_classes(card, args.data_root) if split != card.get("split", split) else set()
+    except DataNotFoundError as error:
+        raise SystemExit(str(error)) from None
+    if seen & set(dataset.base_names):
+        raise SystemExit(f"{len(seen & set(dataset.base_names))} of the {split} {args.part} classes are among the "
+                         f"{card.get('split')} classes {args.checkpoint} was trained on: its accuracy there would "
+                         "not measure learning new classes")
+    if args.ways > dataset.num_classes:
+        raise SystemExit(f"{dataset_name}/{split} {args.part} has {dataset.num_classes} classes: too few for "
+                         f"{args.ways}-way tasks")
+    if args.shots >= dataset.examples_per_class:
+        raise SystemExit(f"{dataset_name} has {dataset.examples_per_class} images per class: --shots must leave "
+                         f"at least one query, so at most {dataset.examples_per_class - 1}")
     adapt_options = {}
     if args.inner_steps is not None:
         adapt_options["steps"] = args.inner_steps

@@ -3,7 +3,8 @@
     python -m fewshot.train --method protonet --dataset omniglot --split vinyals \\
         --ways 60 --shots 1 --steps 20000 --seed 0 --out checkpoints/protonet-omniglot-vinyals-1shot
 
-Defaults follow each paper (``--help`` lists them; ``--ways`` is the training way-count).
+Defaults follow each paper (``--help`` lists them per method, from ``DEFAULTS``; ``--ways`` is
+the training way-count).
 Every ``--val-every`` steps the model is scored on fixed validation tasks; the best one is
 kept and written to ``--out`` (``model.safetensors``, ``card.json``, ``curve.csv``), and the
 full training state (weights, optimiser, sampler, step) is written to ``--state`` so that
@@ -30,7 +31,7 @@ from safetensors.torch import load_file
 
 from .augment import augmentation_for
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
-from .data import SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
+from .data import PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
@@ -55,21 +56,28 @@ DEFAULTS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0])
+    epilog = "defaults per method (the papers' where they published them; MAML's queries = shots and " \
+             "meta-batch 32 for 5-way, 16 for 20-way):\n" + "\n".join(
+                 f"  {m:10} " + ", ".join(f"--{ {'clip': 'clip-grad'}.get(k, k.replace('_', '-'))} {v}" for k, v in d.items() if v is not None)
+                 for m, d in DEFAULTS.items())
+    parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0],
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
     parser.add_argument("--dataset", default="omniglot", choices=sorted(SPLITS))
     parser.add_argument("--split", default=None, help="vinyals or lake (Omniglot), ravi (mini-ImageNet)")
-    parser.add_argument("--ways", type=int, default=None, help="training ways (paper default per method)")
+    parser.add_argument("--ways", type=int, default=None, help="training ways (default per method: below)")
     parser.add_argument("--shots", type=int, default=1)
-    parser.add_argument("--queries", type=int, default=None, help="query images per class in training")
-    parser.add_argument("--meta-batch", type=int, default=None, help="tasks per meta-update")
-    parser.add_argument("--steps", type=int, default=10000, help="meta-updates")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (meta / outer)")
-    parser.add_argument("--lr-halve-every", type=int, default=None)
+    parser.add_argument("--queries", type=int, default=None, help="query images per class in training (below)")
+    parser.add_argument("--meta-batch", type=int, default=None, help="tasks per meta-update (below)")
+    parser.add_argument("--steps", type=int, default=10000, help="meta-updates (default 10000)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate, meta / outer (below)")
+    parser.add_argument("--lr-halve-every", type=int, default=None,
+                        help="halve the learning rate every N steps; 0: constant (below)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder")
-    parser.add_argument("--state", type=Path, default=None, help="resume state (default runs/<out name>/state.pt)")
+    parser.add_argument("--state", type=Path, default=None, help="resume state (default: runs/<out name>/state.pt for a checkpoint in the project's "
+                             "checkpoints/, else <out>.state.pt beside it)")
     parser.add_argument("--restart", action="store_true", help="ignore saved state and start again")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from another checkpoint's weights (every tensor of the same name and shape; "
@@ -87,8 +95,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="use the first N images of every training class (e.g. while features are computed)")
     parser.add_argument("--val-max-examples", type=int, default=None,
                         help="use the first N images of every validation class")
-    parser.add_argument("--val-every", type=int, default=500)
-    parser.add_argument("--val-episodes", type=int, default=200)
+    parser.add_argument("--val-every", type=int, default=500,
+                        help="validate (and keep the best model) every N steps (default 500)")
+    parser.add_argument("--val-episodes", type=int, default=200,
+                        help="validation episodes, the same fixed tasks each time (default 200)")
     parser.add_argument("--val-ways", type=int, default=None, help="validation ways (default: the first served)")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
     parser.add_argument("--serve", default=None, help="settings this checkpoint serves, e.g. 5x1,20x1")
@@ -154,8 +164,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--strided and --batched-tasks are MAML's options")
     if args.cuda_graph and args.lr_halve_every:
         parser.error("--cuda-graph keeps the learning rate constant: add --lr-halve-every 0")
-    args.state = args.state or Path("runs") / args.out.name / "state.pt"
+    args.state = args.state or default_state(args.out)
     return args
+
+
+def default_state(out: Path) -> Path:
+    """Where a run keeps its resume state unless ``--state`` says: ``runs/<name>/state.pt`` in
+    the project for a checkpoint in the project's ``checkpoints/`` (the states that travel with
+    the repository), else beside ``--out`` as ``<out>.state.pt``, so that a run written
+    elsewhere never resumes, or overwrites, a project run that has the same name."""
+    out = out.resolve()
+    if out.parent == PROJECT_ROOT / "checkpoints":
+        return PROJECT_ROOT / "runs" / out.name / "state.pt"
+    return out.with_name(out.name + ".state.pt")
+
+
+def run_identity(args: argparse.Namespace) -> dict:
+    """What a resume state belongs to: resuming it as another method, dataset or task shape is refused."""
+    return {"method": args.method, "dataset": args.dataset, "split": args.split, "ways": args.ways,
+            "shots": args.shots, "backbone": args.backbone}
 
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
@@ -369,7 +396,17 @@ def main(argv: list[str] | None = None) -> dict:
     if resuming:
         # CPU first: the RNG and sampler states must stay CPU tensors whatever the device
         saved = torch.load(args.state, map_location="cpu", weights_only=True)
-        method.load_state_dict(saved["model"])
+        recorded = saved.get("run", {})
+        changed = {k: (v, recorded[k]) for k, v in run_identity(args).items() if k in recorded and recorded[k] != v}
+        if changed:
+            raise SystemExit(f"{args.state} is the resume state of another run ("
+                             + ", ".join(f"--{k} {was} there, {now} here" for k, (now, was) in changed.items())
+                             + "): pass another --state, or --restart to train this one from the start over it")
+        try:
+            method.load_state_dict(saved["model"])
+        except RuntimeError:  # a state from before runs recorded their identity
+            raise SystemExit(f"{args.state} holds another network than --method {args.method} with these options "
+                             "builds: pass another --state, or --restart to start over it") from None
         if optimizer is not None:
             optimizer.load_state_dict(saved["optimizer"])
             for group in optimizer.param_groups:  # a state saved with(out) CUDA graphs resumes either way
@@ -465,7 +502,7 @@ def main(argv: list[str] | None = None) -> dict:
             "sampler": sampler.state(), "rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
             "best": best, "curve": curve, "hardware": "; ".join(trained_on), "stopped": stopped,
             "augment": None if augmentation is None else augmentation.state(), "trainval": args.trainval,
-            "init": initialised_from,
+            "init": initialised_from, "run": run_identity(args),
         }
         write_atomically(args.state, lambda tmp: torch.save(state, tmp))
 

@@ -1,12 +1,17 @@
-"""Meta-train every shipped checkpoint (Omniglot, mini-ImageNet): the exact recipes, side by side.
+"""Meta-train the project's checkpoints (Omniglot, mini-ImageNet): their recipes, side by side.
 
     python scripts/train_recipes.py                       # all recipes, one after another
     python scripts/train_recipes.py --parallel 18 --time-limit 420 --device cuda
     python scripts/train_recipes.py --only 'maml-*vinyals*' --list
 
-Each recipe is one ``python -m fewshot.train`` command (``--list`` prints them). Runs are
-resumable: with ``--time-limit`` each stops cleanly and running this again continues from
-``runs/<name>/state.pt``. On CUDA, MAML's meta-update is captured in a CUDA graph; a run whose
+Each recipe is one ``python -m fewshot.train`` command (``--list`` prints them): one per
+shipped checkpoint, and a few runs that are not shipped: ``-trainonly`` runs, which fix the
+length of a train+val retrain; ``-retrain`` and ``-candidate`` runs, written under ``runs/``
+until they replace a shipped network; Meta-LSTM's Omniglot 5-shot networks, not trained yet
+(``--only`` picks). Where a recipe changed after its checkpoint was made (the Conv-4 transfer
+baselines now train with ``--augment``), the checkpoint's card holds the command that made it
+(``training.command``, ``training.reproduce``). Runs are resumable: with ``--time-limit``
+each stops cleanly and running this again continues from ``runs/<name>/state.pt``. On CUDA, MAML's meta-update is captured in a CUDA graph; a run whose
 capture fails or disagrees with eager execution is retried without it.
 """
 

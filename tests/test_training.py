@@ -82,6 +82,34 @@ def test_training_resumes_from_its_state(tmp_path):
         assert torch.allclose(x.float(), y.float(), atol=1e-5), name
 
 
+def test_a_run_outside_the_project_keeps_its_state_beside_its_checkpoint(tmp_path, monkeypatch):
+    """Only the project's checkpoints keep their states in the project's runs/: a run written
+    elsewhere under the same name never resumes or overwrites one (it did, by name, from the
+    current folder)."""
+    from fewshot.data import PROJECT_ROOT
+
+    monkeypatch.chdir(tmp_path)
+    assert train.default_state(Path("/tmp/x/maml-omniglot-vinyals-5w1s")) == Path("/tmp/x/maml-omniglot-vinyals-5w1s.state.pt")
+    assert train.default_state(PROJECT_ROOT / "checkpoints" / "maml-omniglot-vinyals-5w1s") == \
+        PROJECT_ROOT / "runs" / "maml-omniglot-vinyals-5w1s" / "state.pt"
+    assert train.parse_args(["--method", "protonet", "--out", "ck"]).state == tmp_path / "ck.state.pt"
+
+
+@needs_omniglot
+def test_a_state_is_resumed_only_by_the_run_it_belongs_to(tmp_path):
+    common = ["--ways", "5", "--queries", "2", "--val-episodes", "2", "--max-classes", "20", "--device", "cpu",
+              "--state", str(tmp_path / "state.pt"), "--quiet", "--steps", "1", "--val-every", "1"]
+    train.main(["--method", "protonet", "--out", str(tmp_path / "a")] + common)
+    with pytest.raises(SystemExit, match="resume state of another run .--method protonet there, matching here"):
+        train.main(["--method", "matching", "--out", str(tmp_path / "b")] + common)
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    del state["run"]  # as states saved before runs recorded what they are
+    torch.save(state, tmp_path / "state.pt")
+    with pytest.raises(SystemExit, match="holds another network than --method matching"):
+        train.main(["--method", "matching", "--out", str(tmp_path / "b")] + common)
+    assert train.main(["--method", "matching", "--out", str(tmp_path / "b"), "--restart"] + common)["method"] == "matching"
+
+
 @needs_omniglot
 def test_export_writes_the_checkpoint_of_a_state_whose_files_stayed_behind(tmp_path):
     """A run on a lent GPU whose checkpoint folder did not come back, only its resume state:
@@ -116,6 +144,47 @@ def test_export_writes_the_checkpoint_of_a_state_whose_files_stayed_behind(tmp_p
     assert card["training"]["steps"] == 6 and card["training"]["stopped"] == "steps"
     gpu, cpu = card["training"]["hardware"].split("; ")
     assert gpu.startswith("NVIDIA H200") and cpu.startswith("CPU")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "protonets", "--dataset", "omniglot"], "invalid choice: 'protonets'"),
+    (["--method", "protonet", "--dataset", "omniglot", "--split", "foo"], "omniglot has the splits vinyals, lake"),
+    (["--checkpoint", "checkpoints/nope"], "is not a checkpoint folder"),
+    (["--method", "protonet", "--dataset", "omniglot", "--ways", "1"], "--ways must be at least 2"),
+    (["--method", "protonet", "--dataset", "omniglot", "--episodes", "0"], "--episodes must be at least 1"),
+])
+def test_evaluate_refuses_impossible_requests_before_anything_runs(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(argv)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--checkpoint", "checkpoints/maml-omniglot-vinyals-5w1s", "--ways", "20"],
+     "has a 5-way head: it cannot serve a 20-way task"),
+    (["--checkpoint", "checkpoints/protonet-omniglot-vinyals-1shot", "--dataset", "mini-imagenet"],
+     "was trained on omniglot, not mini-imagenet"),
+    (["--method", "meta-lstm", "--dataset", "omniglot", "--inner-lr", "0.1"], "--inner-lr does not apply to Meta-LSTM"),
+    (["--method", "siamese", "--dataset", "mini-imagenet", "--finetune-steps", "10"], "is not fine-tuned at adaptation"),
+])
+def test_evaluate_refuses_what_a_checkpoint_cannot_do(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        evaluate.main(argv + ["--episodes", "2"])
+
+
+@needs_omniglot
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "protonet", "--dataset", "omniglot", "--shots", "20"],
+     "20 images per class: --shots must leave at least one query, so at most 19"),  # (it printed NaN)
+    (["--method", "protonet", "--dataset", "omniglot", "--ways", "2000"], "has 1692 classes: too few for 2000-way"),
+    # the Vinyals training characters include 8 of the evaluation alphabets: Lake's test classes
+    (["--checkpoint", "checkpoints/protonet-omniglot-vinyals-1shot", "--split", "lake"],
+     "236 of the lake test classes are among the vinyals classes"),
+    (["--method", "protonet", "--dataset", "omniglot", "--data-root", "/no/such/folder"], "split file not found"),
+])
+def test_evaluate_refuses_tasks_the_data_cannot_make(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        evaluate.main(argv + ["--episodes", "2"])
 
 
 @needs_omniglot

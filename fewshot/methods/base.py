@@ -133,6 +133,20 @@ class FewShotClassifier(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None) -> int:
+        """``check_support``, and that the images are of the shape this network reads: a
+        clear message, not a shape error deep inside it, for images not prepared for it."""
+        expected = (self.in_channels,) if self.backbone_name == "features" else \
+            (self.in_channels, self.image_size, self.image_size)
+        for what, images in (("support", support_images), ("query", query_images)):
+            if images is not None and tuple(images.shape[1:]) != expected:
+                reads = f"feature vectors of {expected[0]} numbers" if len(expected) == 1 else \
+                    "x".join(map(str, expected)) + " images"
+                raise ValueError(f"this {self.title} network reads {reads}; the {what} images are "
+                                 f"{'x'.join(map(str, images.shape[1:]))}: prepare them with "
+                                 "fewshot.preprocess.prepare(image, 'characters' or 'photos')")
+        return check_support(support_images, support_labels)
+
     @abstractmethod
     def task_loss(
         self, support_images: Tensor, support_labels: Tensor, query_images: Tensor, query_labels: Tensor, ways: int
@@ -258,7 +272,7 @@ class MetricClassifier(FewShotClassifier):
     @torch.no_grad()
     def adapt(self, support_images, support_labels, query_images=None, query_labels=None) -> AdaptationTrace:
         start = time.perf_counter()
-        ways = check_support(support_images, support_labels)
+        ways = self.check_support(support_images, support_labels, query_images)
         self.eval()
         features = self.embed(support_images.to(self.device))
         labels = support_labels.to(self.device)

@@ -28,11 +28,13 @@ class MatchingNetworks(MetricClassifier):
     learn it. Without full context embeddings (the paper's Omniglot setting) f = g = the
     Conv-4 embedding and predictions do not depend on the order of the support set.
 
-    ``fce=True`` adds the paper's full context embeddings: g(x_i, S) = g'(x_i) + the forward
-    and backward states of a bidirectional LSTM run over the support embeddings, and
-    f(x̂, S) = an LSTM that attends ``fce_steps`` times over g(S), whose read-out r is fed
-    with f'(x̂) as the LSTM input. (The support LSTM makes the result depend on the order of
-    the support set, as in the paper.)
+    ``fce=True`` adds full context embeddings: g(x_i, S) = g'(x_i) + the forward and
+    backward states of a bidirectional LSTM run over the support embeddings, as in the paper,
+    and f(x̂, S) = an LSTM that attends ``fce_steps`` times over g(S). A variant there: its
+    read-out r_{k-1} joins f'(x̂) in the LSTM's input, where the paper's appendix joins it to
+    the hidden state, LSTM(f'(x̂), [h_{k-1}, r_{k-1}], c_{k-1}). (The support LSTM makes the
+    result depend on the order of the support set, as in the paper.) No shipped checkpoint
+    uses it.
     """
 
     name = "matching"

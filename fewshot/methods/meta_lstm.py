@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, check_support, query_record
+from .base import Prediction, StepwiseAdaptation, query_record
 
 PREPROCESS_P = 10.0
 
@@ -109,7 +109,9 @@ class MetaLSTM(StepwiseAdaptation):
 
     Arguments:
         ways: rows of the learner's head (first rows used for fewer ways).
-        updates: learner updates per task (Ravi & Larochelle: 5 for 1-shot, 5 for 5-shot).
+        updates: learner updates per task. The authors' released configurations
+            (twitter/meta-learning-lstm) make 12 for 1-shot and 8 for 5-shot, each on the whole
+            support set; this project's networks make 5 (cheaper on a CPU).
         lstm_hidden: width of the first meta-learner layer (20 in the paper).
     """
 
@@ -225,7 +227,7 @@ class MetaLSTM(StepwiseAdaptation):
         """One record per learner update (update 0 is θ_0): support loss and accuracy, query
         accuracy when labels are known, and the mean input gate (the learned learning rate) and
         forget gate per layer. ``lr`` is ignored: the step sizes are the meta-learner's."""
-        ways = check_support(support_images, support_labels)
+        ways = self.check_support(support_images, support_labels, query_images)
         device = self.device
         support_images, support_labels = support_images.to(device), support_labels.to(device)
         query_images = None if query_images is None else query_images.to(device)

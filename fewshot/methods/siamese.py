@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, check_support, class_means, query_record,
+from .base import (AdaptationTrace, MetricClassifier, class_means, query_record,
                    squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
@@ -184,7 +184,7 @@ class SiameseNetwork(MetricClassifier):
         if not self.finetunable:
             raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
                              "it needs a Conv-4 on one-channel images")
-        ways, steps = check_support(support_images, support_labels), int(steps)
+        ways, steps = self.check_support(support_images, support_labels, query_images), int(steps)
         lr = self.FINETUNE["lr"] if lr is None else float(lr)
         one_shot = int(torch.bincount(support_labels).min()) == 1
         copies = self.FINETUNE["copies_one_shot" if one_shot else "copies_k_shot"]

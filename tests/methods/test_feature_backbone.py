@@ -67,3 +67,20 @@ def test_feature_network_starts_as_the_encoder():
     x = torch.randn(5, 32) * 3
     assert torch.allclose(net(x), 10 * torch.nn.functional.normalize(x, dim=1), atol=1e-6)
     assert net.output_features() == 32
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_images_of_another_shape_are_refused_with_what_to_do(name):
+    """A photo into a character network, or a 64-pixel drawing: a message that says which
+    shape the network reads and how to prepare images, not a shape error from inside it."""
+    options = {"ways": 5} if name in ("maml", "meta-lstm") else {}
+    model = build_method(name, in_channels=1, image_size=28, hidden=8, **options)
+    labels = torch.arange(2)
+    for support, query in ((torch.rand(2, 3, 84, 84), None), (torch.rand(2, 1, 64, 64), None),
+                           (torch.rand(2, 1, 28, 28), torch.rand(3, 1, 64, 64))):
+        with pytest.raises(ValueError, match=r"reads 1x28x28 images; the (support|query) images are .*fewshot.preprocess.prepare"):
+            model.adapt(support, labels, query)
+    features = build_method(name, in_channels=32, hidden=8, backbone="features", **options) if name != "pixels" else None
+    if features is not None:
+        with pytest.raises(ValueError, match="reads feature vectors of 32 numbers; the support images are 16"):
+            features.adapt(torch.rand(2, 16), labels)
