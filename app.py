@@ -603,7 +603,7 @@ class ReturnMemory:
     glibc's malloc keeps what a thread frees in that thread's arena, and Gradio runs each
     request on one of many worker threads: under concurrent requests the server's memory only
     grew (rounds of 8 concurrent /classify calls of MAML, Meta-LSTM, transfer and Siamese:
-    1,136 MB after the first, 1,761 after the fourth; 833-856 MB over six rounds with this
+    1,103 MB after the first, 1,684 after the sixth; 824-848 MB over the six rounds with this
     trim: ``python benchmarks/server_memory.py``). A trim takes about 20 ms (up to 150), so it
     runs on a background thread, half a second after the last such request ends, never in a
     request's time. Where the C library has no ``malloc_trim`` (not glibc) it does nothing.
