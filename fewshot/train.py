@@ -31,7 +31,8 @@ from safetensors.torch import load_file
 
 from .augment import augmentation_for
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
-from .data import PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically
+from .data import (PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float,
+                   write_atomically)
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
@@ -56,9 +57,12 @@ DEFAULTS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    def flag(key: str) -> str:
+        return "--" + {"clip": "clip-grad"}.get(key, key.replace("_", "-"))
+
     epilog = "defaults per method (the papers' where they published them; MAML's queries = shots and " \
              "meta-batch 32 for 5-way, 16 for 20-way):\n" + "\n".join(
-                 f"  {m:10} " + ", ".join(f"--{ {'clip': 'clip-grad'}.get(k, k.replace('_', '-'))} {v}" for k, v in d.items() if v is not None)
+                 f"  {m:10} " + ", ".join(f"{flag(k)} {v}" for k, v in d.items() if v is not None)
                  for m, d in DEFAULTS.items())
     parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0],
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder")
-    parser.add_argument("--state", type=Path, default=None, help="resume state (default: runs/<out name>/state.pt for a checkpoint in the project's "
+    parser.add_argument("--state", type=Path, default=None,
+                        help="resume state (default: runs/<out name>/state.pt for a checkpoint in the project's "
                              "checkpoints/, else <out>.state.pt beside it)")
     parser.add_argument("--restart", action="store_true", help="ignore saved state and start again")
     parser.add_argument("--init", type=Path, default=None,
