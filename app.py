@@ -1433,9 +1433,9 @@ def class_labels(names: Any) -> list[str]:
     return [str(name) for name in names]
 
 
-CLASSIFY_ARGUMENTS = list(inspect.signature(classify_api).parameters)
-CLASSIFY_REQUIRED = [name for name, p in inspect.signature(classify_api).parameters.items()
-                     if p.default is inspect.Parameter.empty]
+CLASSIFY_PARAMETERS = inspect.signature(classify_api).parameters
+CLASSIFY_ARGUMENTS = list(CLASSIFY_PARAMETERS)
+CLASSIFY_REQUIRED = [name for name, p in CLASSIFY_PARAMETERS.items() if p.default is inspect.Parameter.empty]
 
 
 def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
@@ -1455,7 +1455,7 @@ def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
     if len(data) < len(CLASSIFY_REQUIRED):
         return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} value(s).', payload
     if len(data) < len(CLASSIFY_ARGUMENTS):
-        defaults = [p.default for p in inspect.signature(classify_api).parameters.values()]
+        defaults = [p.default for p in CLASSIFY_PARAMETERS.values()]
         payload = {**payload, "data": data + defaults[len(data):]}
     return None, payload
 

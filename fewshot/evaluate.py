@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
         seen = trained_classes(card, args.data_root) if split != card.get("split", split) else set()
     except DataNotFoundError as error:
         raise SystemExit(str(error)) from None
-    if seen & set(dataset.base_names):
-        raise SystemExit(f"{len(seen & set(dataset.base_names))} of the {split} {args.part} classes are among the "
+    overlap = seen & set(dataset.base_names)
+    if overlap:
+        raise SystemExit(f"{len(overlap)} of the {split} {args.part} classes are among the "
                          f"{card.get('split')} classes {args.checkpoint} was trained on: its accuracy there would "
                          "not measure learning new classes")
     if args.ways > dataset.num_classes:
