@@ -213,6 +213,18 @@ def omniglot_split_characters(root: Path, split: str, part: str, all_characters:
     return characters, (4 if part == "train" else 1)
 
 
+def omniglot_character_names(root: Path) -> list[str]:
+    """Every character present, as ``images_<key>/<Alphabet>/<characterNN>``, read from the
+    folders without decoding a drawing (from the decoded bank's cache where the folders are absent)."""
+    folder = root / "omniglot-py"
+    if folder.is_dir():
+        return sorted(f"{key.name}/{alphabet.name}/{character.name}"
+                      for key in folder.glob("images_*") if key.is_dir()
+                      for alphabet in key.iterdir() if alphabet.is_dir()
+                      for character in alphabet.iterdir() if character.is_dir())
+    return load_omniglot_bank(root)[0]
+
+
 # --------------------------------------------------------------------------------------
 # mini-ImageNet
 # --------------------------------------------------------------------------------------
@@ -411,6 +423,24 @@ def load_dataset(
         wnids, images = load_mini_imagenet_part(root, part)
         return FewShotDataset(torch.from_numpy(np.array(images[:, :max_examples])), wnids, 1, "photos",
                               f"mini-imagenet/ravi/{part}")
+    raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(SPLITS)}")
+
+
+def split_class_names(dataset: str, split: str | None, part: str, root: Path | str | None = None) -> list[str]:
+    """The base class names of one part of a split (characters, wnids), read without loading an
+    image or computing a feature: ``load_dataset(...).base_names``, cheaply."""
+    split = split or SPLITS.get(dataset, (None,))[0]
+    root = Path(root) if root is not None else default_data_root() / dataset
+    if dataset == "omniglot":
+        needs_listing = split != "vinyals" and part != "val"
+        return omniglot_split_characters(root, split, part, omniglot_character_names(root) if needs_listing else [])[0]
+    if dataset == "mini-imagenet":
+        if (root / part).is_dir():
+            return sorted(os.listdir(root / part))
+        index = (default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}").with_suffix(".json")
+        if index.exists():
+            return json.loads(index.read_text())["wnids"]
+        raise DataNotFoundError(f"mini-ImageNet not found: {root / part}")
     raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(SPLITS)}")
 
 

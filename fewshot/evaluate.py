@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import find_checkpoint, load_checkpoint, read_card, write_card
-from .data import SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, to_float
+from .data import (SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, split_class_names,
+                   to_float)
 from .methods import METHODS, FewShotClassifier
 
 DEFAULT_QUERIES = 15
@@ -108,8 +109,7 @@ def trained_classes(card: dict, root: Path | None) -> set[str]:
     """The base classes (characters, photo classes) a checkpoint was trained on: its split's
     training part, and its validation part if it trained on both."""
     parts = ("train", "val") if card.get("training", {}).get("trainval") else ("train",)
-    return {name for part in parts for name in load_dataset(card["dataset"], card["split"], part, root=root,
-                                                            backbone=card.get("backbone", "conv4")).base_names}
+    return {name for part in parts for name in split_class_names(card["dataset"], card["split"], part, root=root)}
 
 
 def finn_test_queries(dataset: str, shots: int) -> int:

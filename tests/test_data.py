@@ -13,6 +13,7 @@ from PIL import Image
 from fewshot.data import (
     MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, DataNotFoundError, FewShotDataset, TaskSampler,
     default_data_root, load_dataset, load_mini_imagenet_part, sample_mini_imagenet_files, sample_omniglot_files,
+    split_class_names,
 )
 
 from .conftest import needs_omniglot
@@ -30,6 +31,7 @@ def test_split_counts(split, part, characters, rotations):
     assert dataset.rotations == rotations
     assert dataset.num_classes == characters * rotations
     assert dataset.images.dtype == torch.uint8
+    assert split_class_names("omniglot", split, part) == dataset.base_names  # read without decoding
 
 
 @needs_omniglot
@@ -162,6 +164,8 @@ def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_
     again, cached = load_mini_imagenet_part(tmp_path / "nowhere", "val")  # no folders at all
     assert again == wnids and np.array_equal(np.asarray(cached), np.asarray(images))
     assert load_dataset("mini-imagenet", "ravi", "val", root=tmp_path / "nowhere").base_names == wnids
+    assert split_class_names("mini-imagenet", "ravi", "val", root=tmp_path / "nowhere") == wnids
+    assert split_class_names("mini-imagenet", "ravi", "val", root=tmp_path / "a") == wnids
     make(tmp_path / "b", ["n07", "n08"])  # as many classes, other ones: not the cached images
     other, rebuilt = load_mini_imagenet_part(tmp_path / "b", "val")
     assert other == ["n07", "n08"] and not np.array_equal(np.asarray(rebuilt), np.asarray(images))
