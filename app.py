@@ -943,8 +943,8 @@ def sample_omniglot(ways, shots, request: gr.Request):
     if not can_sample("characters"):
         raise Refusal(say(lang, "no_omniglot"))
     seed = random.SystemRandom().randrange(1_000_000)
-    task = sampled_task(sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed), "omniglot", "characters",
-                        seed)
+    sampled = sample_omniglot_files(int(ways), int(shots), queries=3, seed=seed, language=lang)
+    task = sampled_task(sampled, "omniglot", "characters", seed)
     message = say(lang, "sampled", ways=int(ways), seed=seed, q=len(task["queries"]))
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, "characters"
 

@@ -515,13 +515,37 @@ def omniglot_available(root: Path | str | None = None) -> bool:
     return (root / "omniglot-py").is_dir() and (root / "splits").is_dir()
 
 
+# The 50 Omniglot alphabets in Chinese (the app's sampled tasks name characters by alphabet).
+OMNIGLOT_ALPHABETS_ZH = {
+    # images_background
+    "Alphabet_of_the_Magi": "魔法师字母", "Anglo-Saxon_Futhorc": "盎格鲁-撒克逊如尼字母", "Arcadian": "阿卡迪亚文",
+    "Armenian": "亚美尼亚字母", "Asomtavruli_(Georgian)": "格鲁吉亚圆体字母", "Balinese": "巴厘文",
+    "Bengali": "孟加拉文", "Blackfoot_(Canadian_Aboriginal_Syllabics)": "黑脚文（加拿大原住民音节文字）",
+    "Braille": "盲文", "Burmese_(Myanmar)": "缅甸文", "Cyrillic": "西里尔字母", "Early_Aramaic": "早期阿拉米字母",
+    "Futurama": "《飞出个未来》外星文", "Grantha": "格兰塔文", "Greek": "希腊字母", "Gujarati": "古吉拉特文",
+    "Hebrew": "希伯来字母", "Inuktitut_(Canadian_Aboriginal_Syllabics)": "因纽特文（加拿大原住民音节文字）",
+    "Japanese_(hiragana)": "日文平假名", "Japanese_(katakana)": "日文片假名", "Korean": "韩文谚文",
+    "Latin": "拉丁字母", "Malay_(Jawi_-_Arabic)": "马来爪夷文", "Mkhedruli_(Georgian)": "格鲁吉亚现代字母",
+    "N_Ko": "西非恩科字母", "Ojibwe_(Canadian_Aboriginal_Syllabics)": "奥吉布瓦文（加拿大原住民音节文字）",
+    "Sanskrit": "梵文", "Syriac_(Estrangelo)": "叙利亚文（福音体）", "Tagalog": "他加禄文", "Tifinagh": "提非纳文",
+    # images_evaluation
+    "Angelic": "天使文", "Atemayar_Qelisayer": "阿特马亚尔文", "Atlantean": "亚特兰蒂斯文",
+    "Aurek-Besh": "奥雷克-贝什文（星球大战）", "Avesta": "阿维斯陀字母", "Ge_ez": "吉兹字母",
+    "Glagolitic": "格拉哥里字母", "Gurmukhi": "古木基文", "Kannada": "卡纳达文", "Keble": "凯布尔文",
+    "Malayalam": "马拉雅拉姆文", "Manipuri": "曼尼普尔文", "Mongolian": "蒙古文",
+    "Old_Church_Slavonic_(Cyrillic)": "古教会斯拉夫文（西里尔字母）", "Oriya": "奥里亚文", "Sylheti": "锡尔赫特文",
+    "Syriac_(Serto)": "叙利亚文（西体）", "Tengwar": "精灵文（谈格瓦）", "Tibetan": "藏文", "ULOG": "神之语文（ULOG）",
+}
+
+
 def sample_omniglot_files(
     ways: int, shots: int, queries: int, seed: int, split: str = "vinyals", part: str = "test",
-    root: Path | str | None = None,
+    root: Path | str | None = None, language: str = "en",
 ) -> dict:
     """A task of held-out Omniglot characters as image files (for showing, not benchmarking):
     ``{"class_names", "support": [(path, label)], "queries": [(path, label)]}``. Characters
-    are used as drawn (no rotations), drawers chosen at random with ``seed``."""
+    are used as drawn (no rotations), drawers chosen at random with ``seed``, and named by
+    alphabet and number in ``language`` ("en" or "zh")."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
     if not omniglot_available(root):
         raise DataNotFoundError(f"Omniglot is not available under {root}")
@@ -540,6 +564,8 @@ def sample_omniglot_files(
         files = sorted(os.listdir(folder))
         picks = torch.randperm(len(files), generator=g)[: shots + queries].tolist()
         _, alphabet, number = character.split("/")
+        if language == "zh" and alphabet in OMNIGLOT_ALPHABETS_ZH:
+            alphabet = OMNIGLOT_ALPHABETS_ZH[alphabet]
         task["class_names"].append(f"{alphabet.replace('_', ' ')} {number.replace('character', '#')}")
         task["support"] += [(str(folder / files[i]), label) for i in picks[:shots]]
         task["queries"] += [(str(folder / files[i]), label) for i in picks[shots:]]

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from fewshot.data import (
-    MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, DataNotFoundError, FewShotDataset, TaskSampler,
-    default_data_root, load_dataset, load_mini_imagenet_part, sample_mini_imagenet_files, sample_omniglot_files,
-    split_class_names,
+    MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, OMNIGLOT_ALPHABETS_ZH, DataNotFoundError, FewShotDataset,
+    TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_mini_imagenet_files,
+    sample_omniglot_files, split_class_names,
 )
 
 from .conftest import needs_omniglot
@@ -103,6 +103,22 @@ def test_sample_omniglot_files_gives_held_out_files():
     test_characters = set(load_dataset("omniglot", "vinyals", "test").base_names)
     for path, _ in task["support"] + task["queries"]:
         assert "/".join(path.split("/")[-4:-1]) in test_characters
+
+
+@needs_omniglot
+def test_sampled_character_tasks_name_the_alphabets_in_english_and_chinese():
+    root = default_data_root() / "omniglot" / "omniglot-py"
+    alphabets = {a.name for key in ("images_background", "images_evaluation") for a in (root / key).iterdir()}
+    assert set(OMNIGLOT_ALPHABETS_ZH) == alphabets and len(set(OMNIGLOT_ALPHABETS_ZH.values())) == 50
+    for split in ("vinyals", "lake"):
+        english, chinese = (sample_omniglot_files(5, 1, 2, seed=4, split=split, language=lang) for lang in ("en", "zh"))
+        assert english["support"] == chinese["support"] and english["queries"] == chinese["queries"]
+        for (path, _), en, zh in zip(english["support"], english["class_names"], chinese["class_names"]):
+            alphabet, character = Path(path).parts[-3:-1]
+            number = character.replace("character", "#")
+            assert en == f"{alphabet.replace('_', ' ')} {number}"
+            assert zh == f"{OMNIGLOT_ALPHABETS_ZH[alphabet]} {number}"
+            assert "\u4e00" <= zh[0] <= "\u9fff" or zh[0] == "《", zh
 
 
 def test_sampled_photo_tasks_name_the_test_classes_in_english_and_chinese():
