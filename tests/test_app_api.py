@@ -546,21 +546,26 @@ def test_chinese_errors_say_what_is_wrong_with_a_photo():
     assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 MAML 检查点。"
 
 
-def test_a_chinese_page_gets_chinese_photo_class_names_and_tab_title():
-    """A sampled photo task names its classes in the page's language; the browser tab's title
-    (set by the page's script) is the heading in each language."""
+def test_a_chinese_page_gets_chinese_class_names_and_tab_title():
+    """A sampled task (photos, characters) names its classes in the page's language; the browser
+    tab's title (set by the page's script) is the heading in each language."""
     from types import SimpleNamespace
 
     import app
-    from fewshot.data import MINI_IMAGENET_TEST_NAMES
+    from fewshot.data import MINI_IMAGENET_TEST_NAMES, OMNIGLOT_ALPHABETS_ZH
 
-    if not app.can_sample("photos"):
-        pytest.skip("mini-ImageNet or the photo checkpoints are not here")
     for lang in ("zh", "en"):
         request = SimpleNamespace(headers={"cookie": f"app_lang={lang}"})
-        task = app.sample_mini_imagenet(5, 1, request)[0]
-        names = [c["name"] for c in task["classes"]]
-        assert len(names) == 5 and set(names) <= set(MINI_IMAGENET_TEST_NAMES[lang].values()), names
+        if app.can_sample("photos"):
+            task = app.sample_mini_imagenet(5, 1, request)[0]
+            names = [c["name"] for c in task["classes"]]
+            assert len(names) == 5 and set(names) <= set(MINI_IMAGENET_TEST_NAMES[lang].values()), names
+        if app.can_sample("characters"):
+            task = app.sample_omniglot(5, 1, request)[0]
+            alphabets = [c["name"].rsplit(" #", 1)[0] for c in task["classes"]]
+            known = set(OMNIGLOT_ALPHABETS_ZH.values()) if lang == "zh" else {a.replace("_", " ")
+                                                                               for a in OMNIGLOT_ALPHABETS_ZH}
+            assert len(alphabets) == 5 and set(alphabets) <= known, alphabets
     assert json.dumps({"en": "Few-shot learning: learning to learn", "zh": "小样本学习：学会学习"},
                       ensure_ascii=False) in app.APP_JS
     assert "document.title = titles[lang]" in app.APP_JS
