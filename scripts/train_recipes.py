@@ -65,23 +65,17 @@ def recipes() -> dict[str, list[str]]:
             table["matching-omniglot-vinyals-5shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
                 "--steps", "7590", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
-            # Prototypical Networks 1-shot: 14,000 episodes, the best validation step of its train-only
-            # run to the end (20,000 episodes on one CPU thread, 223 min: validation 96.38-96.43% from
-            # 7,000 on, best 96.432% at 14,000; the GPU run that first fixed the length stopped at 9,685
-            # with 96.27%). It ran as a "-retrain" under runs/ (its partial checkpoints must not replace
-            # the shipped one) and was copied here when it ended, whatever its test result: the length
-            # is validation's choice
-            for shots, steps in ((1, "14000"), (5, "9127")):
+            # Prototypical Networks: as many episodes as the best validation step of each train-only run
+            # to the end (20,000 episodes on one CPU thread). 1-shot (223 min): validation 96.38-96.43%
+            # from 7,000 on, best 96.432% at 14,000 (96.27% at the GPU run's 9,685 that first fixed the
+            # length). 5-shot (360 min): 98.89% at 8,000, rising slowly to its best, 98.967%, at 19,000
+            # (98.91% at the GPU run's 9,127). Each ran as a "-retrain" under runs/ (its partial
+            # checkpoints must not replace the shipped one) and was copied here when it ended, whatever
+            # its test result: the length is validation's choice
+            for shots, steps in ((1, "14000"), (5, "19000")):
                 table[f"protonet-omniglot-vinyals-{shots}shot"] = [
                     "--method", "protonet", *common, "--ways", "60", "--shots", str(shots), "--queries", "5",
                     "--trainval", "--steps", steps, "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
-            # The 5-shot train-only run's end (20,000 episodes, 360 min on one CPU thread): validation
-            # 98.89% at 8,000, rising slowly to its best, 98.967%, at 19,000 (98.91% at the GPU run's
-            # 9,127). Its train+val retrain for 19,000 episodes ("-retrain", as the 1-shot one) then
-            # replaces protonet-omniglot-vinyals-5shot
-            table["protonet-omniglot-vinyals-5shot-retrain"] = [
-                "--method", "protonet", *common, "--ways", "60", "--shots", "5", "--queries", "5",
-                "--trainval", "--steps", "19000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
         # MAML 20-way on a CPU: Finn et al.'s 60,000 meta-updates from scratch are for a GPU (about
         # 5-8 s each here). The run starts from the split's 5-way 1-shot network instead (trained on
         # the same training characters; the head, 20 rows instead of 5, starts fresh), so it runs
