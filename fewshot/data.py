@@ -549,13 +549,7 @@ def sample_omniglot_files(
     root = Path(root) if root is not None else default_data_root() / "omniglot"
     if not omniglot_available(root):
         raise DataNotFoundError(f"Omniglot is not available under {root}")
-    characters, _ = omniglot_split_characters(root, split, part, [])
-    if split == "lake" and part != "val":  # lake parts are listed from the folder
-        key = "images_background" if part == "train" else "images_evaluation"
-        characters = sorted(
-            f"{key}/{a}/{c}" for a in os.listdir(root / "omniglot-py" / key)
-            for c in os.listdir(root / "omniglot-py" / key / a)
-        )
+    characters = split_class_names("omniglot", split, part, root)
     g = torch.Generator().manual_seed(seed)
     chosen = [characters[i] for i in torch.randperm(len(characters), generator=g)[:ways].tolist()]
     task = {"class_names": [], "support": [], "queries": []}
