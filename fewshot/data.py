@@ -230,6 +230,11 @@ def omniglot_character_names(root: Path) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
+def mini_imagenet_cache(part: str) -> Path:
+    """Where one part's decoded images are cached; its wnids lie beside it (``.json``)."""
+    return default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
+
+
 def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np.ndarray]:
     """One part of mini-ImageNet as ``(wnids, uint8[classes, 600, 3, 84, 84])``, cached.
 
@@ -240,7 +245,7 @@ def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np
     root = Path(root) if root is not None else default_data_root() / "mini-imagenet"
     folder = root / part
     listed = sorted(os.listdir(folder)) if folder.is_dir() else None
-    cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
+    cache = mini_imagenet_cache(part)
     index = cache.with_suffix(".json")
     if cache.exists():
         images = np.load(cache, mmap_mode="r")
@@ -437,7 +442,7 @@ def split_class_names(dataset: str, split: str | None, part: str, root: Path | s
     if dataset == "mini-imagenet":
         if (root / part).is_dir():
             return sorted(os.listdir(root / part))
-        index = (default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}").with_suffix(".json")
+        index = mini_imagenet_cache(part).with_suffix(".json")
         if index.exists():
             return json.loads(index.read_text())["wnids"]
         raise DataNotFoundError(f"mini-ImageNet not found: {root / part}")
