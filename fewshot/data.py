@@ -230,9 +230,11 @@ def omniglot_character_names(root: Path) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def mini_imagenet_cache(part: str) -> Path:
-    """Where one part's decoded images are cached; its wnids lie beside it (``.json``)."""
-    return default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
+def mini_imagenet_cache(part: str, cache_dir: Path | None = None) -> Path:
+    """Where one part's decoded images are cached (in ``cache_dir``, by default
+    :func:`default_cache_dir`); its wnids lie beside it (``.json``)."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return folder / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}.npy"
 
 
 def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np.ndarray]:

@@ -62,7 +62,7 @@ def pack(out: Path, val_per_class: int, workers: int) -> None:
 
 
 def unpack(source: Path, cache: Path, workers: int) -> None:
-    from fewshot.data import save_mini_imagenet_cache
+    from fewshot.data import mini_imagenet_cache, save_mini_imagenet_cache
 
     cache.mkdir(parents=True, exist_ok=True)
     for meta_file in sorted(source.glob("*.json")):
@@ -74,7 +74,7 @@ def unpack(source: Path, cache: Path, workers: int) -> None:
         with ProcessPoolExecutor(workers) as pool:
             images = np.stack(list(pool.map(_decode, blobs, chunksize=256)))
         images = images.reshape(len(meta["wnids"]), meta["per_class"], *images.shape[1:])
-        save_mini_imagenet_cache(cache / f"mini-imagenet-{part}-84.npy", meta["wnids"], images)
+        save_mini_imagenet_cache(mini_imagenet_cache(part, cache), meta["wnids"], images)
         print(f"{part}: {tuple(images.shape)} -> {cache}", flush=True)
 
 
