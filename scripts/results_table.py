@@ -82,7 +82,10 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
         cells, used = [], {}
         for ways, shots in settings:
             serving = [c for c in mine if {"ways": ways, "shots": shots} in c.get("serves", [])]
-            card = serving[0] if serving else None
+            # of several, the one the app serves (fewshot.checkpoints.find_checkpoint): trained on
+            # the closest number of shots
+            card = min(serving, key=lambda c: (abs(c["training"].get("shots", shots) - shots), c["name"]),
+                       default=None)
             result = None if card is None else evaluation_on_test(card, ways, shots, **variant)
             if card is not None:
                 used[card["name"]] = (card["training"].get("best_step", card["training"]["steps"]),

@@ -91,6 +91,22 @@ def test_a_shortfall_that_would_round_up_to_the_paper_is_printed_with_two_decima
     assert "| 98.8 ± 0.1 (98.9) |" in cells[0.98812]  # plainly short
 
 
+def test_a_setting_two_cards_serve_shows_the_one_trained_on_its_shots(monkeypatch):
+    """As the app chooses (find_checkpoint): a 1-shot network that also serves 5-shot tasks gives
+    way there to a 5-shot network, and the row names both."""
+    module = results_table()
+
+    def measured(name, shots, serves, accuracy):
+        return {**card(name, ways=5, shots=shots), "serves": [{"ways": 5, "shots": k} for k in serves],
+                "evaluation": [{"split": "vinyals", "ways": 5, "shots": k, "episodes": 1000,
+                                "accuracy": accuracy, "ci95": 0.002} for k in serves]}
+
+    fake_cards(monkeypatch, module, [measured("a-5shot", 5, [5], 0.99), measured("a-1shot", 1, [1, 5], 0.97)])
+    row = module.table("omniglot", "vinyals", "conv4", [(5, 1), (5, 5)], None).splitlines()[2]
+    assert row.split(" | ")[1:3] == ["97.0 ± 0.2", "99.0 ± 0.2"]
+    assert "`a-1shot` (100 / 100), `a-5shot` (100 / 100)" in row
+
+
 def test_maml_under_finns_test_protocol_is_a_row_of_its_own_where_recorded(monkeypatch):
     """``fewshot.evaluate --transductive`` entries make a second MAML row, judged against the
     paper (it is the paper's protocol); the main MAML row keeps the app's evaluation."""
