@@ -131,6 +131,22 @@ def list_checkpoints(root: Path | str = CHECKPOINT_DIR) -> list[tuple[Path, dict
     return found
 
 
+def serving_rank(card: dict[str, Any], ways: int, shots: int) -> tuple:
+    """How well a card serves ``ways``-way ``shots``-shot tasks; the smallest rank serves.
+
+    In order: listed under ``serves``; trained on the closest number of shots; the narrowest
+    head wide enough (MAML); the best on its validation classes; then its name, so that the
+    choice never depends on the order of folders. One rule for the app
+    (:func:`find_checkpoint`) and the README's table (``scripts/results_table.py``).
+    """
+    training = card.get("training", {})
+    serves = {(s["ways"], s["shots"]) for s in card.get("serves", [])}
+    head = card.get("config", {}).get("ways")
+    validated = training.get("validation", {}).get("best_accuracy") or 0.0
+    return (0 if (ways, shots) in serves else 1, abs(training.get("shots", shots) - shots),
+            head or 0, -validated, card.get("name", ""))
+
+
 def find_checkpoint(
     method: str,
     dataset: str = "omniglot",
@@ -142,9 +158,10 @@ def find_checkpoint(
 ) -> Path:
     """The shipped checkpoint that serves a setting.
 
-    Preference: a card that lists ``(ways, shots)`` under ``serves``; then one trained with
-    the same shots whose head is wide enough (MAML); then the closest in shots; then the best
-    on its validation classes (e.g. the transfer baseline's linear or cosine head).
+    Of the cards of this method, dataset, split and backbone whose head is wide enough
+    (MAML), the one of smallest :func:`serving_rank`: listed under ``serves``, then the
+    closest in shots, then the best on its validation classes (e.g. the transfer baseline's
+    linear or cosine head).
     """
     candidates = []
     for folder, card in list_checkpoints(root):
@@ -157,17 +174,13 @@ def find_checkpoint(
         head = card.get("config", {}).get("ways")
         if head is not None and head < ways:
             continue
-        serves = {(s["ways"], s["shots"]) for s in card.get("serves", [])}
-        trained_shots = card.get("training", {}).get("shots", shots)
-        validated = card.get("training", {}).get("validation", {}).get("best_accuracy") or 0.0
-        rank = (0 if (ways, shots) in serves else 1, abs(trained_shots - shots), head or 0, -validated, folder.name)
-        candidates.append((rank, folder))
+        candidates.append((serving_rank(card, ways, shots), folder.name, folder))
     if not candidates:
         raise FileNotFoundError(
             f"no shipped checkpoint for {method} on {dataset}"
             f"{'/' + split if split else ''} ({backbone}, {ways}-way {shots}-shot) in {root}"
         )
-    return min(candidates)[1]
+    return min(candidates)[2]
 
 
 def kept_start(card: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fewshot.checkpoints import evaluation_on_test, list_checkpoints  # noqa: E402
+from fewshot.checkpoints import evaluation_on_test, list_checkpoints, serving_rank  # noqa: E402
 from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noqa: E402
 
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
@@ -68,6 +68,13 @@ def of_row(card: dict, method: str, head: str | None) -> bool:
     return card["method"] == method and (head is None or card.get("config", {}).get("head") == head)
 
 
+def serving_card(cards: list[dict], ways: int, shots: int) -> dict | None:
+    """Of the cards that list ``(ways, shots)`` under ``serves``, the one the app serves it with
+    (``fewshot.checkpoints.find_checkpoint``'s rule); None when none does."""
+    serving = [c for c in cards if {"ways": ways, "shots": shots} in c.get("serves", [])]
+    return min(serving, key=lambda c: serving_rank(c, ways, shots), default=None)
+
+
 def table(dataset: str, split: str, backbone: str, settings, published: dict | None,
           episodes: int = EPISODES) -> str | None:
     """One Markdown table, or None when no checkpoint of this kind is shipped."""
@@ -81,11 +88,7 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
             continue
         cells, used = [], {}
         for ways, shots in settings:
-            serving = [c for c in mine if {"ways": ways, "shots": shots} in c.get("serves", [])]
-            # of several, the one the app serves (fewshot.checkpoints.find_checkpoint): trained on
-            # the closest number of shots
-            card = min(serving, key=lambda c: (abs(c["training"].get("shots", shots) - shots), c["name"]),
-                       default=None)
+            card = serving_card(mine, ways, shots)
             result = None if card is None else evaluation_on_test(card, ways, shots, **variant)
             if card is not None:
                 used[card["name"]] = (card["training"].get("best_step", card["training"]["steps"]),

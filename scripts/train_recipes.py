@@ -7,11 +7,13 @@
 Each recipe is one ``python -m fewshot.train`` command (``--list`` prints them): one per
 shipped checkpoint, and a few runs that are not shipped: ``-trainonly`` runs, which fix the
 length of a train+val retrain; ``-retrain`` and ``-candidate`` runs, written under ``runs/``
-until they replace a shipped network (``--only`` picks). Where a recipe changed after its checkpoint was made (the Conv-4 transfer
-baselines now train with ``--augment``), the checkpoint's card holds the command that made it
-(``training.command``, ``training.reproduce``). Runs are resumable: with ``--time-limit``
-each stops cleanly and running this again continues from ``runs/<name>/state.pt``. On CUDA, MAML's meta-update is captured in a CUDA graph; a run whose
-capture fails or disagrees with eager execution is retried without it.
+until they replace a shipped network (``--only`` picks). Where a recipe changed after its
+checkpoint was made (the Conv-4 transfer baselines now train with ``--augment``), the
+checkpoint's card holds the command that made it (``training.command``,
+``training.reproduce``). Runs are resumable: with ``--time-limit`` each stops cleanly and
+running this again continues from ``runs/<name>/state.pt``. On CUDA, MAML's meta-update is
+captured in a CUDA graph; a run whose capture fails or disagrees with eager execution is
+retried without it.
 """
 
 from __future__ import annotations
@@ -65,8 +67,7 @@ def recipes() -> dict[str, list[str]]:
             # min on one CPU thread, 2026-12-04): its GPU run stopped at 7,590 with validation still
             # rising. Validation (20-way 5-shot, 300 episodes) 98.35% at 8,000, 98.40-98.44% from
             # 10,000 on, best 98.438% at 16,000: the length of the train+val retrain ("-retrain",
-            # under runs/ until it ends, then copied here whatever its test result). The shipped
-            # network is the 7,590-episode retrain until then (its card's command)
+            # run under runs/, 66 min, then copied into checkpoints/ whatever its test result)
             table["matching-omniglot-vinyals-5shot-trainonly"] = table["matching-omniglot-vinyals-5shot"]
             table["matching-omniglot-vinyals-5shot"] = [
                 "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",

@@ -107,6 +107,26 @@ def test_a_setting_two_cards_serve_shows_the_one_trained_on_its_shots(monkeypatc
     assert "`a-1shot` (100 / 100), `a-5shot` (100 / 100)" in row
 
 
+def test_every_cell_shows_the_network_the_app_serves_that_setting_with():
+    """On the shipped cards: a cell's checkpoint is the one ``find_checkpoint`` gives the app,
+    for every setting a card serves (one ranking, ``checkpoints.serving_rank``). The transfer
+    rows are left out: there the table has a row per head and the app the better validated."""
+    from fewshot.checkpoints import find_checkpoint, list_checkpoints
+
+    module = results_table()
+    cards = [card for _, card in list_checkpoints(ROOT / "checkpoints") if card["method"] != "transfer"]
+    checked = 0
+    for c in cards:
+        for setting in c.get("serves", []):
+            ways, shots = setting["ways"], setting["shots"]
+            kind = (c["method"], c["dataset"], c.get("split"), c.get("backbone", "conv4"))
+            group = [d for d in cards if (d["method"], d["dataset"], d.get("split"), d.get("backbone", "conv4")) == kind]
+            served = find_checkpoint(c["method"], c["dataset"], c.get("split"), ways, shots, kind[3])
+            assert module.serving_card(group, ways, shots)["name"] == served.name, (kind, ways, shots)
+            checked += 1
+    assert checked >= 40
+
+
 def test_maml_under_finns_test_protocol_is_a_row_of_its_own_where_recorded(monkeypatch):
     """``fewshot.evaluate --transductive`` entries make a second MAML row, judged against the
     paper (it is the paper's protocol); the main MAML row keeps the app's evaluation."""
