@@ -247,7 +247,10 @@ def test_meta_lstm_streams_its_updates_and_learned_gates():
     for record in steps[1:]:
         for gate in ("input_gate", "forget_gate"):
             assert set(record[gate]) == {"block1", "block2", "block3", "block4", "classifier"}
-            assert all(0.0 < value < 1.0 for value in record[gate].values())
+            # sigmoids; in float32 one can round to exactly 1 (the continued 1-shot network's forget
+            # gates do from the second update on: it learned to keep θ and only add to it)
+            assert all(0.0 <= value <= 1.0 for value in record[gate].values())
+        assert all(0.0 < value < 1.0 for value in record["input_gate"].values())  # it does step
     assert steps[-1]["support_loss"] < steps[0]["support_loss"]
     assert steps[-1]["query_accuracy"] >= steps[0]["query_accuracy"] + 0.3
     assert result.accuracy == pytest.approx(steps[-1]["query_accuracy"])
