@@ -85,14 +85,30 @@ def evaluation_on_test(card: dict[str, Any], ways: int, shots: int, nearest: boo
     (``fewshot.evaluate --finetune-steps n``, at its default learning rate).
     """
     wanted = {"adapt_transductive"} if transductive else {"adapt_steps"} if finetuned else set()
-    recorded = [e for e in card.get("evaluation", []) if e.get("split") == card.get("split")
-                and {k for k in e if k.startswith("adapt_")} == wanted]
-    exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]
-    if exact:
-        return max(exact, key=lambda e: e["episodes"])
-    if not nearest or not recorded:
-        return None
+    recorded = _recorded(card, card.get("split"), wanted)
+    exact = _most_episodes(recorded, ways, shots)
+    if exact is not None or not nearest or not recorded:
+        return exact
     return min(recorded, key=lambda e: (abs(e["shots"] - shots), abs(e["ways"] - ways), -e["episodes"]))
+
+
+def evaluation_on_validation(card: dict[str, Any], ways: int, shots: int) -> dict[str, Any] | None:
+    """The card's evaluation of exactly ``ways``-way ``shots``-shot on its split's validation
+    classes (``fewshot.evaluate --part val --record``), at the checkpoint's own adaptation
+    settings (the one with most episodes), if recorded. What :func:`serving_rank` compares
+    where two networks could serve a setting: chosen on validation, never on test."""
+    return _most_episodes(_recorded(card, f"{card.get('split')}/val", set()), ways, shots)
+
+
+def _recorded(card: dict[str, Any], split: str | None, adapt: set[str]) -> list[dict[str, Any]]:
+    """The card's evaluations on ``split`` whose ``adapt_*`` settings are exactly ``adapt``."""
+    return [e for e in card.get("evaluation", []) if e.get("split") == split
+            and {k for k in e if k.startswith("adapt_")} == adapt]
+
+
+def _most_episodes(recorded: list[dict[str, Any]], ways: int, shots: int) -> dict[str, Any] | None:
+    exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]
+    return max(exact, key=lambda e: e["episodes"]) if exact else None
 
 
 def write_card(folder: Path | str, card: dict[str, Any]) -> None:
@@ -134,17 +150,23 @@ def list_checkpoints(root: Path | str = CHECKPOINT_DIR) -> list[tuple[Path, dict
 def serving_rank(card: dict[str, Any], ways: int, shots: int) -> tuple:
     """How well a card serves ``ways``-way ``shots``-shot tasks; the smallest rank serves.
 
-    In order: listed under ``serves``; trained on the closest number of shots; the narrowest
-    head wide enough (MAML); the best on its validation classes; then its name, so that the
-    choice never depends on the order of folders. One rule for the app
-    (:func:`find_checkpoint`) and the README's table (``scripts/results_table.py``).
+    In order: listed under ``serves``; measured at exactly this setting on the validation
+    classes (:func:`evaluation_on_validation`), a card with such a record before one without
+    and the more accurate first; trained on the closest number of shots; the narrowest head
+    wide enough (MAML); the best on its own validation during training; then its name, so
+    that the choice never depends on the order of folders. One rule for the app
+    (:func:`find_checkpoint`) and the README's table (``scripts/results_table.py``): where
+    two networks could serve a setting (Meta-LSTM's 1-shot and 5-shot networks at 5-way
+    5-shot), record both with the same ``fewshot.evaluate --part val ... --record`` command
+    and the better one serves, whatever the test says.
     """
     training = card.get("training", {})
     serves = {(s["ways"], s["shots"]) for s in card.get("serves", [])}
     head = card.get("config", {}).get("ways")
     validated = training.get("validation", {}).get("best_accuracy") or 0.0
-    return (0 if (ways, shots) in serves else 1, abs(training.get("shots", shots) - shots),
-            head or 0, -validated, card.get("name", ""))
+    measured = evaluation_on_validation(card, ways, shots)
+    return (0 if (ways, shots) in serves else 1, *((0, -measured["accuracy"]) if measured else (1, 0.0)),
+            abs(training.get("shots", shots) - shots), head or 0, -validated, card.get("name", ""))
 
 
 def find_checkpoint(
@@ -160,8 +182,9 @@ def find_checkpoint(
 
     Of the cards of this method, dataset, split and backbone whose head is wide enough
     (MAML), the one of smallest :func:`serving_rank`: listed under ``serves``, then the
-    closest in shots, then the best on its validation classes (e.g. the transfer baseline's
-    linear or cosine head).
+    better measured at this setting on the validation classes where recorded, then the
+    closest in shots, then the best on its validation classes during training (e.g. the
+    transfer baseline's linear or cosine head).
     """
     candidates = []
     for folder, card in list_checkpoints(root):

@@ -56,6 +56,9 @@ def test_checkpoint_selection():
     assert find_checkpoint("maml", "omniglot", "vinyals", 3, 5).name == "maml-omniglot-vinyals-5w5s"
     assert find_checkpoint("protonet", "omniglot", "vinyals", 20, 5).name == "protonet-omniglot-vinyals-5shot"
     assert find_checkpoint("siamese", "omniglot", "lake", 20, 5).name == "siamese-omniglot-lake"
+    # both Meta-LSTM 5-way networks list 5-way 5-shot; the validation recorded there chose the 1-shot one
+    assert find_checkpoint("meta-lstm", "omniglot", "lake", 5, 5).name == "meta-lstm-omniglot-lake-1shot"
+    assert find_checkpoint("meta-lstm", "omniglot", "lake", 5, 4).name == "meta-lstm-omniglot-lake-5shot"
     with pytest.raises(FileNotFoundError):
         find_checkpoint("maml", "omniglot", "vinyals", 40, 1)
 
@@ -190,3 +193,35 @@ def test_kept_start_is_a_trained_run_that_kept_step_0():
     assert not kept_start({"training": {**run, "init": {"checkpoint": "maml-omniglot-vinyals-5w1s"}}})  # learned before
     assert not kept_start({"training": {"steps": 0, "best_step": 0}})  # no learning at all: nothing to keep
     assert not kept_start({})
+
+
+def test_a_setting_two_networks_could_serve_goes_to_the_better_one_on_validation_there():
+    """Meta-LSTM's 1-shot and 5-shot networks both list 5-way 5-shot: the one that scored
+    better there on the validation classes (``fewshot.evaluate --part val --record``) serves,
+    before the closest training shots; a card with that record ranks before one without; test
+    results, validation at other settings and other adaptation settings never decide."""
+    from fewshot.checkpoints import evaluation_on_validation, serving_rank
+
+    def card(name, shots, *evaluations):
+        return {"name": name, "split": "lake", "serves": [{"ways": 5, "shots": 1}, {"ways": 5, "shots": 5}],
+                "training": {"shots": shots, "validation": {"best_accuracy": 0.9}}, "evaluation": list(evaluations)}
+
+    def run(shots, accuracy, split="lake/val", episodes=500, **extra):
+        return {"split": split, "ways": 5, "shots": shots, "episodes": episodes, "accuracy": accuracy, **extra}
+
+    def served(*cards, ways=5, shots=5):
+        return min(cards, key=lambda c: serving_rank(c, ways, shots))["name"]
+
+    one = card("one", 1, run(5, 0.982), run(5, 0.90, episodes=100), run(5, 0.99, split="lake"))
+    five = card("five", 5, run(5, 0.971), run(5, 0.999, adapt_steps=10))
+    assert evaluation_on_validation(one, 5, 5)["accuracy"] == 0.982  # the most episodes, not the best
+    assert evaluation_on_validation(five, 5, 5)["accuracy"] == 0.971  # its own adaptation, not fine-tuned
+    assert evaluation_on_validation(one, 5, 4) is None
+    assert served(one, five) == "one"
+    assert served(one, {**five, "evaluation": [run(5, 0.983)]}) == "five"
+    assert served(one, {**five, "evaluation": [run(5, 0.99, split="lake")]}) == "one"  # the test never decides
+    assert served({**one, "evaluation": []}, {**five, "evaluation": []}) == "five"  # unmeasured: closest shots
+    assert served({**one, "evaluation": [run(5, 0.5)]}, {**five, "evaluation": []}) == "one"  # measured first
+    assert served(one, five, shots=4) == "five"  # no validation at 5-way 4-shot: closest shots
+    assert served(one, {**five, "serves": []}) == "one"
+    assert served({**one, "serves": []}, five) == "five"  # listed under serves before all else
