@@ -124,8 +124,11 @@ def _load_omniglot_part(root: Path, background: bool, download: bool) -> tuple[l
 def resize_drawing(image: Image.Image, size: int) -> np.ndarray:
     """An Omniglot drawing (white paper, black ink) as ``size`` x ``size`` uint8, ink = 255.
 
-    The whole 105x105 canvas is resized with Lanczos antialiasing, as in the published
-    protocols (no cropping), then inverted so that ink is bright on a zero background.
+    The whole 105x105 canvas (no cropping) is resized to grey levels with Lanczos
+    antialiasing, then inverted so that ink is bright on a zero background. The papers' code
+    (Finn et al.'s resize script, Snell et al.'s loader) called PIL's ``resize`` on the 1-bit
+    PNG as opened, for which Pillow takes the nearest pixel whatever filter is asked: their
+    networks read binary characters. ``benchmarks/omniglot_inputs.py`` trains on both.
     """
     grey = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
     return 255 - np.asarray(grey, dtype=np.uint8)

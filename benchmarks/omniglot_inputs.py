@@ -1,0 +1,98 @@
+"""Omniglot as the papers' code read it, beside this project's input: a protocol detail measured.
+
+    python benchmarks/omniglot_inputs.py --time-limit 3000   # meta-train (resumable), then print the table
+    python benchmarks/omniglot_inputs.py                     # print the table only
+
+Finn et al.'s resize script (``data/omniglot_resized/resize_images.py`` in their code) and
+Snell et al.'s loader (``protonets/data/omniglot.py``) both call PIL's ``resize`` on the PNGs as
+opened: 1-bit images, for which Pillow ignores the filter asked for and takes the nearest pixel.
+So the published networks read binary 28x28 characters, thin strokes broken where the nearest
+pixels missed them. This project resizes the whole canvas with Lanczos antialiasing to grey
+levels (``fewshot.data.resize_drawing``), as reimplementations built on torchvision's Omniglot
+(which converts to greyscale first) do.
+
+This script meta-trains Prototypical Networks' Vinyals-split 1-shot recipe (Snell et al. 2017:
+60-way episodes, 5 queries per class, Adam at 10^-3 halved every 2,000 episodes, seed 0, the
+training characters only) on the papers' input, with ``fewshot.train`` unchanged, and prints
+its validation curve (20-way 1-shot, the same 300 seeded episodes of the validation
+characters, each run reading its own input) beside the same recipe's curve on this project's
+input, from that run's resume state (``runs/protonet-omniglot-vinyals-1shot-trainonly``).
+The papers' input has its own cache (``.cache/papers-inputs``); nothing shipped reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import fewshot.data  # noqa: E402
+from fewshot import train  # noqa: E402
+
+RECIPE = ["--method", "protonet", "--dataset", "omniglot", "--split", "vinyals", "--seed", "0", "--ways", "60",
+          "--shots", "1", "--queries", "5", "--steps", "20000", "--val-every", "1000", "--val-ways", "20",
+          "--val-episodes", "300"]
+PROJECT_RUN = ROOT / "runs" / "protonet-omniglot-vinyals-1shot-trainonly" / "state.pt"
+PAPERS_RUN = ROOT / "runs" / "protonet-omniglot-vinyals-1shot-papers-inputs"
+
+
+def papers_resize(image: Image.Image, size: int) -> np.ndarray:
+    """A drawing as the papers' code read it: PIL's ``resize`` on the 1-bit PNG as opened (the
+    nearest pixel, whatever the filter), as ``size`` x ``size`` uint8 with ink = 255 and paper 0,
+    the layout of :func:`fewshot.data.resize_drawing`."""
+    if image.mode != "1":
+        raise ValueError(f"Omniglot's drawings are 1-bit PNGs; this one is {image.mode!r}")
+    paper = np.asarray(image.resize((size, size)), dtype=bool)  # True where the paper is white
+    return np.where(paper, 0, 255).astype(np.uint8)
+
+
+def use_papers_input() -> None:
+    """From here on, this process loads Omniglot as the papers' code did, into its own cache."""
+    os.environ["FEWSHOT_CACHE"] = str(ROOT / ".cache" / "papers-inputs")
+    fewshot.data.resize_drawing = papers_resize
+
+
+def curve(state: Path) -> dict[int, float]:
+    """Validation accuracy by step from a ``fewshot.train`` resume state (empty if absent)."""
+    if not state.is_file():
+        return {}
+    saved = torch.load(state, map_location="cpu", weights_only=True)
+    return {row["step"]: row["val_accuracy"] for row in saved["curve"] if row.get("val_accuracy") is not None}
+
+
+def table(ours: dict[int, float], papers: dict[int, float]) -> str:
+    lines = ["| episodes | this project's input (Lanczos, grey levels) | papers' input (nearest pixel, binary) | "
+             "papers' minus ours (points) |", "| ---: | ---: | ---: | ---: |"]
+    for step in sorted(set(ours) & set(papers)):
+        lines.append(f"| {step:,} | {100 * ours[step]:.2f} | {100 * papers[step]:.2f} | "
+                     f"{100 * (papers[step] - ours[step]):+.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--time-limit", type=float, default=0,
+                        help="seconds of meta-training on the papers' input first (resumes its run); 0: table only")
+    parser.add_argument("--out", type=Path, default=PAPERS_RUN, help="the papers'-input run's folder")
+    parser.add_argument("--ours", type=Path, default=PROJECT_RUN, help="resume state of the run on this project's input")
+    args = parser.parse_args(argv)
+    if args.time_limit > 0:
+        use_papers_input()
+        train.main(RECIPE + ["--out", str(args.out / "checkpoint"), "--state", str(args.out / "state.pt"),
+                             "--device", "cpu", "--quiet", "--time-limit", str(args.time_limit)])
+    print("Validation accuracy %, 20-way 1-shot, 300 episodes (seed 0) of the validation characters; Prototypical "
+          "Networks, Vinyals split, 60-way 1-shot training episodes, seed 0")
+    print()
+    print(table(curve(args.ours), curve(args.out / "state.pt")))
+
+
+if __name__ == "__main__":
+    main()
