@@ -106,7 +106,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="validation episodes, the same fixed tasks each time (default 200)")
     parser.add_argument("--val-ways", type=int, default=None, help="validation ways (default: the first served)")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (resumably) after this many seconds")
-    parser.add_argument("--serve", default=None, help="settings this checkpoint serves, e.g. 5x1,20x1")
+    parser.add_argument("--serve", default=None,
+                        help="settings this checkpoint serves, e.g. 5x1,20x1 (where two checkpoints list one, the "
+                             "better of their validation evaluations recorded at it serves it: "
+                             "fewshot.checkpoints.serving_rank)")
     parser.add_argument("--cuda-graph", action="store_true", help="capture the meta-update in a CUDA graph")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--export", action="store_true",
