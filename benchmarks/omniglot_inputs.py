@@ -2,6 +2,7 @@
 
     python benchmarks/omniglot_inputs.py --time-limit 3000   # meta-train (resumable), then print the table
     python benchmarks/omniglot_inputs.py                     # print the table only
+    python benchmarks/omniglot_inputs.py --method matching --time-limit 1200
 
 Finn et al.'s resize script (``data/omniglot_resized/resize_images.py`` in their code) and
 Snell et al.'s loader (``protonets/data/omniglot.py``) both call PIL's ``resize`` on the PNGs as
@@ -11,18 +12,21 @@ pixels missed them. This project resizes the whole canvas with Lanczos antialias
 levels (``fewshot.data.resize_drawing``), as reimplementations built on torchvision's Omniglot
 (which converts to greyscale first) do.
 
-This script meta-trains Prototypical Networks' Vinyals-split 1-shot recipe (Snell et al. 2017:
-60-way episodes, 5 queries per class, Adam at 10^-3 halved every 2,000 episodes, seed 0, the
-training characters only) on the papers' input, with ``fewshot.train`` unchanged, and prints
-its validation curve (20-way 1-shot, the same 300 seeded episodes of the validation
-characters, each run reading its own input) beside the same recipe's curve on this project's
-input, from that run's resume state (``runs/protonet-omniglot-vinyals-1shot-trainonly``).
+This script meta-trains a Vinyals-split 1-shot recipe on the papers' input, with
+``fewshot.train`` unchanged: Prototypical Networks' (Snell et al. 2017: 60-way episodes, 5
+queries per class, Adam at 10^-3 halved every 2,000 episodes, seed 0, the training characters
+only) or Matching Networks' (20-way episodes, Adam at 10^-3). It prints the validation curve
+(20-way 1-shot, the same 300 seeded episodes of the validation characters, each run reading
+its own input) beside the same recipe's curve on this project's input: for Prototypical
+Networks the train-only run's resume state (``runs/protonet-omniglot-vinyals-1shot-trainonly``,
+on this CPU), for Matching Networks the shipped checkpoint's curve (its run on a lent H200).
 The papers' input has its own cache (``.cache/papers-inputs``); nothing shipped reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from pathlib import Path
@@ -37,11 +41,13 @@ sys.path.insert(0, str(ROOT))
 import fewshot.data  # noqa: E402
 from fewshot import train  # noqa: E402
 
-RECIPE = ["--method", "protonet", "--dataset", "omniglot", "--split", "vinyals", "--seed", "0", "--ways", "60",
-          "--shots", "1", "--queries", "5", "--steps", "20000", "--val-every", "1000", "--val-ways", "20",
-          "--val-episodes", "300"]
-PROJECT_RUN = ROOT / "runs" / "protonet-omniglot-vinyals-1shot-trainonly" / "state.pt"
-PAPERS_RUN = ROOT / "runs" / "protonet-omniglot-vinyals-1shot-papers-inputs"
+COMMON = ["--dataset", "omniglot", "--split", "vinyals", "--seed", "0", "--shots", "1", "--queries", "5",
+          "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+# method: (its recipe's own arguments, the curve of that recipe on this project's input)
+RECIPES = {
+    "protonet": (["--ways", "60"], ROOT / "runs" / "protonet-omniglot-vinyals-1shot-trainonly" / "state.pt"),
+    "matching": (["--ways", "20"], ROOT / "checkpoints" / "matching-omniglot-vinyals-1shot" / "curve.csv"),
+}
 
 
 def papers_resize(image: Image.Image, size: int) -> np.ndarray:
@@ -60,12 +66,18 @@ def use_papers_input() -> None:
     fewshot.data.resize_drawing = papers_resize
 
 
-def curve(state: Path) -> dict[int, float]:
-    """Validation accuracy by step from a ``fewshot.train`` resume state (empty if absent)."""
-    if not state.is_file():
+def curve(path: Path) -> dict[int, float]:
+    """Validation accuracy by step from a ``fewshot.train`` resume state or a checkpoint's
+    ``curve.csv`` (empty if absent)."""
+    if not path.is_file():
         return {}
-    saved = torch.load(state, map_location="cpu", weights_only=True)
-    return {row["step"]: row["val_accuracy"] for row in saved["curve"] if row.get("val_accuracy") is not None}
+    if path.suffix == ".csv":
+        with open(path, newline="") as handle:
+            rows = [{"step": int(r["step"]), "val_accuracy": float(r["val_accuracy"]) if r["val_accuracy"] else None}
+                    for r in csv.DictReader(handle)]
+    else:
+        rows = torch.load(path, map_location="cpu", weights_only=True)["curve"]
+    return {row["step"]: row["val_accuracy"] for row in rows if row.get("val_accuracy") is not None}
 
 
 def table(ours: dict[int, float], papers: dict[int, float]) -> str:
@@ -79,19 +91,25 @@ def table(ours: dict[int, float], papers: dict[int, float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", choices=sorted(RECIPES), default="protonet")
     parser.add_argument("--time-limit", type=float, default=0,
                         help="seconds of meta-training on the papers' input first (resumes its run); 0: table only")
-    parser.add_argument("--out", type=Path, default=PAPERS_RUN, help="the papers'-input run's folder")
-    parser.add_argument("--ours", type=Path, default=PROJECT_RUN, help="resume state of the run on this project's input")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the papers'-input run's folder (runs/<method>-omniglot-vinyals-1shot-papers-inputs)")
+    parser.add_argument("--ours", type=Path, default=None,
+                        help="resume state or curve.csv of the same recipe on this project's input")
     args = parser.parse_args(argv)
+    recipe, ours = RECIPES[args.method]
+    out = args.out or ROOT / "runs" / f"{args.method}-omniglot-vinyals-1shot-papers-inputs"
     if args.time_limit > 0:
         use_papers_input()
-        train.main(RECIPE + ["--out", str(args.out / "checkpoint"), "--state", str(args.out / "state.pt"),
-                             "--device", "cpu", "--quiet", "--time-limit", str(args.time_limit)])
-    print("Validation accuracy %, 20-way 1-shot, 300 episodes (seed 0) of the validation characters; Prototypical "
-          "Networks, Vinyals split, 60-way 1-shot training episodes, seed 0")
+        train.main(["--method", args.method] + recipe + COMMON + [
+            "--out", str(out / "checkpoint"), "--state", str(out / "state.pt"), "--device", "cpu", "--quiet",
+            "--time-limit", str(args.time_limit)])
+    print(f"Validation accuracy %, 20-way 1-shot, 300 episodes (seed 0) of the validation characters; "
+          f"{args.method}, Vinyals split, {recipe[1]}-way 1-shot training episodes, seed 0")
     print()
-    print(table(curve(args.ours), curve(args.out / "state.pt")))
+    print(table(curve(args.ours or ours), curve(out / "state.pt")))
 
 
 if __name__ == "__main__":

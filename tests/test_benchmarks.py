@@ -139,13 +139,16 @@ def test_omniglot_inputs_prints_the_two_curves_at_the_steps_they_share(tmp_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"curve": [{"step": s, "val_accuracy": a} for s, a in curve]}, path)
 
-    state(tmp_path / "ours.pt", [(0, 0.32), (1000, 0.9356), (2000, 0.9507)])
     state(tmp_path / "papers" / "state.pt", [(0, 0.31), (1000, 0.9401), (1500, 0.95)])
-    out = subprocess.run(
-        [sys.executable, "benchmarks/omniglot_inputs.py", "--ours", str(tmp_path / "ours.pt"),
-         "--out", str(tmp_path / "papers")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    ).stdout
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
-            if line.startswith("| ") and line[2].isdigit()]
-    assert rows == [["0", "32.00", "31.00", "-1.00"], ["1,000", "93.56", "94.01", "+0.45"]]
+    state(tmp_path / "ours.pt", [(0, 0.32), (1000, 0.9356), (2000, 0.9507)])  # a resume state, or a curve.csv:
+    (tmp_path / "curve.csv").write_text("step,loss,accuracy,val_accuracy,val_ci95,seconds\n"
+                                        "0,,,0.32,0.005,0.0\n1000,0.4,0.9,0.9356,0.004,45.8\n")
+    for ours in ("ours.pt", "curve.csv"):
+        out = subprocess.run(
+            [sys.executable, "benchmarks/omniglot_inputs.py", "--ours", str(tmp_path / ours),
+             "--out", str(tmp_path / "papers")],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+        ).stdout
+        rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
+                if line.startswith("| ") and line[2].isdigit()]
+        assert rows == [["0", "32.00", "31.00", "-1.00"], ["1,000", "93.56", "94.01", "+0.45"]]
