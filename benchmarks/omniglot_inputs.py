@@ -2,7 +2,7 @@
 
     python benchmarks/omniglot_inputs.py --time-limit 3000   # meta-train (resumable), then print the table
     python benchmarks/omniglot_inputs.py                     # print the table only
-    python benchmarks/omniglot_inputs.py --method matching --time-limit 1200
+    python benchmarks/omniglot_inputs.py --method matching --time-limit 1200 --test 20x1,5x1
 
 Finn et al.'s resize script (``data/omniglot_resized/resize_images.py`` in their code) and
 Snell et al.'s loader (``protonets/data/omniglot.py``) both call PIL's ``resize`` on the PNGs as
@@ -20,13 +20,19 @@ only) or Matching Networks' (20-way episodes, Adam at 10^-3). It prints the vali
 its own input) beside the same recipe's curve on this project's input: for Prototypical
 Networks the train-only run's resume state (``runs/protonet-omniglot-vinyals-1shot-trainonly``,
 on this CPU), for Matching Networks the shipped checkpoint's curve (its run on a lent H200).
-The papers' input has its own cache (``.cache/papers-inputs``); nothing shipped reads it.
+With ``--test``, the papers'-input run's checkpoint (its best validation) is also evaluated on
+the test characters as the papers' code read them, 1,000 episodes, seed 0, beside the test
+figure recorded for the shipped checkpoint of that recipe where it is that run (Matching
+Networks). The papers' input has its own cache (``.cache/papers-inputs``); nothing shipped
+reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import os
 import sys
 from pathlib import Path
@@ -39,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fewshot.data  # noqa: E402
-from fewshot import train  # noqa: E402
+from fewshot import evaluate, train  # noqa: E402
+from fewshot.checkpoints import evaluation_on_test, read_card  # noqa: E402
 
 COMMON = ["--dataset", "omniglot", "--split", "vinyals", "--seed", "0", "--shots", "1", "--queries", "5",
           "--steps", "20000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
@@ -48,6 +55,7 @@ RECIPES = {
     "protonet": (["--ways", "60"], ROOT / "runs" / "protonet-omniglot-vinyals-1shot-trainonly" / "state.pt"),
     "matching": (["--ways", "20"], ROOT / "checkpoints" / "matching-omniglot-vinyals-1shot" / "curve.csv"),
 }
+SHIPPED = {"matching": ROOT / "checkpoints" / "matching-omniglot-vinyals-1shot"}  # the same recipe's run, shipped
 
 
 def papers_resize(image: Image.Image, size: int) -> np.ndarray:
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="the papers'-input run's folder (runs/<method>-omniglot-vinyals-1shot-papers-inputs)")
     parser.add_argument("--ours", type=Path, default=None,
                         help="resume state or curve.csv of the same recipe on this project's input")
+    parser.add_argument("--test", default="", help="settings to test the papers'-input checkpoint at, e.g. 20x1,5x1")
     args = parser.parse_args(argv)
     recipe, ours = RECIPES[args.method]
     out = args.out or ROOT / "runs" / f"{args.method}-omniglot-vinyals-1shot-papers-inputs"
@@ -110,6 +119,22 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.method}, Vinyals split, {recipe[1]}-way 1-shot training episodes, seed 0")
     print()
     print(table(curve(args.ours or ours), curve(out / "state.pt")))
+    if args.test:
+        use_papers_input()
+        shipped = read_card(SHIPPED[args.method], default={}) if args.method in SHIPPED else {}
+        print()
+        print(f"| test characters, 1,000 episodes, seed 0 | papers' input (`{out.name}`, step "
+              f"{read_card(out / 'checkpoint')['training']['best_step']:,}) | this project's input "
+              f"(`{shipped.get('name', 'none shipped')}`, step {shipped.get('training', {}).get('best_step', 0):,}) |")
+        print("| --- | ---: | ---: |")
+        for setting in args.test.split(","):
+            ways, shots = (int(n) for n in setting.split("x"))
+            with contextlib.redirect_stdout(io.StringIO()):  # (its JSON line; the table says it)
+                papers = evaluate.main(["--checkpoint", str(out / "checkpoint"), "--ways", str(ways), "--shots",
+                                        str(shots), "--episodes", "1000", "--seed", "0", "--device", "cpu", "--json"])
+            recorded = evaluation_on_test(shipped, ways, shots) if shipped else None
+            theirs = f"{100 * recorded['accuracy']:.2f} ± {100 * recorded['ci95']:.2f}" if recorded else "not recorded"
+            print(f"| {ways}-way {shots}-shot | {100 * papers['accuracy']:.2f} ± {100 * papers['ci95']:.2f} | {theirs} |")
 
 
 if __name__ == "__main__":
