@@ -1,8 +1,9 @@
 """Images that people bring, turned into what the models were trained on.
 
 Characters land in Omniglot's domain: bright ink on a zero background, 28x28, the ink's
-bounding box about 64% of the frame (the median measured over Omniglot, resized as in the
-published protocols), strokes about as wide as Omniglot's pen. Photos are resized,
+bounding box about 64% of the frame (the median measured over Omniglot as this project loads
+it: the whole canvas resized, as the published protocols did, though antialiased where they
+took the nearest pixel), strokes about as wide as Omniglot's pen. Photos are resized,
 centre-cropped and normalised with ImageNet statistics.
 
 Any size and mode is accepted (1, L, P, RGB, RGBA, LA, CMYK, 16-bit and float greyscale),
