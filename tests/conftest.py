@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
+from types import ModuleType
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -17,6 +20,17 @@ HAVE_OMNIGLOT = (default_data_root() / "omniglot" / "omniglot-py").is_dir()
 needs_omniglot = pytest.mark.skipif(not HAVE_OMNIGLOT, reason="Omniglot is not present under $FEWSHOT_DATA")
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative: str) -> ModuleType:
+    """A script of the project (``scripts/``, ``benchmarks/``: not a package) imported as a module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

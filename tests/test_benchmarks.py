@@ -1,7 +1,6 @@
 """The benchmark scripts run and print their tables (smoke tests: numbers are not asserted,
 timings on shared machines are noise)."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .conftest import needs_omniglot
+from .conftest import load_script, needs_omniglot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,13 +105,6 @@ def test_siamese_finetune_reports_each_step_count_against_no_finetuning():
         assert all(-100 <= float(cell.split("±")[0]) <= 100 for cell in row[4:6])
 
 
-def omniglot_inputs():
-    spec = importlib.util.spec_from_file_location("omniglot_inputs", ROOT / "benchmarks" / "omniglot_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @needs_omniglot
 def test_the_papers_omniglot_input_is_the_nearest_pixel_whatever_filter_their_code_asked_for():
     """Omniglot's PNGs are 1-bit: PIL's resize ignores Finn et al.'s Lanczos filter there, as
@@ -120,7 +112,7 @@ def test_the_papers_omniglot_input_is_the_nearest_pixel_whatever_filter_their_co
     are grey levels with about as much ink."""
     from fewshot.data import default_data_root, resize_drawing
 
-    module = omniglot_inputs()
+    module = load_script("benchmarks/omniglot_inputs.py")
     pngs = sorted((default_data_root() / "omniglot" / "omniglot-py" / "images_background").glob("*/*/*.png"))
     for png in pngs[:: len(pngs) // 5]:
         with Image.open(png) as image:

@@ -3,17 +3,15 @@ README is what ``scripts/results_table.py`` builds from the shipped cards now.""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def results_table():
-    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/results_table.py")
 
 
 def test_readme_tables_are_the_generated_ones():
@@ -164,7 +162,7 @@ def test_siamese_finetuned_on_each_support_set_is_a_row_of_its_own_where_recorde
 def test_the_tally_counts_a_cell_any_row_of_its_method_reaches_and_says_how_short_the_rest_are(monkeypatch):
     """Under a table with published figures: MAML's cell reached only as Finn et al.'s code
     tested counts; a shortfall is measured from the figure less its interval, by the method's
-    best row; a cell no checkpoint measured says so rather than vanish."""
+    best row; a cell with no checkpoint says so rather than vanish."""
     module = results_table()
     entry = {"split": "vinyals", "ways": 5, "shots": 1, "episodes": 1000, "ci95": 0.004}
     maml = {**card("m", method="maml"), "serves": [{"ways": 5, "shots": 1}, {"ways": 5, "shots": 5}],
