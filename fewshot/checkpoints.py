@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import PROJECT_ROOT, write_atomically, write_text_atomically
+from .data import DEFAULT_OMNIGLOT_INPUT, PROJECT_ROOT, write_atomically, write_text_atomically
 from .methods import FewShotClassifier, build_method
 
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
@@ -147,6 +147,12 @@ def list_checkpoints(root: Path | str = CHECKPOINT_DIR) -> list[tuple[Path, dict
     return found
 
 
+def omniglot_input_of(card: dict[str, Any]) -> str:
+    """How a checkpoint's network reads Omniglot drawings (``fewshot.data.OMNIGLOT_INPUTS``):
+    its card's ``omniglot_input``, else the default, which every card before the field had."""
+    return card.get("omniglot_input", DEFAULT_OMNIGLOT_INPUT)
+
+
 def serving_rank(card: dict[str, Any], ways: int, shots: int) -> tuple:
     """How well a card serves ``ways``-way ``shots``-shot tasks; the smallest rank serves.
 
@@ -177,11 +183,14 @@ def find_checkpoint(
     shots: int = 1,
     backbone: str = "conv4",
     root: Path | str = CHECKPOINT_DIR,
+    omniglot_input: str = DEFAULT_OMNIGLOT_INPUT,
 ) -> Path:
     """The shipped checkpoint that serves a setting.
 
     Of the cards of this method, dataset, split and backbone whose head is wide enough
-    (MAML), the one of smallest :func:`serving_rank`: listed under ``serves``, then the
+    (MAML) and which read Omniglot as ``omniglot_input`` says (the app's drawings and dataset
+    files are prepared as the default: a network trained on the papers' binary input is
+    measured, not served), the one of smallest :func:`serving_rank`: listed under ``serves``, then the
     better measured at this setting on the validation classes where recorded, then the
     closest in shots, then the best on its validation classes during training (e.g. the
     transfer baseline's linear or cosine head).
@@ -193,6 +202,8 @@ def find_checkpoint(
         if split is not None and card.get("split") != split:
             continue
         if card.get("backbone", "conv4") != backbone:
+            continue
+        if dataset == "omniglot" and omniglot_input_of(card) != omniglot_input:
             continue
         head = card.get("config", {}).get("ways")
         if head is not None and head < ways:

@@ -37,6 +37,10 @@ from torch import Tensor
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 OMNIGLOT_SIZE = 28
+# How a 105x105 1-bit Omniglot drawing becomes a network's 28x28 input (``resize_drawing``); a
+# checkpoint's card names its own (``omniglot_input``; absent: the default, as before it was recorded)
+OMNIGLOT_INPUTS = ("lanczos-grey", "binary-nearest")
+DEFAULT_OMNIGLOT_INPUT = "lanczos-grey"
 MINI_IMAGENET_SIZE = 84
 DRAWINGS_PER_CHARACTER = 20
 # ImageNet statistics, used to normalise photos for every photo model.
@@ -96,7 +100,8 @@ def _local_omniglot_class():
     return LocalOmniglot
 
 
-def _load_omniglot_part(root: Path, background: bool, download: bool) -> tuple[list[str], np.ndarray]:
+def _load_omniglot_part(root: Path, background: bool, download: bool,
+                        omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> tuple[list[str], np.ndarray]:
     """Decode every drawing of one Omniglot part to 28x28, ink = 255 on 0."""
     LocalOmniglot = _local_omniglot_class()
     try:
@@ -115,23 +120,40 @@ def _load_omniglot_part(root: Path, background: bool, download: bool) -> tuple[l
         arrays = []
         for name in drawings:
             with Image.open(os.path.join(dataset.target_folder, character, name)) as image:
-                arrays.append(resize_drawing(image, OMNIGLOT_SIZE))
+                arrays.append(resize_drawing(image, OMNIGLOT_SIZE, omniglot_input))
         names.append(f"{part}/{character}")
         images.append(np.stack(arrays))
     return names, np.stack(images)
 
 
-def resize_drawing(image: Image.Image, size: int) -> np.ndarray:
+def resize_drawing(image: Image.Image, size: int, omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> np.ndarray:
     """An Omniglot drawing (white paper, black ink) as ``size`` x ``size`` uint8, ink = 255.
 
-    The whole 105x105 canvas (no cropping) is resized to grey levels with Lanczos
-    antialiasing, then inverted so that ink is bright on a zero background. The papers' code
-    (Finn et al.'s resize script, Snell et al.'s loader) called PIL's ``resize`` on the 1-bit
-    PNG as opened, for which Pillow takes the nearest pixel whatever filter is asked: their
-    networks read binary characters. ``benchmarks/omniglot_inputs.py`` trains on both.
+    The whole 105x105 canvas is resized (no cropping), then inverted so that ink is bright on
+    a zero background, in one of two ways (:data:`OMNIGLOT_INPUTS`):
+
+    * ``lanczos-grey`` (this project's default): converted to grey levels and resized with
+      Lanczos antialiasing.
+    * ``binary-nearest`` (the papers' input): PIL's ``resize`` on the 1-bit PNG as opened, as
+      Finn et al.'s resize script and Snell et al.'s loader called it. For a 1-bit image Pillow
+      takes the nearest pixel whatever filter is asked for, so the published networks read
+      binary characters (ink 255, paper 0), strokes broken where the nearest pixels missed
+      them. ``benchmarks/omniglot_inputs.py`` measures what the difference costs.
     """
-    grey = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
-    return 255 - np.asarray(grey, dtype=np.uint8)
+    if check_omniglot_input(omniglot_input) == "lanczos-grey":
+        grey = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
+        return 255 - np.asarray(grey, dtype=np.uint8)
+    if image.mode != "1":
+        raise ValueError(f"the papers' input resizes Omniglot's 1-bit PNGs; this image is {image.mode!r}")
+    paper = np.asarray(image.resize((size, size)), dtype=bool)  # True where the paper is white
+    return np.where(paper, 0, 255).astype(np.uint8)
+
+
+def check_omniglot_input(omniglot_input: str) -> str:
+    """``omniglot_input`` if it is one of :data:`OMNIGLOT_INPUTS`; else a ValueError naming them."""
+    if omniglot_input not in OMNIGLOT_INPUTS:
+        raise ValueError(f"unknown Omniglot input {omniglot_input!r}: choose from {', '.join(OMNIGLOT_INPUTS)}")
+    return omniglot_input
 
 
 def process_tmp(path: Path) -> Path:
@@ -165,17 +187,25 @@ def write_text_atomically(path: Path, text: str) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
-def load_omniglot_bank(root: Path | None = None, download: bool = False) -> tuple[list[str], np.ndarray]:
-    """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])``, cached after the first call."""
+def omniglot_cache(omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> Path:
+    """Where the decoded drawings of one input are cached (the default's name predates the others)."""
+    suffix = "" if check_omniglot_input(omniglot_input) == DEFAULT_OMNIGLOT_INPUT else f"-{omniglot_input}"
+    return default_cache_dir() / f"omniglot-{OMNIGLOT_SIZE}{suffix}.npz"
+
+
+def load_omniglot_bank(root: Path | None = None, download: bool = False,
+                       omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> tuple[list[str], np.ndarray]:
+    """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])`` read as ``omniglot_input``
+    says (:func:`resize_drawing`), cached after the first call."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
-    cache = default_cache_dir() / f"omniglot-{OMNIGLOT_SIZE}.npz"
+    cache = omniglot_cache(omniglot_input)
     if cache.exists():
         with np.load(cache) as stored:
             if str(stored["root"]) == str(root.resolve()) or not (root / "omniglot-py").exists():
                 return [str(n) for n in stored["names"]], stored["images"]
     names, images = [], []
     for background in (True, False):
-        part_names, part_images = _load_omniglot_part(root, background, download)
+        part_names, part_images = _load_omniglot_part(root, background, download, omniglot_input)
         names += part_names
         images.append(part_images)
     images = np.concatenate(images)
@@ -398,8 +428,12 @@ def load_dataset(
     download: bool = False,
     backbone: str = "conv4",
     max_examples: int | None = None,
+    omniglot_input: str = DEFAULT_OMNIGLOT_INPUT,
 ) -> FewShotDataset:
     """One part of a few-shot split, in memory: ``load_dataset("omniglot", "vinyals", "test")``.
+
+    Omniglot's drawings are read as ``omniglot_input`` says (:data:`OMNIGLOT_INPUTS`); a
+    dataset read otherwise than the default says so in its description.
 
     With a pretrained ``backbone`` (``efficientnet-lite0``, photos only) the dataset holds that
     encoder's feature vectors instead of pixels (computed once, then cached; with
@@ -417,7 +451,7 @@ def load_dataset(
                               f"mini-imagenet/ravi/{part}/{backbone}{described}")
     if dataset == "omniglot":
         root = Path(root) if root is not None else default_data_root() / "omniglot"
-        names, bank = load_omniglot_bank(root, download=download)
+        names, bank = load_omniglot_bank(root, download=download, omniglot_input=omniglot_input)
         index = {name: i for i, name in enumerate(names)}
         characters, rotations = omniglot_split_characters(root, split, part, names)
         missing = [c for c in characters if c not in index]
@@ -425,7 +459,8 @@ def load_dataset(
             raise DataNotFoundError(f"{len(missing)} characters of {split}/{part} missing, e.g. {missing[0]}")
         rows = torch.tensor([index[c] for c in characters])
         images = torch.from_numpy(bank)[rows][:, :max_examples]
-        return FewShotDataset(images, characters, rotations, "characters", f"omniglot/{split}/{part}")
+        read = "" if omniglot_input == DEFAULT_OMNIGLOT_INPUT else f" ({omniglot_input})"
+        return FewShotDataset(images, characters, rotations, "characters", f"omniglot/{split}/{part}{read}")
     if dataset == "mini-imagenet":
         if split != "ravi":
             raise ValueError(f"mini-ImageNet has one split, ravi, not {split}")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import find_checkpoint, load_checkpoint, read_card, write_card
+from .checkpoints import find_checkpoint, load_checkpoint, omniglot_input_of, read_card, write_card
 from .data import (SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, split_class_names,
                    to_float)
 from .methods import METHODS, FewShotClassifier
@@ -200,9 +200,10 @@ def main(argv: list[str] | None = None) -> dict:
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
     backbone = card.get("backbone", "conv4")
+    omniglot_input = omniglot_input_of(card)  # the characters as the network learned to read them
     try:
         dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download,
-                               backbone=backbone).to(device)
+                               backbone=backbone, omniglot_input=omniglot_input).to(device)
         seen = trained_classes(card, args.data_root) if split != card.get("split", split) else set()
     except DataNotFoundError as error:
         raise SystemExit(str(error)) from None
@@ -249,11 +250,14 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(device),
         **{f"adapt_{k}": v for k, v in adapt_options.items()},
     }
+    if dataset_name == "omniglot":
+        line["omniglot_input"] = omniglot_input
+    read_as = f" ({omniglot_input})" if "omniglot_input" in line else ""
     if args.json:
         print(json.dumps(line))
     else:
         print(
-            f"{method.title} on {dataset_name}/{line['split']}, {args.ways}-way {args.shots}-shot, "
+            f"{method.title} on {dataset_name}/{line['split']}{read_as}, {args.ways}-way {args.shots}-shot, "
             f"{args.episodes} episodes: {100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}% "
             f"({seconds:.1f} s, {Path(args.checkpoint).name})"
         )

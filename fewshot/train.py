@@ -31,8 +31,8 @@ from safetensors.torch import load_file
 
 from .augment import augmentation_for
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
-from .data import (PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset, TaskSampler, load_dataset, to_float,
-                   write_atomically)
+from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset,
+                   TaskSampler, load_dataset, to_float, write_atomically)
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
@@ -91,6 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
+    parser.add_argument("--omniglot-input", default=DEFAULT_OMNIGLOT_INPUT, choices=OMNIGLOT_INPUTS,
+                        help="how Omniglot's 105x105 1-bit drawings become 28x28: lanczos-grey (antialiased grey "
+                             "levels, the default) or binary-nearest (the nearest pixel, binary, as the papers' code "
+                             "read them); the card records it, and fewshot.evaluate reads the characters the same way")
     parser.add_argument("--max-classes", type=int, default=None, help="train on the first N base classes only")
     parser.add_argument("--trainval", action="store_true",
                         help="train on the training and validation classes together, as the published Omniglot "
@@ -172,6 +176,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--strided and --batched-tasks are MAML's options")
     if args.cuda_graph and args.lr_halve_every:
         parser.error("--cuda-graph keeps the learning rate constant: add --lr-halve-every 0")
+    if args.omniglot_input != DEFAULT_OMNIGLOT_INPUT and args.dataset != "omniglot":
+        parser.error("--omniglot-input is how Omniglot's drawings are read; it does not apply to " + args.dataset)
     args.state = args.state or default_state(args.out)
     return args
 
@@ -190,7 +196,7 @@ def default_state(out: Path) -> Path:
 def run_identity(args: argparse.Namespace) -> dict:
     """What a resume state belongs to: resuming it as another method, dataset or task shape is refused."""
     return {"method": args.method, "dataset": args.dataset, "split": args.split, "ways": args.ways,
-            "shots": args.shots, "backbone": args.backbone}
+            "shots": args.shots, "backbone": args.backbone, "omniglot_input": args.omniglot_input}
 
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
@@ -351,18 +357,19 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # shapes never change during meta-training
-    train_set = load_dataset(args.dataset, args.split, "train", root=args.data_root, download=args.download,
-                             backbone=args.backbone, max_examples=args.max_examples)
+    read = {"root": args.data_root, "backbone": args.backbone, "omniglot_input": args.omniglot_input}
+    train_set = load_dataset(args.dataset, args.split, "train", download=args.download, max_examples=args.max_examples,
+                             **read)
     if args.max_classes:
         train_set = FewShotDataset(
             train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
             train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
         )
-    val_set = load_dataset(args.dataset, args.split, "val", root=args.data_root, download=args.download,
-                           backbone=args.backbone, max_examples=args.val_max_examples)
+    val_set = load_dataset(args.dataset, args.split, "val", download=args.download, max_examples=args.val_max_examples,
+                           **read)
     if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
         train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
-            args.dataset, args.split, "val", root=args.data_root, backbone=args.backbone, max_examples=args.max_examples))
+            args.dataset, args.split, "val", max_examples=args.max_examples, **read))
     augmentation = None
     if args.augment:
         try:
@@ -408,7 +415,7 @@ def main(argv: list[str] | None = None) -> dict:
         changed = {k: (v, recorded[k]) for k, v in run_identity(args).items() if k in recorded and recorded[k] != v}
         if changed:
             raise SystemExit(f"{args.state} is the resume state of another run ("
-                             + ", ".join(f"--{k} {was} there, {now} here" for k, (now, was) in changed.items())
+                             + ", ".join(f"--{k.replace('_', '-')} {was} there, {now} here" for k, (now, was) in changed.items())
                              + "): pass another --state, or --restart to train this one from the start over it")
         try:
             method.load_state_dict(saved["model"])
@@ -472,6 +479,7 @@ def main(argv: list[str] | None = None) -> dict:
             "dataset": args.dataset,
             "split": args.split,
             "backbone": args.backbone,
+            **({"omniglot_input": args.omniglot_input} if args.dataset == "omniglot" else {}),
             "serves": [{"ways": w, "shots": s} for w, s in args.serve],
             "training": {
                 "command": command,

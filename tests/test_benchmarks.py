@@ -6,12 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
-from PIL import Image
 
-from .conftest import load_script, needs_omniglot
+from .conftest import needs_omniglot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,40 +102,19 @@ def test_siamese_finetune_reports_each_step_count_against_no_finetuning():
         assert all(-100 <= float(cell.split("±")[0]) <= 100 for cell in row[4:6])
 
 
-@needs_omniglot
-def test_the_papers_omniglot_input_is_the_nearest_pixel_whatever_filter_their_code_asked_for():
-    """Omniglot's PNGs are 1-bit: PIL's resize ignores Finn et al.'s Lanczos filter there, as
-    Snell et al.'s default one, so their networks read binary characters; this project's
-    are grey levels with about as much ink."""
-    from fewshot.data import default_data_root, resize_drawing
-
-    module = load_script("benchmarks/omniglot_inputs.py")
-    pngs = sorted((default_data_root() / "omniglot" / "omniglot-py" / "images_background").glob("*/*/*.png"))
-    for png in pngs[:: len(pngs) // 5]:
-        with Image.open(png) as image:
-            papers = module.papers_resize(image, 28)
-            finn = np.asarray(image.resize((28, 28), Image.Resampling.LANCZOS))  # True: white paper
-            assert papers.dtype == np.uint8 and set(np.unique(papers)) <= {0, 255}
-            assert (papers == np.where(finn, 0, 255)).all()
-            ours = resize_drawing(image, 28)
-            assert len(np.unique(ours)) > 2 and abs((papers > 0).mean() - (ours > 127).mean()) < 0.05
-            with pytest.raises(ValueError, match="1-bit"):
-                module.papers_resize(image.convert("L"), 28)
-
-
 def test_omniglot_inputs_prints_the_two_curves_at_the_steps_they_share(tmp_path):
     def state(path, curve):
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"curve": [{"step": s, "val_accuracy": a} for s, a in curve]}, path)
 
-    state(tmp_path / "papers" / "state.pt", [(0, 0.31), (1000, 0.9401), (1500, 0.95)])
+    state(tmp_path / "papers.pt", [(0, 0.31), (1000, 0.9401), (1500, 0.95)])
     state(tmp_path / "ours.pt", [(0, 0.32), (1000, 0.9356), (2000, 0.9507)])  # a resume state, or a curve.csv:
     (tmp_path / "curve.csv").write_text("step,loss,accuracy,val_accuracy,val_ci95,seconds\n"
                                         "0,,,0.32,0.005,0.0\n1000,0.4,0.9,0.9356,0.004,45.8\n")
     for ours in ("ours.pt", "curve.csv"):
         out = subprocess.run(
             [sys.executable, "benchmarks/omniglot_inputs.py", "--ours", str(tmp_path / ours),
-             "--out", str(tmp_path / "papers")],
+             "--papers", str(tmp_path / "papers.pt")],
             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
         ).stdout
         rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()

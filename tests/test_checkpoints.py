@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 from fewshot.checkpoints import (
     CHECKPOINT_DIR, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, save_checkpoint,
 )
+from fewshot.data import DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS
 from fewshot.methods import build_method
 
 SHIPPED = list_checkpoints(CHECKPOINT_DIR)
@@ -37,6 +38,8 @@ def test_shipped_checkpoint(folder, card):
     assert keys == {k for k in model.state_dict() if not k.startswith(model.training_only)}
     for field in ("method", "dataset", "split", "backbone", "serves", "config"):
         assert field in card, field
+    assert card.get("omniglot_input", DEFAULT_OMNIGLOT_INPUT) in (OMNIGLOT_INPUTS if card["dataset"] == "omniglot"
+                                                                  else (DEFAULT_OMNIGLOT_INPUT,))
     training = card["training"]
     for field in ("command", "reproduce", "seed", "steps", "wall_seconds", "hardware", "validation"):
         assert field in training, field
@@ -61,6 +64,10 @@ def test_checkpoint_selection():
     assert find_checkpoint("meta-lstm", "omniglot", "lake", 5, 4).name == "meta-lstm-omniglot-lake-5shot"
     with pytest.raises(FileNotFoundError):
         find_checkpoint("maml", "omniglot", "vinyals", 40, 1)
+    # a network trained on the papers' binary input is never what the app gets (it prepares grey levels)
+    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1).name == "matching-omniglot-vinyals-1shot"
+    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1, omniglot_input="binary-nearest").name == \
+        "matching-omniglot-vinyals-1shot-papers-input"
 
 
 def test_round_trip(tmp_path, task):

@@ -12,11 +12,46 @@ from PIL import Image
 
 from fewshot.data import (
     MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, OMNIGLOT_ALPHABETS_ZH, DataNotFoundError, FewShotDataset,
-    TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, sample_mini_imagenet_files,
-    sample_omniglot_files, split_class_names,
+    TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, omniglot_cache, resize_drawing,
+    sample_mini_imagenet_files, sample_omniglot_files, split_class_names,
 )
 
 from .conftest import needs_omniglot
+
+
+@needs_omniglot
+def test_the_papers_omniglot_input_is_the_nearest_pixel_whatever_filter_their_code_asked_for():
+    """Omniglot's PNGs are 1-bit: PIL's resize ignores Finn et al.'s Lanczos filter there, as
+    Snell et al.'s default one, so their networks read binary characters (``binary-nearest``);
+    this project's default input is grey levels with about as much ink."""
+    pngs = sorted((default_data_root() / "omniglot" / "omniglot-py" / "images_background").glob("*/*/*.png"))
+    for png in pngs[:: len(pngs) // 5]:
+        with Image.open(png) as image:
+            papers = resize_drawing(image, 28, "binary-nearest")
+            finn = np.asarray(image.resize((28, 28), Image.Resampling.LANCZOS))  # True: white paper
+            assert papers.dtype == np.uint8 and set(np.unique(papers)) <= {0, 255}
+            assert (papers == np.where(finn, 0, 255)).all()
+            ours = resize_drawing(image, 28)
+            assert (ours == resize_drawing(image, 28, "lanczos-grey")).all()
+            assert len(np.unique(ours)) > 2 and abs((papers > 0).mean() - (ours > 127).mean()) < 0.05
+            with pytest.raises(ValueError, match="1-bit"):
+                resize_drawing(image.convert("L"), 28, "binary-nearest")
+            with pytest.raises(ValueError, match="binary-nearest"):
+                resize_drawing(image, 28, "bilinear")
+
+
+@needs_omniglot
+def test_a_split_read_as_the_papers_input_has_the_same_characters_in_binary_and_its_own_cache():
+    grey = load_dataset("omniglot", "vinyals", "val")
+    binary = load_dataset("omniglot", "vinyals", "val", omniglot_input="binary-nearest")
+    assert binary.base_names == grey.base_names and binary.images.shape == grey.images.shape
+    assert set(binary.images.unique().tolist()) == {0, 255} and len(grey.images.unique()) > 2
+    assert "binary-nearest" in binary.description and "binary" not in grey.description
+    # the same drawing, read two ways: the ink sits in the same place
+    assert ((binary.images > 0) == (grey.images > 127)).float().mean() > 0.95
+    assert omniglot_cache("binary-nearest").is_file() and omniglot_cache() != omniglot_cache("binary-nearest")
+    with pytest.raises(ValueError, match="lanczos-grey"):
+        load_dataset("omniglot", "vinyals", "val", omniglot_input="nearest")
 
 
 @needs_omniglot

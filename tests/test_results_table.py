@@ -109,17 +109,22 @@ def test_every_cell_shows_the_network_the_app_serves_that_setting_with():
     """On the shipped cards: a cell's checkpoint is the one ``find_checkpoint`` gives the app,
     for every setting a card serves (one ranking, ``checkpoints.serving_rank``). The transfer
     rows are left out: there the table has a row per head and the app the better validated."""
-    from fewshot.checkpoints import find_checkpoint, list_checkpoints
+    from fewshot.checkpoints import find_checkpoint, list_checkpoints, omniglot_input_of
 
     module = results_table()
     cards = [card for _, card in list_checkpoints(ROOT / "checkpoints") if card["method"] != "transfer"]
+
+    def kind_of(c):  # (a network trained on the papers' input has a row of its own, and the app passes it by)
+        return c["method"], c["dataset"], c.get("split"), c.get("backbone", "conv4"), omniglot_input_of(c)
+
     checked = 0
     for c in cards:
         for setting in c.get("serves", []):
             ways, shots = setting["ways"], setting["shots"]
-            kind = (c["method"], c["dataset"], c.get("split"), c.get("backbone", "conv4"))
-            group = [d for d in cards if (d["method"], d["dataset"], d.get("split"), d.get("backbone", "conv4")) == kind]
-            served = find_checkpoint(c["method"], c["dataset"], c.get("split"), ways, shots, kind[3])
+            kind = kind_of(c)
+            group = [d for d in cards if kind_of(d) == kind]
+            served = find_checkpoint(c["method"], c["dataset"], c.get("split"), ways, shots, kind[3],
+                                     omniglot_input=kind[4])
             assert module.serving_card(group, ways, shots)["name"] == served.name, (kind, ways, shots)
             checked += 1
     assert checked >= 40
@@ -180,3 +185,32 @@ def test_the_tally_counts_a_cell_any_row_of_its_method_reaches_and_says_how_shor
     assert "Prototypical Networks 5-way 5-shot: no checkpoint (99.7)" in text
     assert "Matching Networks 5-way 1-shot: no checkpoint (98.1)" in text
     assert "MAML 5-way 1-shot" not in text  # 98.31 as Finn et al.'s code tested: inside 98.7 ± 0.4
+
+
+def test_networks_on_the_papers_input_have_rows_and_a_tally_of_their_own(monkeypatch):
+    """A card trained on the papers' binary input (``omniglot_input``) is a row of its own,
+    under its method's; it never stands in for the method's main row in the first count, and
+    its own cells are counted after it, only those it serves."""
+    module = results_table()
+    entry = {"split": "vinyals", "episodes": 1000, "ci95": 0.002}
+
+    def measured(name, accuracies, **fields):
+        return {**card(name), **fields, "serves": [{"ways": w, "shots": k} for w, k in accuracies],
+                "evaluation": [{**entry, "ways": w, "shots": k, "accuracy": a} for (w, k), a in accuracies.items()]}
+
+    grey = measured("p", {(5, 1): 0.9859, (20, 1): 0.9601})
+    binary = measured("p-papers", {(5, 1): 0.9834, (20, 1): 0.9450}, omniglot_input="binary-nearest")
+    published = {"protonet": {(5, 1): (98.8, 0), (20, 1): (96.0, 0), (5, 5): (99.7, 0)}}
+    fake_cards(monkeypatch, module, [binary, grey])
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1), (20, 1), (5, 5)], published).splitlines()[2:]
+    assert rows == ["| Prototypical Networks | 98.6 ± 0.2 (98.8) | 96.0 ± 0.2 (96.0 ✓) | no checkpoint | `p` (100 / 100) |",
+                    "| Prototypical Networks, on the papers' input (binary characters) | 98.3 ± 0.2 (98.8) | "
+                    "94.5 ± 0.2 (96.0) | not retrained | `p-papers` (100 / 100) |"]
+    text = module.tally("omniglot", "vinyals", "conv4", [(5, 1), (20, 1), (5, 5)], published)
+    assert text.startswith("Published cells reached: 1 of 3 ")
+    assert text.endswith("On the papers' input, of the cells its networks serve: 0 of 2 reached. Short: "
+                         "Prototypical Networks 5-way 1-shot: 98.34, 0.46 short of 98.8; "
+                         "Prototypical Networks 20-way 1-shot: 94.50, 1.50 short of 96.0.")
+    fake_cards(monkeypatch, module, [grey])
+    assert "papers' input" not in module.tally("omniglot", "vinyals", "conv4", [(5, 1)], published)
+    assert "papers' input" not in module.training_budget("omniglot", "vinyals", "conv4")  # not a missing recipe

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fewshot import evaluate, train
-from fewshot.checkpoints import load_checkpoint
+from fewshot.checkpoints import find_checkpoint, load_checkpoint
 from fewshot.data import load_dataset
 from fewshot.methods import build_method
 
@@ -108,6 +108,36 @@ def test_a_state_is_resumed_only_by_the_run_it_belongs_to(tmp_path):
     with pytest.raises(SystemExit, match="holds another network than --method matching"):
         train.main(["--method", "matching", "--out", str(tmp_path / "b")] + common)
     assert train.main(["--method", "matching", "--out", str(tmp_path / "b"), "--restart"] + common)["method"] == "matching"
+
+
+@needs_omniglot
+def test_a_network_trained_on_the_papers_input_is_evaluated_on_it_and_never_served_by_the_app(tmp_path, capsys):
+    """``--omniglot-input binary-nearest``: the card records it, ``fewshot.evaluate`` reads the
+    test characters the same way, a resume as the other input is refused, and the app's
+    lookup (which prepares drawings as the default input) passes it by."""
+    out = tmp_path / "checkpoints" / "protonet-binary"
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "30",
+              "--device", "cpu", "--out", str(out), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "2", "--seed", "0"]
+    card = train.main(common + ["--steps", "2", "--omniglot-input", "binary-nearest"])
+    assert card["omniglot_input"] == "binary-nearest" and "--omniglot-input binary-nearest" in card["training"]["reproduce"]
+    with pytest.raises(SystemExit, match="--omniglot-input binary-nearest there, lanczos-grey here"):
+        train.main(common + ["--steps", "3"])
+    line = evaluate.main(["--checkpoint", str(out), "--ways", "5", "--shots", "1", "--episodes", "20", "--seed", "0",
+                          "--device", "cpu", "--json"])
+    assert line["omniglot_input"] == "binary-nearest"
+    model, _ = load_checkpoint(out)
+    for omniglot_input, same in (("binary-nearest", True), ("lanczos-grey", False)):
+        test = load_dataset("omniglot", "vinyals", "test", omniglot_input=omniglot_input)
+        assert (evaluate.evaluate(model, test, 5, 1, episodes=20, seed=0)["accuracy"] == line["accuracy"]) == same
+    with pytest.raises(FileNotFoundError, match="no shipped checkpoint for protonet"):
+        find_checkpoint("protonet", "omniglot", "vinyals", 5, 1, root=out.parent)
+    assert find_checkpoint("protonet", "omniglot", "vinyals", 5, 1, root=out.parent,
+                           omniglot_input="binary-nearest") == out
+    with pytest.raises(SystemExit):
+        train.parse_args(["--method", "protonet", "--dataset", "mini-imagenet", "--out", str(tmp_path / "x"),
+                          "--omniglot-input", "binary-nearest"])
+    assert "does not apply to mini-imagenet" in capsys.readouterr().err
 
 
 @needs_omniglot
