@@ -5,8 +5,10 @@
 #   python -c "from fewshot.data import load_omniglot_bank; load_omniglot_bank()"
 #   mkdir -p .gpu/cache .gpu/data/omniglot && cp .cache/omniglot-28.npz .gpu/cache/ \
 #     && cp -r ../shared/omniglot/splits .gpu/data/omniglot/
-# and, for mini-ImageNet, .gpu/mini made by `python scripts/gpu_data.py pack` (56 MiB: carry .gpu
-# alone, and keep the other tracked files that the run does not need from travelling).
+# (for a recipe on the papers' input, *papers-input*, also .cache/omniglot-28-binary-nearest.npz, made
+# by load_omniglot_bank(omniglot_input="binary-nearest")) and, for mini-ImageNet, .gpu/mini made by
+# `python scripts/gpu_data.py pack` (56 MiB: carry .gpu alone, and keep the other tracked files
+# that the run does not need from travelling).
 # The tracked tree is over the 64 MiB a call carries: `bash scripts/gpu_tree.sh aside` before an
 # Omniglot call, `... back` after it.
 # Usage: bash scripts/gpu_train.sh SECONDS [GLOBS] [PARALLEL] [OUT]
