@@ -100,6 +100,10 @@ def recipes() -> dict[str, list[str]]:
                 "--steps", "11000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300", *papers]
             table["protonet-omniglot-vinyals-1shot-papers-input-retrain"] = \
                 table["protonet-omniglot-vinyals-1shot-papers-input"]
+            # Matching Networks 5-shot likewise, as its shipped network: a train-only run first (begun
+            # 2026-12-05 on one CPU thread), to fix the length of a train+val retrain
+            table["matching-omniglot-vinyals-5shot-papers-input-trainonly"] = \
+                table["matching-omniglot-vinyals-5shot-trainonly"] + papers
         # MAML 20-way on a CPU: Finn et al.'s 60,000 meta-updates from scratch are for a GPU (about
         # 5-8 s each here). The run starts from the split's 5-way 1-shot network instead (trained on
         # the same training characters; the head, 20 rows instead of 5, starts fresh), so it runs
