@@ -144,8 +144,8 @@ def tally(dataset: str, split: str, backbone: str, settings, published: dict) ->
     short, measured by its method's best row; then the same for the networks that read the
     papers' input, where shipped, on their own."""
     cards = cards_of(dataset, split, backbone)
-    main = [row for row in ROWS if row[3] == DEFAULT_OMNIGLOT_INPUT]
-    reached, short = reach(main, cards, settings, published)
+    ours = [row for row in ROWS if row[3] == DEFAULT_OMNIGLOT_INPUT]
+    reached, short = reach(ours, cards, settings, published)
     text = (f"Published cells reached: {reached} of {reached + len(short)} (a cell counts where any row of its "
             "method reaches it, the figure less its published interval).")
     if short:
@@ -155,7 +155,7 @@ def tally(dataset: str, split: str, backbone: str, settings, published: dict) ->
         reached, short = reach(papers, cards, settings, published, cells_shipped_only=True)
         text += (f" On the papers' input, of the cells its networks serve: {reached} of {reached + len(short)} "
                  "reached")
-        text += (". Short: " + "; ".join(s.replace(READ_AS_PAPERS, "") for s in short) + ".") if short else "."
+        text += (". Short: " + "; ".join(phrase.replace(READ_AS_PAPERS, "") for phrase in short) + ".") if short else "."
     return text
 
 
