@@ -24,16 +24,15 @@ the papers' input beside the same recipe, seed and episodes on this project's in
   ``matching-omniglot-vinyals-1shot-papers-input`` (a CPU) and the shipped
   ``matching-omniglot-vinyals-1shot``'s curve (a lent H200).
 
-The runs are recipes of ``scripts/train_recipes.py`` (``--only '*papers-input*'`` trains or
-resumes them); their test figures are the checkpoints' recorded evaluations, in the README's
-table.
+The runs are the ``*-papers-input*`` recipes of ``scripts/train_recipes.py`` (``--only
+<name>`` trains or resumes one; the README's "Retrain and re-evaluate" lists them in order);
+their test figures are the checkpoints' recorded evaluations, in the README's table.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import torch
@@ -88,4 +87,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
