@@ -111,12 +111,14 @@ def test_omniglot_inputs_prints_the_two_curves_at_the_steps_they_share(tmp_path)
     state(tmp_path / "ours.pt", [(0, 0.32), (1000, 0.9356), (2000, 0.9507)])  # a resume state, or a curve.csv:
     (tmp_path / "curve.csv").write_text("step,loss,accuracy,val_accuracy,val_ci95,seconds\n"
                                         "0,,,0.32,0.005,0.0\n1000,0.4,0.9,0.9356,0.004,45.8\n")
-    for ours in ("ours.pt", "curve.csv"):
+    for ours, shots in (("ours.pt", "1"), ("curve.csv", "5")):
         out = subprocess.run(
             [sys.executable, "benchmarks/omniglot_inputs.py", "--ours", str(tmp_path / ours),
-             "--papers", str(tmp_path / "papers.pt")],
+             "--papers", str(tmp_path / "papers.pt"), "--shots", shots],
             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
         ).stdout
+        assert out.startswith(f"Validation accuracy %, 20-way {shots}-shot,")
+        assert f"{shots}-shot training episodes" in out and "no run yet" not in out
         rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
                 if line.startswith("| ") and line[2].isdigit()]
         assert rows == [["0", "32.00", "31.00", "-1.00"], ["1,000", "93.56", "94.01", "+0.45"]]
