@@ -57,6 +57,13 @@ def recipes() -> dict[str, list[str]]:
         # at that last step (Prototypical Networks' were then run to their end: below); and for the
         # Siamese network (below).
         if split == "vinyals":
+            def trainval(method: str, ways: int, shots: int, steps: int, *extra: str) -> list[str]:
+                """A train+val retrain on the Vinyals split: ``steps`` episodes (a train-only run's best
+                validation step) on the training and validation characters, 5 queries per class."""
+                return ["--method", method, *common, "--ways", str(ways), "--shots", str(shots), "--queries", "5",
+                        "--trainval", "--steps", str(steps), "--val-every", "1000", "--val-ways", "20",
+                        "--val-episodes", "300", *extra]
+
             # Prototypical Networks' train-only runs again, to the end of their 20,000 episodes (on
             # a CPU, begun 2026-12-04): the first stopped at their GPU budget with validation still
             # rising. They fix the length of a train+val retrain; their own weights are not shipped
@@ -69,9 +76,7 @@ def recipes() -> dict[str, list[str]]:
             # 10,000 on, best 98.438% at 16,000: the length of the train+val retrain ("-retrain",
             # run under runs/, 66 min, then copied into checkpoints/ whatever its test result)
             table["matching-omniglot-vinyals-5shot-trainonly"] = table["matching-omniglot-vinyals-5shot"]
-            table["matching-omniglot-vinyals-5shot"] = [
-                "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
-                "--steps", "16000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+            table["matching-omniglot-vinyals-5shot"] = trainval("matching", 20, 5, 16000)
             table["matching-omniglot-vinyals-5shot-retrain"] = table["matching-omniglot-vinyals-5shot"]
             # Prototypical Networks: as many episodes as the best validation step of each train-only run
             # to the end (20,000 episodes on one CPU thread). 1-shot (223 min): validation 96.38-96.43%
@@ -80,10 +85,8 @@ def recipes() -> dict[str, list[str]]:
             # (98.91% at the GPU run's 9,127). Each ran as a "-retrain" under runs/ (its partial
             # checkpoints must not replace the shipped one) and was copied here when it ended, whatever
             # its test result: the length is validation's choice
-            for shots, steps in ((1, "14000"), (5, "19000")):
-                table[f"protonet-omniglot-vinyals-{shots}shot"] = [
-                    "--method", "protonet", *common, "--ways", "60", "--shots", str(shots), "--queries", "5",
-                    "--trainval", "--steps", steps, "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300"]
+            for shots, steps in ((1, 14000), (5, 19000)):
+                table[f"protonet-omniglot-vinyals-{shots}shot"] = trainval("protonet", 60, shots, steps)
             # The same 1-shot recipes on the papers' input (binary characters, as Finn et al.'s and Snell
             # et al.'s code read the 1-bit PNGs; README "The input differs from the papers' code"), shipped
             # as rows of their own that the app never serves. Matching Networks as its shipped network
@@ -95,9 +98,7 @@ def recipes() -> dict[str, list[str]]:
             table["matching-omniglot-vinyals-1shot-papers-input"] = table["matching-omniglot-vinyals-1shot"] + papers
             table["protonet-omniglot-vinyals-1shot-papers-input-trainonly"] = \
                 table["protonet-omniglot-vinyals-1shot-trainonly"] + papers
-            table["protonet-omniglot-vinyals-1shot-papers-input"] = [
-                "--method", "protonet", *common, "--ways", "60", "--shots", "1", "--queries", "5", "--trainval",
-                "--steps", "11000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300", *papers]
+            table["protonet-omniglot-vinyals-1shot-papers-input"] = trainval("protonet", 60, 1, 11000, *papers)
             table["protonet-omniglot-vinyals-1shot-papers-input-retrain"] = \
                 table["protonet-omniglot-vinyals-1shot-papers-input"]
             # Matching Networks 5-shot likewise, as its shipped network: a train-only run (20,000
@@ -107,9 +108,7 @@ def recipes() -> dict[str, list[str]]:
             # and the one at 19,000 finished as this recipe; copied here whatever its test result)
             table["matching-omniglot-vinyals-5shot-papers-input-trainonly"] = \
                 table["matching-omniglot-vinyals-5shot-trainonly"] + papers
-            table["matching-omniglot-vinyals-5shot-papers-input"] = [
-                "--method", "matching", *common, "--ways", "20", "--shots", "5", "--queries", "5", "--trainval",
-                "--steps", "19000", "--val-every", "1000", "--val-ways", "20", "--val-episodes", "300", *papers]
+            table["matching-omniglot-vinyals-5shot-papers-input"] = trainval("matching", 20, 5, 19000, *papers)
             table["matching-omniglot-vinyals-5shot-papers-input-retrain"] = \
                 table["matching-omniglot-vinyals-5shot-papers-input"]
             # and Prototypical Networks 5-shot's train-only run (begun 2026-12-05 on one CPU thread)
