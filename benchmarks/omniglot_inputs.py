@@ -88,13 +88,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="resume state or curve.csv of the same recipe on this project's input")
     args = parser.parse_args(argv)
     papers, ours = CURVES[args.method, args.shots]
+    papers, ours = args.papers or papers, args.ours or ours
     print(f"Validation accuracy %, 20-way {args.shots}-shot, 300 episodes (seed 0) of the validation characters; "
           f"{args.method}, Vinyals split, {args.shots}-shot training episodes, seed 0")
     print()
-    for path in (args.ours or ours, args.papers or papers):
+    for path in (ours, papers):
         if not path.is_file():
             print(f"(no run yet at {path}: its recipe in scripts/train_recipes.py makes it)")
-    print(table(curve(args.ours or ours), curve(args.papers or papers)))
+    print(table(curve(ours), curve(papers)))
 
 
 if __name__ == "__main__":
