@@ -87,6 +87,7 @@ def recipes() -> dict[str, list[str]]:
             # its test result: the length is validation's choice
             for shots, steps in ((1, 14000), (5, 19000)):
                 table[f"protonet-omniglot-vinyals-{shots}shot"] = trainval("protonet", 60, shots, steps)
+                table[f"protonet-omniglot-vinyals-{shots}shot-retrain"] = table[f"protonet-omniglot-vinyals-{shots}shot"]
             # The same 1-shot recipes on the papers' input (binary characters, as Finn et al.'s and Snell
             # et al.'s code read the 1-bit PNGs; README "The input differs from the papers' code"), shipped
             # as rows of their own that the app never serves. Matching Networks as its shipped network
