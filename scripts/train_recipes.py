@@ -57,12 +57,16 @@ def recipes() -> dict[str, list[str]]:
         # at that last step (Prototypical Networks' were then run to their end: below); and for the
         # Siamese network (below).
         if split == "vinyals":
-            def trainval(method: str, ways: int, shots: int, steps: int, *extra: str) -> list[str]:
-                """A train+val retrain on the Vinyals split: ``steps`` episodes (a train-only run's best
-                validation step) on the training and validation characters, 5 queries per class."""
-                return ["--method", method, *common, "--ways", str(ways), "--shots", str(shots), "--queries", "5",
-                        "--trainval", "--steps", str(steps), "--val-every", "1000", "--val-ways", "20",
-                        "--val-episodes", "300", *extra]
+            def trainval(name: str, method: str, ways: int, shots: int, steps: int, *extra: str) -> None:
+                """The recipe ``name``, a train+val retrain on the Vinyals split: ``steps`` episodes (a
+                train-only run's best validation step) on the training and validation characters, 5
+                queries per class; and its twin ``name-retrain``, the same run written under runs/ (so
+                that its partial checkpoints never replace the shipped one), copied to checkpoints/
+                when it ends."""
+                table[name] = table[f"{name}-retrain"] = [
+                    "--method", method, *common, "--ways", str(ways), "--shots", str(shots), "--queries", "5",
+                    "--trainval", "--steps", str(steps), "--val-every", "1000", "--val-ways", "20",
+                    "--val-episodes", "300", *extra]
 
             # Prototypical Networks' train-only runs again, to the end of their 20,000 episodes (on
             # a CPU, begun 2026-12-04): the first stopped at their GPU budget with validation still
@@ -76,8 +80,7 @@ def recipes() -> dict[str, list[str]]:
             # 10,000 on, best 98.438% at 16,000: the length of the train+val retrain ("-retrain",
             # run under runs/, 66 min, then copied into checkpoints/ whatever its test result)
             table["matching-omniglot-vinyals-5shot-trainonly"] = table["matching-omniglot-vinyals-5shot"]
-            table["matching-omniglot-vinyals-5shot"] = trainval("matching", 20, 5, 16000)
-            table["matching-omniglot-vinyals-5shot-retrain"] = table["matching-omniglot-vinyals-5shot"]
+            trainval("matching-omniglot-vinyals-5shot", "matching", 20, 5, 16000)
             # Prototypical Networks: as many episodes as the best validation step of each train-only run
             # to the end (20,000 episodes on one CPU thread). 1-shot (223 min): validation 96.38-96.43%
             # from 7,000 on, best 96.432% at 14,000 (96.27% at the GPU run's 9,685 that first fixed the
@@ -86,8 +89,7 @@ def recipes() -> dict[str, list[str]]:
             # checkpoints must not replace the shipped one) and was copied here when it ended, whatever
             # its test result: the length is validation's choice
             for shots, steps in ((1, 14000), (5, 19000)):
-                table[f"protonet-omniglot-vinyals-{shots}shot"] = trainval("protonet", 60, shots, steps)
-                table[f"protonet-omniglot-vinyals-{shots}shot-retrain"] = table[f"protonet-omniglot-vinyals-{shots}shot"]
+                trainval(f"protonet-omniglot-vinyals-{shots}shot", "protonet", 60, shots, steps)
             # The same 1-shot recipes on the papers' input (binary characters, as Finn et al.'s and Snell
             # et al.'s code read the 1-bit PNGs; README "The input differs from the papers' code"), shipped
             # as rows of their own that the app never serves. Matching Networks as its shipped network
@@ -99,9 +101,7 @@ def recipes() -> dict[str, list[str]]:
             table["matching-omniglot-vinyals-1shot-papers-input"] = table["matching-omniglot-vinyals-1shot"] + papers
             table["protonet-omniglot-vinyals-1shot-papers-input-trainonly"] = \
                 table["protonet-omniglot-vinyals-1shot-trainonly"] + papers
-            table["protonet-omniglot-vinyals-1shot-papers-input"] = trainval("protonet", 60, 1, 11000, *papers)
-            table["protonet-omniglot-vinyals-1shot-papers-input-retrain"] = \
-                table["protonet-omniglot-vinyals-1shot-papers-input"]
+            trainval("protonet-omniglot-vinyals-1shot-papers-input", "protonet", 60, 1, 11000, *papers)
             # Matching Networks 5-shot likewise, as its shipped network: a train-only run (20,000
             # episodes, 127 min on one CPU thread: validation 98.17-98.26% from 7,000 on, best 98.264%
             # at 19,000) fixes the length of a train+val retrain of 19,000 episodes (run as "-retrain"
@@ -109,9 +109,7 @@ def recipes() -> dict[str, list[str]]:
             # and the one at 19,000 finished as this recipe; copied here whatever its test result)
             table["matching-omniglot-vinyals-5shot-papers-input-trainonly"] = \
                 table["matching-omniglot-vinyals-5shot-trainonly"] + papers
-            table["matching-omniglot-vinyals-5shot-papers-input"] = trainval("matching", 20, 5, 19000, *papers)
-            table["matching-omniglot-vinyals-5shot-papers-input-retrain"] = \
-                table["matching-omniglot-vinyals-5shot-papers-input"]
+            trainval("matching-omniglot-vinyals-5shot-papers-input", "matching", 20, 5, 19000, *papers)
             # and Prototypical Networks 5-shot, as its shipped network: a train-only run (20,000
             # episodes, 324 min on one CPU thread over two sessions: validation 98.61-98.64% from 7,000
             # on, best 98.640% at 14,001, the step its time-limited stop validated, tied at 20,000 and
@@ -120,9 +118,7 @@ def recipes() -> dict[str, list[str]]:
             # one at 14,000 finished as this recipe; copied here whatever its test result)
             table["protonet-omniglot-vinyals-5shot-papers-input-trainonly"] = \
                 table["protonet-omniglot-vinyals-5shot-trainonly"] + papers
-            table["protonet-omniglot-vinyals-5shot-papers-input"] = trainval("protonet", 60, 5, 14001, *papers)
-            table["protonet-omniglot-vinyals-5shot-papers-input-retrain"] = \
-                table["protonet-omniglot-vinyals-5shot-papers-input"]
+            trainval("protonet-omniglot-vinyals-5shot-papers-input", "protonet", 60, 5, 14001, *papers)
         # MAML 20-way on a CPU: Finn et al.'s 60,000 meta-updates from scratch are for a GPU (about
         # 5-8 s each here). The run starts from the split's 5-way 1-shot network instead (trained on
         # the same training characters; the head, 20 rows instead of 5, starts fresh), so it runs
