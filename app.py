@@ -1765,16 +1765,23 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 
+# the tabs' labels: the five steps, then the three ways of giving images
+TAB_KEYS = [f"app_tab_{tab}" for tab in ("task", "adapt", "classify", "compare", "learn")] + [
+    "app_upload", "app_draw", "app_webcam"]
+
 # Run in the page once it has loaded. (1) The language the page shows, which Gradio's Settings can
 # switch without the server knowing, is kept in a cookie that every request carries (see
 # language()): the selected tab's label tells which. (2) Leaving or reloading the page loses the task,
 # which lives in this page's session: the browser asks first while there is one. (3) A class's
 # gallery and remove button, alike in every row, get the class's name for a screen reader. (4) The
-# browser tab's title is in the page's language.
+# browser tab's title is in the page's language. (5) Gradio re-labels a tab only once it has been
+# shown, so after a switch in Settings the others kept the old language until visited: each tab's
+# label is set here in the page's language (its text node's value, so Gradio's own later writes land).
 APP_JS = """
 () => {
   const zhTabs = %s;
   const titles = %s;
+  const tabLabels = %s;  // [English, Chinese] of every tab
   let pending = false;
   const sync = () => {
     pending = false;
@@ -1785,6 +1792,13 @@ APP_JS = """
       document.cookie = "app_lang=" + lang + "; path=/; SameSite=Lax";
     }
     if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
+    document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)
+      const text = tab.firstChild;
+      if (!text || text.nodeType !== Node.TEXT_NODE) return;
+      const pair = tabLabels.find((labels) => labels.includes(text.nodeValue));
+      const label = pair && pair[lang === "zh" ? 1 : 0];
+      if (label && text.nodeValue !== label) text.nodeValue = label;
+    });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
       const row = button.closest(".row");
@@ -1812,8 +1826,9 @@ APP_JS = """
     if (document.querySelector(".class-gallery")) { event.preventDefault(); event.returnValue = "task"; return "task"; }
   });
 }
-""" % (json.dumps([ZH[f"app_tab_{tab}"] for tab in ("task", "adapt", "classify", "compare", "learn")]),
-       json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False))
+""" % (json.dumps([ZH[key] for key in TAB_KEYS[:5]]),
+       json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
+       json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False))
 
 demo = build()
 

@@ -195,19 +195,37 @@ def test_names_show_as_typed_and_leaving_a_task_asks_first(browser, app_server):
     empty.close()
 
 
+TABS = {"en": ["1 · Build a task", "2 · Adapt", "3 · Classify", "4 · Compare", "Learn", "Upload", "Draw", "Webcam"],
+        "zh": ["1 · 构建任务", "2 · 适应", "3 · 分类", "4 · 比较", "原理", "上传", "手绘", "摄像头"]}
+
+
+def switch_language(page, settings: str, language: str) -> None:
+    """Pick ``language`` in Gradio's Settings (opened by the button labelled ``settings``)."""
+    page.get_by_role("button", name=settings).click()
+    page.locator("[role=dialog] [role=combobox]").click()
+    page.get_by_role("option", name=language).click()
+    page.locator("[role=dialog] button").first.click()  # the settings' close button (an ✕ drawn in SVG)
+    page.wait_for_selector("[role=dialog]", state="detached")
+
+
+def tab_labels_in(page, lang: str) -> list[str]:
+    """Wait until every tab's label on the page is in ``lang``; the labels of the tabs shown."""
+    page.wait_for_function("labels => [...document.querySelectorAll('[role=tab]')]"
+                           ".every(tab => labels.includes(tab.innerText.trim()))", arg=TABS[lang], timeout=30000)
+    return [tab.inner_text().strip() for tab in page.get_by_role("tab").all()]
+
+
 def test_settings_language_reaches_the_servers_messages(browser, app_server):
     """Gradio's Settings switch the page's language in the browser alone; the messages the server
-    composes follow, through the cookie the page keeps."""
+    composes follow, through the cookie the page keeps, and so do the labels of the tabs not yet
+    shown (which Gradio itself re-labels only when they are)."""
     page = open_app(browser, app_server.url)
     page.click("#add-images")  # no images: refused, in English
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Choose images')",
                            timeout=30000)
-    page.get_by_role("button", name="Settings").click()
-    page.get_by_role("combobox", name="Language").click()
-    page.get_by_role("option", name="简体中文").click()
-    page.locator("[role=dialog] button").first.click()  # the settings' close button (an ✕ drawn in SVG)
-    page.wait_for_selector("[role=dialog]", state="detached")
+    switch_language(page, "Settings", "简体中文")
     page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
+    assert tab_labels_in(page, "zh") == TABS["zh"]  # the task's tab and its ways of giving images
     page.wait_for_function("() => document.title === '小样本学习：学会学习'", timeout=30000)
     page.click("#add-images")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
@@ -215,6 +233,17 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
     page.locator("#class-choice input").click()
     assert page.get_by_role("option").first.inner_text() == "+ 新类别"
+    page.keyboard.press("Escape")
+    # back to English, after a visit to Adapt in Chinese: every tab follows, the visited one too,
+    # and Gradio's own label when Adapt is shown again agrees
+    page.get_by_role("tab", name="2 · 适应").click()
+    page.get_by_role("tab", name="1 · 构建任务").click()
+    switch_language(page, "设置", "English")
+    page.wait_for_function("() => document.cookie.includes('app_lang=en')", timeout=30000)
+    assert tab_labels_in(page, "en") == TABS["en"]
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.wait_for_selector("#adapt")
+    assert tab_labels_in(page, "en") == TABS["en"][:5]
     page.close()
 
 
