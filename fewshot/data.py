@@ -39,8 +39,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OMNIGLOT_SIZE = 28
 # How a 105x105 1-bit Omniglot drawing becomes a network's 28x28 input (``resize_drawing``); a
 # checkpoint's card names its own (``omniglot_input``; absent: the default, as before it was recorded)
-OMNIGLOT_INPUTS = ("lanczos-grey", "binary-nearest")
 DEFAULT_OMNIGLOT_INPUT = "lanczos-grey"
+PAPERS_OMNIGLOT_INPUT = "binary-nearest"  # as the papers' code read the drawings
+OMNIGLOT_INPUTS = (DEFAULT_OMNIGLOT_INPUT, PAPERS_OMNIGLOT_INPUT)
 MINI_IMAGENET_SIZE = 84
 DRAWINGS_PER_CHARACTER = 20
 # ImageNet statistics, used to normalise photos for every photo model.

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fewshot.checkpoints import evaluation_on_test, list_checkpoints, omniglot_input_of, serving_rank  # noqa: E402
-from fewshot.data import DEFAULT_OMNIGLOT_INPUT  # noqa: E402
+from fewshot.data import DEFAULT_OMNIGLOT_INPUT, PAPERS_OMNIGLOT_INPUT  # noqa: E402
 from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noqa: E402
 
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
@@ -35,16 +35,15 @@ VARIANTS = {FINETUNED: ("Siamese network", {"finetuned": True}), TRANSDUCTIVE: (
 VARIANT_SHORT = {FINETUNED: "fine-tuned on each support set", TRANSDUCTIVE: "tested as Finn et al.'s code did"}
 # networks trained and tested on Omniglot as the papers' code read it (binary characters), in
 # rows of their own, shown where shipped: a protocol detail measured, not what the app serves
-PAPERS_INPUT = "binary-nearest"
 READ_AS_PAPERS = ", on the papers' input (binary characters)"
 # rows: (title, method, which cards: the two transfer baselines differ by their head, how they read Omniglot)
 ROWS = [("Siamese network", "siamese", None, DEFAULT_OMNIGLOT_INPUT),
         (FINETUNED, "siamese", None, DEFAULT_OMNIGLOT_INPUT),
         ("Matching Networks", "matching", None, DEFAULT_OMNIGLOT_INPUT),
-        ("Matching Networks" + READ_AS_PAPERS, "matching", None, PAPERS_INPUT),
+        ("Matching Networks" + READ_AS_PAPERS, "matching", None, PAPERS_OMNIGLOT_INPUT),
         ("MAML", "maml", None, DEFAULT_OMNIGLOT_INPUT), (TRANSDUCTIVE, "maml", None, DEFAULT_OMNIGLOT_INPUT),
         ("Prototypical Networks", "protonet", None, DEFAULT_OMNIGLOT_INPUT),
-        ("Prototypical Networks" + READ_AS_PAPERS, "protonet", None, PAPERS_INPUT),
+        ("Prototypical Networks" + READ_AS_PAPERS, "protonet", None, PAPERS_OMNIGLOT_INPUT),
         ("Meta-LSTM", "meta-lstm", None, DEFAULT_OMNIGLOT_INPUT),
         ("Transfer: Baseline (linear head)", "transfer", "linear", DEFAULT_OMNIGLOT_INPUT),
         ("Transfer: Baseline++ (cosine head)", "transfer", "cosine", DEFAULT_OMNIGLOT_INPUT),
@@ -150,7 +149,7 @@ def tally(dataset: str, split: str, backbone: str, settings, published: dict) ->
             "method reaches it, the figure less its published interval).")
     if short:
         text += " Short, by its method's best row: " + "; ".join(short) + "."
-    papers = [row for row in ROWS if row[3] == PAPERS_INPUT and any(of_row(c, *row[1:]) for c in cards)]
+    papers = [row for row in ROWS if row[3] == PAPERS_OMNIGLOT_INPUT and any(of_row(c, *row[1:]) for c in cards)]
     if papers:
         reached, short = reach(papers, cards, settings, published, cells_shipped_only=True)
         text += (f" On the papers' input, of the cells its networks serve: {reached} of {reached + len(short)} "
