@@ -1765,9 +1765,9 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 
-# the tabs' labels: the five steps, then the three ways of giving images
-TAB_KEYS = [f"app_tab_{tab}" for tab in ("task", "adapt", "classify", "compare", "learn")] + [
-    "app_upload", "app_draw", "app_webcam"]
+# the tabs' labels: the app's five, then the three ways of giving images inside two of them
+STEP_TAB_KEYS = [f"app_tab_{tab}" for tab in ("task", "adapt", "classify", "compare", "learn")]
+TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 
 # Run in the page once it has loaded. (1) The language the page shows, which Gradio's Settings can
 # switch without the server knowing, is kept in a cookie that every request carries (see
@@ -1826,7 +1826,7 @@ APP_JS = """
     if (document.querySelector(".class-gallery")) { event.preventDefault(); event.returnValue = "task"; return "task"; }
   });
 }
-""" % (json.dumps([ZH[key] for key in TAB_KEYS[:5]]),
+""" % (json.dumps([ZH[key] for key in STEP_TAB_KEYS]),
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
        json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False))
 
