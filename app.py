@@ -43,6 +43,7 @@ from fewshot.checkpoints import kept_start, read_card  # noqa: E402
 from fewshot.data import (  # noqa: E402
     default_data_root, mini_imagenet_available, omniglot_available, sample_mini_imagenet_files, sample_omniglot_files,
 )
+from fewshot.download import download_omniglot, omniglot_download_requested  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
@@ -935,6 +936,21 @@ def can_sample(domain: str) -> bool:
     if domain == "photos":
         return "photos" in DOMAINS and mini_imagenet_available()
     return omniglot_available()
+
+
+def fetch_omniglot_if_asked() -> None:
+    """On a Hugging Face Space, or with ``FEWSHOT_DOWNLOAD=omniglot``, fetch Omniglot when it
+    is missing, so that random tasks of held-out characters can be sampled (about 16 MB,
+    checked, once). Without it, or if the download fails, the app runs without them."""
+    if omniglot_available() or not omniglot_download_requested():
+        return
+    root = default_data_root() / "omniglot"
+    print(f"Omniglot is missing: downloading it into {root}", flush=True)
+    try:
+        download_omniglot(root)
+    except OSError as error:
+        print(f"Omniglot could not be downloaded ({error}); the app runs without random character tasks.",
+              file=sys.stderr, flush=True)
 
 
 @friendly(5, status=3)
@@ -1830,6 +1846,7 @@ APP_JS = """
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
        json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False))
 
+fetch_omniglot_if_asked()
 demo = build()
 
 

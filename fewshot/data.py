@@ -78,8 +78,8 @@ def _local_omniglot_class():
     torchvision checks the MD5 of ``images_<part>.zip``; a copy that holds only the unpacked
     folders (as ``shared/omniglot`` does) is refused. This subclass accepts the folder, and
     sorts alphabets, characters and drawings so that indices agree on every machine
-    (torchvision lists them with an unsorted ``os.listdir``). With ``download=True`` and no
-    folder, torchvision's own download fills the root.
+    (torchvision lists them with an unsorted ``os.listdir``). Downloading is left to
+    :func:`fewshot.download.download_omniglot`, which also fetches the split listing.
     """
     from torchvision.datasets import Omniglot
     from torchvision.datasets.utils import list_files
@@ -101,16 +101,17 @@ def _local_omniglot_class():
     return LocalOmniglot
 
 
-def _load_omniglot_part(root: Path, background: bool, download: bool,
+def _load_omniglot_part(root: Path, background: bool,
                         omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> tuple[list[str], np.ndarray]:
     """Decode every drawing of one Omniglot part to 28x28, ink = 255 on 0."""
     LocalOmniglot = _local_omniglot_class()
     try:
-        dataset = LocalOmniglot(str(root), background=background, download=download)
+        dataset = LocalOmniglot(str(root), background=background)
     except RuntimeError as error:
         raise DataNotFoundError(
             f"Omniglot not found under {root / 'omniglot-py'} ({error}). Point --data-root or "
-            "FEWSHOT_DATA at a folder holding omniglot-py/images_background and images_evaluation."
+            "FEWSHOT_DATA at a folder holding omniglot-py/images_background and images_evaluation, "
+            "or add --download on a machine with internet."
         ) from None
     part = "images_background" if background else "images_evaluation"
     names, images = [], []
@@ -197,8 +198,13 @@ def omniglot_cache(omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> Path:
 def load_omniglot_bank(root: Path | None = None, download: bool = False,
                        omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> tuple[list[str], np.ndarray]:
     """All 1,623 characters as ``(names, uint8[1623, 20, 28, 28])`` read as ``omniglot_input``
-    says (:func:`resize_drawing`), cached after the first call."""
+    says (:func:`resize_drawing`), cached after the first call. ``download``: first fetch what
+    is missing of the dataset (:func:`fewshot.download.download_omniglot`; needs internet)."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
+    if download:
+        from .download import download_omniglot
+
+        download_omniglot(root)
     cache = omniglot_cache(omniglot_input)
     if cache.exists():
         with np.load(cache) as stored:
@@ -206,7 +212,7 @@ def load_omniglot_bank(root: Path | None = None, download: bool = False,
                 return [str(n) for n in stored["names"]], stored["images"]
     names, images = [], []
     for background in (True, False):
-        part_names, part_images = _load_omniglot_part(root, background, download, omniglot_input)
+        part_names, part_images = _load_omniglot_part(root, background, omniglot_input)
         names += part_names
         images.append(part_images)
     images = np.concatenate(images)
@@ -226,7 +232,7 @@ def omniglot_split_characters(root: Path, split: str, part: str, all_characters:
     def from_json(name: str) -> list[str]:
         path = root / "splits" / f"vinyals_{name}.json"
         if not path.is_file():
-            raise DataNotFoundError(f"Omniglot split file not found: {path}")
+            raise DataNotFoundError(f"Omniglot split file not found: {path} (--download fetches it)")
         with open(path) as handle:
             listing = json.load(handle)
         return sorted(

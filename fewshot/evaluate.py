@@ -139,7 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>)")
     parser.add_argument("--download", action="store_true",
-                        help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
+                        help="Omniglot: download what is missing of it (images, the Vinyals split) into --data-root "
+                             "(needs internet)")
     parser.add_argument("--inner-steps", "--finetune-steps", dest="inner_steps", type=int, default=None,
                         help="gradient steps at adaptation: MAML's inner steps, Meta-LSTM's updates, the transfer "
                              "baselines' head fitting; a Siamese network's fine-tuning on each support set "

@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "records it")
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--download", action="store_true",
-                        help="Omniglot: let torchvision download it into an empty --data-root (needs internet)")
+                        help="Omniglot: download what is missing of it (images, the Vinyals split) into --data-root "
+                             "(needs internet)")
     parser.add_argument("--omniglot-input", default=DEFAULT_OMNIGLOT_INPUT, choices=OMNIGLOT_INPUTS,
                         help="how Omniglot's 105x105 1-bit drawings become 28x28: lanczos-grey (antialiased grey "
                              "levels, the default) or binary-nearest (the nearest pixel, binary, as the papers' code "
