@@ -19,10 +19,10 @@ and not fetched again. mini-ImageNet is never downloaded (ImageNet's terms).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import shutil
-import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Mapping
@@ -54,7 +54,7 @@ def fetch(url: str, timeout: float = TIMEOUT_SECONDS) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.read()
-    except (urllib.error.URLError, OSError) as error:
+    except (OSError, http.client.HTTPException) as error:  # (urllib's URLError is an OSError)
         raise DataNotFoundError(f"could not download {url}: {getattr(error, 'reason', error)}") from None
 
 

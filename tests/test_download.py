@@ -159,6 +159,8 @@ def test_a_wrong_or_broken_download_writes_nothing(tmp_path, mirror):
 
 
 def test_an_unreachable_source_is_a_clear_error(tmp_path, mirror):
+    with pytest.raises(DataNotFoundError, match=f"could not download {mirror.url}/absent.zip: File not found"):
+        download_omniglot(tmp_path / "omniglot", archives=(mirror.url, {"absent": "0" * 32}))
     address = mirror.url
     mirror.close()
     with pytest.raises(DataNotFoundError, match=f"could not download {address}/images_background.zip"):
