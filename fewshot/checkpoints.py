@@ -210,9 +210,12 @@ def find_checkpoint(
             continue
         candidates.append((serving_rank(card, ways, shots), folder.name, folder))
     if not candidates:
+        missing = "" if Path(root).is_dir() else (
+            ", which does not exist (the checkpoints stay in the project folder: install the package with "
+            "`pip install -e .` from there, or pass root=)")
         raise FileNotFoundError(
             f"no shipped checkpoint for {method} on {dataset}"
-            f"{'/' + split if split else ''} ({backbone}, {ways}-way {shots}-shot) in {root}"
+            f"{'/' + split if split else ''} ({backbone}, {ways}-way {shots}-shot) in {root}{missing}"
         )
     return min(candidates)[2]
 
