@@ -37,11 +37,10 @@ import gradio as gr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from demo_tasks import SETTINGS, task, task_label  # noqa: E402  (shared with service_latency.py)
 from fewshot.service import METHOD_ORDER  # noqa: E402
-
-DEMOS = {"characters": ROOT / "demo" / "glyphs-10way", "photos": ROOT / "demo" / "scenes-3way"}
-SETTINGS = [(1, 1), (1, 10), (5, 1), (5, 10)]  # (shots, queries) of the timed tasks
 
 
 def free_port() -> int:
@@ -61,22 +60,6 @@ def wait_until_up(url: str, process: subprocess.Popen | None = None, timeout: fl
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("the app did not start")
-
-
-def task(shots: int, queries: int, domain: str = "characters"):
-    demo = DEMOS[domain]
-    classes = sorted(p.name for p in (demo / "support").iterdir())[:5]
-    support, names = [], []
-    for cls in classes:
-        for path in sorted((demo / "support" / cls).glob("*.png"))[:shots]:
-            support.append(str(path))
-            names.append(cls)
-    pool = [str(p) for cls in classes for p in sorted((demo / "query" / cls).glob("*.png"))]
-    return support, names, (pool * 4)[:queries]
-
-
-def task_label(domain: str, ways: int, shots: int, queries: int) -> str:
-    return f"{domain}, {ways}-way {shots}-shot, {queries} quer{'y' if queries == 1 else 'ies'}"
 
 
 def unseen(paths: list[str], folder: Path, serial: int, domain: str) -> list[str]:
