@@ -563,8 +563,10 @@ class TaskSampler:
 
 
 def omniglot_available(root: Path | str | None = None) -> bool:
+    """Whether ``root`` holds both parts of Omniglot's images and the Vinyals split listing."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
-    return (root / "omniglot-py").is_dir() and (root / "splits").is_dir()
+    return all((root / "omniglot-py" / f"images_{part}").is_dir() for part in ("background", "evaluation")) \
+        and all((root / "splits" / f"vinyals_{part}.json").is_file() for part in PARTS)
 
 
 # The 50 Omniglot alphabets in Chinese (the app's sampled tasks name characters by alphabet).

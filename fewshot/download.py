@@ -99,22 +99,25 @@ def download_omniglot(
     arguments exist so that tests can serve small stand-ins."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
     prefix, md5s = archives if archives is not None else _torchvision_archives()
-    for part, md5 in md5s.items():
-        target = root / "omniglot-py" / part
-        if target.is_dir():
-            continue
+    images = {part: md5 for part, md5 in md5s.items() if not (root / "omniglot-py" / part).is_dir()}
+    listings = {part: sha256 for part, sha256 in split_sha256.items()
+                if not (root / "splits" / f"vinyals_{part}.json").is_file()}
+    # a folder that cannot be written to is said before anything is fetched
+    for folder, missing in ((root / "omniglot-py", images), (root / "splits", listings)):
+        if missing:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DataNotFoundError(f"cannot write into {folder}: {error}") from None
+            if not os.access(folder, os.W_OK):
+                raise DataNotFoundError(f"cannot write into {folder}: permission denied")
+    for part, md5 in images.items():
         url = f"{prefix}/{part}.zip"
-        data = _checked(url, fetch(url), "md5", md5)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _unpack(url, data, part, target)
-    for part, sha256 in split_sha256.items():
-        path = root / "splits" / f"vinyals_{part}.json"
-        if path.is_file():
-            continue
+        _unpack(url, _checked(url, fetch(url), "md5", md5), part, root / "omniglot-py" / part)
+    for part, sha256 in listings.items():
         url = split_url.format(part=part)
         data = _checked(url, fetch(url), "sha256", sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda tmp: tmp.write_bytes(data))
+        write_atomically(root / "splits" / f"vinyals_{part}.json", lambda tmp: tmp.write_bytes(data))
     return root
 
 

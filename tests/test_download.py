@@ -154,7 +154,7 @@ def test_a_wrong_or_broken_download_writes_nothing(tmp_path, mirror):
         download_omniglot(root, archives=(prefix, {}), split_url=mirror.sources["split_url"],
                           split_sha256={"test": "0" * 64})
     # nothing half-written: no part, no staging folder, no listing
-    assert not list((root / "omniglot-py").iterdir()) and not (root / "splits").exists()
+    assert not list((root / "omniglot-py").iterdir()) and not list((root / "splits").iterdir())
     assert not omniglot_available(root)
 
 
@@ -165,6 +165,13 @@ def test_an_unreachable_source_is_a_clear_error(tmp_path, mirror):
     mirror.close()
     with pytest.raises(DataNotFoundError, match=f"could not download {address}/images_background.zip"):
         download_omniglot(tmp_path / "omniglot", archives=(address, {"images_background": "0" * 32}))
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_anything_is_fetched(tmp_path, mirror):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(DataNotFoundError, match="cannot write into .*a-file/omniglot/omniglot-py"):
+        download_omniglot(tmp_path / "a-file" / "omniglot", **mirror.sources)
+    assert mirror.requests == []
 
 
 def test_the_app_downloads_on_a_space_or_when_asked_and_never_otherwise():
@@ -180,3 +187,24 @@ def test_the_pinned_split_hashes_are_those_of_the_split_the_tables_were_measured
     splits = default_data_root() / "omniglot" / "splits"
     assert {part: hashlib.sha256((splits / f"vinyals_{part}.json").read_bytes()).hexdigest()
             for part in VINYALS_SPLIT_SHA256} == VINYALS_SPLIT_SHA256
+
+
+def test_the_app_on_a_space_fetches_omniglot_at_start_or_runs_without_it(tmp_path, mirror, monkeypatch, capsys):
+    import app
+
+    monkeypatch.setenv("SPACE_ID", "someone/few-shot")
+    monkeypatch.delenv("FEWSHOT_DOWNLOAD", raising=False)
+    # a data folder that cannot be written: the app says why and runs without random character tasks
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("FEWSHOT_DATA", str(tmp_path / "a-file"))
+    app.fetch_omniglot_if_asked()
+    assert "Omniglot could not be downloaded (cannot write into" in capsys.readouterr().err
+    assert not app.can_sample("characters") and mirror.requests == []
+
+    monkeypatch.setenv("FEWSHOT_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(app, "download_omniglot", partial(download_omniglot, **mirror.sources))
+    app.fetch_omniglot_if_asked()
+    assert f"downloading it into {tmp_path / 'data' / 'omniglot'}" in capsys.readouterr().out
+    assert app.can_sample("characters") and len(mirror.requests) == 5
+    app.fetch_omniglot_if_asked()  # present: nothing more is fetched
+    assert len(mirror.requests) == 5
