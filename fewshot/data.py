@@ -222,6 +222,11 @@ def load_omniglot_bank(root: Path | None = None, download: bool = False,
     return names, images
 
 
+def vinyals_split_file(root: Path, part: str) -> Path:
+    """The listing of one part's characters in the Vinyals split, under an Omniglot folder."""
+    return root / "splits" / f"vinyals_{part}.json"
+
+
 def omniglot_split_characters(root: Path, split: str, part: str, all_characters: list[str]) -> tuple[list[str], int]:
     """The characters of one part of a split, as ``images_<key>/<Alphabet>/<characterNN>``,
     and the number of rotations that count as classes. ``all_characters`` lists every
@@ -230,7 +235,7 @@ def omniglot_split_characters(root: Path, split: str, part: str, all_characters:
         raise ValueError(f"unknown Omniglot split/part {split}/{part}")
 
     def from_json(name: str) -> list[str]:
-        path = root / "splits" / f"vinyals_{name}.json"
+        path = vinyals_split_file(root, name)
         if not path.is_file():
             raise DataNotFoundError(f"Omniglot split file not found: {path} (--download fetches it)")
         with open(path) as handle:
@@ -566,7 +571,7 @@ def omniglot_available(root: Path | str | None = None) -> bool:
     """Whether ``root`` holds both parts of Omniglot's images and the Vinyals split listing."""
     root = Path(root) if root is not None else default_data_root() / "omniglot"
     return all((root / "omniglot-py" / f"images_{part}").is_dir() for part in ("background", "evaluation")) \
-        and all((root / "splits" / f"vinyals_{part}.json").is_file() for part in PARTS)
+        and all(vinyals_split_file(root, part).is_file() for part in PARTS)
 
 
 # The 50 Omniglot alphabets in Chinese (the app's sampled tasks name characters by alphabet).

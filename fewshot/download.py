@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .data import DataNotFoundError, default_data_root, process_tmp, write_atomically
+from .data import DataNotFoundError, default_data_root, process_tmp, vinyals_split_file, write_atomically
 
 VINYALS_SPLIT_URL = (
     "https://raw.githubusercontent.com/tristandeleu/pytorch-meta/2dd22382a3af27b2c4137fd7ed2822a32597162f/"
@@ -101,7 +101,7 @@ def download_omniglot(
     prefix, md5s = archives if archives is not None else _torchvision_archives()
     images = {part: md5 for part, md5 in md5s.items() if not (root / "omniglot-py" / part).is_dir()}
     listings = {part: sha256 for part, sha256 in split_sha256.items()
-                if not (root / "splits" / f"vinyals_{part}.json").is_file()}
+                if not vinyals_split_file(root, part).is_file()}
     # a folder that cannot be written to is said before anything is fetched
     for folder, missing in ((root / "omniglot-py", images), (root / "splits", listings)):
         if missing:
@@ -117,7 +117,7 @@ def download_omniglot(
     for part, sha256 in listings.items():
         url = split_url.format(part=part)
         data = _checked(url, fetch(url), "sha256", sha256)
-        write_atomically(root / "splits" / f"vinyals_{part}.json", lambda tmp: tmp.write_bytes(data))
+        write_atomically(vinyals_split_file(root, part), lambda tmp: tmp.write_bytes(data))
     return root
 
 
