@@ -65,16 +65,16 @@ def test_checkpoint_selection():
     with pytest.raises(FileNotFoundError, match="40-way 1-shot") as refused:
         find_checkpoint("maml", "omniglot", "vinyals", 40, 1)
     assert "does not exist" not in str(refused.value)
+    # a network trained on the papers' binary input is never what the app gets (it prepares grey levels)
+    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1).name == "matching-omniglot-vinyals-1shot"
+    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1, omniglot_input="binary-nearest").name == \
+        "matching-omniglot-vinyals-1shot-papers-input"
 
 
 def test_a_missing_checkpoint_folder_is_named_with_what_to_do(tmp_path):
     """A non-editable ``pip install .`` puts the package where no checkpoints/ lies beside it."""
     with pytest.raises(FileNotFoundError, match=r"in .*absent, which does not exist .*pip install -e \."):
         find_checkpoint("protonet", "omniglot", "vinyals", 5, 1, root=tmp_path / "absent")
-    # a network trained on the papers' binary input is never what the app gets (it prepares grey levels)
-    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1).name == "matching-omniglot-vinyals-1shot"
-    assert find_checkpoint("matching", "omniglot", "vinyals", 5, 1, omniglot_input="binary-nearest").name == \
-        "matching-omniglot-vinyals-1shot-papers-input"
 
 
 def test_round_trip(tmp_path, task):
