@@ -375,6 +375,8 @@ MESSAGES = {
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
         "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
+        "removed_image": "Removed an image from “{name}”; {n} left.",
+        "class_empty": " A class needs an image: add one, or remove the class.",
         "stale": "The task has changed: {again}", "again_adapt": "adapt again.",
         "again_classify": "classify again.", "again_compare": "compare again.",
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
@@ -405,9 +407,10 @@ MESSAGES = {
         "method": "method", "acc": "accuracy on this task", "adapt_ms": "adapt (ms)", "classify_ms": "classify (ms)",
         "benchmark": "same checkpoint, test split", "paper": "published", "setting": "({ways}-way {shots}-shot)",
         "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
-                          "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot). Published: "
-                          "the paper's figure for the same setting. Each method adapts as its checkpoint was made "
-                          "to (MAML: the checkpoint's own inner steps and α, not the Adapt tab's sliders), as it was tested.",
+                          "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot).",
+        "benchmark_paper": " Published: the paper's figure for the same setting.",
+        "benchmark_adapts": " Each method adapts as its checkpoint was made to (MAML: the checkpoint's own inner "
+                            "steps and α, not the Adapt tab's sliders), as it was tested.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
                     "meta-learning buys.",
         "try_sampling": " Sample a random {dataset} task for one that does.",
@@ -433,6 +436,8 @@ MESSAGES = {
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
         "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
+        "removed_image": "已从“{name}”删除一张图像，还剩 {n} 张。",
+        "class_empty": "类别至少需要一张图像：请添加图像，或删除这个类别。",
         "stale": "任务已更改：{again}", "again_adapt": "请重新适应。",
         "again_classify": "请重新分类。", "again_compare": "请重新比较。",
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
@@ -461,8 +466,10 @@ MESSAGES = {
         "method": "方法", "acc": "本任务上的准确率", "adapt_ms": "适应（毫秒）", "classify_ms": "分类（毫秒）",
         "benchmark": "同一检查点在测试集上", "paper": "论文报告", "setting": "（{ways} 类 {shots} 样本）",
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
-                          "（本任务：{task_ways} 类 {task_shots} 样本）。论文报告：论文在同一设置下给出的数字。每个方法都按其检查点"
-                          "的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），与测试时一致。",
+                          "（本任务：{task_ways} 类 {task_shots} 样本）。",
+        "benchmark_paper": "论文报告：论文在同一设置下给出的数字。",
+        "benchmark_adapts": "每个方法都按其检查点的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），"
+                            "与测试时一致。",
         "too_easy": "**不学习也和所有方法一样好**：这个任务太简单，看不出元学习的作用。",
         "try_sampling": "随机抽取一个 {dataset} 任务试试。",
         "try_alike_characters": "试试添加外形相似的符号类别，每类由不同的人书写。",
@@ -978,9 +985,11 @@ def sample_mini_imagenet(ways, shots, request: gr.Request):
 
 
 def clear_task(domain, request: gr.Request):
+    """An empty task, and empty inputs: files left in the upload box (one that an add refused)
+    once went into the next class added after the clear."""
     lang = language(request)
     task = empty_task(domain if domain in DOMAINS else "characters")
-    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", say(lang, "cleared")
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", say(lang, "cleared"), None, None
 
 
 @friendly(3, status=2)
@@ -1137,7 +1146,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         status += say(lang, "start_kept", n=card["training"]["steps"])
         if result.baseline_is_theta:
             status += say(lang, "start_kept_maml")
-    if task["domain"] == "photos":
+    if result.encoder:  # not for a checkpoint that reads pixels (no learning, Conv-4)
         status += say(lang, "encoded", ms=result.encode_ms)
     predicted = None if result.prediction is None else result.prediction.labels.cpu().tolist()
     embedding = viz.embedding_plot(
@@ -1249,7 +1258,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         status += say(lang, "accuracy", acc=result.accuracy)
     if method == "siamese" and result.trace.steps:
         status += say(lang, "finetuned", n=result.trace.steps[-1]["step"])
-    if task["domain"] == "photos":
+    if result.encoder:  # not for a checkpoint that reads pixels (no learning, Conv-4)
         status += say(lang, "encoded", ms=result.encode_ms)
     label, plot = explain_query(0, state)
     return label, gallery, plot, status, state, task_key(task)
@@ -1337,7 +1346,7 @@ def compare_methods(task, device, request: gr.Request):
                 continue
             if not options:
                 accuracy[method] = result.accuracy
-            rows.append([title, round(100 * result.accuracy, 1), *benchmark_cells(recorded),
+            rows.append([title, round(100 * result.accuracy, 1), *benchmark_cells(recorded, lang),
                          round(result.adapt_ms, 1), round(result.classify_ms, 1), device_title(result.device),
                          result.checkpoint])
             if recorded is not None:
@@ -1349,8 +1358,11 @@ def compare_methods(task, device, request: gr.Request):
         ways, shots, episodes = max(shared, key=shared.count)  # the setting most rows were measured in
         note = say(lang, "benchmark_note", ways=ways, shots=shots, episodes=episodes,
                    task_ways=prepared_task.ways, task_shots=prepared_task.shots)
-        if task["domain"] == "photos":
+        if any(row[3] for row, _ in settings):  # a published figure stands in some row
+            note += say(lang, "benchmark_paper")
+        if task["domain"] == "photos":  # (none there: the column says nothing, and this says why)
             note += say(lang, "benchmark_photos")
+        note += say(lang, "benchmark_adapts")
         if maml_published:
             note += say(lang, "maml_protocol")
         for row, setting in settings:
@@ -1376,7 +1388,7 @@ def too_easy_note(domain: str, lang: str) -> str:
     return say(lang, "too_easy") + say(lang, "try_alike_photos" if photos else "try_alike_characters")
 
 
-def benchmark_cells(recorded: dict | None) -> tuple[str, str]:
+def benchmark_cells(recorded: dict | None, lang: str = "en") -> tuple[str, str]:
     """Beside one task's result: what its checkpoint measured on the test split (recorded on
     its card) and the paper's figure for that setting, where one was published."""
     if recorded is None:
@@ -1386,7 +1398,19 @@ def benchmark_cells(recorded: dict | None) -> tuple[str, str]:
     if paper is None:
         return measured, ""
     interval = f" ± {paper['interval']}" if paper["interval"] else ""
-    return measured, f"{paper['accuracy']}{interval} ({paper['short']})"
+    return measured, f"{paper['accuracy']}{interval} ({source_words(paper['short'], lang)})"
+
+
+def source_words(source: str, lang: str) -> str:
+    """A paper's citation as the page's language writes it: authors' names stay as published,
+    "et al." and the Siamese row's words are translated."""
+    if lang != "zh":
+        return source
+    return ZH_SOURCES.get(source, source.replace(" et al.", " 等"))
+
+
+# the words around the names in fewshot.published's short sources (the rest: "et al." -> 等)
+ZH_SOURCES = {"Koch et al.'s network, in Finn et al. 2017": "Koch 等的网络，见 Finn 等 2017"}
 
 
 # ---- the API endpoint ---------------------------------------------------------------------
@@ -1403,7 +1427,7 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
     "classify_ms", "encode_ms", "checkpoint"}, one prediction per query in order (encode_ms:
-    the photo encoder's time on new images; 0 for characters).
+    the photo encoder's time on new images; 0 for a model that reads pixels: characters, no learning).
     """
     domain = str(domain or "characters").strip().lower()
     try:
@@ -1595,23 +1619,28 @@ def build() -> gr.Blocks:
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"], lang),
                                                  columns=10, rows=1, fit_columns=False,
                                                  height=120, allow_preview=False, show_label=False,
-                                                 object_fit="contain", elem_classes=["class-gallery"])
+                                                 object_fit="contain", elem_classes=["class-gallery"],
+                                                 interactive=False)  # (a trigger's gallery, emptied, took drops)
                             remove_image = gr.Button(i("app_remove_image"), size="sm", scale=0,
                                                      elem_classes=["remove-image"])
 
                             def pick(event: gr.SelectData):
                                 return event.index
 
-                            @friendly(1)
+                            @friendly(2, status=1)
                             def drop(current_task, which, index=index, request: gr.Request = None):
+                                lang = language(request)
                                 if which is None:
-                                    raise Refusal(say(language(request), "no_selection"))
+                                    raise Refusal(say(lang, "no_selection"))
                                 classes = [dict(c, images=list(c["images"])) for c in current_task["classes"]]
                                 del classes[index]["images"][which]
-                                return {**current_task, "classes": classes}
+                                left = len(classes[index]["images"])
+                                return {**current_task, "classes": classes}, \
+                                    say(lang, "removed_image", name=plain(classes[index]["name"]), n=left) + \
+                                    ("" if left else say(lang, "class_empty"))
 
                             gallery.select(pick, None, selected, api_visibility="private")
-                            remove_image.click(drop, [task, selected], [task], api_visibility="private")
+                            remove_image.click(drop, [task, selected], [task, status], api_visibility="private")
                     if current["queries"]:
                         with gr.Row():
                             gr.Markdown(say(lang, "queries_title", n=len(current["queries"])),
@@ -1690,7 +1719,8 @@ def build() -> gr.Blocks:
         load_button.click(load_example, [example], task_outputs + [domain], **flow)
         sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
         sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)
-        clear_button.click(clear_task, [domain], task_outputs, **flow)
+        clear_button.click(clear_task, [domain], task_outputs + [files, camera], **flow).then(
+            None, status, None, js=CLEAR_SKETCH, **ui_only)
         # a task's domain follows the radio (and examples / sampled tasks set the radio)
         domain.change(set_domain, [task, domain, method], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
@@ -1735,7 +1765,7 @@ PICK_BRUSH_STEPS = """
 """
 PICK_BRUSH = "() => {" + PICK_BRUSH_STEPS + "}"
 
-# empty the sketchpad once its drawing was added (a refusal, "⚠ ...", keeps it) with the editor's own
+# empty the sketchpad once its drawing was added, or the task cleared (a refusal, "⚠ ...", keeps it) with the editor's own
 # "Clear canvas" button, then pick the brush up again (clearing puts it down): as an output of the add
 # (even one left unchanged), Gradio's editor stayed a spinner that took no more strokes
 CLEAR_SKETCH = """(status) => {

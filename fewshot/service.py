@@ -327,7 +327,10 @@ class RunResult:
     classify_ms: float
     baseline_steps: list[dict[str, Any]] = field(default_factory=list)
     baseline_is_theta: bool = False  # MAML's random start is its θ: meta-training kept no update
-    encode_ms: float = 0.0  # a pretrained encoder's features of the task's images (photos), cached per image
+    # a pretrained encoder's features of the task's images (photos), cached per image; 0 where the
+    # checkpoint reads pixels (characters, Conv-4 photo models, no learning)
+    encode_ms: float = 0.0
+    encoder: bool = False  # whether the checkpoint reads a pretrained encoder's features
 
     @property
     def accuracy(self) -> float | None:
@@ -395,9 +398,12 @@ def run_method(
     queries = None if task.query_images is None else model_inputs(task.query_images.to(device), card, task.domain)
     query_labels = None if task.query_labels is None else task.query_labels.to(device)
     _sync(device)
-    encode_ms = 1000 * (time.perf_counter() - start)
-    # time spent in this generator only, not while the caller draws a step
-    start = time.perf_counter()
+    encoded = card.get("backbone", "conv4") != "conv4"  # a pretrained encoder computed features
+    encode_ms = 1000 * (time.perf_counter() - start) if encoded else 0.0
+    # time spent in this generator only, not while the caller draws a step (a Conv-4's input
+    # preparation, a photo's normalisation, counts as adaptation)
+    if encoded:
+        start = time.perf_counter()
     if learns or finetunes:
         records, busy = [], 0.0
         stepping = model.adaptation(support, labels, queries, query_labels, steps, lr) if learns else \
@@ -423,7 +429,7 @@ def run_method(
     _sync(device)
     classify_ms = 1000 * (time.perf_counter() - start)
     result = RunResult(method, card.get("name", ""), str(device), trace, prediction, adapt_ms, classify_ms,
-                       encode_ms=encode_ms)
+                       encode_ms=encode_ms, encoder=encoded)
     if baseline and isinstance(model, MAML):
         fresh = model.reinitialised(seed=0)
         if same_weights(fresh, model):
@@ -468,7 +474,7 @@ def classify(
 
     Returns ``{"method", "classes", "predictions": [{"label", "confidences": {class: p}}],
     "device", "checkpoint", "adapt_ms", "classify_ms", "encode_ms"}`` (``encode_ms``: the
-    photo encoder's time on images it had not seen; 0 for characters); raises ``TaskError`` or
+    photo encoder's time on images it had not seen; 0 for a checkpoint that reads pixels); raises ``TaskError`` or
     ``ImageInputError`` with a message for the caller.
     """
     if method not in METHODS:

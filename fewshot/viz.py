@@ -47,6 +47,7 @@ TEXT = {
         "gates_title": "Meta-LSTM's learned gates: mean per layer; i_t acts as a learned learning rate", "update": "update",
         "step_maml": "inner step", "step_meta-lstm": "learner update", "step_siamese": "fine-tuning step",
         "step_transfer": "head-fitting step", "step_shared": "step",
+        "layer_block": "conv block {n}", "layer_classifier": "classifier", "layer_features": "feature network",
     },
     "zh": {
         "support": "支持集", "query": "查询", "centre": "类均值", "prototype": "原型",
@@ -71,6 +72,7 @@ TEXT = {
         "gates_title": "Meta-LSTM 学到的门：每层的均值；输入门 i_t 相当于学到的学习率", "update": "更新",
         "step_maml": "内循环步数", "step_meta-lstm": "学习器更新次数", "step_siamese": "微调步数",
         "step_transfer": "拟合分类头的步数", "step_shared": "步数",
+        "layer_block": "卷积块 {n}", "layer_classifier": "分类器", "layer_features": "特征网络",
     },
 }
 
@@ -82,6 +84,14 @@ def plain(name: str) -> str:
 
 def text(lang: str, key: str) -> str:
     return TEXT.get(lang, TEXT["en"]).get(key, TEXT["en"][key])
+
+
+def layer_title(layer: str, lang: str = "en") -> str:
+    """A layer's name as a legend shows it: ``block2`` -> "conv block 2", ``classifier``,
+    ``features`` (a feature network over a pretrained encoder's features); others as named."""
+    if layer.startswith("block") and layer[5:].isdigit():
+        return text(lang, "layer_block").format(n=layer[5:])
+    return text(lang, f"layer_{layer}") if f"layer_{layer}" in TEXT["en"] else layer
 
 
 def colour(index: int) -> str:
@@ -257,6 +267,7 @@ def heatmap(matrix: Tensor, rows: Sequence[str], columns: Sequence[str], title: 
         text=np.vectorize(lambda v: format(v, value_format))(z), texttemplate="%{text}" if z.size <= 400 else None,
         customdata=[[plain(f"{row} · {column}") for column in columns] for row in rows],
         hovertemplate="%{customdata}: %{z:" + value_format + "}<extra></extra>",
+        colorbar=dict(thickness=12),  # (the default 30 px took a phone's cells' room; the cells say their values)
     ))
     fig.update_layout(xaxis=_categories({}, columns, column_ticks),
                       yaxis=_categories(dict(autorange="reversed"), rows, row_ticks))
@@ -337,8 +348,9 @@ def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
     for index, layer in enumerate(layers):
         x = [r["step"] for r in records]
         for col, key in ((1, "input_gate"), (2, "forget_gate")):
-            fig.add_trace(go.Scatter(x=x, y=[r[key][layer] for r in records], mode="lines+markers", name=layer,
-                                     line=dict(color=colour(index)), legendgroup=layer, showlegend=col == 1),
+            fig.add_trace(go.Scatter(x=x, y=[r[key][layer] for r in records], mode="lines+markers",
+                                     line=dict(color=colour(index)), legendgroup=layer, showlegend=col == 1,
+                                     name=layer_title(layer, lang)),
                           row=1, col=col)
     fig.update_xaxes(title=text(lang, "update"), dtick=1)
     return _layout(fig, _two_lines(text(lang, "gates_title")), height=360)

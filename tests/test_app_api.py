@@ -211,6 +211,7 @@ def test_task_building_flow(app_server):
     assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
     assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
     assert "not the Adapt tab's sliders" in compare_status  # MAML's row: its checkpoint's own steps and α
+    assert "Published: the paper's figure for the same setting" in compare_status
     # the Siamese network also fine-tuned on the support set, beside the record and the published figure of that
     # protocol (the published Siamese row fine-tuned on each task); the row as served has no published figure
     finetuned = ModelZoo().recorded_accuracy("siamese", 5, 5, finetuned=True)
@@ -384,6 +385,9 @@ def test_compare_keeps_the_methods_that_serve_a_wide_photo_task(app_server):
     assert "No trained MAML checkpoint can serve a 6-way task" in rows["MAML"][1], rows
     assert isinstance(rows["Prototypical Networks"][1], (int, float)), rows
     assert not compare_status.startswith("⚠"), compare_status
+    # no published column to explain: the note says why it is empty, not what it would hold
+    assert "no paper's figure is comparable" in compare_status and "Published:" not in compare_status
+    assert not any(row[3] for row in rows.values()), rows
 
 
 def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
@@ -400,7 +404,8 @@ def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
     assert status.startswith("**Meta-LSTM** adapted"), status
     names = trace_names(curve)
     assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
-    assert set(trace_names(gates)) == {"block1", "block2", "block3", "block4", "classifier"}  # gates per layer
+    assert set(trace_names(gates)) == {"conv block 1", "conv block 2", "conv block 3", "conv block 4",
+                                       "classifier"}  # gates per layer
     client.predict("0", "FLAG", api_name="/rename_class")  # a new name, the same images: the same curves
     curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
     assert "support loss · MAML" in trace_names(curve)
@@ -544,6 +549,25 @@ def test_chinese_errors_say_what_is_wrong_with_a_photo():
     assert app.worded(named, "zh") == "没有能处理 30 个类别任务的原型网络检查点。"
     named = TaskError("No trained MAML checkpoint ...", "no_checkpoint", method="MAML", key="maml", ways=30)
     assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 MAML 检查点。"
+
+
+def test_published_figures_are_cited_in_the_pages_language():
+    """Compare's published column: on a Chinese page no English words are left around the
+    authors' names (it once read "Koch et al.'s network, in Finn et al. 2017" there)."""
+    import re
+
+    import app
+    from fewshot.published import SHORT_SOURCES, SOURCES
+
+    shorts = {SHORT_SOURCES.get(key, source) for key, source in SOURCES.items()}
+    names = {"Koch", "Finn", "Vinyals", "Snell", "Ravi", "Larochelle", "Chen"}
+    for short in shorts:
+        assert app.source_words(short, "en") == short
+        words = set(re.findall(r"[A-Za-z]+", app.source_words(short, "zh")))
+        assert words <= names, (short, words - names)
+    recorded = {"accuracy": 0.971, "ci95": 0.003,
+                "published": {"accuracy": 97.3, "interval": 0, "short": SHORT_SOURCES["omniglot", "siamese"]}}
+    assert app.benchmark_cells(recorded, "zh") == ("97.1 ± 0.3", "97.3 (Koch 等的网络，见 Finn 等 2017)")
 
 
 def test_a_chinese_page_gets_chinese_class_names_and_tab_title():

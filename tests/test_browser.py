@@ -159,6 +159,30 @@ def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_p
     page.close()
 
 
+def test_removing_the_last_image_and_clearing_leave_nothing_to_swallow_an_upload(browser, app_server):
+    """A class emptied of its images is said to be empty, and its gallery does not turn into a
+    drop zone (a file dropped there once showed and was never added); clearing the task empties
+    the upload box too (a file left there by a refused add once went into the next class)."""
+    page = open_app(browser, app_server.url)
+    add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
+    page.locator(".class-gallery .thumbnail-item, .class-gallery button.thumbnail-lg, "
+                 ".class-gallery .grid-container button").first.click()
+    page.click(".remove-image")
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText === 'eye · 0')",
+                           timeout=30000)
+    assert "Removed an image from “eye”; 0 left. A class needs an image" in page.inner_text("#status")
+    assert page.locator(".class-gallery input[type=file]").count() == 0  # nothing to drop a file into
+    page.locator("#support-files input[type=file]").set_input_files(
+        str(sorted((DEMO / "support" / "fork").glob("*.png"))[0]))
+    page.wait_for_selector("#support-files .file-preview tr", timeout=30000)
+    page.get_by_role("button", name="Clear the task").click()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('The task is empty')",
+                           timeout=30000)
+    page.wait_for_function("() => !document.querySelector('#support-files .file-preview tr')", timeout=30000)
+    page.wait_for_function("() => !document.querySelector('.class-title')", timeout=30000)  # (drawn after)
+    page.close()
+
+
 def test_names_show_as_typed_and_leaving_a_task_asks_first(browser, app_server):
     """A class name is text, not Markdown (no link, bold or formula made of it); a name past the
     limit is refused with the name box kept; closing or reloading a page that holds a task asks."""

@@ -221,6 +221,9 @@ def test_no_learning_reads_raw_pixels_in_the_photo_domain():
         assert torch.equal(model.embed(inputs), inputs.flatten(1))  # the features are the pixels
     result = run_to_end(photos, "pixels", task, device="cpu")
     assert result.checkpoint == "pixels-miniimagenet-conv4" and result.accuracy == 1.0  # painted scenes: easy
+    assert not result.encoder and result.encode_ms == 0.0  # no encoder ran: nothing to report as its time
+    encoded = run_to_end(photos, "protonet", task, device="cpu")
+    assert encoded.encoder and encoded.encode_ms > 0.0
     assert photos.recorded_accuracy("pixels", 5, 1)["accuracy"] < 0.3  # real mini-ImageNet test classes: not
 
 

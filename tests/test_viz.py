@@ -180,3 +180,14 @@ def test_embedding_plot_names_its_space_and_projects_directions_for_cosine_metho
                                                                       unit_length=True).data]
     assert all(torch.allclose(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), atol=1e-5)
                for (a, _), (b, _) in zip(points, rescaled) if a is not None and a[0] is not None)
+
+
+def test_the_gates_legend_names_layers_in_the_pages_language():
+    """Meta-LSTM's gate plot names each layer in words (its legend once read "block1 … classifier"
+    on the Chinese page too); a layer it has no words for keeps its name."""
+    layers = {"block1": 0.5, "block4": 0.5, "classifier": 0.5, "features": 0.5, "other": 0.5}
+    steps = [{"step": 0, "input_gate": layers, "forget_gate": layers}]
+    for lang, words in (("en", ["conv block 1", "conv block 4", "classifier", "feature network", "other"]),
+                        ("zh", ["卷积块 1", "卷积块 4", "分类器", "特征网络", "other"])):
+        legend = [t.name for t in viz.gates_plot(steps, lang).data if t.showlegend]
+        assert legend == words
