@@ -1493,7 +1493,8 @@ def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
     if not isinstance(data, list):
         return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}.', payload
     if len(data) < len(CLASSIFY_REQUIRED):
-        return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} value(s).', payload
+        return (f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} value(s), '
+                f'missing: {", ".join(CLASSIFY_REQUIRED[len(data):])}.'), payload
     if len(data) < len(CLASSIFY_ARGUMENTS):
         defaults = [p.default for p in CLASSIFY_PARAMETERS.values()]
         payload = {**payload, "data": data + defaults[len(data):]}

@@ -87,7 +87,7 @@ def mini_imagenet_features(
     flat = out.reshape(examples * classes, FEATURE_DIM)
     target = wanted * classes
     iterator = range(done, target, batch)
-    if progress:
+    if progress and done < target:  # (a partial cache may hold more rows than asked for)
         from tqdm import tqdm
 
         print(f"{name} features of mini-ImageNet/{part} are computed once, {target - done:,} images to go "

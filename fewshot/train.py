@@ -194,6 +194,19 @@ def default_state(out: Path) -> Path:
     return out.with_name(out.name + ".state.pt")
 
 
+def refuse_to_replace(args: argparse.Namespace) -> None:
+    """A run that would start from nothing in a folder that holds a trained network (a shipped
+    checkpoint whose resume state is not where this run looks for it) stops before it replaces
+    that network with its first steps; ``--restart`` says to train over it."""
+    if args.restart or args.state.exists() or not (args.out / WEIGHTS).is_file():
+        return
+    steps = read_card(args.out, default={}).get("training", {}).get("steps")
+    held = f"a network trained for {steps:,} steps" if isinstance(steps, int) else "a trained network"
+    raise SystemExit(f"{args.out} already holds {held}, and there is no resume state at {args.state} to "
+                     "continue it: training from the start would replace it. Pass another --out, or --restart to "
+                     "train over it.")
+
+
 def run_identity(args: argparse.Namespace) -> dict:
     """What a resume state belongs to: resuming it as another method, dataset or task shape is refused."""
     return {"method": args.method, "dataset": args.dataset, "split": args.split, "ways": args.ways,
@@ -354,6 +367,7 @@ def calibrate_temperature(method: FewShotClassifier, dataset: FewShotDataset, wa
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     command = "python -m fewshot.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    refuse_to_replace(args)
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     if device.type == "cuda":
@@ -461,6 +475,12 @@ def main(argv: list[str] | None = None) -> dict:
         if not args.quiet:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
 
+    if resuming and step >= args.steps and not args.export and \
+            read_card(args.out, default={}).get("training", {}).get("steps") == step:
+        # a finished run, its checkpoint written: nothing to train, and its card (which may carry
+        # notes added since) stays as it is
+        print(f"{args.out}: trained to step {step:,} of {args.steps:,} already; nothing to do", file=sys.stderr)
+        return read_card(args.out)
     update = MetaUpdate(method, optimizer, args.ways, args.cuda_graph and device.type == "cuda", args.clip_grad)
     domain = train_set.domain
     val_shots = args.serve[0][1]

@@ -17,6 +17,7 @@ angle and noise, so that the photo models have something to work on that is the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -139,6 +140,7 @@ def paint(scene, rng: random.Random) -> Image.Image:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # (--help answers; it once redrew demo/)
     out = ROOT / "demo"
     for task, classes in TASKS.items():
         folder = out / task

@@ -11,7 +11,9 @@ until they replace a shipped network (``--only`` picks). Where a recipe changed 
 checkpoint was made (the Conv-4 transfer baselines now train with ``--augment``), the
 checkpoint's card holds the command that made it (``training.command``,
 ``training.reproduce``). Runs are resumable: with ``--time-limit`` each stops cleanly and
-running this again continues from ``runs/<name>/state.pt``. On CUDA, MAML's meta-update is
+running this again continues from ``runs/<name>/state.pt``; a finished one is left as it is, and
+one whose checkpoint is shipped without that state (most: only some states are committed)
+refuses to start over it, its log says, unless ``--restart``. On CUDA, MAML's meta-update is
 captured in a CUDA graph; a run whose capture fails or disagrees with eager execution is
 retried without it.
 """
@@ -279,6 +281,8 @@ def destination(name: str) -> list[str]:
 
 def command(name: str, arguments: list[str], args: argparse.Namespace, graph: bool, seconds: float | None) -> list[str]:
     cmd = [sys.executable, "-m", "fewshot.train", *arguments, *destination(name), "--device", args.device, "--quiet"]
+    if args.restart:
+        cmd += ["--restart"]
     if seconds is not None:
         cmd += ["--time-limit", f"{seconds:.0f}"]
     if graph:
@@ -295,6 +299,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-graph", action="store_true", help="never capture CUDA graphs")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    parser.add_argument("--restart", action="store_true",
+                        help="train the chosen recipes from the start, over their checkpoints and resume states (a "
+                             "recipe whose checkpoint is shipped without a resume state refuses to start without it)")
     args = parser.parse_args()
     patterns = args.only.split(",")
     chosen = {n: a for n, a in recipes().items() if any(fnmatch.fnmatch(n, p) for p in patterns)}

@@ -131,7 +131,8 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
         answer = httpx.post(f"{base}/classify", json={"data": data}, timeout=30)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"].startswith("/classify takes method, support_images, class_names, query_images")
-        assert f"got {len(data)} value(s)" in answer.json()["error"]
+        missing = ", ".join(["method", "support_images", "class_names", "query_images"][len(data):])
+        assert answer.json()["error"].endswith(f"got {len(data)} value(s), missing: {missing}."), answer.text
     answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "class_names": []}, timeout=30)
     assert answer.status_code == 422 and "missing: support_images, query_images." in answer.json()["error"]
     answer = httpx.post(f"{base}/classify", content=b"{not json", timeout=30)

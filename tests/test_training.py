@@ -82,6 +82,31 @@ def test_training_resumes_from_its_state(tmp_path):
         assert torch.allclose(x.float(), y.float(), atol=1e-5), name
 
 
+@needs_omniglot
+def test_a_trained_network_is_never_replaced_by_a_run_from_nothing(tmp_path, capsys):
+    """A folder that holds a trained network and no resume state where the run looks (as most
+    shipped checkpoints: their states were not kept, or lie under another run's name) is not
+    trained over from the start unless --restart says so (the README's recipes once replaced a
+    shipped 14,000-step network with their first steps); a finished run run again leaves its
+    checkpoint and card as they are (they once lost their notes to a card rewritten)."""
+    out, state = tmp_path / "ck", tmp_path / "state.pt"
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "2", "--max-classes", "20",
+              "--device", "cpu", "--out", str(out), "--state", str(state), "--quiet", "--val-every", "2"]
+    train.main(common + ["--steps", "2"])
+    card = json.loads((out / "card.json").read_text())
+    card["training"]["note"] = "how this network was chosen"
+    (out / "card.json").write_text(json.dumps(card))
+    weights = (out / "model.safetensors").read_bytes()
+    assert train.main(common + ["--steps", "2", "--time-limit", "60"])["training"]["note"] == card["training"]["note"]
+    assert "trained to step 2 of 2 already; nothing to do" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_bytes() == weights
+    state.unlink()
+    with pytest.raises(SystemExit, match=r"already holds a network trained for 2 steps, and there is no resume state"):
+        train.main(common + ["--steps", "3"])
+    assert (out / "model.safetensors").read_bytes() == weights
+    assert train.main(common + ["--steps", "3", "--restart"])["training"]["steps"] == 3
+
+
 def test_a_run_outside_the_project_keeps_its_state_beside_its_checkpoint(tmp_path, monkeypatch):
     """Only the project's checkpoints keep their states in the project's runs/: a run written
     elsewhere under the same name never resumes or overwrites one (it did, by name, from the
