@@ -42,8 +42,10 @@ if nvidia-cuda-mps-control -d 2>/dev/null; then
 else
   echo "MPS unavailable"
 fi
+# RECIPE_FLAGS=--restart: train recipes whose checkpoints travelled without their resume states
+# from the start over them (without it they refuse: the recipes continue runs, never replace them)
 python3 scripts/train_recipes.py --only "$only" --parallel "$parallel" --time-limit "$seconds" --device cuda \
-  2>&1 | tee "$out/train.log"
+  ${RECIPE_FLAGS:-} 2>&1 | tee "$out/train.log"
 echo quit | nvidia-cuda-mps-control 2>/dev/null
 # what this call wrote: checkpoints and logs in one archive, resume states four per archive.
 # Each file that comes back must stay under 16 MiB, so weights or states over 15 MiB stay there
