@@ -198,8 +198,8 @@ def refuse_to_replace(args: argparse.Namespace) -> None:
     """A run that would start from nothing in a folder that holds a trained network (a shipped
     checkpoint whose resume state is not where this run looks for it) stops before it replaces
     that network with its first steps; ``--restart`` says to train over it."""
-    if args.restart or args.state.exists() or not (args.out / WEIGHTS).is_file():
-        return
+    if args.restart or args.export or args.state.exists() or not (args.out / WEIGHTS).is_file():
+        return  # (--export without a state is refused for that, below)
     steps = read_card(args.out, default={}).get("training", {}).get("steps")
     held = f"a network trained for {steps:,} steps" if isinstance(steps, int) else "a trained network"
     raise SystemExit(f"{args.out} already holds {held}, and there is no resume state at {args.state} to "
