@@ -147,12 +147,19 @@ class ModelZoo:
             yield model, card
 
 
+def encoder_of(card: dict) -> str | None:
+    """The pretrained encoder whose features a checkpoint reads, or None where it reads pixels
+    (a Conv-4, no learning)."""
+    backbone = card.get("backbone", "conv4")
+    return None if backbone == "conv4" else backbone
+
+
 def model_inputs(images: Tensor, card: dict, domain: str) -> Tensor:
     """Preprocessed images -> what a checkpoint takes: pixels as they are (characters), photos
     normalised (Conv-4), or the frozen encoder's features (a pretrained backbone)."""
-    backbone = card.get("backbone", "conv4")
-    if backbone != "conv4":
-        return FEATURES.get(images, backbone)
+    encoder = encoder_of(card)
+    if encoder is not None:
+        return FEATURES.get(images, encoder)
     return normalise_photo(images) if domain == "photos" else images
 
 
@@ -398,7 +405,7 @@ def run_method(
     queries = None if task.query_images is None else model_inputs(task.query_images.to(device), card, task.domain)
     query_labels = None if task.query_labels is None else task.query_labels.to(device)
     _sync(device)
-    encoded = card.get("backbone", "conv4") != "conv4"  # a pretrained encoder computed features
+    encoded = encoder_of(card) is not None  # a pretrained encoder computed features
     encode_ms = 1000 * (time.perf_counter() - start) if encoded else 0.0
     # time spent in this generator only, not while the caller draws a step (a Conv-4's input
     # preparation, a photo's normalisation, counts as adaptation)
