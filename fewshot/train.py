@@ -194,13 +194,18 @@ def default_state(out: Path) -> Path:
     return out.with_name(out.name + ".state.pt")
 
 
+def recorded_training(out: Path) -> dict:
+    """The ``training`` record of the card in ``out`` (empty where there is none yet)."""
+    return read_card(out, default={}).get("training", {})
+
+
 def refuse_to_replace(args: argparse.Namespace) -> None:
     """A run that would start from nothing in a folder that holds a trained network (a shipped
     checkpoint whose resume state is not where this run looks for it) stops before it replaces
     that network with its first steps; ``--restart`` says to train over it."""
     if args.restart or args.export or args.state.exists() or not (args.out / WEIGHTS).is_file():
         return  # (--export without a state is refused for that, below)
-    steps = read_card(args.out, default={}).get("training", {}).get("steps")
+    steps = recorded_training(args.out).get("steps")
     held = f"a network trained for {steps:,} steps" if isinstance(steps, int) else "a trained network"
     raise SystemExit(f"{args.out} already holds {held}, and there is no resume state at {args.state} to "
                      "continue it: training from the start would replace it. Pass another --out, or --restart to "
@@ -463,7 +468,7 @@ def main(argv: list[str] | None = None) -> dict:
         if best_state is None and (args.out / WEIGHTS).is_file():
             best_state = load_file(str(args.out / WEIGHTS))
         # states saved before they kept their machines: the checkpoint's card names them
-        history = saved.get("hardware") or read_card(args.out, default={}).get("training", {}).get("hardware", "")
+        history = saved.get("hardware") or recorded_training(args.out).get("hardware", "")
         trained_on, stopped = [h for h in history.split("; ") if h], saved.get("stopped", stopped)
         if best_state is None and curve and curve[-1]["step"] == step:
             # the best model did not survive (a lent GPU's files that could not come back) but the
@@ -476,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
 
     if resuming and step >= args.steps and not args.export and \
-            read_card(args.out, default={}).get("training", {}).get("steps") == step:
+            recorded_training(args.out).get("steps") == step:
         # a finished run, its checkpoint written: nothing to train, and its card (which may carry
         # notes added since) stays as it is
         print(f"{args.out}: trained to step {step:,} of {args.steps:,} already; nothing to do", file=sys.stderr)
