@@ -104,15 +104,20 @@ def test_gpu_without_cuda_is_a_clear_error():
 def test_maml_streams_its_steps_and_a_random_initialisation_baseline():
     classes, support, labels, queries, query_labels = demo_task(shots=1)
     task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
-    events = []
+    events, slept = [], 0.0
+    started = time.perf_counter()
     for kind, value in run_method(ZOO, "maml", task, device="cpu", steps=3, lr=0.4, baseline=True):
         events.append((kind, value))
         if kind == "step":
             time.sleep(1.0)  # a slow consumer (a UI drawing the step) is not adaptation time
+            slept += 1.0
+    working_ms = (time.perf_counter() - started - slept) * 1000
     kinds = [k for k, _ in events]
     assert kinds == ["step"] * 4 + ["baseline"] * 4 + ["done"]
     result = events[-1][1]
-    assert result.adapt_ms < 3000, result.adapt_ms
+    # no wall-clock bound (the machine may be slow): adaptation time is at most the time the
+    # generator itself ran, which excludes the consumer's sleeps
+    assert 0 < result.adapt_ms <= working_ms, (result.adapt_ms, working_ms)
     assert [r["step"] for r in result.baseline_steps] == [0, 1, 2, 3]
     # meta-learning buys accuracy: the meta-learned start beats the random one after 3 steps
     assert result.trace.steps[-1]["query_accuracy"] > result.baseline_steps[-1]["query_accuracy"]
