@@ -47,8 +47,9 @@ from fewshot.download import download_omniglot, omniglot_download_requested  # n
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
-    classify, cuda_available, import_optimiser_machinery, prepare_task, run_method, run_to_end,
+    DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError,
+    adaptation_defaults, class_key, classify, clean_class_name, cuda_available, import_optimiser_machinery,
+    prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -362,6 +363,8 @@ ZH.update({
     "app_blurb_pixels": "**不学习（原始像素）** — 什么都不学：每个类别的平均图像就是它的原型，"
                         "逐像素比较。每个元学习方法都必须胜过它。",
 })
+for _key in [key for key in EN if key.startswith(("app_method_", "app_blurb_")) and key not in ZH]:
+    ZH[_key] = EN[_key]  # a method added since: its English name and summary until it is translated
 
 I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
@@ -493,6 +496,7 @@ ERRORS_ZH = {
     "unknown_method": "未知的方法 {method!r}。",
     "unnamed": "每个类别都需要名称。",
     "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
+    "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
     "too_few": "一个任务至少需要 {need} 个类别；现在有 {have} 个。",
     "too_many": "最多支持 {most} 个类别；现在有 {have} 个。",
     "mismatch": "每张支持图像都必须属于一个类别。",
@@ -567,6 +571,12 @@ def method_choices(methods: list[str]) -> list[tuple]:
     return [(I18N(f"app_method_{m}"), m) for m in methods]
 
 
+def warn(message: str) -> None:
+    """A warning toast that shows ``message`` as typed: Gradio renders a toast as HTML, and
+    messages quote class names (a name "<b>B</b>" showed as a bold B, a link as a live link)."""
+    gr.Warning(html.escape(message, quote=False))
+
+
 class Refusal(ValueError):
     """Input the app cannot use; the message is shown to the person, nothing is lost."""
 
@@ -578,7 +588,7 @@ def friendly(outputs: int, status: int | None = None):
     def refused(error: Exception, arguments: tuple, keywords: dict):
         request = next((a for a in (*arguments, *keywords.values()) if isinstance(a, gr.Request)), None)
         message = worded(error, language(request))
-        gr.Warning(message)
+        warn(message)
         values = [gr.skip()] * outputs
         if status is not None:
             values[status] = f"⚠ {plain(message)}"  # (errors are plain text that may quote names)
@@ -792,7 +802,6 @@ def prepared(task: dict, lang: str, extra_queries: list[dict] | None = None):
 # ---- task-building handlers --------------------------------------------------------------
 
 
-MAX_NAME = 60  # characters in a class name: longer ones stretched the task view and the plots' legends
 # the characters that make Markdown inline: emphasis, code, links (bare ones after "http:", "www."
 # or "@" too), HTML, LaTeX; a name never starts a line, so block syntax ("# ", "1. ") needs none
 MARKDOWN_CHARACTERS = re.compile(r"([\\`*_\[\]<>$~:@])")
@@ -807,8 +816,8 @@ def plain(text: str) -> str:
 
 
 def class_name(raw: str | None, lang: str) -> str:
-    """A class name as typed, trimmed; refused when too long."""
-    name = (raw or "").strip()
+    """A class name as typed, its spaces tidied (``clean_class_name``); refused when too long."""
+    name = clean_class_name(raw or "")
     if len(name) > MAX_NAME:
         raise Refusal(say(lang, "name_too_long", most=MAX_NAME, have=len(name)))
     return name
@@ -816,7 +825,7 @@ def class_name(raw: str | None, lang: str) -> str:
 
 def class_named(task: dict, name: str) -> int | None:
     """The index of the class called ``name``, ignoring case ("Circle" is "circle"), or None."""
-    return next((i for i, c in enumerate(task["classes"]) if c["name"].casefold() == name.casefold()), None)
+    return next((i for i, c in enumerate(task["classes"]) if class_key(c["name"]) == class_key(name)), None)
 
 
 @friendly(6, status=5)
@@ -849,7 +858,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
         task["classes"][index]["images"] += good
         message = say(lang, "added", n=len(good), name=plain(task["classes"][index]["name"]))
     for problem in problems:
-        gr.Warning(problem)
+        warn(problem)
     return (task, gr.update(choices=class_choices(task), value=str(index)), task["classes"][index]["name"],
             None, None, message)
 
@@ -888,10 +897,10 @@ def remove_class(task, choice, request: gr.Request):
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message
 
 
-def choose_class(task, choice):
-    if choice in (None, NEW_CLASS):
-        return ""
-    return task["classes"][int(choice)]["name"]
+# the name box's text for a choice in the Class menu: the class's name, which is the label the
+# menu shows (class_choices), or nothing for "+ New class"
+CHOSEN_CLASS_NAME = f"""(choice) => (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" :
+    document.querySelector("#class-choice input").value"""
 
 
 def example_domain(folder: Path) -> str:
@@ -1226,7 +1235,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         if not good:
             raise Refusal(" ".join(problems))
         for problem in problems:
-            gr.Warning(problem)
+            warn(problem)
         prepared_task = prepared(task, lang, extra_queries=good)
         shown = [(q["path"], q["name"]) for q in good]
     else:
@@ -1422,7 +1431,8 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     """Classify query images with a method adapted to a support set.
 
     Arguments: method (siamese, matching, maml, protonet, or meta-lstm, transfer and pixels,
-    the no-learning baseline, where shipped); support_images; class_names (one per support image, same order); query_images;
+    the no-learning baseline, where shipped); support_images; class_names (one per support image, same order;
+    case and runs of spaces aside, as in the app: "Flag" and "flag" are one class; at most 60 characters); query_images;
     domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
@@ -1450,15 +1460,23 @@ def uploaded_paths(items: Any, argument: str) -> list[str]:
         items = [items]
     if not isinstance(items, (list, tuple)):
         raise Refusal(f"{argument} must be a list of image files.")
-    folder = Path(get_upload_folder()).resolve()
     paths = []
     for n, item in enumerate(items):
         path = item.get("path") if isinstance(item, dict) else getattr(item, "path", None)
-        if not isinstance(path, str) or not Path(path).resolve().is_relative_to(folder):
-            raise Refusal(f"{argument}[{n}] is not an uploaded file: send each image as a file "
-                          "(gradio_client's handle_file), not as a path on the server.")
+        if not uploaded(path):
+            raise Refusal(not_uploaded(argument, n))
         paths.append(path)
     return paths
+
+
+def uploaded(path: Any) -> bool:
+    """Whether ``path`` is a file a client uploaded (it lies in Gradio's upload folder)."""
+    return isinstance(path, str) and Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve())
+
+
+def not_uploaded(argument: str, n: int) -> str:
+    return (f"{argument}[{n}] is not an uploaded file: send each image as a file (gradio_client's handle_file), "
+            "not as a path on the server.")
 
 
 def class_labels(names: Any) -> list[str]:
@@ -1480,25 +1498,45 @@ CLASSIFY_REQUIRED = [name for name, p in CLASSIFY_PARAMETERS.items() if p.defaul
 
 def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
     """Check a plain HTTP call of /classify before Gradio does: Gradio answers too few values
-    with ``{"error": null}`` (``/call/classify``) or a bare 500 (``/call/v2/classify``). Returns
-    ``(message, payload)``: a message saying what is missing, or None and the payload to run,
+    with ``{"error": null}`` (``/call/classify``) or a bare 500 (``/call/v2/classify``, also for
+    an argument it does not know), and ignores values beyond the last. Returns ``(message,
+    payload)``: a message saying what is missing or extra, or None and the payload to run,
     with a positional call's optional ``domain`` filled in, as gradio_client does."""
     usage = f"/classify takes {', '.join(CLASSIFY_REQUIRED)} and optionally domain"
     if version == "v2":
         if not isinstance(payload, dict):
             return f"{usage}, by name, as a JSON object.", payload
         missing = [name for name in CLASSIFY_REQUIRED if name not in payload]
-        return (f"{usage}; missing: {', '.join(missing)}." if missing else None), payload
+        unknown = [str(name) for name in payload if name not in CLASSIFY_PARAMETERS]
+        problems = ([f"missing: {', '.join(missing)}"] if missing else []) + \
+            ([f"unknown: {', '.join(unknown)}"] if unknown else [])
+        return (f"{usage}; {'; '.join(problems)}." if problems else server_file_named(payload)), payload
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
         return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}.', payload
     if len(data) < len(CLASSIFY_REQUIRED):
         return (f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} value(s), '
                 f'missing: {", ".join(CLASSIFY_REQUIRED[len(data):])}.'), payload
+    if len(data) > len(CLASSIFY_ARGUMENTS):
+        return (f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}; got {len(data)} values, '
+                f'{len(data) - len(CLASSIFY_ARGUMENTS)} more than it takes.'), payload
     if len(data) < len(CLASSIFY_ARGUMENTS):
         defaults = [p.default for p in CLASSIFY_PARAMETERS.values()]
         payload = {**payload, "data": data + defaults[len(data):]}
-    return None, payload
+    return server_file_named(dict(zip(CLASSIFY_ARGUMENTS, data))), payload
+
+
+def server_file_named(arguments: dict) -> str | None:
+    """The refusal of a Gradio file object (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``)
+    that names a file on the server instead of an upload, which Gradio itself answered with
+    ``{"error": null}`` and a trace in the log, before ``/classify`` could say why."""
+    for argument in ("support_images", "query_images"):
+        items = arguments.get(argument)
+        for n, item in enumerate(items if isinstance(items, list) else [items]):
+            path = item.get("path") if isinstance(item, dict) and "meta" in item else None
+            if path is not None and not str(path).startswith(("http://", "https://")) and not uploaded(path):
+                return not_uploaded(argument, n)
+    return None
 
 
 class ClassifyCallCheck:
@@ -1716,7 +1754,10 @@ def build() -> gr.Blocks:
             None, status, None, js=CLEAR_SKETCH, **ui_only)
         rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow)
         remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
-        class_choice.change(choose_class, [task, class_choice], class_name, **ui_only)
+        # a person's choice in the Class menu fills the name box in the browser, at once: a request to
+        # the server (on .change, which also fired when Add selected the class it made) answered after
+        # a name typed meanwhile and overwrote it, so the next images joined the previous class
+        class_choice.input(None, class_choice, class_name, js=CHOSEN_CLASS_NAME, **ui_only)
         load_button.click(load_example, [example], task_outputs + [domain], **flow)
         sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
         sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)

@@ -31,9 +31,22 @@ from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Predicti
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
 
-METHOD_ORDER = ("siamese", "matching", "maml", "protonet", "meta-lstm", "transfer", "pixels")  # shown when shipped
+METHOD_ORDER = tuple(METHODS)  # the order the app lists them in, each once a checkpoint of it is shipped
 MAX_WAYS = 10
 MIN_WAYS = 2
+MAX_NAME = 60  # characters in a class name: longer ones stretch the app's task view and plot legends
+
+
+def clean_class_name(name: Any) -> str:
+    """A class name as typed, its spaces tidied: trimmed, and a run of them inside one space
+    ("my  flag" and "my flag" read the same on the screen, so they name the same class)."""
+    return " ".join(str(name).split())
+
+
+def class_key(name: str) -> str:
+    """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
+    "circle"), in the app and in ``/classify`` alike."""
+    return clean_class_name(name).casefold()
 # the checkpoints each domain of the app is served from
 DOMAIN_CHECKPOINTS = {
     "characters": {"dataset": "omniglot", "split": "vinyals", "backbone": "conv4"},
@@ -274,10 +287,11 @@ def prepare_task(
     ``domain`` (or per image ``support_domains``/``query_domains``) picks the preprocessing:
     ``characters`` for people's drawings, ``omniglot`` for dataset files.
     """
-    names = [str(n).strip() for n in class_names]
+    names = [clean_class_name(n) for n in class_names]
     if any(not n for n in names):
         raise TaskError("Every class needs a name.", "unnamed")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    keys = [class_key(n) for n in names]
+    duplicates = sorted({n for n, k in zip(names, keys) if keys.count(k) > 1})
     if duplicates:
         raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.", "duplicates",
                         names=", ".join(duplicates))
@@ -494,17 +508,20 @@ def classify(
         )
     if not queries:
         raise TaskError("Give at least one query image.", "no_queries")
-    names: list[str] = []
-    for n in support_class_names:
-        n = str(n).strip()
+    names: list[str] = []  # each class by the first spelling of its name ("Flag" and "flag" are one class)
+    keys: list[str] = []
+    labels = []
+    for n in map(clean_class_name, support_class_names):
         if not n:
             raise TaskError("Every support image needs a non-empty class name.", "unnamed")
-        if n not in names:
+        if len(n) > MAX_NAME:
+            raise TaskError(f"A class name can have at most {MAX_NAME} characters; this one has {len(n):,}.",
+                            "name_too_long", most=MAX_NAME, have=len(n))
+        if class_key(n) not in keys:
             names.append(n)
-    task = prepare_task(
-        names, support, [names.index(str(n).strip()) for n in support_class_names], queries, cache=cache,
-        domain=domain,
-    )
+            keys.append(class_key(n))
+        labels.append(keys.index(class_key(n)))
+    task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
     result = run_to_end(zoo, method, task, device=device)
     probabilities = result.prediction.probabilities.cpu()
     predictions = [
@@ -529,5 +546,5 @@ def classify(
 __all__ = [
     "ModelZoo", "ImageCache", "PreparedTask", "RunResult", "TaskError", "ImageInputError",
     "prepare_task", "run_method", "run_to_end", "classify", "adaptation_defaults", "pick_device", "cuda_available",
-    "METHOD_ORDER", "MAX_WAYS", "MIN_WAYS",
+    "METHOD_ORDER", "MAX_NAME", "MAX_WAYS", "MIN_WAYS", "class_key", "clean_class_name",
 ]

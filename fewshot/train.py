@@ -3,8 +3,8 @@
     python -m fewshot.train --method protonet --dataset omniglot --split vinyals \\
         --ways 60 --shots 1 --steps 20000 --seed 0 --out checkpoints/protonet-omniglot-vinyals-1shot
 
-Defaults follow each paper (``--help`` lists them per method, from ``DEFAULTS``; ``--ways`` is
-the training way-count).
+Defaults follow each paper (``--help`` lists them per method, from each method's
+``training_defaults``; ``--ways`` is the training way-count).
 Every ``--val-every`` steps the model is scored on fixed validation tasks; the best one is
 kept and written to ``--out`` (``model.safetensors``, ``card.json``, ``curve.csv``), and the
 full training state (weights, optimiser, sampler, step) is written to ``--state`` so that
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import math
 import os
@@ -37,25 +38,6 @@ from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
 
-# Paper defaults, per method: training ways, queries per class, meta-batch, learning rate,
-# and the step interval at which the learning rate halves (0: constant).
-DEFAULTS = {
-    # Snell et al. 2017: 60-way episodes, 5 queries per class, Adam 1e-3 halved every 2,000 episodes.
-    "protonet": {"ways": 60, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000},
-    # Vinyals et al. 2016 do not publish theirs; these mirror the ProtoNet recipe with 20 ways.
-    "matching": {"ways": 20, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000},
-    "siamese": {"ways": 20, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000},
-    # Finn et al. 2017: Adam 1e-3, as many queries as shots, meta-batch 32 (5-way) or 16 (20-way).
-    "maml": {"ways": 5, "queries": None, "meta_batch": None, "lr": 1e-3, "lr_halve_every": 0},
-    # Ravi & Larochelle 2017: one task per update, 15 queries per class, Adam 1e-3, gradients clipped at 0.25.
-    "meta-lstm": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25},
-    # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots only set validation.
-    "transfer": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0},
-    # nothing to train: --steps 0 records its validation (and then its tests) in a checkpoint card
-    "pixels": {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0},
-}
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     def flag(key: str) -> str:
         return "--" + {"clip": "clip-grad"}.get(key, key.replace("_", "-"))
@@ -63,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     epilog = "defaults per method (the papers' where they published them; MAML's queries = shots and " \
              "meta-batch 32 for 5-way, 16 for 20-way):\n" + "\n".join(
                  f"  {m:10} " + ", ".join(f"{flag(k)} {v}" for k, v in d.items() if v is not None)
-                 for m, d in DEFAULTS.items())
+                 for m, d in ((m, cls.training_defaults) for m, cls in METHODS.items()))
     parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0],
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
@@ -146,8 +128,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="augment every training image: photos get random crop, flip and colour jitter (Chen et al. "
                              "2019), characters random affine distortions (Koch et al. 2015)")
     parser.add_argument("--clip-grad", type=float, default=None, help="clip the meta-gradient norm (Meta-LSTM: 0.25)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an argument of the method's constructor that no flag above sets (a new method's "
+                             "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
+                             "repeatable")
     args = parser.parse_args(argv)
-    defaults = DEFAULTS[args.method]
+    defaults = METHODS[args.method].training_defaults
+    accepted = inspect.signature(METHODS[args.method]).parameters
+    args.options = {}
+    for option in args.option:
+        key, equals, value = option.partition("=")
+        if not equals or key not in accepted:
+            parser.error(f"--option {option!r}: expected KEY=VALUE, KEY one of {args.method}'s arguments: "
+                         f"{', '.join(accepted)}")
+        try:
+            args.options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            args.options[key] = value
     args.split = args.split or SPLITS[args.dataset][0]
     args.ways = args.ways or defaults["ways"]
     twenty = args.ways >= 20
@@ -247,7 +244,7 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
         config.update(ways=args.ways, updates=args.updates)
     elif args.method == "transfer":
         config.update(train_classes=dataset.num_classes, head=args.head)
-    return config
+    return {**config, **args.options}
 
 
 def joined(train_set: FewShotDataset, val_set: FewShotDataset) -> FewShotDataset:

@@ -137,6 +137,20 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
     assert answer.status_code == 422 and "missing: support_images, query_images." in answer.json()["error"]
     answer = httpx.post(f"{base}/classify", content=b"{not json", timeout=30)
     assert answer.status_code == 422 and "not JSON" in answer.json()["error"]
+    # an argument /classify does not take (Gradio: a bare 500), or more values than it takes (ignored)
+    answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "support_images": [], "class_names": [],
+                                                     "query_images": [], "bogus": 1}, timeout=30)
+    assert answer.status_code == 422 and answer.json()["error"].endswith("; unknown: bogus."), answer.text
+    answer = httpx.post(f"{base}/classify", json={"data": ["protonet", [], [], [], "characters", "x"]}, timeout=30)
+    assert answer.status_code == 422 and "got 6 values, 1 more than it takes." in answer.json()["error"]
+    # a Gradio file object naming a file on the server, not an upload (Gradio: {"error": null}, a trace)
+    server_file = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+    for version, body in (("", {"data": ["protonet", [server_file], ["a"], [server_file]]}),
+                          ("v2/", {"method": "protonet", "support_images": [], "class_names": [],
+                                   "query_images": [server_file]})):
+        answer = httpx.post(f"{base}/{version}classify", json=body, timeout=30)
+        assert answer.status_code == 422, answer.text
+        assert "is not an uploaded file" in answer.json()["error"] and "hostname" not in answer.text
     # four values: the function runs (and says what is wrong with an empty task)
     assert "Give at least one query image." in raw_call(app_server.url, "classify", ["protonet", [], [], []])
 

@@ -63,6 +63,8 @@ def test_demo_glyphs_are_classified_well(method):
 @pytest.mark.parametrize("names, error", [
     (["a"], "at least 2 classes"),
     (["a", "a"], "must differ"),
+    (["Flag", "flag"], "must differ"),  # one class in other letters
+    (["my flag", "my  flag"], "must differ"),  # the same on the screen
     (["a", " "], "needs a name"),
     ([str(i) for i in range(11)], "At most 10"),
 ])
@@ -82,6 +84,21 @@ def test_empty_class_and_mismatched_inputs():
         classify(ZOO, "protonet", [image, image], ["a", "b"], [])
     with pytest.raises(TaskError, match="Unknown method"):
         classify(ZOO, "knn", [image, image], ["a", "b"], [image])
+
+
+def test_classify_reads_class_names_as_the_app_does():
+    """/classify groups support images by name as the app's Build tab does: letters' case and
+    runs of spaces aside ("Eye", "eye" and " eye " are one class, under its first spelling),
+    and a name longer than the app accepts is refused with the same message."""
+    classes, support, labels, queries, _ = demo_task(shots=2)
+    spellings = {"eye": ["Eye", " eye "], "fork": ["fork", "FORK"], "spiral": ["my  spiral", "My spiral"]}
+    names = [spellings.get(classes[k], [classes[k]] * 2)[n % 2] for n, k in enumerate(labels)]
+    out = classify(ZOO, "protonet", support, names, queries, cache=CACHE)
+    assert out["classes"] == [{"eye": "Eye", "fork": "fork", "spiral": "my spiral"}.get(c, c) for c in classes]
+    assert [p["label"] for p in out["predictions"]] == [out["classes"][k] for k in demo_task()[4]]
+    with pytest.raises(TaskError, match="at most 60 characters; this one has 61") as refused:
+        classify(ZOO, "protonet", support, names[:-1] + ["x" * 61], queries, cache=CACHE)
+    assert refused.value.code == "name_too_long"
 
 
 def test_bad_image_is_named(tmp_path):

@@ -371,6 +371,20 @@ def test_maml_only_options_are_refused_for_other_methods(capsys):
     assert args.strided and args.batched_tasks
 
 
+def test_option_sets_a_constructor_argument_no_flag_sets(capsys):
+    """``--option KEY=VALUE``: a method's own constructor argument (a method added as one file
+    has no flag of its own), read as JSON where it parses; a key the method does not take is
+    refused, with the ones it does."""
+    args = train.parse_args(["--method", "matching", "--option", "fce_steps=3", "--option", "learn_scale=false",
+                             "--out", "x"])
+    assert args.options == {"fce_steps": 3, "learn_scale": False}
+    for bad in ("fce_step=3", "fce_steps"):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--method", "matching", "--option", bad, "--out", "x"])
+        assert "KEY one of matching's arguments: in_channels, image_size, hidden, fce, fce_steps" in \
+            capsys.readouterr().err
+
+
 @needs_omniglot
 def test_init_starts_from_another_checkpoints_matching_tensors(tmp_path):
     """``--init``: a 10-way MAML run starts from a 5-way MAML checkpoint's weights. Every

@@ -32,9 +32,11 @@ class Prediction:
     """Class probabilities for queries, and what led to them.
 
     ``explanation`` holds per-method tensors with one row per query: ``distances`` to the
-    support images and ``class_distances`` to each class's mean code (Siamese), ``attention``
-    over the support images (Matching Networks), ``prototype_distances`` (Prototypical
-    Networks), ``step_probabilities`` ``[steps+1, Q, N]`` (MAML).
+    support images, and ``class_distances`` and ``class_scores`` for each class's mean code
+    (Siamese); ``attention`` over the support images and their ``cosine`` similarities
+    (Matching Networks); ``prototype_distances`` (Prototypical Networks, and the raw-pixel
+    baseline); ``step_probabilities`` ``[steps+1, Q, N]`` (MAML). Meta-LSTM and transfer
+    learning explain through their adaptation records instead (``AdaptationTrace.steps``).
     """
 
     probabilities: Tensor  # [Q, N]
@@ -50,9 +52,11 @@ class Prediction:
 class AdaptationTrace:
     """What happened while a method took in a support set.
 
-    ``steps`` has one record per inner-loop step for methods that learn at adaptation
-    (MAML): support loss and accuracy, and query loss, accuracy and probabilities when
-    queries (and their labels) were given. ``matrices`` holds method-specific tensors,
+    ``steps`` has a record per step for methods that learn at adaptation (MAML's inner loop,
+    Meta-LSTM's updates, each taken; transfer learning's head fitting, about 20 of its steps;
+    the Siamese network's fine-tuning, through ``SiameseNetwork.finetuning``): step 0 is the
+    start; support loss and accuracy, and query loss, accuracy and probabilities when queries
+    (and their labels) were given. ``matrices`` holds method-specific tensors,
     e.g. the Siamese pairwise distance matrix. ``query`` is the prediction for the queries
     given to ``adapt``, if any.
     """
@@ -75,10 +79,27 @@ class AdaptationTrace:
         return (self.query.labels == self.query_labels).float().mean().item()
 
 
+def check_labels(labels: Tensor, images: Tensor, what: str, ways: int | None = None) -> None:
+    """Labels as the methods take them: a 1-D ``torch.long`` tensor of class indices, one per
+    image (below ``ways`` where that is known)."""
+    if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.dtype != torch.long:
+        given = f"a {labels.dim()}-D {labels.dtype} tensor" if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"the {what} labels must be a 1-D torch.long tensor of class indices 0..N-1 "
+                        f"(e.g. torch.tensor([0, 0, 1, 1])), not {given}")
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} {what} image(s) but {len(labels)} label(s): one label per image")
+    if len(labels) and (int(labels.min()) < 0 or (ways is not None and int(labels.max()) >= ways)):
+        bound = "" if ways is None else f" below {ways}, the number of classes in the support set"
+        raise ValueError(f"the {what} labels must be class indices from 0{bound}; got {labels.tolist()}")
+
+
 def check_support(support_images: Tensor, support_labels: Tensor) -> int:
     """The number of ways; every label 0..N-1 must have at least one image."""
-    if support_images.dim() not in (2, 4) or len(support_images) != len(support_labels):
+    if not isinstance(support_images, Tensor) or support_images.dim() not in (2, 4):
         raise ValueError("support images [S, C, H, W] (or features [S, D]) with one label each expected")
+    check_labels(support_labels, support_images, "support")
+    if len(support_labels) == 0:
+        raise ValueError("the support set is empty: give at least one image of each of two classes or more")
     ways = int(support_labels.max()) + 1
     counts = torch.bincount(support_labels, minlength=ways)
     if ways < 2 or bool((counts == 0).any()):
@@ -116,6 +137,11 @@ class FewShotClassifier(nn.Module):
     # Parameters used only while training (prefixes of state_dict keys), left out of shipped
     # checkpoints: e.g. transfer learning's classifier over all training classes.
     training_only: ClassVar[tuple[str, ...]] = ()
+    # fewshot.train's defaults for this method, the paper's where it published them: training
+    # ways, queries per class, tasks per meta-batch, Adam's learning rate, the step interval at
+    # which it halves (0: constant), and optionally a gradient-norm clip ("clip")
+    training_defaults: ClassVar[dict[str, Any]] = {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3,
+                                                   "lr_halve_every": 0}
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 64, backbone: str = "conv4") -> None:
         """``backbone``: ``conv4`` on images of ``in_channels`` x ``image_size`` x ``image_size``,
@@ -133,19 +159,42 @@ class FewShotClassifier(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None) -> int:
-        """``check_support``, and that the images are of the shape this network reads: a
-        clear message, not a shape error deep inside it, for images not prepared for it."""
+    def check_images(self, images: Tensor, what: str = "query") -> None:
+        """That ``images`` are what this network reads: a float tensor ``[B, C, H, W]`` of the
+        size it was trained on (``[B, D]`` for a network on features). A clear message, not an
+        error deep inside the network, for images not prepared for it."""
+        how = "fewshot.preprocess.prepare(image, 'characters' or 'photos')"
+        if not isinstance(images, Tensor):
+            raise TypeError(f"the {what} images must be a torch.Tensor, not {type(images).__name__}: make each "
+                            f"image with {how} and torch.stack them")
+        if not images.is_floating_point():
+            raise TypeError(f"the {what} images must be floats in [0, 1], not {images.dtype}: {how} makes them")
         expected = (self.in_channels,) if self.backbone_name == "features" else \
             (self.in_channels, self.image_size, self.image_size)
-        for what, images in (("support", support_images), ("query", query_images)):
-            if images is not None and tuple(images.shape[1:]) != expected:
-                reads = f"feature vectors of {expected[0]} numbers" if len(expected) == 1 else \
-                    "x".join(map(str, expected)) + " images"
-                raise ValueError(f"this {self.title} network reads {reads}; the {what} images are "
-                                 f"{'x'.join(map(str, images.shape[1:]))}: prepare them with "
-                                 "fewshot.preprocess.prepare(image, 'characters' or 'photos')")
-        return check_support(support_images, support_labels)
+        if tuple(images.shape[1:]) != expected:
+            reads = f"feature vectors of {expected[0]} numbers" if len(expected) == 1 else \
+                "x".join(map(str, expected)) + " images"
+            shape = "x".join(map(str, images.shape[1:])) if images.dim() == len(expected) + 1 else \
+                f"a tensor of shape {list(images.shape)}, where a batch [B, {'D' if len(expected) == 1 else 'C, H, W'}] is " \
+                f"expected (one image: image.unsqueeze(0))"
+            raise ValueError(f"this {self.title} reads {reads}; the {what} images are {shape}: prepare them "
+                             f"with {how}")
+        if len(images) == 0:
+            raise ValueError(f"no {what} images")
+
+    def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
+                      query_labels: Tensor | None = None) -> int:
+        """The number of ways (``check_support``), once the images are checked against the
+        shape this network reads and the query labels (if any) against the queries."""
+        self.check_images(support_images, "support")
+        if query_images is not None:
+            self.check_images(query_images, "query")
+        ways = check_support(support_images, support_labels)
+        if query_labels is not None:
+            if query_images is None:
+                raise ValueError("query labels without query images")
+            check_labels(query_labels, query_images, "query", ways)
+        return ways
 
     @abstractmethod
     def task_loss(
@@ -231,9 +280,18 @@ class FewShotClassifier(nn.Module):
         trace.seconds = time.perf_counter() - start
         return trace
 
-    @abstractmethod
+    @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:
-        """The features this method compares, ``[B, D]``."""
+        """The features this method compares, ``[B, D]``, for images prepared for this network:
+        moved to its device, in evaluation mode, without gradients (``encode`` is the
+        differentiable map that training and adaptation call)."""
+        self.check_images(images, "given")
+        self.eval()
+        return self.encode(images.to(self.device))
+
+    def encode(self, images: Tensor) -> Tensor:
+        """The features this method compares, differentiable, of images on its device."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither encode() nor embed()")
 
 
 class MetricClassifier(FewShotClassifier):
@@ -250,7 +308,7 @@ class MetricClassifier(FewShotClassifier):
         self.feature_dim = self.backbone.output_features(image_size)
         self._support: tuple[Tensor, Tensor, int] | None = None
 
-    def embed(self, images: Tensor) -> Tensor:
+    def encode(self, images: Tensor) -> Tensor:
         return self.backbone(images)
 
     @abstractmethod
@@ -260,7 +318,7 @@ class MetricClassifier(FewShotClassifier):
         """Log-probabilities ``[Q, N]`` and the explanation tensors."""
 
     def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
-        features = self.embed(torch.cat([support_images, query_images]))
+        features = self.encode(torch.cat([support_images, query_images]))
         n = len(support_images)
         log_probabilities, _ = self.classify(features[:n], support_labels, features[n:], ways)
         return F.nll_loss(log_probabilities, query_labels), log_probabilities
@@ -272,9 +330,9 @@ class MetricClassifier(FewShotClassifier):
     @torch.no_grad()
     def adapt(self, support_images, support_labels, query_images=None, query_labels=None) -> AdaptationTrace:
         start = time.perf_counter()
-        ways = self.check_support(support_images, support_labels, query_images)
+        ways = self.check_support(support_images, support_labels, query_images, query_labels)
         self.eval()
-        features = self.embed(support_images.to(self.device))
+        features = self.encode(support_images.to(self.device))
         labels = support_labels.to(self.device)
         self._support = (features, labels, ways)
         return self.trace(features, labels, query_images, query_labels, start,
@@ -284,9 +342,10 @@ class MetricClassifier(FewShotClassifier):
     def predict(self, query_images: Tensor) -> Prediction:
         if self._support is None:
             raise RuntimeError("adapt() to a support set before predicting")
+        self.check_images(query_images)
         self.eval()
         support_features, support_labels, ways = self._support
-        query_features = self.embed(query_images.to(self.device))
+        query_features = self.encode(query_images.to(self.device))
         log_probabilities, explanation = self.classify(support_features, support_labels, query_features, ways)
         return Prediction(log_probabilities.exp(), query_features, explanation)
 
@@ -294,7 +353,8 @@ class MetricClassifier(FewShotClassifier):
 class StepwiseAdaptation(FewShotClassifier):
     """Base of the methods that learn at adaptation time (MAML, Meta-LSTM, transfer learning).
 
-    ``adaptation`` yields one record per step as it is taken, so that a UI can draw it;
+    ``adaptation`` yields a record per step as it is taken (or per logged step, where there are
+    many: transfer learning's), so that a UI can draw it;
     ``adapt`` runs it to the end and ``finish_trace`` turns the records into the trace (by
     default with ``_support_features``, the support embeddings the last step computed).
     """
@@ -309,7 +369,7 @@ class StepwiseAdaptation(FewShotClassifier):
         steps: int | None = None,
         lr: float | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """One record per adaptation step."""
+        """A record per adaptation step (step 0: before any), or per logged step."""
 
     def adapt(
         self,

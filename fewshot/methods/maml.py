@@ -59,6 +59,9 @@ class MAML(StepwiseAdaptation):
     name = "maml"
     title = "MAML"
     summary = "Learns an initialisation from which a few gradient steps on the support set fit the new task."
+    # Finn et al. 2017: Adam 1e-3; as many queries as shots and a meta-batch of 32 tasks (5-way)
+    # or 16 (20-way), which fewshot.train sets from --shots and --ways where these say None
+    training_defaults = {"ways": 5, "queries": None, "meta_batch": None, "lr": 1e-3, "lr_halve_every": 0}
 
     def __init__(
         self,
@@ -188,7 +191,7 @@ class MAML(StepwiseAdaptation):
         ``query_probabilities`` ``[Q, N]``, and with their labels ``query_loss`` and
         ``query_accuracy``. A generator, so that a UI can draw each step as it is taken.
         """
-        ways = self.check_support(support_images, support_labels, query_images)
+        ways = self.check_support(support_images, support_labels, query_images, query_labels)
         steps = self.test_inner_steps if steps is None else int(steps)
         lr = self.inner_lr if lr is None else float(lr)
         device = self.device
@@ -240,6 +243,7 @@ class MAML(StepwiseAdaptation):
     def predict(self, query_images: Tensor) -> Prediction:
         if not self._history:
             raise RuntimeError("adapt() to a support set before predicting")
+        self.check_images(query_images)
         query_images = query_images.to(self.device)
         per_step = torch.stack(
             [self.logits(p, query_images, stats=s).softmax(1) for p, s in zip(self._history, self._statistics)]
@@ -260,12 +264,17 @@ class MAML(StepwiseAdaptation):
         """
         if not self._history:
             raise RuntimeError("adapt() to a support set before predicting")
+        self.check_images(query_images)
         stats = None if transductive else self._statistics[-1]
         return self.logits(self._history[-1], query_images.to(self.device), stats=stats).softmax(1)
 
     @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:
-        """Penultimate features under the adapted θ' (the meta-learned θ before adapting)."""
+        """Penultimate features under the adapted θ', batch-normalised with the support set's
+        statistics. Before any adaptation: under the meta-learned θ, normalised with the
+        statistics of ``images`` themselves (MAML keeps no running statistics), so that an
+        image's features then depend on the batch it comes in."""
+        self.check_images(images, "given")
         images = images.to(self.device)
         if not self._history:
             return self.features(images)

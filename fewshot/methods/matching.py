@@ -40,6 +40,8 @@ class MatchingNetworks(MetricClassifier):
     name = "matching"
     title = "Matching Networks"
     summary = "Attends over every support image by cosine similarity and lets them vote for their labels."
+    # Vinyals et al. 2016 do not publish theirs; these mirror the ProtoNet recipe with 20 ways
+    training_defaults = {"ways": 20, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000}
 
     def __init__(
         self,
@@ -71,15 +73,15 @@ class MatchingNetworks(MetricClassifier):
         return support_features + forward + backward
 
     def full_context_query(self, query_features: Tensor, support_embeddings: Tensor) -> Tensor:
-        """f(x̂, S): ``fce_steps`` of attention LSTM, h_k = LSTM([f'(x̂), r_{k-1}], h_{k-1}) + f'(x̂)."""
+        """f(x̂, S): ``fce_steps`` of attention LSTM, h_k = LSTM([f'(x̂), r_{k-1}], h_{k-1}) + f'(x̂),
+        from h_0 = f'(x̂), with the read-out r_{k-1} = sum_i softmax(h_{k-1}^T g(x_i)) g(x_i)
+        (Vinyals et al., appendix A.2), r_0 included."""
         h = query_features
         c = torch.zeros_like(query_features)
-        read = torch.zeros_like(query_features)
         for _ in range(self.fce_steps):
+            read = F.softmax(h @ support_embeddings.T, dim=1) @ support_embeddings  # r_{k-1}, from h_{k-1}
             h_hat, c = self.query_lstm(torch.cat([query_features, read], dim=1), (h, c))
             h = h_hat + query_features
-            weights = F.softmax(h @ support_embeddings.T, dim=1)
-            read = weights @ support_embeddings
         return h
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):

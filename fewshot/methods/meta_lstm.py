@@ -118,6 +118,8 @@ class MetaLSTM(StepwiseAdaptation):
     name = "meta-lstm"
     title = "Meta-LSTM"
     summary = "An LSTM learns the update rule: its cell state is the classifier's weights, its gates the step sizes."
+    # Ravi & Larochelle 2017: one task per update, 15 queries per class, Adam 1e-3, gradients clipped at 0.25
+    training_defaults = {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25}
 
     def __init__(
         self,
@@ -227,7 +229,7 @@ class MetaLSTM(StepwiseAdaptation):
         """One record per learner update (update 0 is θ_0): support loss and accuracy, query
         accuracy when labels are known, and the mean input gate (the learned learning rate) and
         forget gate per layer. ``lr`` is ignored: the step sizes are the meta-learner's."""
-        ways = self.check_support(support_images, support_labels, query_images)
+        ways = self.check_support(support_images, support_labels, query_images, query_labels)
         device = self.device
         support_images, support_labels = support_images.to(device), support_labels.to(device)
         query_images = None if query_images is None else query_images.to(device)
@@ -262,12 +264,17 @@ class MetaLSTM(StepwiseAdaptation):
     def predict(self, query_images: Tensor) -> Prediction:
         if self._theta is None:
             raise RuntimeError("adapt() to a support set before predicting")
+        self.check_images(query_images)
         features, logits = self.learner_forward(self._theta, self._layout, query_images.to(self.device),
                                                 stats=self._statistics)
         return Prediction(logits.softmax(1), features)
 
     @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:
+        """The learner's features under the last adapted θ_T, batch-normalised with the support
+        set's statistics; before any adaptation, under θ_0 with the statistics of ``images``
+        themselves (so that an image's features then depend on the batch it comes in)."""
+        self.check_images(images, "given")
         if self._theta is None:
             return self.learner["features"](images.to(self.device))
         return self.predict(images).query_embeddings

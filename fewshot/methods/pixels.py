@@ -26,6 +26,8 @@ class RawPixels(PrototypicalNetworks):
     title = "No learning (raw pixels)"
     summary = ("Nothing learned: each class's mean image is its prototype, compared pixel by pixel. "
                "Every meta-learned method must beat this.")
+    # nothing to train: --steps 0 records its validation (and then its tests) in a checkpoint card
+    training_defaults = {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0}
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, hidden: int = 0, backbone: str = "pixels") -> None:
         FewShotClassifier.__init__(self, in_channels, image_size, hidden, "pixels")

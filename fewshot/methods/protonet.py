@@ -23,6 +23,8 @@ class PrototypicalNetworks(MetricClassifier):
     name = "protonet"
     title = "Prototypical Networks"
     summary = "Averages each class's support embeddings into a prototype; the nearest prototype wins."
+    # Snell et al. 2017: 60-way episodes, 5 queries per class, Adam 1e-3 halved every 2,000 episodes
+    training_defaults = {"ways": 60, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000}
 
     def classify(self, support_features: Tensor, support_labels: Tensor, query_features: Tensor, ways: int):
         prototypes = class_means(support_features, support_labels, ways)  # c_k

@@ -78,6 +78,8 @@ class SiameseNetwork(MetricClassifier):
     title = "Siamese network"
     summary = ("Learns whether two images show the same class; a query takes the class it is most similar to "
                "(its one support image, or the mean code of several).")
+    # episodes as Matching Networks' (Koch et al. trained on sampled pairs, not episodes)
+    training_defaults = {"ways": 20, "queries": 5, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 2000}
     # fine-tuning at adaptation, chosen on the validation classes: Adam's learning rate, and the
     # distorted copies of each support image when a class has one image (its only same-class
     # pairs) and when every class has several (where they bought nothing, at twice the cost)
@@ -108,7 +110,7 @@ class SiameseNetwork(MetricClassifier):
         codes = self.projection(self.backbone(images))
         return torch.sigmoid(codes) if self.loss == "koch" else codes
 
-    def embed(self, images: Tensor) -> Tensor:
+    def encode(self, images: Tensor) -> Tensor:
         """h(x) under the weights fine-tuned on the last support set, if it was fine-tuned."""
         if self._finetuned is not None:
             return functional_call(self, self._finetuned, (images,))
@@ -179,12 +181,12 @@ class SiameseNetwork(MetricClassifier):
         the meta-trained network): the training loss ``pair_loss`` on the support images and
         ``FINETUNE["copies_..."]`` fresh distortions of each, minimised by Adam at ``lr``. With
         queries, each record also holds their class probabilities (and with their labels,
-        loss and accuracy) under that step's weights. Afterwards ``embed`` uses the last
+        loss and accuracy) under that step's weights. Afterwards ``encode`` uses the last
         step's weights. (With Koch's loss the verification weights α stay as trained.)"""
         if not self.finetunable:
             raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
                              "it needs a Conv-4 on one-channel images")
-        ways, steps = self.check_support(support_images, support_labels, query_images), int(steps)
+        ways, steps = self.check_support(support_images, support_labels, query_images, query_labels), int(steps)
         lr = self.FINETUNE["lr"] if lr is None else float(lr)
         one_shot = int(torch.bincount(support_labels).min()) == 1
         copies = self.FINETUNE["copies_one_shot" if one_shot else "copies_k_shot"]

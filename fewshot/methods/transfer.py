@@ -48,13 +48,15 @@ class TransferLearning(StepwiseAdaptation):
     Arguments:
         train_classes: outputs of the pretraining classifier (all training classes).
         head: ``linear`` or ``cosine``, used both for pretraining and for the new task.
-        finetune_steps, finetune_lr: the head's fitting on a support set (Chen et al.: 100
-            iterations of SGD with momentum 0.9 and weight decay 1e-3; here full-batch).
+        finetune_steps, finetune_lr: the head's fitting on a support set (Chen et al.'s code:
+            100 epochs of SGD in batches of 4, momentum 0.9 with dampening 0.9, weight decay
+            1e-3; here 100 full-batch steps, momentum without dampening).
     """
 
     name = "transfer"
     title = "Transfer learning"
     summary = "Pretrained as an ordinary classifier of the training classes; fits a new head on the support set."
+    # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots only set validation
     pretraining = True  # trained on class-labelled batches, not on tasks
     training_only = ("classifier.",)  # adaptation fits a new head: the pretraining one is not shipped
 
@@ -81,12 +83,12 @@ class TransferLearning(StepwiseAdaptation):
         return {**super().config(), "train_classes": self.train_classes, "head": self.head_kind,
                 "finetune_steps": self.finetune_steps, "finetune_lr": self.finetune_lr}
 
-    def embed(self, images: Tensor) -> Tensor:
+    def encode(self, images: Tensor) -> Tensor:
         return self.backbone(images)
 
     def pretrain_loss(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Cross-entropy over all training classes, and the batch accuracy."""
-        logits = self.classifier(self.embed(images))
+        logits = self.classifier(self.encode(images))
         return F.cross_entropy(logits, labels), (logits.argmax(1) == labels).float().mean()
 
     def task_loss(self, support_images, support_labels, query_images, query_labels, ways):
@@ -94,14 +96,14 @@ class TransferLearning(StepwiseAdaptation):
 
     def adaptation(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
         """Fit a new head on frozen support features; one record per logged step."""
-        ways = self.check_support(support_images, support_labels, query_images)
+        ways = self.check_support(support_images, support_labels, query_images, query_labels)
         steps = self.finetune_steps if steps is None else int(steps)
         lr = self.finetune_lr if lr is None else float(lr)
         device = self.device
         self.eval()
         with torch.no_grad():
-            support = self.embed(support_images.to(device))
-            queries = None if query_images is None else self.embed(query_images.to(device))
+            support = self.encode(support_images.to(device))
+            queries = None if query_images is None else self.encode(query_images.to(device))
         labels = support_labels.to(device)
         query_labels = None if query_labels is None else query_labels.to(device)
         generator = torch.Generator().manual_seed(0)  # the same head initialisation every time
@@ -134,5 +136,7 @@ class TransferLearning(StepwiseAdaptation):
     def predict(self, query_images: Tensor) -> Prediction:
         if not self._fitted:
             raise RuntimeError("adapt() to a support set before predicting")
-        features = self.embed(query_images.to(self.device))
+        self.check_images(query_images)
+        self.eval()  # batch norm with its training statistics, as in adaptation
+        features = self.encode(query_images.to(self.device))
         return Prediction(self._fitted[0](features).softmax(1), features)

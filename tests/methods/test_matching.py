@@ -53,3 +53,16 @@ def test_full_context_embeddings(task):
     assert model.query_lstm.weight_ih.grad is not None and model.support_lstm.weight_hh_l0.grad is not None
     model.adapt(sx, sy)
     assert torch.allclose(model.predict(qx).explanation["attention"].sum(1), torch.ones(15), atol=1e-6)
+
+
+def test_full_context_query_reads_from_its_first_state():
+    """Vinyals et al., appendix A.2: ĥ_k, c_k = LSTM(f'(x̂), [h_{k-1}, r_{k-1}], c_{k-1}),
+    h_k = ĥ_k + f'(x̂), r_{k-1} = Σ_i softmax(h_{k-1}ᵀ g(x_i)) g(x_i): the first step already
+    reads the support set, through h_0 = f'(x̂) (here r joins f'(x̂) in the input)."""
+    torch.manual_seed(0)
+    model = MatchingNetworks(fce=True, fce_steps=1, backbone="features", in_channels=8, hidden=8)
+    support, query = torch.randn(6, model.feature_dim), torch.randn(3, model.feature_dim)
+    g = model.full_context_support(support)
+    read = torch.softmax(query @ g.T, dim=1) @ g  # r_0, from h_0 = f'(x̂)
+    h_hat, _ = model.query_lstm(torch.cat([query, read], dim=1), (query, torch.zeros_like(query)))
+    assert torch.allclose(model.full_context_query(query, g), h_hat + query, atol=1e-6)

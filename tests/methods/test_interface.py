@@ -1,0 +1,74 @@
+"""What every method in ``fewshot.methods.METHODS`` must do as a library, a method added
+later included: ``embed`` behaves alike across methods, and misuse gets a message that says
+what to pass instead of an error from deep inside a network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fewshot.methods import METHODS, build_method
+
+
+def small(name: str):
+    torch.manual_seed(0)
+    options = {"ways": 5} if name in ("maml", "meta-lstm") else {}
+    return build_method(name, in_channels=1, image_size=28, hidden=8, **options)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_embed_is_for_serving_alike_in_every_method(name, task):
+    """``embed`` is evaluation: no gradient, the model's own device, and the stored batch-norm
+    statistics left as they are, even on a model left in training mode (it was not so for
+    four of the methods: ``embed(x).numpy()`` failed, and a call moved the statistics)."""
+    sx, sy, qx, _ = task
+    model = small(name).train()
+    stored = {k: v.clone() for k, v in model.state_dict().items()}
+    for adapted in (False, True):
+        if adapted:
+            model.train().adapt(sx, sy)
+        features = model.embed(qx)
+        assert features.shape[0] == len(qx) and features.dim() == 2
+        assert not features.requires_grad and features.device == model.device
+        assert all(torch.equal(value, model.state_dict()[key]) for key, value in stored.items()), "embed changed the model"
+    # and predict in training mode: the same probabilities as in evaluation mode
+    model.adapt(sx, sy)
+    model.train()
+    in_training_mode = model.predict(qx).probabilities
+    assert torch.allclose(in_training_mode, model.eval().predict(qx).probabilities, atol=1e-6)
+    assert all(torch.equal(value, model.state_dict()[key]) for key, value in stored.items()), "predict changed the model"
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_misuse_is_explained(name, task):
+    sx, sy, qx, qy = task
+    model = small(name)
+    refused = [  # (call, error, words the message must hold)
+        (lambda: model.adapt(sx.numpy(), sy), TypeError, "must be a torch.Tensor"),
+        (lambda: model.adapt([image for image in sx], sy), TypeError, "must be a torch.Tensor"),
+        (lambda: model.adapt((sx * 255).to(torch.uint8), sy), TypeError, r"floats in \[0, 1\]"),
+        (lambda: model.adapt(sx, sy.int()), TypeError, "torch.long tensor of class indices"),
+        (lambda: model.adapt(sx, sy.float()), TypeError, "torch.long tensor of class indices"),
+        (lambda: model.adapt(sx, sy.tolist()), TypeError, "torch.long tensor of class indices"),
+        (lambda: model.adapt(sx[:0], sy[:0]), ValueError, "no support images"),
+        (lambda: model.adapt(sx, sy - 1), ValueError, r"class indices from 0; got \[-1"),
+        (lambda: model.adapt(sx, sy[:-1]), ValueError, "one label per image"),
+        (lambda: model.adapt(sx, sy, qx, qy[:1]), ValueError, "15 query image.*1 label"),
+        (lambda: model.adapt(sx, sy, qx, qy + 5), ValueError, "below 5, the number of classes"),
+        (lambda: model.adapt(sx, sy, None, qy), ValueError, "query labels without query images"),
+        (lambda: model.predict(qx), RuntimeError, "adapt"),
+    ]
+    for call, error, words in refused:
+        with pytest.raises(error, match=words):
+            call()
+    model.adapt(sx, sy)
+    for call, error, words in [
+        (lambda: model.predict(qx[0]), ValueError, r"shape \[1, 28, 28\].*image.unsqueeze\(0\)"),
+        (lambda: model.predict(qx[:, :, :20]), ValueError, "reads 1x28x28 images; the query images are 1x20x28"),
+        (lambda: model.predict(qx.numpy()), TypeError, "must be a torch.Tensor"),
+        (lambda: model.embed(qx[:, :, :20]), ValueError, "reads 1x28x28 images; the given images are 1x20x28"),
+        (lambda: model.embed(qx.double().to(torch.int64)), TypeError, "floats"),
+    ]:
+        with pytest.raises(error, match=words):
+            call()
+    assert model.predict(qx).probabilities.shape == (len(qx), 5)  # still adapted after the refusals
