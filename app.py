@@ -1432,7 +1432,8 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
 
     Arguments: method (siamese, matching, maml, protonet, or meta-lstm, transfer and pixels,
     the no-learning baseline, where shipped); support_images; class_names (one per support image, same order;
-    case and runs of spaces aside, as in the app: "Flag" and "flag" are one class; at most 60 characters); query_images;
+    case and runs of spaces aside, as in the app: "Flag" and "flag" are one class; at most 60 characters; 2 to 10
+    classes, and for photos at most 5 with MAML and Meta-LSTM, whose photo networks end in a 5-way layer); query_images;
     domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
