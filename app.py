@@ -219,7 +219,8 @@ Networks' is what meta-learning the embedding bought.
 ### Two domains
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
 EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers. Each method's small
-network on top starts as the identity on those numbers (MAML's with a new random head) and was meta-trained
+network on top starts by passing those numbers through unchanged (only scaled to length 10); the Siamese
+network adds a random projection, and MAML, Meta-LSTM and transfer learning a new random classifier; each was meta-trained
 on the 64 mini-ImageNet training classes, validation on 16 others choosing between its updates and that
 untouched start. {photos_kept} ImageNet already contains the
 test classes, so the photo models' accuracy is not comparable with the papers' tables. No learning reads
@@ -280,7 +281,7 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 
 ### 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
-EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络都从这些数的恒等映射出发（MAML 另加一个新的随机分类头），
+EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络一开始都让这些数原样通过（只把长度缩放为 10）；孪生网络另加一个随机投影，MAML、Meta-LSTM 和迁移学习另加一个新的随机分类器；每个网络都
 在 mini-ImageNet 的 64 个训练类别上做元训练，再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
 ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片原始的 84×84 像素，
 所以它那一行显示的是预训练特征和元训练合起来带来的提升。
