@@ -82,16 +82,16 @@ EN = {
     "app_sample_photos": "Sample a random mini-ImageNet task",
     "app_tab_task": "1 · Build a task", "app_tab_adapt": "2 · Adapt", "app_tab_classify": "3 · Classify",
     "app_tab_compare": "4 · Compare", "app_tab_learn": "Learn",
-    "app_examples": "Start from an example", "app_example": "Example task", "app_load_example": "Load example",
-    "app_random": "Random task from a dataset (held-out test classes, with labelled queries)",
+    "app_examples": "### Start from an example", "app_example": "Example task", "app_load_example": "Load example",
+    "app_random": "### Random task from a dataset\n(held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
-    "app_edit": "Add your own images", "app_class": "Class", "app_class_name": "Class name",
+    "app_edit": "### Add your own images", "app_class": "Class", "app_class_name": "Class name",
     "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
     "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
     "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
     "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
-    "app_task_view": "The task", "app_remove_image": "Remove selected image",
+    "app_task_view": "### The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_device_auto": "Auto", "app_steps": "MAML inner steps",
     "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
@@ -120,16 +120,16 @@ ZH = {
     "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
     "app_tab_compare": "4 · 比较", "app_tab_learn": "原理",
-    "app_examples": "从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
-    "app_random": "从数据集随机抽取任务（测试集中未见过的类别，查询带标签）",
+    "app_examples": "### 从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
+    "app_random": "### 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
-    "app_edit": "添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
+    "app_edit": "### 添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
     "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
     "app_sketch": "画一个符号", "app_camera": "拍一张照片",
     "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
     "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
-    "app_task_view": "当前任务", "app_remove_image": "删除选中的图像",
+    "app_task_view": "### 当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_device_auto": "自动", "app_steps": "MAML 内循环步数",
     "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
@@ -1837,10 +1837,11 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
   grid-template-columns: repeat(auto-fill, 100px) !important; grid-template-rows: none !important}
 #query-gallery .grid-container {grid-template-columns: repeat(auto-fill, 128px) !important;
   grid-template-rows: none !important}
-/* captions on thumbnails (file names; a query's prediction): small and see-through, so they do
+/* captions on thumbnails (file names; a query's prediction): small, on a see-through ground, so they do
    not hide the image */
 .class-gallery .caption-label, .query-gallery .caption-label, #query-gallery .caption-label {
-  font-size: 0.7em; padding: 0 0.4em; opacity: 0.75}
+  font-size: 0.75em; padding: 0 0.4em; opacity: 1;
+  background: color-mix(in srgb, var(--background-fill-primary) 80%, transparent)}  /* the text itself opaque */
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
   .class-gallery .grid-container, .query-gallery .grid-container, #query-gallery .grid-container {
@@ -1855,6 +1856,15 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
 """
 
+# Gradio's Soft theme, with its light mode's text darkened to WCAG's 4.5:1: block labels were indigo
+# 500 on indigo 100 (3.6:1), white on primary buttons and chosen radios 4.5 (4.47:1), and the
+# slider's limits and other subdued text neutral 400 on white (2.5:1)
+THEME = gr.themes.Soft().set(
+    block_label_text_color="*primary_700", block_title_text_color="*primary_700",
+    button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+    checkbox_label_background_fill_selected="*primary_600", body_text_color_subdued="*neutral_600",
+)
+
 # the tabs' labels: the app's five, then the three ways of giving images inside two of them
 STEP_TAB_KEYS = [f"app_tab_{tab}" for tab in ("task", "adapt", "classify", "compare", "learn")]
 TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
@@ -1867,8 +1877,11 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # browser tab's title is in the page's language. (5) Gradio re-labels a tab only once it has been
 # shown, so after a switch in Settings the others kept the old language until visited: each tab's
 # label is set here in the page's language (its text node's value, so Gradio's own later writes land).
+# (6) The status lines under Add, Adapt, Classify and Compare are live regions, so that a screen
+# reader reads out a result or a refusal when it appears (Gradio's Markdown has no such option).
 APP_JS = """
 () => {
+  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status";
   const zhTabs = %s;
   const titles = %s;
   const tabLabels = %s;  // [English, Chinese] of every tab
@@ -1888,6 +1901,12 @@ APP_JS = """
       const pair = tabLabels.find((labels) => labels.includes(text.nodeValue));
       const label = pair && pair[lang === "zh" ? 1 : 0];
       if (label && text.nodeValue !== label) text.nodeValue = label;
+    });
+    document.querySelectorAll(STATUS_LINES).forEach((line) => {  // (6)
+      if (line.getAttribute("aria-live") !== "polite") {
+        line.setAttribute("role", "status");
+        line.setAttribute("aria-live", "polite");
+      }
     });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
@@ -1932,7 +1951,7 @@ def launch(**options):
     # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
-    return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=gr.themes.Soft(), **options)
+    return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=THEME, **options)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,11 @@ def test_upload_adapt_classify(browser, app_server):
     assert page.locator("#add-images").is_visible()
     titles = class_titles(page)
     assert titles == ["eye · 2", "fork · 2", "spiral · 2"]
+    # the status lines are live regions: a screen reader reads out each result or refusal
+    # (each tab's line once the tab is shown: Gradio draws a tab's contents then)
+    assert page.get_by_role("status").filter(has_text="Added the new class “spiral”").count() == 1
+    live = "id => document.getElementById(id).getAttribute('aria-live')"
+    assert page.evaluate(live, "status") == "polite"
 
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="Matching Networks", exact=True).check()
@@ -97,6 +102,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.click("#adapt")
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('Fine-tuned on the "
                            "support set for 3 step')", timeout=60000)
+    assert page.evaluate(live, "adapt-status") == "polite"
     page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
     assert "Siamese fine-tuning" in page.inner_text("#maml-curve")
     page.get_by_role("radio", name="MAML", exact=True).check()
@@ -115,6 +121,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.click("#classify")
     page.wait_for_function("() => document.querySelector('#label').innerText.includes('fork')", timeout=60000)
     assert "fork" in page.inner_text("#label")
+    assert page.evaluate(live, "classify-status") == "polite"
     page.close()
 
 
