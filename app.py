@@ -397,6 +397,7 @@ MESSAGES = {
                          "labelled queries, so there is no query accuracy or step-by-step replay here: classify new "
                          "images on the Classify tab.",
         "accuracy": " Query accuracy: **{acc:.0%}**.",
+        "by_step": " At each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
         "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
                       "start, as validation kept none of its {n:,} updates.",
@@ -457,6 +458,7 @@ MESSAGES = {
         "adapted_alone": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**。检查点：`{ck}`。这个任务没有带标签的查询，"
                          "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
+        "by_step": " 每一步的准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
         "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
         "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",
@@ -898,6 +900,18 @@ def remove_class(task, choice, request: gr.Request):
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message
 
 
+def step_accuracies(records: list[dict], most: int = 11) -> str | None:
+    """The queries' accuracy at each adaptation step, as text ("0: 40% → 1: 100% → …"): what the
+    curve shows, for a screen reader and a quick look. At most ``most`` steps, evenly spaced
+    from the first to the last; None without labelled queries or with one step."""
+    values = [(r["step"], r["query_accuracy"]) for r in records if r.get("query_accuracy") is not None]
+    if len(values) < 2:
+        return None
+    if len(values) > most:
+        values = [values[i] for i in sorted({round(k * (len(values) - 1) / (most - 1)) for k in range(most)})]
+    return " → ".join(f"{step}: {accuracy:.0%}" for step, accuracy in values)
+
+
 # the name box's text for a choice in the Class menu: the class's name, which is the label the
 # menu shows (class_choices), or nothing for "+ New class"
 CHOSEN_CLASS_NAME = f"""(choice) => (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" :
@@ -1150,6 +1164,9 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                  adapt=result.adapt_ms, cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
+    for key, records in (("by_step", steps_seen), ("by_step_random", baseline_seen)):
+        if step_accuracies(records):
+            status += say(lang, key, steps=step_accuracies(records))
     if method == "siamese" and steps_seen:
         status += say(lang, "finetuned", n=steps_seen[-1]["step"])
     if start_kept:

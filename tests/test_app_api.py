@@ -736,3 +736,15 @@ def test_the_themes_text_reads_at_wcag_aa_contrast():
              ("body_text_color", "background_fill_primary")]
     ratios = {pair: contrast(colour(pair[0]), colour(pair[1])) for pair in pairs}
     assert min(ratios.values()) >= 4.5, ratios
+
+
+def test_the_adaptation_curve_is_also_said_in_words():
+    """The status line gives the queries' accuracy at each step, at most 11 of them, evenly spaced,
+    the first and the last included; nothing without labelled queries."""
+    import app
+
+    assert app.step_accuracies([{"step": s, "query_accuracy": a} for s, a in enumerate([0.4, 1.0, 1.0])]) == \
+        "0: 40% → 1: 100% → 2: 100%"
+    many = app.step_accuracies([{"step": s, "query_accuracy": s / 100} for s in range(0, 101, 5)])
+    assert many.split(" → ") == [f"{s}: {s}%" for s in range(0, 101, 10)]
+    assert app.step_accuracies([{"step": 0, "support_loss": 1.0}, {"step": 1, "support_loss": 0.5}]) is None
