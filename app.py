@@ -1896,6 +1896,8 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # label is set here in the page's language (its text node's value, so Gradio's own later writes land).
 # (6) The status lines under Add, Adapt, Classify and Compare are live regions, so that a screen
 # reader reads out a result or a refusal when it appears (Gradio's Markdown has no such option).
+# (7) A thumbnail is named by its caption (a query's "✗ eye (62%) · truth: moon", a support image's
+# file), where Gradio named it "Thumbnail 3 of 30", and says whether it is the selected one.
 APP_JS = """
 () => {
   const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status";
@@ -1925,6 +1927,13 @@ APP_JS = """
         line.setAttribute("aria-live", "polite");
       }
     });
+    document.querySelectorAll("button.thumbnail-item").forEach((item) => {  // (7)
+      const caption = item.querySelector(".caption-label");
+      const text = caption && caption.innerText.trim();
+      if (text && item.getAttribute("aria-label") !== text) item.setAttribute("aria-label", text);
+      const pressed = String(item.classList.contains("selected"));
+      if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);
+    });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
       const row = button.closest(".row");
@@ -1944,7 +1953,8 @@ APP_JS = """
   sync();
   new MutationObserver(() => {
     if (!pending) { pending = true; requestAnimationFrame(sync); }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+  }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                              attributes: true, attributeFilter: ["class"]});  // (a thumbnail's "selected")
   // a click or key in this page re-reads it first: another tab of the app may have set the cookie
   window.addEventListener("pointerdown", sync, true);
   window.addEventListener("keydown", sync, true);

@@ -589,6 +589,12 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     page.click("#classify")
     page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
                            timeout=60000)
+    # a screen reader hears each query's result (its caption), not "Thumbnail 2 of 9", and which is selected
+    thumbnails = "[...document.querySelectorAll('#query-gallery button.thumbnail-item')]"
+    page.wait_for_function(f"() => {thumbnails}.every(b => b.getAttribute('aria-label').startsWith('✓'))")
+    page.locator("#query-gallery button.thumbnail-item").nth(1).click()
+    pressed = ",".join(["false", "true"] + ["false"] * 7)  # (the example's 9 queries)
+    page.wait_for_function(f"p => {thumbnails}.map(b => b.getAttribute('aria-pressed')).join() === p", arg=pressed)
     # a rename changes the task: both tabs say their results are out of date; the steps stay 8
     page.get_by_role("tab", name="1 · Build a task").click()
     rename(page, "flag", "banner")
