@@ -202,6 +202,8 @@ def embedding_plot(
     2-D PCA of the method's embedding space; hover names each image. ``method`` names that
     space in the title; ``unit_length`` projects the directions alone (a method that compares
     by cosine, as Matching Networks do)."""
+    # each centre's name written beside its star, so that classes differ by more than their colour
+    tags = [plain(short_label(str(name), 16)) for name in class_names]
     class_names, support_names, query_names = ([plain(n) for n in names]
                                                for names in (class_names, support_names, query_names))
     parts = [trace.support_embeddings, trace.class_centres]
@@ -218,9 +220,10 @@ def embedding_plot(
     # coincide) or under a query stays visible
     for c, name in enumerate(class_names):
         fig.add_trace(go.Scatter(
-            x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers", name=f"{name} ({text(lang, centre_label)})",
+            x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers+text", name=f"{name} ({text(lang, centre_label)})",
             marker=dict(size=22, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
-            text=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{text}<extra></extra>",
+            text=[tags[c]], textposition="top center", textfont=dict(size=11),
+            customdata=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{customdata}<extra></extra>",
             legendgroup=name, showlegend=False,
         ))
     if len(parts) == 3:

@@ -42,6 +42,8 @@ def test_embedding_plot_layers_its_markers_largest_first():
     assert [t.marker.symbol for t in drawn] == ["star"] * 3 + ["diamond"] + [None] * 3
     assert len(drawn[3].x) == 9
     assert drawn[0].marker.size > drawn[3].marker.size > drawn[4].marker.size
+    # each centre says its class's name beside its star: classes differ by more than colour
+    assert [(t.mode, tuple(t.text)) for t in drawn[:3]] == [("markers+text", (n,)) for n in "abc"]
     assert [t.name for t in fig.data if t.x[0] is None] == ["支持集", "原型", "查询"]
     without_queries = viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)
     assert [t.name for t in without_queries.data if t.showlegend is not False][-1] == "class mean"
