@@ -1164,9 +1164,10 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                  adapt=result.adapt_ms, cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
         status += say(lang, "accuracy", acc=result.accuracy)
-    for key, records in (("by_step", steps_seen), ("by_step_random", baseline_seen)):
-        if step_accuracies(records):
-            status += say(lang, key, steps=step_accuracies(records))
+    for message, records in (("by_step", steps_seen), ("by_step_random", baseline_seen)):
+        said = step_accuracies(records)
+        if said:
+            status += say(lang, message, steps=said)
     if method == "siamese" and steps_seen:
         status += say(lang, "finetuned", n=steps_seen[-1]["step"])
     if start_kept:
@@ -1526,7 +1527,8 @@ def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
         if not isinstance(payload, dict):
             return f"{usage}, by name, as a JSON object.", payload
         missing = [name for name in CLASSIFY_REQUIRED if name not in payload]
-        unknown = [str(name) for name in payload if name not in CLASSIFY_PARAMETERS]
+        # (Gradio itself drops an oauth_token the function does not take, rather than refuse it)
+        unknown = [str(name) for name in payload if name not in CLASSIFY_PARAMETERS and name != "oauth_token"]
         problems = ([f"missing: {', '.join(missing)}"] if missing else []) + \
             ([f"unknown: {', '.join(unknown)}"] if unknown else [])
         return (f"{usage}; {'; '.join(problems)}." if problems else server_file_named(payload)), payload
@@ -1929,7 +1931,7 @@ APP_JS = """
     });
     document.querySelectorAll("button.thumbnail-item").forEach((item) => {  // (7)
       const caption = item.querySelector(".caption-label");
-      const text = caption && caption.innerText.trim();
+      const text = caption && caption.textContent.trim();  // (no layout, unlike innerText)
       if (text && item.getAttribute("aria-label") !== text) item.setAttribute("aria-label", text);
       const pressed = String(item.classList.contains("selected"));
       if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);

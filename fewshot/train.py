@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     epilog = "defaults per method (the papers' where they published them; MAML's queries = shots and " \
              "meta-batch 32 for 5-way, 16 for 20-way):\n" + "\n".join(
                  f"  {m:10} " + ", ".join(f"{flag(k)} {v}" for k, v in d.items() if v is not None)
-                 for m, d in ((m, cls.training_defaults) for m, cls in METHODS.items()))
+                 for m, d in ((m, {**FewShotClassifier.training_defaults, **cls.training_defaults})
+                              for m, cls in METHODS.items()))
     parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0],
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
@@ -133,7 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
                              "repeatable")
     args = parser.parse_args(argv)
-    defaults = METHODS[args.method].training_defaults
+    # a method's own defaults over the base class's: a new method may give only some
+    defaults = {**FewShotClassifier.training_defaults, **METHODS[args.method].training_defaults}
     accepted = inspect.signature(METHODS[args.method]).parameters
     args.options = {}
     for option in args.option:
@@ -212,7 +214,8 @@ def refuse_to_replace(args: argparse.Namespace) -> None:
 def run_identity(args: argparse.Namespace) -> dict:
     """What a resume state belongs to: resuming it as another method, dataset or task shape is refused."""
     return {"method": args.method, "dataset": args.dataset, "split": args.split, "ways": args.ways,
-            "shots": args.shots, "backbone": args.backbone, "omniglot_input": args.omniglot_input}
+            "shots": args.shots, "backbone": args.backbone, "omniglot_input": args.omniglot_input,
+            "option": args.options}
 
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
@@ -244,6 +247,10 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
         config.update(ways=args.ways, updates=args.updates)
     elif args.method == "transfer":
         config.update(train_classes=dataset.num_classes, head=args.head)
+    clash = sorted(set(args.options) & set(config))
+    if clash:
+        raise SystemExit(f"--option {', '.join(clash)}: set by this command's flags or data already (the card's "
+                         "training record would contradict the network); use the flag")
     return {**config, **args.options}
 
 

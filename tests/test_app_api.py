@@ -141,6 +141,10 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
     answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "support_images": [], "class_names": [],
                                                      "query_images": [], "bogus": 1}, timeout=30)
     assert answer.status_code == 422 and answer.json()["error"].endswith("; unknown: bogus."), answer.text
+    # (but an oauth_token, which Gradio itself drops where the function takes none, is no error)
+    answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "support_images": [], "class_names": [],
+                                                     "query_images": [], "oauth_token": None}, timeout=30)
+    assert answer.status_code == 200 and "event_id" in answer.json(), answer.text
     answer = httpx.post(f"{base}/classify", json={"data": ["protonet", [], [], [], "characters", "x"]}, timeout=30)
     assert answer.status_code == 422 and "got 6 values, 1 more than it takes." in answer.json()["error"]
     # a Gradio file object naming a file on the server, not an upload (Gradio: {"error": null}, a trace)
@@ -748,3 +752,15 @@ def test_the_adaptation_curve_is_also_said_in_words():
     many = app.step_accuracies([{"step": s, "query_accuracy": s / 100} for s in range(0, 101, 5)])
     assert many.split(" → ") == [f"{s}: {s}%" for s in range(0, 101, 10)]
     assert app.step_accuracies([{"step": 0, "support_loss": 1.0}, {"step": 1, "support_loss": 0.5}]) is None
+
+
+def test_adaptation_remembers_the_task_it_ran_on():
+    """Adapt's last output is the task's fingerprint (``adapted_for``), by which an edit of the
+    task marks the Adapt tab's results out of date; a loop variable once replaced it with the
+    name of a message ("by_step_random"), so that the results counted as another task's."""
+    import app
+
+    task = app.load_example("glyphs-3way", None)[0]
+    *_, last = app.run_adaptation(task, "maml", "cpu", 3, 0.4, {}, 0, None)
+    assert last[-1] == app.task_key(task)
+    assert "From a random start: 0: " in last[3]

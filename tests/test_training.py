@@ -383,6 +383,29 @@ def test_option_sets_a_constructor_argument_no_flag_sets(capsys):
             train.parse_args(["--method", "matching", "--option", bad, "--out", "x"])
         assert "KEY one of matching's arguments: in_channels, image_size, hidden, fce, fce_steps" in \
             capsys.readouterr().err
+    # an option may not contradict a flag (MAML's head width and step size are on the card as trained)
+    from types import SimpleNamespace
+
+    images = SimpleNamespace(domain="characters", image_shape=(1, 28, 28), num_classes=10)
+    args = train.parse_args(["--method", "maml", "--option", "ways=20", "--option", "inner_lr=0.1", "--out", "x"])
+    with pytest.raises(SystemExit, match="--option inner_lr, ways: set by this command's flags"):
+        train.method_config(args, images)
+    assert train.method_config(args := train.parse_args(["--method", "matching", "--option", "fce_steps=3",
+                                                         "--out", "x"]), images)["fce_steps"] == 3
+    assert train.run_identity(args)["option"] == {"fce_steps": 3}  # a state resumes only with the same options
+
+
+def test_a_method_may_give_only_some_training_defaults(monkeypatch):
+    """A new method's ``training_defaults`` may give only some: the base class's fill the rest."""
+    from fewshot.methods import PrototypicalNetworks
+
+    class Partial(PrototypicalNetworks):
+        name = "partial"
+        training_defaults = {"ways": 20, "lr": 3e-3}
+
+    monkeypatch.setitem(train.METHODS, "partial", Partial)
+    args = train.parse_args(["--method", "partial", "--out", "x"])
+    assert (args.ways, args.lr, args.queries, args.meta_batch, args.lr_halve_every) == (20, 3e-3, 15, 1, 0)
 
 
 @needs_omniglot

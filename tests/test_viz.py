@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from fewshot import viz
@@ -205,10 +206,17 @@ def test_heatmap_numbers_are_readable_on_their_cells():
     for fig, scale, low, high in ((viz.distance_matrix_plot(torch.rand(12, 12) * 4, [f"{i}" for i in range(12)]),
                                    "Viridis_r", 0.0, None),
                                   (viz.attention_plot(torch.rand(5, 9), list("abcde"), list("abcdefghi")), "Blues", 0, 1)):
-        z, cells = fig.data[0].z, fig.data[1]
+        z = fig.data[0].z
         high = z.max() if high is None else high
-        assert cells.mode == "text" and len(cells.text) == z.size and cells.text[1] == format(z[0, 1], ".2f")
         backgrounds = pcolors.sample_colorscale(pcolors.get_colorscale(scale), ((z - low) / (high - low)).ravel().tolist())
-        ratios = [viz.contrast(b, c) for b, c in zip(backgrounds, cells.textfont.color)]
+        backgrounds = np.array(backgrounds).reshape(z.shape)
+        # the numbers are written by heatmaps over the first (Plotly fits a heatmap's text to its
+        # cells and keeps the axes to them), each in one colour, each cell's number once
+        assert all(t.type == "heatmap" and t.textfont.size is None for t in fig.data)
+        written = [(i, j, t.text[i][j], t.textfont.color) for t in fig.data[1:]
+                   for i in range(z.shape[0]) for j in range(z.shape[1]) if t.text[i][j]]
+        assert sorted((i, j, text) for i, j, text, _ in written) == \
+            [(i, j, format(z[i, j], ".2f")) for i in range(z.shape[0]) for j in range(z.shape[1])]
+        ratios = [viz.contrast(backgrounds[i, j], ink) for i, j, _, ink in written]
         assert min(ratios) >= 4.5, min(ratios)
     assert round(viz.contrast("#ffffff", "#000000"), 2) == 21.0 and viz.text_colour_on("rgb(43, 171, 128)") == "#000000"

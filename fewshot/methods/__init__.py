@@ -33,8 +33,8 @@ def discover() -> dict[str, type[FewShotClassifier]]:
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         members = vars(importlib.import_module(f"{__name__}.{module.name}")).values()
         for cls in members:
-            if not (isinstance(cls, type) and issubclass(cls, FewShotClassifier) and cls.__module__.endswith(
-                    f".{module.name}") and "name" in vars(cls) and not inspect.isabstract(cls)):
+            if not (isinstance(cls, type) and issubclass(cls, FewShotClassifier) and cls.__module__ == f"{__name__}."
+                    f"{module.name}" and "name" in vars(cls) and not inspect.isabstract(cls)):
                 continue
             if found.setdefault(cls.name, cls) is not cls:
                 raise ImportError(f"two methods are named {cls.name!r}: {found[cls.name].__qualname__} and "

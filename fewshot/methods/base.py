@@ -286,8 +286,11 @@ class FewShotClassifier(nn.Module):
         moved to its device, in evaluation mode, without gradients (``encode`` is the
         differentiable map that training and adaptation call)."""
         self.check_images(images, "given")
-        self.eval()
-        return self.encode(images.to(self.device))
+        training = self.training
+        try:
+            return self.eval().encode(images.to(self.device))
+        finally:
+            self.train(training)  # a training loop that logs embeddings goes on training
 
     def encode(self, images: Tensor) -> Tensor:
         """The features this method compares, differentiable, of images on its device."""

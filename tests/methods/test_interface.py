@@ -27,7 +27,9 @@ def test_embed_is_for_serving_alike_in_every_method(name, task):
     for adapted in (False, True):
         if adapted:
             model.train().adapt(sx, sy)
+        mode = model.training
         features = model.embed(qx)
+        assert model.training == mode  # (a training loop that logs embeddings goes on training)
         assert features.shape[0] == len(qx) and features.dim() == 2
         assert not features.requires_grad and features.device == model.device
         assert all(torch.equal(value, model.state_dict()[key]) for key, value in stored.items()), "embed changed the model"
