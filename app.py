@@ -47,8 +47,8 @@ from fewshot.download import download_omniglot, omniglot_download_requested  # n
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError,
-    adaptation_defaults, class_key, classify, clean_class_name, cuda_available, import_optimiser_machinery,
+    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
+    checked_class_name, class_key, classify, cuda_available, import_optimiser_machinery,
     prepare_task, run_method, run_to_end,
 )
 
@@ -375,7 +375,6 @@ MESSAGES = {
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
         "skipped": "Skipped {name}: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
-        "name_too_long": "A class name can have at most {most} characters; this one has {have:,}.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
         "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
@@ -437,7 +436,6 @@ MESSAGES = {
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
         "skipped": "跳过 {name}：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
-        "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
         "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
@@ -818,14 +816,6 @@ def plain(text: str) -> str:
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)
 
 
-def class_name(raw: str | None, lang: str) -> str:
-    """A class name as typed, its spaces tidied (``clean_class_name``); refused when too long."""
-    name = clean_class_name(raw or "")
-    if len(name) > MAX_NAME:
-        raise Refusal(say(lang, "name_too_long", most=MAX_NAME, have=len(name)))
-    return name
-
-
 def class_named(task: dict, name: str) -> int | None:
     """The index of the class called ``name``, ignoring case ("Circle" is "circle"), or None."""
     return next((i for i, c in enumerate(task["classes"]) if class_key(c["name"]) == class_key(name)), None)
@@ -840,7 +830,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     items = gather_inputs(files, sketch, camera)
     if not items:
         raise Refusal(say(lang, "no_images"))
-    name = class_name(name, lang)
+    name = checked_class_name(name or "")
     if name:
         index = class_named(task, name)
     elif choice in (None, NEW_CLASS):
@@ -871,7 +861,7 @@ def rename_class(task, choice, name, request: gr.Request):
     lang = language(request)
     if choice in (None, NEW_CLASS):
         raise Refusal(say(lang, "no_class"))
-    name = class_name(name, lang)
+    name = checked_class_name(name or "")
     if not name:
         raise Refusal(say(lang, "need_name"))
     index = int(choice)

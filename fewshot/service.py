@@ -43,6 +43,16 @@ def clean_class_name(name: Any) -> str:
     return " ".join(str(name).split())
 
 
+def checked_class_name(name: Any) -> str:
+    """``clean_class_name``, refused past ``MAX_NAME`` characters: the rule of the app's Build tab
+    and of ``/classify`` alike."""
+    name = clean_class_name(name)
+    if len(name) > MAX_NAME:
+        raise TaskError(f"A class name can have at most {MAX_NAME} characters; this one has {len(name):,}.",
+                        "name_too_long", most=MAX_NAME, have=len(name))
+    return name
+
+
 def class_key(name: str) -> str:
     """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
     "circle"), in the app and in ``/classify`` alike."""
@@ -509,18 +519,15 @@ def classify(
     if not queries:
         raise TaskError("Give at least one query image.", "no_queries")
     names: list[str] = []  # each class by the first spelling of its name ("Flag" and "flag" are one class)
-    keys: list[str] = []
+    index: dict[str, int] = {}  # class_key -> label
     labels = []
-    for n in map(clean_class_name, support_class_names):
+    for n in map(checked_class_name, support_class_names):
         if not n:
             raise TaskError("Every support image needs a non-empty class name.", "unnamed")
-        if len(n) > MAX_NAME:
-            raise TaskError(f"A class name can have at most {MAX_NAME} characters; this one has {len(n):,}.",
-                            "name_too_long", most=MAX_NAME, have=len(n))
-        if class_key(n) not in keys:
+        if class_key(n) not in index:
+            index[class_key(n)] = len(names)
             names.append(n)
-            keys.append(class_key(n))
-        labels.append(keys.index(class_key(n)))
+        labels.append(index[class_key(n)])
     task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
     result = run_to_end(zoo, method, task, device=device)
     probabilities = result.prediction.probabilities.cpu()
@@ -546,5 +553,5 @@ def classify(
 __all__ = [
     "ModelZoo", "ImageCache", "PreparedTask", "RunResult", "TaskError", "ImageInputError",
     "prepare_task", "run_method", "run_to_end", "classify", "adaptation_defaults", "pick_device", "cuda_available",
-    "METHOD_ORDER", "MAX_NAME", "MAX_WAYS", "MIN_WAYS", "class_key", "clean_class_name",
+    "METHOD_ORDER", "MAX_NAME", "MAX_WAYS", "MIN_WAYS", "checked_class_name", "class_key", "clean_class_name",
 ]

@@ -38,6 +38,11 @@ from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
 
+def training_defaults(method: str) -> dict:
+    """A method's training defaults over the base class's: a new method may give only some."""
+    return {**FewShotClassifier.training_defaults, **METHODS[method].training_defaults}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     def flag(key: str) -> str:
         return "--" + {"clip": "clip-grad"}.get(key, key.replace("_", "-"))
@@ -45,8 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     epilog = "defaults per method (the papers' where they published them; MAML's queries = shots and " \
              "meta-batch 32 for 5-way, 16 for 20-way):\n" + "\n".join(
                  f"  {m:10} " + ", ".join(f"{flag(k)} {v}" for k, v in d.items() if v is not None)
-                 for m, d in ((m, {**FewShotClassifier.training_defaults, **cls.training_defaults})
-                              for m, cls in METHODS.items()))
+                 for m, d in ((m, training_defaults(m)) for m in METHODS))
     parser = argparse.ArgumentParser(prog="python -m fewshot.train", description=__doc__.split("\n\n")[0],
                                      epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
@@ -134,8 +138,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
                              "repeatable")
     args = parser.parse_args(argv)
-    # a method's own defaults over the base class's: a new method may give only some
-    defaults = {**FewShotClassifier.training_defaults, **METHODS[args.method].training_defaults}
+    defaults = training_defaults(args.method)
     accepted = inspect.signature(METHODS[args.method]).parameters
     args.options = {}
     for option in args.option:
