@@ -48,8 +48,8 @@ from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
-    checked_class_name, class_key, classify, cuda_available, import_optimiser_machinery,
-    prepare_task, run_method, run_to_end,
+    checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
+    import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -503,6 +503,8 @@ ERRORS_ZH = {
     "mismatch": "每张支持图像都必须属于一个类别。",
     "empty_classes": "这些类别还没有图像：{names}。",
     "no_queries": "请至少给出一张查询图像。",
+    "too_many_shots": "一个类别最多 {most} 张支持图像：“{name}”将有 {have} 张。",
+    "too_many_queries": "一次最多分类 {most} 张查询图像；现在给出了 {have} 张。",
     "names_mismatch": "每张支持图像需要一个类别名称：现在有 {images} 张图像、{names} 个名称。",
     "empty_file": "{name} 是空文件。",
     "missing": "{name} 不存在。",
@@ -839,6 +841,8 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
         index = int(choice)
     if index is None and len(task["classes"]) >= MAX_WAYS:
         raise Refusal(say(lang, "too_many", n=MAX_WAYS))
+    held = task["classes"][index] if index is not None else {"name": name, "images": []}
+    checked_shots(held["name"], len(held["images"]) + len(items))  # before any image is read
     good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(" ".join(problems))
@@ -1240,6 +1244,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     lang = language(request)
     items = gather_inputs(files, sketch, camera)
     if items:
+        checked_queries(len(items))  # before any image is read
         good, problems = check_images(items, lang, task["domain"])
         if not good:
             raise Refusal(" ".join(problems))
@@ -1442,7 +1447,8 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     Arguments: method (siamese, matching, maml, protonet, or meta-lstm, transfer and pixels,
     the no-learning baseline, where shipped); support_images; class_names (one per support image, same order;
     case and runs of spaces aside, as in the app: "Flag" and "flag" are one class; at most 60 characters; 2 to 10
-    classes, and for photos at most 5 with MAML and Meta-LSTM, whose photo networks end in a 5-way layer); query_images;
+    classes of at most 20 images each, and for photos at most 5 classes with MAML and Meta-LSTM, whose photo networks
+    end in a 5-way layer); query_images (at most 100);
     domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",

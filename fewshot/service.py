@@ -35,6 +35,11 @@ METHOD_ORDER = tuple(METHODS)  # the order the app lists them in, each once a ch
 MAX_WAYS = 10
 MIN_WAYS = 2
 MAX_NAME = 60  # characters in a class name: longer ones stretch the app's task view and plot legends
+# images per task, so that one call cannot hold a worker for minutes: every image is read and,
+# for photos, encoded by EfficientNet-Lite0 (about 0.1 s each on one CPU thread); 20 is every
+# drawing of an Omniglot character, four times the papers' largest shot
+MAX_SHOTS = 20  # support images per class
+MAX_QUERIES = 100  # query images per call
 
 
 def clean_class_name(name: Any) -> str:
@@ -51,6 +56,20 @@ def checked_class_name(name: Any) -> str:
         raise TaskError(f"A class name can have at most {MAX_NAME} characters; this one has {len(name):,}.",
                         "name_too_long", most=MAX_NAME, have=len(name))
     return name
+
+
+def checked_shots(name: str, have: int) -> None:
+    """Refuse a class of more than ``MAX_SHOTS`` support images (before any is read)."""
+    if have > MAX_SHOTS:
+        raise TaskError(f"A class can have at most {MAX_SHOTS} support images: “{name}” would have {have}.",
+                        "too_many_shots", most=MAX_SHOTS, name=name, have=have)
+
+
+def checked_queries(have: int) -> None:
+    """Refuse more than ``MAX_QUERIES`` query images at once (before any is read)."""
+    if have > MAX_QUERIES:
+        raise TaskError(f"At most {MAX_QUERIES} query images can be classified at once; {have} were given.",
+                        "too_many_queries", most=MAX_QUERIES, have=have)
 
 
 def class_key(name: str) -> str:
@@ -321,6 +340,9 @@ def prepare_task(
     empty = [names[i] for i, k in enumerate(counts) if k == 0]
     if empty:
         raise TaskError(f"These classes have no images yet: {', '.join(empty)}.", "empty_classes", names=", ".join(empty))
+    for name, k in zip(names, counts):
+        checked_shots(name, k)
+    checked_queries(len(queries))
     cache = cache or ImageCache()
     def label(source: ImageInput, fallback: str) -> str:
         return Path(source).name if isinstance(source, (str, Path)) else fallback
@@ -553,5 +575,6 @@ def classify(
 __all__ = [
     "ModelZoo", "ImageCache", "PreparedTask", "RunResult", "TaskError", "ImageInputError",
     "prepare_task", "run_method", "run_to_end", "classify", "adaptation_defaults", "pick_device", "cuda_available",
-    "METHOD_ORDER", "MAX_NAME", "MAX_WAYS", "MIN_WAYS", "checked_class_name", "class_key", "clean_class_name",
+    "METHOD_ORDER", "MAX_NAME", "MAX_QUERIES", "MAX_SHOTS", "MAX_WAYS", "MIN_WAYS", "checked_class_name",
+    "checked_queries", "checked_shots", "class_key", "clean_class_name",
 ]

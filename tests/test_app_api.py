@@ -659,6 +659,49 @@ def test_both_languages_say_everything_with_the_same_blanks():
     assert all(key.startswith("app_") for key in app.EN)
 
 
+def test_every_refusal_of_the_library_is_worded_in_chinese():
+    """Each coded error that ``fewshot/`` raises (``TaskError``, ``ImageInputError`` and its kinds,
+    ``Error(message, "code", **values)``) has a Chinese wording whose blanks are among its values:
+    found in the source, so that a refusal added later cannot reach a Chinese page in English."""
+    import ast
+    import string
+
+    import app
+
+    raised = []
+    for path in sorted((ROOT / "fewshot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.endswith("Error")
+                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+                raised.append((f"{path.name}:{node.lineno}", node.args[1].value, {k.arg for k in node.keywords}))
+    assert len(raised) >= 30 and {"too_many_shots", "too_many_queries", "blank"} <= {code for _, code, _ in raised}
+    for where, code, values in raised:
+        assert code in app.ERRORS_ZH, (where, code)
+        blanks = {name for _, name, _, _ in string.Formatter().parse(app.ERRORS_ZH[code]) if name}
+        assert blanks <= values, (where, code, blanks - values)
+
+
+def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client):
+    """A class of more than 20 images, or more than 100 queries at once, is refused with a message
+    before any image is read, in the Build tab (the class keeps what it had) and in /classify."""
+    from app import plain  # (the status line is Markdown, its text escaped)
+    from fewshot.service import MAX_QUERIES, MAX_SHOTS
+
+    classes, files, names, queries = support_set(1)
+    session = Client(app_server.url, verbose=False)
+    image = handle_file(files[0])
+    session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, api_name="/add_images")
+    *_, status = session.predict("0", "", [image] * 3, None, None, api_name="/add_images")
+    assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have {MAX_SHOTS + 1}.")
+    *_, status = session.predict("0", "", [image] * 2, None, None, api_name="/add_images")
+    assert status == "Added 2 image(s) to “eye”."
+    with pytest.raises(AppError) as caught:
+        client.predict("protonet", [handle_file(f) for f in files], names, [handle_file(queries[0])] * (MAX_QUERIES + 1),
+                       api_name="/classify")
+    assert f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given." in str(
+        caught.value)
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_too_easy_note_offers_what_this_app_can_do(monkeypatch, lang):
     """Where the dataset is here, the note sends the person to a random task of it; where it is

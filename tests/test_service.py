@@ -101,6 +101,27 @@ def test_classify_reads_class_names_as_the_app_does():
     assert refused.value.code == "name_too_long"
 
 
+def test_too_many_images_are_refused_before_any_is_read(tmp_path):
+    """A class of more than MAX_SHOTS support images, or more than MAX_QUERIES queries, is refused
+    by its count alone: the files here do not exist, and the refusal is the count's, not theirs
+    (reading them would have said "does not exist"; a photo costs about 0.1 s to encode)."""
+    from fewshot.service import MAX_QUERIES, MAX_SHOTS
+
+    image = DEMO / "glyphs-5way" / "support" / "eye" / "1.png"
+    missing = [tmp_path / f"{n}.png" for n in range(MAX_SHOTS + 1)]
+    with pytest.raises(TaskError, match=f"at most {MAX_SHOTS} support images: “b” would have {MAX_SHOTS + 1}") as refused:
+        prepare_task(["a", "b"], [image] + missing, [0] + [1] * len(missing))
+    assert refused.value.code == "too_many_shots" and refused.value.values == {
+        "most": MAX_SHOTS, "name": "b", "have": MAX_SHOTS + 1}
+    queries = [tmp_path / f"q{n}.png" for n in range(MAX_QUERIES + 1)]
+    with pytest.raises(TaskError, match=f"At most {MAX_QUERIES} query images .* {MAX_QUERIES + 1} were given"):
+        classify(ZOO, "protonet", [image, image], ["a", "b"], queries)
+    # at the limits, the task runs
+    out = classify(ZOO, "protonet", [image] * (MAX_SHOTS + 1), ["a"] + ["b"] * MAX_SHOTS, [image] * MAX_QUERIES,
+                   cache=CACHE)
+    assert len(out["predictions"]) == MAX_QUERIES
+
+
 def test_bad_image_is_named(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("not an image")
