@@ -82,16 +82,16 @@ EN = {
     "app_sample_photos": "Sample a random mini-ImageNet task",
     "app_tab_task": "1 · Build a task", "app_tab_adapt": "2 · Adapt", "app_tab_classify": "3 · Classify",
     "app_tab_compare": "4 · Compare", "app_tab_learn": "Learn",
-    "app_examples": "### Start from an example", "app_example": "Example task", "app_load_example": "Load example",
-    "app_random": "### Random task from a dataset\n(held-out test classes, with labelled queries)",
+    "app_examples": "## Start from an example", "app_example": "Example task", "app_load_example": "Load example",
+    "app_random": "## Random task from a dataset\n(held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
-    "app_edit": "### Add your own images", "app_class": "Class", "app_class_name": "Class name",
+    "app_edit": "## Add your own images", "app_class": "Class", "app_class_name": "Class name",
     "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
     "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
     "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
     "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
-    "app_task_view": "### The task", "app_remove_image": "Remove selected image",
+    "app_task_view": "## The task", "app_remove_image": "Remove selected image",
     "app_method": "Method", "app_device": "Device", "app_device_auto": "Auto", "app_steps": "MAML inner steps",
     "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
@@ -120,16 +120,16 @@ ZH = {
     "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
     "app_tab_compare": "4 · 比较", "app_tab_learn": "原理",
-    "app_examples": "### 从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
-    "app_random": "### 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
+    "app_examples": "## 从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
+    "app_random": "## 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
-    "app_edit": "### 添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
+    "app_edit": "## 添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
     "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
     "app_sketch": "画一个符号", "app_camera": "拍一张照片",
     "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
     "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
-    "app_task_view": "### 当前任务", "app_remove_image": "删除选中的图像",
+    "app_task_view": "## 当前任务", "app_remove_image": "删除选中的图像",
     "app_method": "方法", "app_device": "设备", "app_device_auto": "自动", "app_steps": "MAML 内循环步数",
     "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
@@ -149,12 +149,12 @@ ZH = {
 }
 
 EN["app_learn_md"] = r"""
-### Meta-learning versus ordinary learning
+## Meta-learning versus ordinary learning
 An ordinary classifier learns *one* task from many examples. A meta-learner is trained on thousands of
 small tasks (here: N Omniglot characters, K drawings of each) so that it becomes good at *learning a new
 task from K examples*. The characters in the tasks you build were never seen in training.
 
-### Siamese network (Koch et al., 2015)
+## Siamese network (Koch et al., 2015)
 Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
 $d = \lVert f(x_1) - f(x_2) \rVert$. Koch et al. trained a same-or-different verifier on such pairs (a sigmoid
 of a weighted L1 distance, with cross-entropy). The networks here are trained with the contrastive loss
@@ -173,7 +173,7 @@ over the support images and randomly distorted copies of them (a one-shot class 
 pair); the steps and the rate were chosen on the validation characters. Set the steps in the Adapt tab
 to watch the loss fall and the queries' accuracy step by step.
 
-### Matching Networks (Vinyals et al., 2016)
+## Matching Networks (Vinyals et al., 2016)
 A query $\hat x$ attends over the support images by cosine similarity $c$ of their embeddings, and the
 support labels vote with those weights:
 $$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
@@ -183,7 +183,7 @@ whole support set, are not used by the shipped networks), and $s$ is a scale lea
 the paper's equation: a large $s$ makes the attention nearly one-hot, a vote of the nearest support images.
 **On screen:** the attention matrix; every row sums to 1.
 
-### MAML (Finn et al., 2017)
+## MAML (Finn et al., 2017)
 MAML meta-learns an initialisation $\theta$ from which a few gradient steps on the support set fit the task:
 $$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
 Meta-training moves $\theta$ so that the *adapted* $\theta'$ does well on the queries,
@@ -193,30 +193,30 @@ random initialisation taking the same steps: what meta-learning buys. Where a ne
 none of its updates (validation preferred its start), that start *is* its $\theta$: the app says so
 instead of drawing the same curve twice.
 
-### Prototypical Networks (Snell et al., 2017)
+## Prototypical Networks (Snell et al., 2017)
 Each class is the mean of its support embeddings, $c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$, and
 $p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$. **On screen:** the prototypes (stars) in the embedding plot.
 
-### Meta-LSTM (Ravi & Larochelle, 2017)
+## Meta-LSTM (Ravi & Larochelle, 2017)
 Gradient descent itself is learned. An LSTM whose cell state *is* the learner's parameters updates them
 from the loss and its gradient: $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$.
 With forget gate $f_t = 1$ and input gate $i_t = \alpha$ this is plain SGD; meta-training learns when to
 step further and when to forget. **On screen:** the learner's loss per update and the mean gates per layer.
 
-### Transfer learning, the contrast (Chen et al., 2019)
+## Transfer learning, the contrast (Chen et al., 2019)
 Not meta-learning: one ordinary classifier is trained on all training classes at once, never on tasks.
 For a new task its features are frozen and a new linear (Baseline) or cosine (Baseline++) head is fitted
 to the support set by gradient descent; of the two, the app serves the one that did better on the
 validation classes ({transfer_heads}). Nothing about *learning from few examples* was learned; the
 Compare tab shows what that costs (or, with good features, how little).
 
-### No learning, the floor
+## No learning, the floor
 Prototypical Networks' rule with the identity for $f$: each class's mean *image* is its prototype and a
 query goes to the nearest in raw pixels. Nothing is trained. The Compare tab runs it beside the others on
 your task, each with its accuracy measured on the test split: the gap between this row and Prototypical
 Networks' is what meta-learning the embedding bought.
 
-### Two domains
+## Two domains
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
 EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers. Each method's small
 network on top starts by passing those numbers through unchanged (only scaled to length 10); the Siamese
@@ -229,11 +229,11 @@ bought together.
 """
 
 ZH["app_learn_md"] = r"""
-### 元学习与普通学习
+## 元学习与普通学习
 普通分类器从大量样本中学习*一个*任务。元学习器在成千上万个小任务上训练（这里：N 个 Omniglot 字符，
 每个 K 幅手写样本），从而学会*只用 K 个样本学习一个新任务*。你构建的任务中的字符在训练中从未出现过。
 
-### 孪生网络（Koch 等，2015）
+## 孪生网络（Koch 等，2015）
 共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
 Koch 等人在这样的图像对上训练一个判断“同类或不同类”的验证器（加权 L1 距离经过 sigmoid，用交叉熵训练）。
 这里的网络改用对比损失（Hadsell 等，2006）训练，它在验证集字符上学得更快；同类图像对 $y = 1$：
@@ -244,7 +244,7 @@ $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的�
 **微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的（Vinyals 等表中的“微调”一行）。这里复制一份权重，在支持集图像及其随机扭曲的副本上
 （每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
-### 匹配网络（Vinyals 等，2016）
+## 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
 $$a(\hat x, x_i) = \frac{e^{s\,c(f(\hat x), g(x_i))}}{\sum_j e^{s\,c(f(\hat x), g(x_j))}},$$
 $$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
@@ -252,7 +252,7 @@ $$P(y \mid \hat x, S) = \sum_i a(\hat x, x_i)\, y_i$$
 论文的公式里没有它：$s$ 很大时注意力几乎是独热的，相当于最近的支持图像投票。
 **界面上**：注意力矩阵，每一行之和为 1。
 
-### MAML（Finn 等，2017）
+## MAML（Finn 等，2017）
 MAML 元学习一个初始化 $\theta$，从它出发在支持集上走几步梯度下降就能适应新任务：
 $$\theta' = \theta - \alpha \nabla_\theta L_{\text{support}}(f_\theta)$$
 元训练调整 $\theta$，使*适应后*的 $\theta'$ 在查询上表现好：
@@ -260,26 +260,26 @@ $\theta \leftarrow \theta - \beta \nabla_\theta \sum_{\text{tasks}} L_{\text{que
 **界面上**：每一步内循环的支持集损失和准确率，旁边是同一网络从随机初始化出发走同样步数的结果：这就是元学习带来的差别。
 如果某个网络的元训练没有保留任何一次更新（验证集更偏好它的起点），那个起点*就是*它的 $\theta$：界面会直接说明，而不是把同一条曲线画两遍。
 
-### 原型网络（Snell 等，2017）
+## 原型网络（Snell 等，2017）
 每个类别用其支持集嵌入的均值表示，$c_k = \frac{1}{|S_k|}\sum_{x_i \in S_k} f(x_i)$，
 $p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上**：嵌入图中的原型（星形）。
 
-### Meta-LSTM（Ravi 和 Larochelle，2017）
+## Meta-LSTM（Ravi 和 Larochelle，2017）
 连梯度下降本身也是学出来的。一个 LSTM 的细胞状态*就是*学习器的参数，它根据损失和梯度更新参数：
 $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当遗忘门 $f_t = 1$、输入门 $i_t = \alpha$ 时
 就是普通的 SGD；元训练学会何时多走一步、何时遗忘。**界面上**：每次更新后学习器的损失，以及每层门的平均值。
 
-### 迁移学习：对照（Chen 等，2019）
+## 迁移学习：对照（Chen 等，2019）
 这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
 用梯度下降在支持集上拟合一个新的线性头（Baseline）或余弦头（Baseline++）；两者之中，界面使用在验证类别上表现更好的那个（{transfer_heads}）。它没有学过*如何从少量样本中学习*；
 “比较”页展示这样做的代价（或者在特征很好时，代价有多小）。
 
-### 不学习：底线
+## 不学习：底线
 把原型网络的规则用在恒等映射 $f$ 上：每个类别的平均*图像*就是它的原型，查询归入原始像素上最近的那个。
 没有任何训练。“比较”页会在你的任务上把它和其他方法放在一起运行，并列出各自在测试集上测得的准确率：
 它和原型网络之间的差距，就是元学习出的嵌入带来的。
 
-### 两个领域
+## 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
 EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络一开始都让这些数原样通过（只把长度缩放为 10）；孪生网络另加一个随机投影，MAML、Meta-LSTM 和迁移学习另加一个新的随机分类器；每个网络都
 在 mini-ImageNet 的 64 个训练类别上做元训练，再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
@@ -1869,6 +1869,9 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
   #compare-table .table-container {min-width: 1000px}
 }
 #query-gallery .grid-wrap {padding-top: 2.2em}  /* the first row of queries below the gallery's label */
+/* sections are headings of the second level under the page's title (a screen reader's outline
+   has no gap), at the size Gradio gives the third */
+.prose h2 {font-size: var(--text-lg)}
 """
 
 # Gradio's Soft theme, with its light mode's text darkened to WCAG's 4.5:1: block labels were indigo

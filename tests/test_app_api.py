@@ -702,6 +702,24 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client):
         caught.value)
 
 
+def test_headings_never_skip_a_level():
+    """Under the page's one level-1 title, every text's headings start at level 2 and go down one
+    level at a time (sections once jumped from the title straight to level 3: a screen reader's
+    outline of the page had a gap), in both languages."""
+    import re
+
+    import app
+
+    for texts in (app.EN, app.ZH):
+        titles = 0
+        for key, text in texts.items():
+            levels = [len(m.group(1)) for m in re.finditer(r"(?m)^(#+) ", text)]
+            titles += levels.count(1)
+            for before, level in zip([1] + levels, levels):
+                assert level <= before + 1 and (level > 1 or key == "app_title"), (key, levels)
+        assert titles == 1
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_too_easy_note_offers_what_this_app_can_do(monkeypatch, lang):
     """Where the dataset is here, the note sends the person to a random task of it; where it is
