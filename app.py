@@ -57,6 +57,7 @@ DEMO = ROOT / "demo"
 UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))  # drawings and webcam pictures; removed at exit
 atexit.register(shutil.rmtree, UPLOADS, ignore_errors=True)
 NEW_CLASS = "__new__"
+MAX_UPLOAD = "100mb"
 # Two domains, each with its own checkpoints and preprocessing: characters (Conv-4 meta-trained
 # on Omniglot) and photos (heads meta-trained on mini-ImageNet over frozen EfficientNet-Lite0).
 ZOOS = {domain: ModelZoo.for_domain(domain) for domain in DOMAIN_CHECKPOINTS}
@@ -1979,6 +1980,9 @@ def launch(**options):
     # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
+    # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
+    # file); a 40-megapixel image, the most an image may have (fewshot.preprocess.MAX_PIXELS), fits
+    options.setdefault("max_file_size", MAX_UPLOAD)
     return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=THEME, **options)
 
 

@@ -702,6 +702,25 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client):
         caught.value)
 
 
+def test_an_upload_is_at_most_100_mb(app_server, client, tmp_path):
+    """Gradio sets no limit on an upload's size (one file could fill a hosted Space's disk): the app
+    sets 100 MB, more than a 40-megapixel image takes; the server refuses more (HTTP 413), and
+    gradio_client, reading the limit from the app, says so before sending."""
+    import httpx
+
+    big = tmp_path / "big.png"
+    with big.open("wb") as f:  # (sparse: no 100 MB written to disk)
+        f.seek(100 * 2**20)
+        f.write(b"\0")
+    support = [str(p) for p in sorted((DEMO / "support" / "eye").glob("*.png"))[:1]]
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 104857600 bytes"):
+        client.predict("protonet", [handle_file(str(big))] + [handle_file(support[0])], ["a", "b"],
+                       [handle_file(support[0])], api_name="/classify")
+    with big.open("rb") as f:
+        answer = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("big.png", f)}, timeout=60)
+    assert answer.status_code == 413, answer.text
+
+
 def test_headings_never_skip_a_level():
     """Under the page's one level-1 title, every text's headings start at level 2 and go down one
     level at a time (sections once jumped from the title straight to level 3: a screen reader's
