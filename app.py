@@ -76,8 +76,9 @@ torch.set_num_threads(int(os.environ.get("FEWSHOT_THREADS", "1")))
 EN = {
     "app_title": "# Few-shot learning: learning to learn\n"
                  "Give a few examples of a few new classes, pick a meta-learning method, watch it adapt, "
-                 "then classify new images. Character models were meta-trained on Omniglot, photo models on "
-                 "mini-ImageNet; every number on this page is computed live from the shipped checkpoints.",
+                 "then classify new images. Character models were trained on Omniglot, photo models on "
+                 "mini-ImageNet; every result for your task is computed live from the shipped checkpoints, "
+                 "beside each checkpoint's recorded test accuracy and the papers' figures.",
     "app_domain": "Domain", "app_domain_characters": "Characters (drawn symbols)",
     "app_domain_photos": "Photos (objects, animals, scenes)",
     "app_sample_photos": "Sample a random mini-ImageNet task",
@@ -97,9 +98,10 @@ EN = {
     "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
     "app_finetune": "Siamese network: fine-tuning steps on the support set",
-    "app_finetune_info": "0: the network as meta-trained; 10: fine-tuned as for the published row, with the steps "
-                         "and rate the validation characters chose (Adam at 10⁻⁴ on the pair loss of the support "
-                         "images and distorted copies of them)",
+    "app_finetune_info": "0: the network as meta-trained; 10: fine-tuned as for the Compare tab's fine-tuned row "
+                         "(the one beside the published, fine-tuned, figures), with the steps and rate the validation "
+                         "characters chose: Adam at 10⁻⁴ on the pair loss of the support images, plus three distorted "
+                         "copies of each when a class has one image",
     "app_curve": "Adaptation, step by step", "app_embedding": "Embedding space", "app_matrix": "Distances / attention",
     "app_replay": "Replay: query probabilities after step", "app_replay_plot": "Query probabilities per step",
     "app_queries": "Query images", "app_query_files": "Images to classify", "app_query_sketch": "Draw a query",
@@ -116,7 +118,8 @@ EN = {
 ZH = {
     "app_title": "# 小样本学习：学会学习\n"
                  "为几个新类别各给几张例图，选一种元学习方法，观察它如何适应，然后分类新的图像。"
-                 "字符模型在 Omniglot 上、照片模型在 mini-ImageNet 上做过元训练；本页的每个数字都是用随附的检查点实时算出的。",
+                 "字符模型在 Omniglot 上、照片模型在 mini-ImageNet 上训练过；你的任务的每个结果都是用随附的检查点实时算出的，"
+                 "旁边列出各检查点记录的测试准确率和论文中的数字。",
     "app_domain": "领域", "app_domain_characters": "字符（手绘符号）", "app_domain_photos": "照片（物体、动物、场景）",
     "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
@@ -135,8 +138,9 @@ ZH = {
     "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
     "app_finetune": "孪生网络：在支持集上微调的步数",
-    "app_finetune_info": "0：保持元训练得到的网络；10：按论文那一行的做法微调，步数和学习率由验证集字符选出"
-                         "（用 Adam、学习率 10⁻⁴，在支持集图像及其扭曲副本上最小化成对损失）",
+    "app_finetune_info": "0：保持元训练得到的网络；10：按“比较”页中微调那一行（与论文中微调过的数字并列的那一行）的方式微调，"
+                         "步数和学习率由验证集字符选出：用 Adam、学习率 10⁻⁴，在支持集图像上最小化成对损失；"
+                         "某个类别只有一张图像时，每张再加三个扭曲的副本",
     "app_curve": "逐步适应", "app_embedding": "嵌入空间", "app_matrix": "距离 / 注意力",
     "app_replay": "回放：某一步之后的查询概率", "app_replay_plot": "每一步的查询概率",
     "app_queries": "查询图像", "app_query_files": "要分类的图像", "app_query_sketch": "画一个查询",
@@ -152,8 +156,10 @@ ZH = {
 EN["app_learn_md"] = r"""
 ## Meta-learning versus ordinary learning
 An ordinary classifier learns *one* task from many examples. A meta-learner is trained on thousands of
-small tasks (here: N Omniglot characters, K drawings of each) so that it becomes good at *learning a new
-task from K examples*. The characters in the tasks you build were never seen in training.
+small tasks (here: N Omniglot characters with K drawings of each, or N mini-ImageNet classes with K photos)
+so that it becomes good at *learning a new task from K examples*. The classes of a sampled task were never
+seen in training; a symbol you draw yourself may be one that was (the training characters include Latin,
+Greek, Cyrillic, Korean and Japanese kana).
 
 ## Siamese network (Koch et al., 2015)
 Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
@@ -164,14 +170,14 @@ of the same class:
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 The characters' network averages it over the same-class pairs, and over the different-class pairs still
 closer than the margin $m$ (pairs already pushed apart have no gradient and would only dilute it); the
-photos' network over all pairs.
+photos' network over all different-class pairs; in both, the two averages weigh the same.
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
 class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
 **Fine-tuning (optional, characters):** the published Siamese figures fine-tune the network on each task
 (Vinyals et al.'s "fine tune" row). Here a copy of the weights takes a few Adam steps on the same pair loss
-over the support images and randomly distorted copies of them (a one-shot class has no other same-class
-pair); the steps and the rate were chosen on the validation characters. Set the steps in the Adapt tab
+over the support images, plus three distorted copies of each when a class has only one image (it has no
+other same-class pair); the steps and the rate were chosen on the validation characters. Set the steps in the Adapt tab
 to watch the loss fall and the queries' accuracy step by step.
 
 ## Matching Networks (Vinyals et al., 2016)
@@ -221,18 +227,19 @@ Networks' is what meta-learning the embedding bought.
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
 EfficientNet-Lite0 pretrained on ImageNet turns an 84×84 photo into 1,280 numbers. Each method's small
 network on top starts by passing those numbers through unchanged (only scaled to length 10); the Siamese
-network adds a random projection, and MAML, Meta-LSTM and transfer learning a new random classifier; each was meta-trained
-on the 64 mini-ImageNet training classes, validation on 16 others choosing between its updates and that
-untouched start. {photos_kept} ImageNet already contains the
+network adds a random projection, and MAML, Meta-LSTM and transfer learning a new random classifier; each was trained
+on the 64 mini-ImageNet training classes (on tasks; transfer learning as one ordinary classifier), validation on
+16 others choosing between its updates and that untouched start. {photos_kept} ImageNet already contains the
 test classes, so the photo models' accuracy is not comparable with the papers' tables. No learning reads
-the photos' raw 84×84 pixels instead, so its row shows what the pretrained features and the meta-training
+the photos' 84×84 pixels instead (only standardised per colour channel), so its row shows what the pretrained features and the meta-training
 bought together.
 """
 
 ZH["app_learn_md"] = r"""
 ## 元学习与普通学习
 普通分类器从大量样本中学习*一个*任务。元学习器在成千上万个小任务上训练（这里：N 个 Omniglot 字符，
-每个 K 幅手写样本），从而学会*只用 K 个样本学习一个新任务*。你构建的任务中的字符在训练中从未出现过。
+每个 K 幅手写样本；或 N 个 mini-ImageNet 类别，每个 K 张照片），从而学会*只用 K 个样本学习一个新任务*。
+随机抽取的任务中的类别在训练中从未出现过；你自己画的符号则可能出现过（训练字符包括拉丁、希腊、西里尔、韩文和日文假名）。
 
 ## 孪生网络（Koch 等，2015）
 共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
@@ -240,10 +247,10 @@ Koch 等人在这样的图像对上训练一个判断“同类或不同类”的
 这里的网络改用对比损失（Hadsell 等，2006）训练，它在验证集字符上学得更快；同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 字符网络的损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）；
-照片网络在所有图像对上取平均。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
+照片网络则在所有异类图像对上取平均；两种网络都让两个平均值权重相同。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
 $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
-**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的（Vinyals 等表中的“微调”一行）。这里复制一份权重，在支持集图像及其随机扭曲的副本上
-（每类只有一张图像时，没有别的同类图像对）用 Adam 对同一个成对损失走几步；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
+**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的（Vinyals 等表中的“微调”一行）。这里复制一份权重，在支持集图像上用 Adam 对同一个成对损失走几步；
+某个类别只有一张图像时（它没有别的同类图像对），每张再加三个扭曲的副本；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
 ## 匹配网络（Vinyals 等，2016）
 查询 $\hat x$ 按嵌入的余弦相似度 $c$ 对支持图像做注意力，支持集标签按这些权重投票：
@@ -268,7 +275,7 @@ $p(y = k \mid x) \propto e^{-\lVert f(x) - c_k \rVert^2}$。**界面上**：嵌�
 ## Meta-LSTM（Ravi 和 Larochelle，2017）
 连梯度下降本身也是学出来的。一个 LSTM 的细胞状态*就是*学习器的参数，它根据损失和梯度更新参数：
 $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当遗忘门 $f_t = 1$、输入门 $i_t = \alpha$ 时
-就是普通的 SGD；元训练学会何时多走一步、何时遗忘。**界面上**：每次更新后学习器的损失，以及每层门的平均值。
+就是普通的 SGD；元训练学会何时把步子迈大、何时遗忘。**界面上**：每次更新后学习器的损失，以及每层门的平均值。
 
 ## 迁移学习：对照（Chen 等，2019）
 这不是元学习：一个普通分类器一次性在所有训练类别上训练，从不在任务上训练。遇到新任务时冻结其特征，
@@ -283,8 +290,8 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 ## 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
 EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络一开始都让这些数原样通过（只把长度缩放为 10）；孪生网络另加一个随机投影，MAML、Meta-LSTM 和迁移学习另加一个新的随机分类器；每个网络都
-在 mini-ImageNet 的 64 个训练类别上做元训练，再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
-ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片原始的 84×84 像素，
+在 mini-ImageNet 的 64 个训练类别上训练过（在任务上训练；迁移学习则作为一个普通分类器训练），再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
+ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片的 84×84 像素（只按颜色通道做了标准化），
 所以它那一行显示的是预训练特征和元训练合起来带来的提升。
 """
 
@@ -358,8 +365,8 @@ ZH.update({
     "app_blurb_maml": "**MAML（模型无关元学习）** — 学习一个初始化，从它出发在支持集上走几步梯度下降就能适应新任务。",
     "app_blurb_protonet": "**Prototypical Networks（原型网络）** — 把每个类别的支持图像嵌入取平均得到原型；离查询最近的"
                           "原型获胜。",
-    "app_blurb_meta-lstm": "**Meta-LSTM** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，它的门"
-                           "就是步长。",
+    "app_blurb_meta-lstm": "**Meta-LSTM** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，输入门"
+                           "就是步长，遗忘门决定保留多少权重。",
     "app_blurb_transfer": "**Transfer learning（迁移学习）** — 先作为训练类别的普通分类器预训练，再在支持集上拟合一个"
                           "新的分类头。",
     "app_blurb_pixels": "**不学习（原始像素）** — 什么都不学：每个类别的平均图像就是它的原型，"
@@ -397,7 +404,7 @@ MESSAGES = {
                          "labelled queries, so there is no query accuracy or step-by-step replay here: classify new "
                          "images on the Classify tab.",
         "accuracy": " Query accuracy: **{acc:.0%}**.",
-        "by_step": " At each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
+        "by_step": " Query accuracy at each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
         "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
                       "start, as validation kept none of its {n:,} updates.",
@@ -457,7 +464,7 @@ MESSAGES = {
         "adapted_alone": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**。检查点：`{ck}`。这个任务没有带标签的查询，"
                          "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
-        "by_step": " 每一步的准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
+        "by_step": " 每一步的查询准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
         "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
         "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",

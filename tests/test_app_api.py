@@ -625,8 +625,9 @@ def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():
     learn = app.EN["app_learn_md"]
     assert "Characters: Baseline" in learn
     # the Siamese paragraph's words on each domain's loss are the cards' (characters: the active-pair
-    # mean; photos: the plain mean over all pairs)
-    assert "over all pairs" in learn and "different-class pairs still\ncloser than the margin" in learn
+    # mean; photos: the plain mean over all different-class pairs), each half weighted alike
+    assert "over all different-class pairs" in learn and "different-class pairs still\ncloser than the margin" in learn
+    assert "the two averages weigh the same" in learn
     assert read_card(app.ZOOS["characters"].checkpoint("siamese", 5, 1))["config"]["loss"] == "contrastive-active"
     if "photos" in app.DOMAINS:
         assert read_card(app.ZOOS["photos"].checkpoint("siamese", 5, 1))["config"].get("loss", "contrastive") \

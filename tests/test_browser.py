@@ -583,7 +583,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
                            timeout=60000)
     # the curve in words too (a screen reader cannot read the plot): the 8 steps, and from a random start
     status = page.inner_text("#adapt-status")
-    assert "At each step (the curve in words): 0: " in status and " → 8: " in status, status
+    assert "Query accuracy at each step (the curve in words): 0: " in status and " → 8: " in status, status
     assert "From a random start: 0: " in status, status
     page.get_by_role("tab", name="3 · Classify").click()
     page.click("#classify")
