@@ -108,6 +108,25 @@ def test_same_seed_same_task_and_task_shape(omniglot_test):
     assert any(torch.equal(a.support_images[0], d) for d in drawings)
 
 
+def test_a_task_draws_each_image_once_and_every_episode_anew():
+    """Within a task, a class's support and query images are distinct drawings (no image is both
+    shot and query, none twice); successive tasks are new draws, not one task repeated. Each
+    image of this dataset is its own (class, example) number, so the draw can be read back."""
+    classes, examples = 12, 6
+    ids = torch.arange(classes * examples).view(classes, examples)
+    images = torch.stack([ids // examples, ids % examples], -1).to(torch.uint8).view(classes, examples, 1, 1, 2)
+    dataset = FewShotDataset(images, [f"c{i}" for i in range(classes)])
+    sampler = TaskSampler(dataset, ways=5, shots=2, queries=4, seed=0)  # 2 + 4 = all 6 examples of a class
+    seen = set()
+    for _ in range(50):
+        task = sampler.sample()
+        drawn = torch.cat([task.support_images.view(5, 2, 2), task.query_images.view(5, 4, 2)], 1)
+        assert (drawn[..., 0] == task.classes.view(5, 1)).all()  # label k's images are classes[k]'s
+        assert all(sorted(row.tolist()) == list(range(examples)) for row in drawn[..., 1])  # each once
+        seen.add((tuple(task.classes.tolist()), tuple(drawn[..., 1].flatten().tolist())))
+    assert len(seen) == 50
+
+
 @needs_omniglot
 def test_known_first_task_is_stable_across_machines(omniglot_test):
     """The stream of torch's CPU generator is fixed: pin the first task of seed 0."""

@@ -33,6 +33,18 @@ MARGIN = {"protonet": 0.12, "matching": 0.12, "siamese": 0.12, "maml": 0.2, "met
           "transfer": 0.08}
 
 
+def test_the_95_percent_interval_is_1_96_standard_errors_hand_worked():
+    """Every ± in the results tables: 1.96 s / sqrt(n), s the sample standard deviation of the
+    episodes' accuracies (n - 1 in its denominator)."""
+    mean, ci95 = evaluate.mean_ci95([0.0, 1.0])  # s = sqrt(0.5)
+    assert mean == 0.5 and ci95 == pytest.approx(1.96 * 0.5 ** 0.5 / 2 ** 0.5)  # 0.98
+    mean, ci95 = evaluate.mean_ci95([0.8, 0.9, 1.0])  # s = 0.1
+    assert mean == pytest.approx(0.9) and ci95 == pytest.approx(0.11316, abs=1e-5)
+    assert evaluate.mean_ci95([0.6]) == (0.6, 0.0)
+    # 1,000 episodes, half of them all right: 1.96 * 0.50025 / sqrt(1000)
+    assert evaluate.mean_ci95([0.0, 1.0] * 500)[1] == pytest.approx(0.031005, abs=1e-6)
+
+
 @needs_omniglot
 @pytest.mark.parametrize("method", list(RECIPES))
 def test_short_training_beats_chance(method, tmp_path):
