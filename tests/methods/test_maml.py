@@ -148,6 +148,30 @@ def test_adaptation_trace_records_every_step(task):
     assert torch.allclose(model.predict_proba(qx), prediction.probabilities)
 
 
+def test_adaptation_steps_by_the_learning_rate_it_is_given():
+    """θ' = θ - α ∇L with the α asked for (the app's slider), not the meta-trained one: α = 0
+    leaves θ where it is, and twice α moves it twice as far along the same gradient."""
+    sx, sy, qx, qy = tiny_task()
+    model = tiny_maml()
+    moves = {}
+    for lr in (0.0, 0.1, 0.2):
+        trace = model.adapt(sx, sy, qx, qy, steps=1, lr=lr)
+        before, after = model._history
+        moves[lr] = torch.cat([(after[k] - before[k]).flatten() for k in before])
+        assert [r["lr"] for r in trace.steps] == [lr, lr]
+    assert torch.equal(moves[0.0], torch.zeros_like(moves[0.0]))
+    assert moves[0.1].abs().max() > 1e-6 and torch.allclose(moves[0.2], 2 * moves[0.1], atol=1e-12)
+    assert model.inner_lr == 0.5  # none of them is the network's own
+
+
+def test_adaptation_takes_the_test_steps_unless_told_otherwise():
+    """Finn et al. took more inner steps at test than in training (Omniglot 5-way: 1 and 3)."""
+    sx, sy, qx, qy = tiny_task()
+    model = tiny_maml(inner_steps=1, test_inner_steps=3)
+    assert [r["step"] for r in model.adapt(sx, sy).steps] == [0, 1, 2, 3]
+    assert [r["step"] for r in model.adapt(sx, sy, steps=2).steps] == [0, 1, 2]
+
+
 def test_query_predictions_do_not_depend_on_other_queries(task):
     """Batch-norm statistics come from the support set only."""
     sx, sy, qx, _ = task

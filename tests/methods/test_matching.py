@@ -66,3 +66,41 @@ def test_full_context_query_reads_from_its_first_state():
     read = torch.softmax(query @ g.T, dim=1) @ g  # r_0, from h_0 = f'(x̂)
     h_hat, _ = model.query_lstm(torch.cat([query, read], dim=1), (query, torch.zeros_like(query)))
     assert torch.allclose(model.full_context_query(query, g), h_hat + query, atol=1e-6)
+
+
+def test_full_context_support_adds_both_directions_of_the_lstm():
+    """Vinyals et al., appendix A.1: g(x_i, S) = h→_i + h←_i + g'(x_i), h→ read over the support
+    set in order and h← in reverse: checked against two one-way LSTMs holding the same weights."""
+    torch.manual_seed(0)
+    model = MatchingNetworks(fce=True, backbone="features", in_channels=8, hidden=8)
+    d = model.feature_dim
+    support = torch.randn(5, d)
+    one_way = {}
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        lstm = torch.nn.LSTM(d, d, batch_first=True)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(lstm, f"{name}_l0").data.copy_(getattr(model.support_lstm, f"{name}_l0{suffix}"))
+        one_way[direction] = lstm
+    with torch.no_grad():
+        forward = one_way["forward"](support.unsqueeze(0))[0][0]
+        backward = one_way["backward"](support.flip(0).unsqueeze(0))[0][0].flip(0)
+        assert torch.allclose(model.full_context_support(support), support + forward + backward, atol=1e-6)
+        # the first support image's context holds the last one (through h←), and the last the first (h→)
+        changed = support.clone()
+        changed[-1] += 1
+        assert not torch.allclose(model.full_context_support(changed)[0], model.full_context_support(support)[0])
+
+
+def test_full_context_query_reads_from_its_latest_state():
+    """After the first step, r_{k-1} is read with h_{k-1} (not f'(x̂)): two steps written out."""
+    torch.manual_seed(0)
+    model = MatchingNetworks(fce=True, fce_steps=2, backbone="features", in_channels=8, hidden=8)
+    support, query = torch.randn(6, model.feature_dim), torch.randn(3, model.feature_dim)
+    with torch.no_grad():
+        g = model.full_context_support(support)
+        h, c = query, torch.zeros_like(query)
+        for _ in range(2):
+            read = torch.softmax(h @ g.T, dim=1) @ g
+            h_hat, c = model.query_lstm(torch.cat([query, read], dim=1), (h, c))
+            h = h_hat + query
+        assert torch.allclose(model.full_context_query(query, g), h, atol=1e-6)

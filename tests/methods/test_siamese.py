@@ -122,6 +122,19 @@ def test_koch_weighted_l1_logit_hand_worked():
     assert torch.allclose(weighted_l1_logits(a, b, verifier), expected)
 
 
+def test_kochs_twin_codes_are_a_sigmoid_layer_and_the_contrastive_ones_linear(task):
+    """Koch et al., section 3.1: the last hidden layer of each twin is h = σ(W h' + b), whose
+    weighted L1 distance the verifier reads; the contrastive network's codes are W h' + b."""
+    sx = task[0][:6]
+    for loss, outer in (("koch", torch.sigmoid), ("contrastive", lambda codes: codes)):
+        torch.manual_seed(0)
+        model = SiameseNetwork(loss=loss).eval()
+        with torch.no_grad():
+            assert torch.allclose(model(sx), outer(model.projection(model.backbone(sx))))
+    with torch.no_grad():
+        assert (model(sx) < 0).any()  # (a linear layer is not squashed into (0, 1))
+
+
 def test_koch_loss_is_balanced_binary_cross_entropy():
     model = SiameseNetwork(loss="koch", embedding_dim=2)
     with torch.no_grad():

@@ -32,6 +32,18 @@ def test_pretraining_and_head_fitting(task, head):
         model.task_loss(sx, sy, qx, qy, 5)
 
 
+def test_the_head_is_fitted_at_the_learning_rate_it_is_given(task):
+    """At lr 0 the new head stays at its initialisation (every step's support loss the same); at
+    the default it fits. (SGD with momentum and weight decay: both scaled by the lr.)"""
+    torch.manual_seed(0)
+    model = TransferLearning(train_classes=7, finetune_steps=20)
+    sx, sy, qx, qy = task
+    still = [r["support_loss"] for r in model.adapt(sx, sy, qx, qy, lr=0.0).steps]
+    assert len(still) > 2 and max(still) == min(still)
+    fitted = [r["support_loss"] for r in model.adapt(sx, sy, qx, qy).steps]
+    assert fitted[0] == still[0] and fitted[-1] < fitted[0]
+
+
 def test_cosine_head_is_scaled_cosine():
     head = CosineHead(3, 2, scale=10.0)
     with torch.no_grad():
