@@ -133,14 +133,16 @@ def test_adaptation_trace_records_every_step(task):
     sx, sy, qx, qy = task
     torch.manual_seed(0)
     model = MAML(ways=5, inner_lr=0.4, test_inner_steps=3)
-    trace = model.adapt(sx, sy, qx, qy, steps=4, lr=0.3)
+    trace = model.adapt(sx, sy, qx, qy, steps=4, lr=0.1)
     assert [r["step"] for r in trace.steps] == [0, 1, 2, 3, 4]
     for record in trace.steps:
         assert set(record) >= {"support_loss", "support_accuracy", "query_loss", "query_accuracy", "query_probabilities"}
         assert record["query_probabilities"].shape == (15, 5)
-        assert record["lr"] == 0.3
-    # plain gradient descent on the support set lowers the support loss from a random start
-    assert trace.steps[-1]["support_loss"] < trace.steps[0]["support_loss"]
+        assert record["lr"] == 0.1
+    # plain gradient descent on the support set lowers the support loss from a random start, at every step
+    # (at lr 0.3 the sharp random start overshot: 1.98, 2.77, 3.16, 2.58, 0.89; at 0.1: 1.98, 1.07, 0.63, 0.20, 0.06)
+    losses = [r["support_loss"] for r in trace.steps]
+    assert all(after < before for before, after in zip(losses, losses[1:])), losses
     prediction = model.predict(qx)
     assert prediction.explanation["step_probabilities"].shape == (5, 15, 5)
     assert torch.allclose(prediction.explanation["step_probabilities"][-1], prediction.probabilities)
