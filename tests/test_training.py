@@ -33,6 +33,19 @@ MARGIN = {"protonet": 0.12, "matching": 0.12, "siamese": 0.12, "maml": 0.2, "met
           "transfer": 0.08}
 
 
+def test_evaluation_draws_a_new_task_each_episode():
+    """The interval is over episodes that are different tasks: a sampler drawn afresh each
+    episode, not one task repeated (whose accuracies would all be equal and the ± zero)."""
+    from fewshot.data import FewShotDataset
+    from fewshot.methods import METHODS
+
+    images = torch.randint(0, 256, (20, 10, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    dataset = FewShotDataset(images, [f"c{i}" for i in range(20)])
+    result = evaluate.evaluate(METHODS["pixels"](), dataset, ways=5, shots=1, episodes=20, queries=5,
+                               keep_episodes=True)
+    assert len(set(result["episode_accuracies"])) > 3 and result["ci95"] > 0, result
+
+
 def test_the_95_percent_interval_is_1_96_standard_errors_hand_worked():
     """Every ± in the results tables: 1.96 s / sqrt(n), s the sample standard deviation of the
     episodes' accuracies (n - 1 in its denominator)."""
