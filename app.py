@@ -77,8 +77,8 @@ EN = {
     "app_title": "# Few-shot learning: learning to learn\n"
                  "Give a few examples of a few new classes, pick a meta-learning method, watch it adapt, "
                  "then classify new images. Character models were trained on Omniglot, photo models on "
-                 "mini-ImageNet; every result for your task is computed live from the shipped checkpoints, "
-                 "beside each checkpoint's recorded test accuracy and the papers' figures.",
+                 "mini-ImageNet; every result for your task is computed live from the shipped checkpoints "
+                 "(the Compare tab sets beside them each checkpoint's recorded test accuracy and the papers' figures).",
     "app_domain": "Domain", "app_domain_characters": "Characters (drawn symbols)",
     "app_domain_photos": "Photos (objects, animals, scenes)",
     "app_sample_photos": "Sample a random mini-ImageNet task",
@@ -118,8 +118,8 @@ EN = {
 ZH = {
     "app_title": "# 小样本学习：学会学习\n"
                  "为几个新类别各给几张例图，选一种元学习方法，观察它如何适应，然后分类新的图像。"
-                 "字符模型在 Omniglot 上、照片模型在 mini-ImageNet 上训练过；你的任务的每个结果都是用随附的检查点实时算出的，"
-                 "旁边列出各检查点记录的测试准确率和论文中的数字。",
+                 "字符模型在 Omniglot 上、照片模型在 mini-ImageNet 上训练过；你的任务的每个结果都是用随附的检查点实时算出的"
+                 "（“比较”页还在旁边列出各检查点记录的测试准确率和论文中的数字）。",
     "app_domain": "领域", "app_domain_characters": "字符（手绘符号）", "app_domain_photos": "照片（物体、动物、场景）",
     "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
@@ -1456,7 +1456,7 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     the no-learning baseline, where shipped); support_images; class_names (one per support image, same order;
     case and runs of spaces aside, as in the app: "Flag" and "flag" are one class; at most 60 characters; 2 to 10
     classes of at most 20 images each, and for photos at most 5 classes with MAML and Meta-LSTM, whose photo networks
-    end in a 5-way layer); query_images (at most 100);
+    end in a 5-way layer); query_images (at most 100; each file at most 100 MB);
     domain: "characters" (drawn symbols, the Omniglot models; the default) or "photos" (the
     mini-ImageNet models on EfficientNet-Lite0 features). Returns {"predictions": [{"label",
     "confidences": {class: probability}}, ...], "classes", "method", "device", "adapt_ms",
@@ -1988,7 +1988,8 @@ def launch(**options):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
     # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
-    # file); a 40-megapixel image, the most an image may have (fewshot.preprocess.MAX_PIXELS), fits
+    # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have
+    # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35
     options.setdefault("max_file_size", MAX_UPLOAD)
     return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=THEME, **options)
 
