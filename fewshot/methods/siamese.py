@@ -43,7 +43,9 @@ class SiameseNetwork(MetricClassifier):
         p(x1, x2) = σ(Σ_k α_k |h_k(x1) - h_k(x2)| + c),
     trained with the binary cross-entropy against y = 1 for a same-class pair. (Koch et al.
     write the sum without the offset c; with it, a pair of identical images need not score
-    exactly one half.)
+    exactly one half. They also added an L2 penalty on each layer's weights, with its own
+    weight, and trained by SGD with momentum and per-layer learning rates; here the loss is the
+    cross-entropy alone, trained by Adam as every method is.)
 
     ``loss="contrastive"`` (Hadsell, Chopra & LeCun 2006): linear codes whose distance
     d = ||h(x1) - h(x2)|| is pulled to zero for a same-class pair and pushed past a margin m
