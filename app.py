@@ -1989,7 +1989,7 @@ def launch(**options):
     options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
     # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
     # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have
-    # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35
+    # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35 megapixels
     options.setdefault("max_file_size", MAX_UPLOAD)
     return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=THEME, **options)
 
