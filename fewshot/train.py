@@ -38,6 +38,7 @@ from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
 
+
 def training_defaults(method: str) -> dict:
     """A method's training defaults over the base class's: a new method may give only some."""
     return {**FewShotClassifier.training_defaults, **METHODS[method].training_defaults}

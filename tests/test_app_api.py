@@ -688,7 +688,7 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     from app import plain  # (the status line is Markdown, its text escaped)
     from fewshot.service import MAX_QUERIES, MAX_SHOTS
 
-    classes, files, names, queries = support_set(1)
+    _, files, names, _ = support_set(1)
     session = Client(app_server.url, verbose=False)
     image = handle_file(files[0])
     session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, api_name="/add_images")
@@ -698,15 +698,27 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have {MAX_SHOTS + 1}.")
     *_, status = session.predict("0", "", [image] * 2, None, None, api_name="/add_images")
     assert status == "Added 2 image(s) to “eye”."
-    *_, status = session.predict("protonet", "cpu", 3, 0.4, [handle_file(str(notes))] * (MAX_QUERIES + 1), None, None,
-                                 0, api_name="/classify_queries")
-    assert status == "⚠ " + plain(f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} "
-                                  "were given.")
+    too_many = [handle_file(str(notes))] * (MAX_QUERIES + 1)
+    refusal = f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given."
+    *_, status = session.predict("protonet", "cpu", 3, 0.4, too_many, None, None, 0, api_name="/classify_queries")
+    assert status == "⚠ " + plain(refusal)
     with pytest.raises(AppError) as caught:
-        client.predict("protonet", [handle_file(f) for f in files], names, [handle_file(str(notes))] * (MAX_QUERIES + 1),
-                       api_name="/classify")
-    assert f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given." in str(
-        caught.value)
+        client.predict("protonet", [handle_file(f) for f in files], names, too_many, api_name="/classify")
+    assert refusal in str(caught.value)
+
+
+def test_the_documented_limits_are_the_enforced_ones():
+    """/classify's description (what view_api shows) and the README's API paragraph state the
+    limits as numbers: they are the ones the code enforces."""
+    import app
+    from fewshot.service import MAX_NAME, MAX_QUERIES, MAX_SHOTS, MAX_WAYS, MIN_WAYS
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for text in (" ".join(app.classify_api.__doc__.split()), readme):
+        for stated in (f"at most {MAX_NAME} characters", f"{MIN_WAYS} to {MAX_WAYS}", f"at most {MAX_SHOTS} ",
+                       f"at most {MAX_QUERIES}", f"at most {app.MAX_UPLOAD[:-2]} MB"):
+            assert stated in text, stated
+    assert app.MAX_UPLOAD == "100mb"  # (the size test's 104857600 bytes)
 
 
 def test_an_upload_is_at_most_100_mb(client, tmp_path):
@@ -717,10 +729,10 @@ def test_an_upload_is_at_most_100_mb(client, tmp_path):
     with big.open("wb") as f:  # (sparse: the client refuses it without reading it)
         f.seek(100 * 2**20)
         f.write(b"\0")
-    support = [str(p) for p in sorted((DEMO / "support" / "eye").glob("*.png"))[:1]]
+    image = support_set(1)[1][0]
     with pytest.raises(ValueError, match="exceeds the maximum file size of 104857600 bytes"):
-        client.predict("protonet", [handle_file(str(big))] + [handle_file(support[0])], ["a", "b"],
-                       [handle_file(support[0])], api_name="/classify")
+        client.predict("protonet", [handle_file(str(big)), handle_file(image)], ["a", "b"], [handle_file(image)],
+                       api_name="/classify")
 
 
 def test_headings_never_skip_a_level():
