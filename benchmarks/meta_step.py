@@ -105,11 +105,18 @@ def learn2learn_step(model, optimizer, batch, ways, inner_steps, inner_lr, first
     return step
 
 
+def setting_filter(text: str) -> str:
+    """``--only``: a substring of at least one setting's label (else the table would be empty)."""
+    if not any(text in label for label in SETTINGS):
+        raise argparse.ArgumentTypeError(f"no setting contains {text!r}; the settings: {'; '.join(SETTINGS)}")
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--only", default="", help="substring of the settings to run")
+    parser.add_argument("--only", default="", type=setting_filter, help="substring of the settings to run")
     parser.add_argument("--learn2learn", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()

@@ -115,7 +115,14 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("parts", nargs="*", default=["train", "val", "test"])
+    parts = ("train", "val", "test")
+
+    def part(text: str) -> str:
+        if text not in parts:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(parts)}")
+        return text
+
+    parser.add_argument("parts", nargs="*", type=part, default=list(parts), metavar="part")
     parser.add_argument("--per-class", type=int, default=None, help="stop after the first N images of every class")
     parser.add_argument("--data-root", default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA/mini-imagenet)")
     parser.add_argument("--device", default="cpu")

@@ -24,9 +24,20 @@ from fewshot import evaluate  # noqa: E402
 from fewshot.checkpoints import list_checkpoints  # noqa: E402
 
 
+def checkpoint_globs(text: str) -> list[str]:
+    """``--only``: comma-separated globs, each naming at least one shipped checkpoint (a mistyped
+    name would otherwise evaluate nothing, silently)."""
+    globs = text.split(",")
+    names = [folder.name for folder, _ in list_checkpoints(ROOT / "checkpoints")]
+    unmatched = [glob for glob in globs if not fnmatch.filter(names, glob)]
+    if unmatched:
+        raise argparse.ArgumentTypeError(f"no checkpoint in checkpoints/ matches {', '.join(unmatched)}")
+    return globs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="*", help="comma-separated globs over checkpoint names")
+    parser.add_argument("--only", default="*", type=checkpoint_globs, help="comma-separated globs over checkpoint names")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -39,7 +50,7 @@ def main() -> None:
                              "published row's protocol), recorded beside the main evaluation")
     args = parser.parse_args()
     for folder, card in list_checkpoints(ROOT / "checkpoints"):
-        if not any(fnmatch.fnmatch(folder.name, p) for p in args.only.split(",")):
+        if not any(fnmatch.fnmatch(folder.name, p) for p in args.only):
             continue
         if args.transductive and card["method"] != "maml" or args.finetune_steps and card["method"] != "siamese":
             continue

@@ -290,9 +290,20 @@ def command(name: str, arguments: list[str], args: argparse.Namespace, graph: bo
     return cmd
 
 
+def recipe_globs(text: str) -> list[str]:
+    """``--only``: comma-separated globs, each naming at least one recipe (a mistyped name would
+    otherwise train nothing and say only "all done")."""
+    globs = text.split(",")
+    unmatched = [glob for glob in globs if not fnmatch.filter(recipes(), glob)]
+    if unmatched:
+        raise argparse.ArgumentTypeError(f"no recipe matches {', '.join(unmatched)} (--list names them all)")
+    return globs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="*", help="glob over recipe names (comma-separated globs)")
+    parser.add_argument("--only", default="*", type=recipe_globs,
+                        help="glob over recipe names (comma-separated globs)")
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds for the whole batch: runs stop (resumably) when they are up")
@@ -303,8 +314,7 @@ def main() -> None:
                         help="train the chosen recipes from the start, over their checkpoints and resume states (a "
                              "recipe whose checkpoint is shipped without a resume state refuses to start without it)")
     args = parser.parse_args()
-    patterns = args.only.split(",")
-    chosen = {n: a for n, a in recipes().items() if any(fnmatch.fnmatch(n, p) for p in patterns)}
+    chosen = {n: a for n, a in recipes().items() if any(fnmatch.fnmatch(n, p) for p in args.only)}
     # MAML first: it is the slowest to train
     order = sorted(chosen, key=lambda n: (not n.startswith("maml"), n))
     if args.list:
