@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     papers, ours = CURVES[args.method, args.shots]
     papers, ours = args.papers or papers, args.ours or ours
-    print(f"Validation accuracy %, 20-way {args.shots}-shot, 300 episodes (seed 0) of the validation characters; "
+    print(f"Validation accuracy %, 20-way {args.shots}-shot, 300 episodes (seed 1234, fewshot.train's fixed validation tasks) of the validation characters; "
           f"{args.method}, Vinyals split, {args.shots}-shot training episodes, seed 0")
     print()
     for path in (ours, papers):

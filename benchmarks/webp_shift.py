@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quality", type=int, default=gpu_data.QUALITY)
-    parser.add_argument("--data-root", type=Path, default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA)")
+    parser.add_argument("--data-root", type=Path, default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA/mini-imagenet, else ../shared/mini-imagenet)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -35,7 +35,6 @@ STAGES = [
 ]
 FEATURES = 1280
 INPUT_SIZE = 224
-RESIZE = 256  # shorter side before the centre crop
 BN_EPS = 1e-3
 
 

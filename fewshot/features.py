@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser.add_argument("parts", nargs="*", type=part, default=list(parts), metavar="part")
     parser.add_argument("--per-class", type=int, default=None, help="stop after the first N images of every class")
-    parser.add_argument("--data-root", default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA/mini-imagenet)")
+    parser.add_argument("--data-root", default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA/mini-imagenet, else ../shared/mini-imagenet)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     root = Path(args.data_root) if args.data_root else None

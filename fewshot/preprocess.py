@@ -3,8 +3,8 @@
 Characters land in Omniglot's domain: bright ink on a zero background, 28x28, the ink's
 bounding box about 64% of the frame (the median measured over Omniglot as this project loads
 it: the whole canvas resized, as the published protocols did, though antialiased where they
-took the nearest pixel), strokes about as wide as Omniglot's pen. Photos are resized,
-centre-cropped and normalised with ImageNet statistics.
+took the nearest pixel), strokes about as wide as Omniglot's pen. Photos are resized and
+centre-cropped to 84x84 RGB in [0, 1]; each model normalises them its own way.
 
 Any size and mode is accepted (1, L, P, RGB, RGBA, LA, CMYK, 16-bit and float greyscale),
 EXIF orientation is honoured, drawings on a white or transparent canvas and phone photos of

@@ -2,8 +2,8 @@
 
 Everything here is stateless per call and safe to call from several threads: a call takes
 its support set and queries, adapts the right checkpoint and returns plain results. Models
-are loaded once per (checkpoint, device) and used under a lock, since a method keeps its
-last support set while it predicts.
+are loaded once per (checkpoint, device); each call adapts its own copy (a method keeps its
+last support set while it predicts), and a model's lock is held only while it is copied.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Meta-train a few-shot method on episodes, resumably, and save a checkpoint with its card.
 
     python -m fewshot.train --method protonet --dataset omniglot --split vinyals \\
-        --ways 60 --shots 1 --steps 20000 --seed 0 --out checkpoints/protonet-omniglot-vinyals-1shot
+        --ways 60 --shots 1 --steps 20000 --seed 0 --out /tmp/protonet-omniglot-vinyals-1shot
+
+(the shipped checkpoints' own commands: ``python scripts/train_recipes.py --list``; each card's
+``training.reproduce``).
 
 Defaults follow each paper (``--help`` lists them per method, from each method's
 ``training_defaults``; ``--ways`` is the training way-count).

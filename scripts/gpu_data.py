@@ -1,7 +1,7 @@
 """mini-ImageNet small enough to travel to a lent GPU machine, and back into the project's caches there.
 
 A device call carries at most 64 MiB with the working tree, and mini-ImageNet's training JPEGs
-are 258 MB. ``pack`` re-encodes the decoded 84x84 training images (all 38,400) as WebP at
+are 161 MB. ``pack`` re-encodes the decoded 84x84 training images (all 38,400) as WebP at
 quality 70 (~1.4 KB each, mean absolute pixel error ~3.9 of 255) and the first ``--val-per-class``
 validation images of each class, into ``.gpu/mini/<part>.bin`` (the images' bytes end to end)
 and ``<part>.json`` (wnids, per-class counts, byte offsets). ``unpack`` (run there) decodes them

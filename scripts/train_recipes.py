@@ -8,7 +8,7 @@ Each recipe is one ``python -m fewshot.train`` command (``--list`` prints them):
 shipped checkpoint, and a few runs that are not shipped: ``-trainonly`` runs, which fix the
 length of a train+val retrain; ``-retrain`` and ``-candidate`` runs, written under ``runs/``
 until they replace a shipped network (``--only`` picks). Where a recipe changed after its
-checkpoint was made (the Conv-4 transfer baselines now train with ``--augment``), the
+checkpoint was made (the mini-ImageNet Conv-4 transfer baselines now train with ``--augment``), the
 checkpoint's card holds the command that made it (``training.command``,
 ``training.reproduce``). Runs are resumable: with ``--time-limit`` each stops cleanly and
 running this again continues from ``runs/<name>/state.pt``; a finished one is left as it is, and
@@ -222,7 +222,7 @@ def photo_recipes() -> dict[str, list[str]]:
         table[f"matching-miniimagenet-conv4-{shots}shot"] = [
             "--method", "matching", *conv4, "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--steps", "30000", "--serve", f"5x{shots}"]
-        # MAML adapts the whole head (the 1280->512 layer and the classifier) over frozen features
+        # MAML adapts the whole feature network (1280->256->1280, residual) and the classifier over frozen features
         table[f"maml-miniimagenet-lite0-5w{shots}s"] = [
             "--method", "maml", *lite0, "--ways", "5", "--shots", str(shots), "--queries", "15", "--meta-batch", "4",
             "--inner-steps", "5", "--test-inner-steps", "10", "--inner-lr", "0.1", "--steps", "2000"]
@@ -238,9 +238,10 @@ def photo_recipes() -> dict[str, list[str]]:
         table[f"meta-lstm-miniimagenet-conv4-{shots}shot"] = [
             "--method", "meta-lstm", *conv4, "--hidden", "32", "--ways", "5", "--shots", str(shots), "--queries", "15",
             "--updates", "5", "--clip-grad", "0.25", "--steps", "20000", "--serve", f"5x{shots}"]
-    # What two CPU cores can do in about 90 minutes (~1.3 s per 100-image episode): one
-    # Prototypical Network for both shot counts, 10-way 5-shot training episodes with 5 queries
-    # (Snell et al. trained 20-/30-way with 15 queries for 30,000+ episodes).
+    # A CPU's budget (the shipped run: 1,770 of these 4,000 episodes in 75 minutes on one thread,
+    # validation included, stopped by --time-limit 4500): one Prototypical Network for both shot
+    # counts, 10-way 5-shot training episodes with 5 queries (Snell et al. trained 20-/30-way with
+    # 15 queries for 30,000+ episodes).
     table["protonet-miniimagenet-conv4-cpu"] = [
         "--method", "protonet", *conv4_data, "--val-every", "500", "--val-ways", "5", "--val-episodes", "100",
         "--ways", "10", "--shots", "5", "--queries", "5", "--steps", "4000", "--lr-halve-every", "2000",

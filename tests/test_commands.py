@@ -1,6 +1,6 @@
 """Every command the project tells a person to run is one its programs accept: the README's (its
-shell blocks and the commands quoted in its text), each checkpoint card's training and evaluation
-commands, and every training recipe. Each is parsed by the program it names, as that program
+shell blocks and the commands quoted in its text), the programs' own usage lines, each checkpoint
+card's training and evaluation commands, and every training recipe. Each is parsed by the program it names, as that program
 parses its own command line, and not run. A renamed or removed flag, a removed script or a glob
 that names no recipe or checkpoint would otherwise leave the instructions stale with nothing
 failing (the cards' commands are records: they must still reproduce what they made)."""
@@ -8,6 +8,7 @@ failing (the cards' commands are records: they must still reproduce what they ma
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import re
@@ -52,12 +53,27 @@ def readme_commands() -> list[str]:
     return [command for command in commands if shlex.split(command, comments=True)]
 
 
+def docstring_commands() -> list[str]:
+    """The usage lines of the programs' module docstrings (``fewshot/``, ``scripts/``,
+    ``benchmarks/``, ``app.py``), continuations joined."""
+    files = [*sorted(ROOT.glob("fewshot/**/*.py")), *sorted(ROOT.glob("scripts/*.py")),
+             *sorted(ROOT.glob("benchmarks/*.py")), ROOT / "app.py"]
+    commands = []
+    for path in files:
+        doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
+        commands += [" ".join(line.split()) for line in doc.replace("\\\n", " ").splitlines()
+                     if line.strip().startswith(("python ", "bash "))]
+    return commands
+
+
 def words_of(command: str) -> list[str]:
-    """Shell words, comments dropped; a synopsis's optional ``[…]`` taken as given, blanks filled."""
+    """Shell words, comments dropped; a synopsis's optional ``[…]`` taken as given, of its
+    alternatives ``a|b`` the first, its ``x,y,...`` as ``x,y``, blanks filled."""
     words = []
     for word in shlex.split(command, comments=True):
         word = word.removeprefix("[") if word.startswith("[") else word
         word = word.removesuffix("]") if word.endswith("]") and "[" not in word else word
+        word = word.split("|")[0].removesuffix(",...")
         words += BLANKS.get(word, [word.replace(*NEW_METHOD)])
     return words
 
@@ -146,6 +162,11 @@ def test_the_readme_names_its_commands():
 
 @pytest.mark.parametrize("command", readme_commands())
 def test_every_readme_command_parses(command, monkeypatch):
+    check(command, monkeypatch)
+
+
+@pytest.mark.parametrize("command", docstring_commands())
+def test_every_usage_line_of_the_programs_parses(command, monkeypatch):
     check(command, monkeypatch)
 
 

@@ -56,7 +56,8 @@ class TransferLearning(StepwiseAdaptation):
     name = "transfer"
     title = "Transfer learning"
     summary = "Pretrained as an ordinary classifier of the training classes; fits a new head on the support set."
-    # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots only set validation
+    # Chen et al. 2019: ordinary training over all classes in batches; --ways/--shots are only recorded
+    # (validation follows --val-ways and the first --serve setting)
     pretraining = True  # trained on class-labelled batches, not on tasks
     training_only = ("classifier.",)  # adaptation fits a new head: the pretraining one is not shipped
 
