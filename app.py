@@ -57,6 +57,7 @@ DEMO = ROOT / "demo"
 UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))  # drawings and webcam pictures; removed at exit
 atexit.register(shutil.rmtree, UPLOADS, ignore_errors=True)
 NEW_CLASS = "__new__"
+DRAWING, WEBCAM = "drawing.png", "webcam.png"  # the names of images drawn or taken in the app
 MAX_UPLOAD = "100mb"
 # Two domains, each with its own checkpoints and preprocessing: characters (Conv-4 meta-trained
 # on Omniglot) and photos (heads meta-trained on mini-ImageNet over frozen EfficientNet-Lite0).
@@ -747,6 +748,12 @@ def sketch_array(value: Any) -> np.ndarray | None:
     return array
 
 
+def drawing_digest(sketch: Any) -> str | None:
+    """A fingerprint of a sketchpad's drawing (None when nothing is drawn)."""
+    drawn = sketch_array(sketch)
+    return None if drawn is None else hashlib.sha1(repr(drawn.shape).encode() + drawn.tobytes()).hexdigest()
+
+
 def gather_inputs(files: list | None, sketch: Any, camera: str | None) -> list[tuple[str, str]]:
     """(path, display name) of every image given in the three input widgets."""
     items = []
@@ -755,9 +762,9 @@ def gather_inputs(files: list | None, sketch: Any, camera: str | None) -> list[t
         items.append((path, Path(path).name))
     drawn = sketch_array(sketch)
     if drawn is not None:
-        items.append((saved_array(drawn), "drawing.png"))
+        items.append((saved_array(drawn), DRAWING))
     if camera:
-        items.append((camera, "webcam.png"))
+        items.append((camera, WEBCAM))
     return items
 
 
@@ -837,6 +844,11 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     The Class menu only fills the name box: typing a new name while a class is selected once
     added the images to the selected class and dropped the name."""
     lang = language(request)
+    drawing = drawing_digest(sketch)
+    if drawing is not None and drawing == task.get("last_drawing") and not files and not camera:
+        # the drawing just added, sent again by a second press before the pad was cleared (a
+        # double click): ignored, as the press would have been had the pad been empty already
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     items = gather_inputs(files, sketch, camera)
     if not items:
         raise Refusal(say(lang, "no_images"))
@@ -854,7 +866,8 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(" ".join(problems))
-    task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]]}
+    task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]],
+            "last_drawing": drawing}
     if index is None:
         task["classes"].append({"name": name, "images": good})
         index = len(task["classes"]) - 1
@@ -918,6 +931,10 @@ def step_accuracies(records: list[dict], most: int = 11) -> str | None:
 # menu shows (class_choices), or nothing for "+ New class"
 CHOSEN_CLASS_NAME = f"""(choice) => (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" :
     document.querySelector("#class-choice input").value"""
+# a refused rename puts the selected class's name back in the name box: left there, the refused name
+# (another class's) sent the next Add into that class while the menu showed this one
+NAME_AFTER_RENAME = f"""(choice, name, status) => (!String(status).startsWith('⚠') || choice === null ||
+    choice === {json.dumps(NEW_CLASS)}) ? name : document.querySelector("#class-choice input").value"""
 
 
 def example_domain(folder: Path) -> str:
@@ -1041,16 +1058,23 @@ def preferred_method(methods: list[str]) -> str:
     return "maml" if "maml" in methods else methods[0]
 
 
+def caption_of(image: dict) -> str | None:
+    """A thumbnail's caption: its file's name, none for a drawing or a webcam picture (whose names
+    the app made up, and which a caption would only cover)."""
+    return None if image["name"] in (DRAWING, WEBCAM) else image["name"]
+
+
 def gallery_items(images: list[dict], model_view: bool, domain: str, lang: str = "en") -> list:
     """(picture, caption) per image; with ``model_view``, what the model sees, or, for an image
     this domain cannot read (a photo without strokes, read as a character), the image itself
     captioned with the reason (adapting refuses it with the same words)."""
     if not model_view:
-        return [(img["path"], img["name"]) for img in images]
+        return [(img["path"], caption_of(img)) for img in images]
     items = []
     for img in images:
         try:
-            items.append((viz.model_view(CACHE.get(img["path"], read_as(img, domain), name=img["name"])), img["name"]))
+            items.append((viz.model_view(CACHE.get(img["path"], read_as(img, domain), name=img["name"])),
+                          caption_of(img)))
         except ImageInputError as error:
             items.append((img["path"], f"⚠ {worded(error, lang)}"))
     return items
@@ -1423,11 +1447,11 @@ def benchmark_cells(recorded: dict | None, lang: str = "en") -> tuple[str, str]:
     """Beside one task's result: what its checkpoint measured on the test split (recorded on
     its card) and the paper's figure for that setting, where one was published."""
     if recorded is None:
-        return "", ""
+        return "—", "—"
     measured = f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}"
     paper = recorded["published"]
     if paper is None:
-        return measured, ""
+        return measured, "—"
     interval = f" ± {paper['interval']}" if paper["interval"] else ""
     return measured, f"{paper['accuracy']}{interval} ({source_words(paper['short'], lang)})"
 
@@ -1777,7 +1801,8 @@ def build() -> gr.Blocks:
         add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera],
                          [task, class_choice, class_name, files, camera, status], **flow).then(
             None, status, None, js=CLEAR_SKETCH, **ui_only)
-        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow)
+        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow).then(
+            None, [class_choice, class_name, status], class_name, js=NAME_AFTER_RENAME, **ui_only)
         remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
         # a person's choice in the Class menu fills the name box in the browser, at once: a request to
         # the server (on .change, which also fired when Add selected the class it made) answered after
@@ -1809,7 +1834,7 @@ def build() -> gr.Blocks:
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps],
                               [label, query_gallery, explanation, classify_status, classify_state, classified_for],
-                              **flow)
+                              **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only)
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
@@ -1832,15 +1857,18 @@ PICK_BRUSH_STEPS = """
 """
 PICK_BRUSH = "() => {" + PICK_BRUSH_STEPS + "}"
 
-# empty the sketchpad once its drawing was added, or the task cleared (a refusal, "⚠ ...", keeps it) with the editor's own
-# "Clear canvas" button, then pick the brush up again (clearing puts it down): as an output of the add
-# (even one left unchanged), Gradio's editor stayed a spinner that took no more strokes
-CLEAR_SKETCH = """(status) => {
+# empty a sketchpad once its drawing was added (or classified), or the task cleared (a refusal, "⚠ ...", keeps it)
+# with the editor's own "Clear canvas" button, then pick the brush up again (clearing puts it down): as an
+# output of the add (even one left unchanged), Gradio's editor stayed a spinner that took no more strokes
+CLEAR_PAD = """(status) => {
   if (!String(status).startsWith('⚠')) {
-    document.querySelector('#support-sketch button[aria-label="Clear canvas"]')?.click();""" + \
-    PICK_BRUSH_STEPS.replace("PAD", "support-sketch") + """  }
+    document.querySelector('#PAD button[aria-label="Clear canvas"]')?.click();""" + PICK_BRUSH_STEPS + """  }
   return [];
 }"""
+CLEAR_SKETCH = CLEAR_PAD.replace("PAD", "support-sketch")
+# a query drawing once classified: left on its pad it was classified again with the next uploads
+# (its tab hidden), and a second drawing needed the pad cleared and the brush found again
+CLEAR_QUERY_SKETCH = CLEAR_PAD.replace("PAD", "query-sketch")
 
 CSS = """
 .class-title {max-width: 12em; overflow-wrap: anywhere}

@@ -589,6 +589,30 @@ def test_published_figures_are_cited_in_the_pages_language():
     assert app.benchmark_cells(recorded, "zh") == ("97.1 ± 0.3", "97.3 (Koch 等的网络，见 Finn 等 2017)")
 
 
+def test_a_drawing_sent_twice_by_a_double_click_joins_once():
+    """A double click on Add sent the drawing twice before the browser cleared the pad (which it does
+    after the first answer): the class got two copies of one drawing. The second press is ignored,
+    every output left as the first one set it; a new drawing, or the same drawing with files, still joins."""
+    import gradio as gr
+    from PIL import Image
+
+    import app
+
+    glyphs = sorted((ROOT / "demo" / "glyphs-5way" / "support" / "eye").glob("*.png"))
+    drawings = [{"composite": np.asarray(Image.open(g).convert("RGBA"))} for g in glyphs[:2]]
+    task, menu, name, *_, status = app.add_images(app.empty_task(), "__new__", "eye", None, drawings[0], None, None)
+    assert status == "Added the new class “eye” with 1 image(s)." and len(task["classes"][0]["images"]) == 1
+    again = app.add_images(task, menu["value"], name, None, drawings[0], None, None)
+    assert again == (gr.skip(),) * 6
+    task, *_ = app.add_images(task, menu["value"], name, None, drawings[1], None, None)
+    assert len(task["classes"][0]["images"]) == 2
+    task, *_ = app.add_images(task, "0", name, [str(glyphs[2])], drawings[1], None, None)
+    assert len(task["classes"][0]["images"]) == 4
+    # (and on the Compare tab, a dash where no result was recorded or no figure published)
+    assert app.benchmark_cells(None) == ("—", "—")
+    assert app.benchmark_cells({"accuracy": 0.5, "ci95": 0.01, "published": None}) == ("50.0 ± 1.0", "—")
+
+
 def test_a_chinese_page_gets_chinese_class_names_and_tab_title():
     """A sampled task (photos, characters) names its classes in the page's language; the browser
     tab's title (set by the page's script) is the heading in each language."""

@@ -154,6 +154,9 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F'))",
                            timeout=30000)
     assert "Added the new class “my F” with 1 image" in page.inner_text("#status")
+    # no caption over a drawing: its file name was made up by the app ("drawing.p…") and hid its strokes
+    assert page.locator(".class-gallery .thumbnail-item").count() == 1
+    assert page.locator(".class-gallery .caption-label").count() == 0
     # the sketchpad is cleared and takes a second drawing (once it stayed a spinner after the first add)
     draw_on(page, "#support-sketch", [[(0.3, 0.2), (0.3, 0.8)], [(0.3, 0.2), (0.7, 0.2)]])
     page.click("#add-images")
@@ -164,6 +167,37 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     page.get_by_role("tab", name="2 · Adapt").click()
     page.wait_for_selector("#adapt", state="visible")
     assert not page.locator("#status").is_visible()
+    page.close()
+
+
+def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, app_server):
+    """Once a drawn query is classified, its pad is cleared and the brush picked up again: left
+    there, the drawing (its tab hidden) was classified again beside the next uploads, and a second
+    drawing needed the pad cleared by hand and the brush found again."""
+    page = open_app(browser, app_server.url)
+    page.get_by_label("Example task").click()
+    page.get_by_role("option", name="glyphs-3way").click()
+    page.click("#load-example")
+    page.wait_for_selector(".class-gallery")
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.get_by_role("tab", name="Draw").click()  # (the Build tab's, hidden now, is not a match)
+    status = "document.querySelector('#classify-status').innerText"
+    before = ""
+    for drawn in range(2):
+        draw_on(page, "#query-sketch", [[(0.2, 0.5), (0.8, 0.5)], [(0.5, 0.2), (0.5, 0.8)]])
+        page.click("#classify")
+        page.wait_for_function(f"b => {status} !== b && {status}.includes('Classified 1 image(s)')", arg=before,
+                               timeout=60000)
+        before = page.evaluate(f"() => {status}")
+        # cleared (nothing to undo) and the brush in hand
+        page.wait_for_selector('#query-sketch button[aria-label="Undo"][disabled]', timeout=30000)
+        page.wait_for_selector('#query-sketch button[aria-label="Brush"].highlight', timeout=30000)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#query-files input[type=file]").set_input_files(str(sorted((DEMO / "query" / "eye").glob("*.png"))[0]))
+    page.wait_for_selector("#query-files .file-preview tr, #query-files .file-preview-holder tr", timeout=30000)
+    page.click("#classify")
+    page.wait_for_function(f"b => {status} !== b && {status}.includes('Classified 1 image(s)')", arg=before,
+                           timeout=60000)
     page.close()
 
 
@@ -272,6 +306,17 @@ def test_a_name_typed_right_after_adding_is_kept_and_toasts_show_names_as_typed(
     toast.wait_for(timeout=30000)
     assert f"“{name}” already exists" in toast.inner_text()
     assert toast.locator("b").count() == 0
+    # the refused name leaves the name box for the selected class's own: left there, it sent the next
+    # Add into the class of that name (alpha's) while the menu showed beta
+    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'beta'",
+                           timeout=30000)
+    page.locator("#support-files input[type=file]").set_input_files(
+        [str(f) for f in sorted((DEMO / "support" / "fork").glob("*.png"))[1:2]])
+    page.wait_for_selector("#support-files .file-preview tr, #support-files .file-preview-holder tr", timeout=30000)
+    page.click("#add-images")
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText === 'beta · 2')",
+                           timeout=30000)
+    assert class_titles(page) == ["<b>alpha</b> · 1", "beta · 2"]
     page.close()
 
 
