@@ -35,7 +35,9 @@ CANVAS = 105  # Omniglot's canvas; stroke widths are normalised at this scale
 OMNIGLOT_STROKE = 4.4  # pixels at 105x105: 2 * ink area / ink perimeter, median of 2,000 Omniglot drawings
 # A drawing must span this many of its own stroke widths. Below it the thinning step has no shape
 # to find: a dot came out as a "+", a circle 20 px across (a 10 px brush on the app's 280 px
-# canvas) as scattered dashes. Omniglot's drawings span 4.2 or more (1% below 8.0; 3,000 measured).
+# canvas) as scattered dashes. Of 3,000 Omniglot drawings (a seeded sample), 1% span fewer than 7.3
+# stroke widths and 3 fewer than 3.2: all three of Braille's one-dot character, which is refused (16
+# of its 20 drawings; measured with this module's ink map, threshold and stroke_width).
 MIN_SPAN_IN_STROKES = 3.2
 
 
