@@ -390,6 +390,7 @@ MESSAGES = {
         "removed_image": "Removed an image from “{name}”; {n} left.",
         "class_empty": " A class needs an image: add one, or remove the class.",
         "stale": "The task has changed: {again}", "again_adapt": "adapt again.",
+        "stale_method": "The method has changed: adapt again.",
         "again_classify": "classify again.", "again_compare": "compare again.",
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
@@ -451,6 +452,7 @@ MESSAGES = {
         "removed_image": "已从“{name}”删除一张图像，还剩 {n} 张。",
         "class_empty": "类别至少需要一张图像：请添加图像，或删除这个类别。",
         "stale": "任务已更改：{again}", "again_adapt": "请重新适应。",
+        "stale_method": "方法已更改：请重新适应。",
         "again_classify": "请重新分类。", "again_compare": "请重新比较。",
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
@@ -1110,14 +1112,27 @@ def outdated_results(task, adapted_for: str | None, classified_for: str | None, 
     lang = language(request)
     key = task_key(task)
     adapted, classified, compared = (shown not in (None, key) for shown in (adapted_for, classified_for, compared_for))
-    adapt = (gr.update(value=None, visible=False), None, gr.update(value=None, visible=False),
-             say(lang, "stale", again=say(lang, "again_adapt")), gr.update(visible=False),
-             gr.update(value=None, visible=False), None)
+    adapt = cleared_adaptation(say(lang, "stale", again=say(lang, "again_adapt")))
     classify = (None, None, None, say(lang, "stale", again=say(lang, "again_classify")), None)
     compare = (gr.update(value=None, visible=False), say(lang, "stale", again=say(lang, "again_compare")))
     return (*(adapt + (None,) if adapted else [gr.skip()] * (len(adapt) + 1)),
             *(classify + (None,) if classified else [gr.skip()] * (len(classify) + 1)),
             *(compare + (None,) if compared else [gr.skip()] * (len(compare) + 1)))
+
+
+def cleared_adaptation(message: str) -> tuple:
+    """The Adapt tab's results taken away (curve, embedding, matrix, replay), ``message`` in their place."""
+    return (gr.update(value=None, visible=False), None, gr.update(value=None, visible=False), message,
+            gr.update(visible=False), gr.update(value=None, visible=False), None)
+
+
+def outdated_adaptation(adapted_for: str | None, request: gr.Request):
+    """A person picked another method: the Adapt tab's results, the previous method's, go, and the
+    tab says so (they stayed under the new method's name and summary). Curves that MAML and
+    Meta-LSTM drew on this task stay in the session, to be drawn together at the next Adapt."""
+    if adapted_for is None:
+        return (gr.skip(),) * 8
+    return (*cleared_adaptation(say(language(request), "stale_method")), None)
 
 
 # methods whose adaptation is a sequence of learning steps: their curves are drawn side by side
@@ -1821,6 +1836,8 @@ def build() -> gr.Blocks:
             changed.change(lambda m, d: gr.update(visible=m == "siamese" and d == "characters"), [method, domain],
                            siamese_controls, **ui_only)
         task.change(maml_defaults, [task, maml_serving], [steps, inner_lr, maml_serving], **ui_only)
+        method.input(outdated_adaptation, adapted_for, [curve, embedding, matrix, adapt_status, replay, replay_plot,
+                                                        replay_state, adapted_for], **ui_only)
         task.change(outdated_results, [task, adapted_for, classified_for, compared_for],
                     [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
                      label, query_gallery, explanation, classify_status, classify_state, classified_for,

@@ -611,7 +611,8 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     """Once the task changes, the Adapt, Classify and Compare tabs no longer show results computed
     on the previous task as if current (a replay slider or a query click once explained the old
     task); an edit keeps the MAML steps chosen by hand (a rename reset them to the checkpoint's);
-    a domain switch keeps the chosen method where the new domain has it."""
+    a domain switch keeps the chosen method where the new domain has it. Picking another method
+    takes the Adapt tab's results away too."""
     page = open_app(browser, app_server.url)
     page.get_by_label("Example task").click()
     page.get_by_role("option", name="glyphs-3way").click()
@@ -655,8 +656,17 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('MAML adapted')",
                            timeout=60000)
     assert page.locator("#embedding .js-plotly-plot").count() == 1
+    # another method picked: MAML's results go and the tab says so (they stayed under the new
+    # method's name and summary); adapting it shows its own
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('method has changed')",
+                           timeout=30000)
+    assert page.locator("#embedding .js-plotly-plot").count() == 0
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('Prototypical Networks')",
+                           timeout=60000)
+    assert page.locator("#embedding .js-plotly-plot").count() == 1
     if len(page.get_by_role("radio", name="Photos (objects, animals, scenes)").all()) and photo_models():
-        page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
         page.get_by_role("tab", name="1 · Build a task").click()
         page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
         page.wait_for_function("() => document.querySelector('#status').innerText.includes('Domain: Photos')",
