@@ -1428,7 +1428,7 @@ def compare_methods(task, device, request: gr.Request):
         ways, shots, episodes = max(shared, key=shared.count)  # the setting most rows were measured in
         note = say(lang, "benchmark_note", ways=ways, shots=shots, episodes=episodes,
                    task_ways=prepared_task.ways, task_shots=prepared_task.shots)
-        if any(row[3] for row, _ in settings):  # a published figure stands in some row
+        if any(row[3] != NO_FIGURE for row, _ in settings):  # a published figure stands in some row
             note += say(lang, "benchmark_paper")
         if task["domain"] == "photos":  # (none there: the column says nothing, and this says why)
             note += say(lang, "benchmark_photos")
@@ -1458,15 +1458,18 @@ def too_easy_note(domain: str, lang: str) -> str:
     return say(lang, "too_easy") + say(lang, "try_alike_photos" if photos else "try_alike_characters")
 
 
+NO_FIGURE = "—"  # a Compare cell with no recorded result, or no published figure
+
+
 def benchmark_cells(recorded: dict | None, lang: str = "en") -> tuple[str, str]:
     """Beside one task's result: what its checkpoint measured on the test split (recorded on
     its card) and the paper's figure for that setting, where one was published."""
     if recorded is None:
-        return "—", "—"
+        return NO_FIGURE, NO_FIGURE
     measured = f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}"
     paper = recorded["published"]
     if paper is None:
-        return measured, "—"
+        return measured, NO_FIGURE
     interval = f" ± {paper['interval']}" if paper["interval"] else ""
     return measured, f"{paper['accuracy']}{interval} ({source_words(paper['short'], lang)})"
 
