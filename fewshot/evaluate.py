@@ -4,7 +4,7 @@
         --episodes 1000 --seed 0 --json
     python -m fewshot.evaluate --checkpoint checkpoints/protonet-omniglot-vinyals-1shot \\
         --ways 20 --shots 1 --episodes 1000 --seed 0
-    python -m fewshot.evaluate --method siamese --dataset omniglot --ways 5 --shots 1 \
+    python -m fewshot.evaluate --method siamese --dataset omniglot --ways 5 --shots 1 \\
         --finetune-steps 10    # fine-tuned on each support set, as the published Siamese row
 
 With ``--method/--dataset`` the shipped checkpoint that serves the setting is used. The
@@ -112,10 +112,12 @@ def trained_classes(card: dict, root: Path | None) -> set[str]:
     return {name for part in parts for name in split_class_names(card["dataset"], card["split"], part, root=root)}
 
 
-def finn_test_queries(dataset: str, shots: int) -> int:
-    """Queries per class in Finn et al.'s test tasks: as many as the shots on Omniglot,
-    15 on mini-ImageNet (their reference code's data generator)."""
-    return shots if dataset == "omniglot" else 15
+def finn_test_queries(shots: int) -> int:
+    """Queries per class in Finn et al.'s test tasks: as many as the shots, on Omniglot and on
+    mini-ImageNet alike (their reference code's data generator at test time makes
+    ``update_batch_size*2`` images per class; the 15 queries per class of its mini-ImageNet
+    tasks are for meta-training only)."""
+    return shots
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -133,11 +135,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--queries", type=int, default=None,
                         help=f"queries per class (default {DEFAULT_QUERIES}; with --transductive, Finn et al.'s: "
-                             "as many as shots on Omniglot, 15 on mini-ImageNet)")
+                             "as many as shots)")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>)")
+    parser.add_argument("--data-root", type=Path, default=None, help="dataset folder (default: $FEWSHOT_DATA/<dataset>, else ../shared/<dataset>)")
     parser.add_argument("--download", action="store_true",
                         help="Omniglot: download what is missing of it (images, the Vinyals split) into --data-root "
                              "(needs internet)")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.inner_lr is not None:
         adapt_options["lr"] = args.inner_lr
     if args.queries is None:
-        args.queries = finn_test_queries(dataset_name, args.shots) if args.transductive else DEFAULT_QUERIES
+        args.queries = finn_test_queries(args.shots) if args.transductive else DEFAULT_QUERIES
     start = time.perf_counter()
     result = evaluate(
         method, dataset, args.ways, args.shots, args.episodes, args.seed, args.queries,
