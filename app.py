@@ -503,6 +503,7 @@ MESSAGES = {
 # the library's errors, worded in Chinese (English is their own message)
 ERRORS_ZH = {
     "no_gpu": "这台机器上没有可用的 GPU（CUDA）。",
+    "bad_device": "未知的设备“{device}”：可选 auto、cpu 或 gpu。",
     "finetune_photos": "孪生网络的微调会扭曲手绘字符（Koch 等的做法）：只对字符提供，不对照片提供。",
     "no_checkpoint": "没有能处理 {ways} 个类别任务的 {method} 检查点。",
     "unknown_method": "未知的方法 {method!r}。",

@@ -33,12 +33,23 @@ from .methods import METHODS, FewShotClassifier
 DEFAULT_QUERIES = 15
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` (CUDA where present, else the CPU), ``cpu``, ``cuda`` (or ``gpu``) or ``cuda:N``,
+    in any case. Anything else, or CUDA where there is none, is a ValueError that says so."""
+    if isinstance(name, torch.device):
+        return name
+    text = (name or "auto").strip().lower()
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("CUDA was asked for but is not available")
-    return torch.device(name)
+    try:
+        device = torch.device("cuda" if text == "gpu" else text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: auto, cpu, cuda (or gpu) or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but is not available")
+    return device
 
 
 def evaluate(
@@ -161,9 +172,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--method needs --dataset")
     if args.dataset and args.split and args.split not in SPLITS[args.dataset]:
         parser.error(f"{args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
-    for name, least in (("ways", 2), ("shots", 1), ("episodes", 1), ("queries", 1)):
+    for name, least in (("ways", 2), ("shots", 1), ("episodes", 1), ("queries", 1), ("inner_steps", 0)):
         if getattr(args, name) is not None and getattr(args, name) < least:
-            parser.error(f"--{name} must be at least {least}")
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        parser.error(f"--device: {error}")
     if args.checkpoint is not None and not (args.checkpoint / "card.json").is_file():
         parser.error(f"{args.checkpoint} is not a checkpoint folder (no card.json in it)")
     return args

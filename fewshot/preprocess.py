@@ -386,7 +386,10 @@ def _redraw_with_omniglot_pen(canvas: Image.Image) -> Image.Image:
 def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -> Tensor:
     """A photo as RGB in [0, 1], ``[3, size, size]``, like a mini-ImageNet image: the shorter
     side resized to ``size`` (antialiased), centre-cropped; transparency composited on white.
-    The models normalise it themselves (``fewshot.data.to_float`` / ``fewshot.features``)."""
+    What a photo checkpoint reads is made from it: normalised with ImageNet's statistics for a
+    Conv-4 (``fewshot.data.normalise_photo``), the encoder's features for a network over
+    EfficientNet-Lite0 (``fewshot.features.encode``); ``fewshot.service.model_inputs`` does
+    either, as the app does."""
     image = open_image(source, name)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         grey, _ = _grey_and_alpha(image)

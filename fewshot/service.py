@@ -27,6 +27,7 @@ from .checkpoints import (
     CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, read_card,
 )
 from .data import normalise_photo
+from .evaluate import resolve_device
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
@@ -97,15 +98,17 @@ def cuda_available() -> bool:
 
 
 def pick_device(choice: str = "auto") -> torch.device:
-    """``auto`` | ``cpu`` | ``gpu``/``cuda``: CUDA when asked for (or auto) and present."""
-    choice = (choice or "auto").lower()
-    if choice in ("gpu", "cuda"):
-        if not cuda_available():
-            raise TaskError("No GPU (CUDA) is available on this machine.", "no_gpu")
-        return torch.device("cuda")
-    if choice == "cpu":
-        return torch.device("cpu")
-    return torch.device("cuda" if cuda_available() else "cpu")
+    """``auto`` | ``cpu`` | ``gpu``/``cuda``/``cuda:N`` (``fewshot.evaluate.resolve_device``):
+    CUDA when asked for (or auto) and present; anything else refused with the reason."""
+    choice = (choice or "auto").strip().lower()
+    if choice == "auto":
+        return torch.device("cuda" if cuda_available() else "cpu")
+    if (choice in ("gpu", "cuda") or choice.startswith("cuda:")) and not cuda_available():
+        raise TaskError("No GPU (CUDA) is available on this machine.", "no_gpu")
+    try:
+        return resolve_device(choice)
+    except ValueError:
+        raise TaskError(f"Unknown device “{choice}”: auto, cpu or gpu.", "bad_device", device=choice) from None
 
 
 class ModelZoo:
@@ -435,7 +438,7 @@ def run_method(
     and ``lr`` default to what the checkpoint was made for (for a Siamese network: no
     fine-tuning, as served).
     """
-    device = pick_device(device) if isinstance(device, str) else device
+    device = device if isinstance(device, torch.device) else pick_device(device)
     with zoo.use(method, task.ways, task.shots, device) as (shared, card):
         # this request adapts its own copy: the shared network stays as loaded, and no other
         # request waits on its lock while a front end draws this one's steps

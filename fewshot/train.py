@@ -142,6 +142,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
                              "repeatable")
     args = parser.parse_args(argv)
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        parser.error(f"--device: {error}")
     defaults = training_defaults(args.method)
     accepted = inspect.signature(METHODS[args.method]).parameters
     args.options = {}

@@ -15,6 +15,7 @@ A method is an ``nn.Module`` with two lives:
 from __future__ import annotations
 
 import time
+import warnings
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,13 @@ def check_labels(labels: Tensor, images: Tensor, what: str, ways: int | None = N
         raise ValueError(f"the {what} labels must be class indices from 0{bound}; got {labels.tolist()}")
 
 
+def checked_steps(steps: int | None) -> int | None:
+    """An adaptation's number of steps, as given (None: the method's own), refused below zero."""
+    if steps is not None and int(steps) < 0:
+        raise ValueError(f"the number of adaptation steps must be 0 or more, not {int(steps)}")
+    return None if steps is None else int(steps)
+
+
 def check_support(support_images: Tensor, support_labels: Tensor) -> int:
     """The number of ways; every label 0..N-1 must have at least one image."""
     if not isinstance(support_images, Tensor) or support_images.dim() not in (2, 4):
@@ -164,23 +172,36 @@ class FewShotClassifier(nn.Module):
         size it was trained on (``[B, D]`` for a network on features). A clear message, not an
         error deep inside the network, for images not prepared for it."""
         how = "fewshot.preprocess.prepare(image, 'characters' or 'photos')"
+        if self.backbone_name == "features":  # a network over a frozen encoder's features
+            how = ("fewshot.features.encode(photos), the photos made by fewshot.preprocess.prepare("
+                   "image, 'photos'); fewshot.service.model_inputs(photos, card, 'photos') does it for any checkpoint")
         if not isinstance(images, Tensor):
             raise TypeError(f"the {what} images must be a torch.Tensor, not {type(images).__name__}: make each "
                             f"image with {how} and torch.stack them")
         if not images.is_floating_point():
             raise TypeError(f"the {what} images must be floats in [0, 1], not {images.dtype}: {how} makes them")
+        weights = next(self.parameters(), None)
+        if weights is not None and images.dtype != weights.dtype:
+            raise TypeError(f"the {what} images are {images.dtype} and this network's weights {weights.dtype}: "
+                            f"convert one to the other (images.to({weights.dtype}))")
         expected = (self.in_channels,) if self.backbone_name == "features" else \
             (self.in_channels, self.image_size, self.image_size)
         if tuple(images.shape[1:]) != expected:
             reads = f"feature vectors of {expected[0]} numbers" if len(expected) == 1 else \
                 "x".join(map(str, expected)) + " images"
+            one = " (one image: image.unsqueeze(0))" if images.dim() == len(expected) else ""
             shape = "x".join(map(str, images.shape[1:])) if images.dim() == len(expected) + 1 else \
                 f"a tensor of shape {list(images.shape)}, where a batch [B, {'D' if len(expected) == 1 else 'C, H, W'}] is " \
-                f"expected (one image: image.unsqueeze(0))"
+                f"expected{one}"
             raise ValueError(f"this {self.title} reads {reads}; the {what} images are {shape}: prepare them "
                              f"with {how}")
         if len(images) == 0:
             raise ValueError(f"no {what} images")
+        if self.in_channels == 3 and self.backbone_name != "features" and images.min() >= 0 and images.max() <= 1:
+            warnings.warn(f"the {what} photos look like pixels in [0, 1], and this network reads them normalised "
+                          "with ImageNet's mean and std as it was trained (fewshot.data.normalise_photo; "
+                          "fewshot.service.model_inputs prepares them for any checkpoint): unnormalised, it "
+                          "classifies far worse", stacklevel=3)
 
     def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
                       query_labels: Tensor | None = None) -> int:
@@ -384,6 +405,7 @@ class StepwiseAdaptation(FewShotClassifier):
         lr: float | None = None,
     ) -> AdaptationTrace:
         start = time.perf_counter()
+        steps = checked_steps(steps)
         records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
         return self.finish_trace(records, support_labels, query_images, query_labels, start)
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, class_means, query_record,
+from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, query_record,
                    squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
@@ -154,6 +154,7 @@ class SiameseNetwork(MetricClassifier):
         """Embed the support set; with ``steps`` > 0, fine-tune on it first (``finetuning``),
         and the trace holds one record per step."""
         self._finetuned = None
+        steps = checked_steps(steps)
         if not steps:
             return super().adapt(support_images, support_labels, query_images, query_labels)
         start = time.perf_counter()

@@ -4,9 +4,13 @@ what to pass instead of an error from deep inside a network."""
 
 from __future__ import annotations
 
+import inspect
+import warnings
+
 import pytest
 import torch
 
+from fewshot.data import normalise_photo
 from fewshot.methods import METHODS, build_method
 
 
@@ -60,6 +64,11 @@ def test_misuse_is_explained(name, task):
         (lambda: model.adapt(sx, sy, None, qy), ValueError, "query labels without query images"),
         (lambda: model.predict(qx), RuntimeError, "adapt"),
     ]
+    if any(True for _ in model.parameters()):  # (no learning has no weights: it reads any float)
+        refused.append((lambda: model.adapt(sx.double(), sy), TypeError,
+                        "support images are torch.float64 and this network's weights torch.float32"))
+    if "steps" in inspect.signature(model.adapt).parameters:  # the methods that take steps at adaptation
+        refused.append((lambda: model.adapt(sx, sy, steps=-1), ValueError, "0 or more, not -1"))
     for call, error, words in refused:
         with pytest.raises(error, match=words):
             call()
@@ -74,3 +83,22 @@ def test_misuse_is_explained(name, task):
         with pytest.raises(error, match=words):
             call()
     assert model.predict(qx).probabilities.shape == (len(qx), 5)  # still adapted after the refusals
+
+
+def test_photos_in_0_1_are_warned_and_a_feature_network_says_how_to_encode():
+    """A Conv-4 photo network reads photos normalised with ImageNet's statistics, as it was trained;
+    given the [0, 1] pixels that ``prepare(image, 'photos')`` makes, it classified far worse without
+    a word. A network over encoder features names the encoder, not ``prepare`` (which had already
+    been used)."""
+    torch.manual_seed(0)
+    photos, labels = torch.rand(4, 3, 84, 84), torch.tensor([0, 0, 1, 1])
+    conv4 = build_method("protonet", in_channels=3, image_size=84, hidden=8)
+    with pytest.warns(UserWarning, match="normalised with ImageNet's mean and std"):
+        conv4.adapt(photos, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conv4.adapt(normalise_photo(photos), labels)
+    features = build_method("protonet", in_channels=32, hidden=16, backbone="features")
+    with pytest.raises(ValueError, match=r"fewshot\.features\.encode") as refused:
+        features.adapt(photos, labels)
+    assert "unsqueeze" not in str(refused.value)  # (a batch of photos is not one image short of a batch)
