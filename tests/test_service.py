@@ -137,6 +137,18 @@ def test_gpu_without_cuda_is_a_clear_error():
         pytest.skip("CUDA present")
     with pytest.raises(TaskError, match="No GPU"):
         pick_device("gpu")
+    with pytest.raises(TaskError, match="No GPU"):
+        pick_device("cuda:0")
+
+
+def test_a_device_is_one_of_those_named_or_refused():
+    """An unknown device ran on the CPU in silence ("mps", "bogus"); None is the default, auto."""
+    import torch
+
+    assert pick_device(None) == pick_device("auto") and pick_device(" CPU ") == torch.device("cpu")
+    for name in ("mps", "bogus"):
+        with pytest.raises(TaskError, match=f"Unknown device “{name}”: auto, cpu or gpu"):
+            pick_device(name)
 
 
 def test_maml_streams_its_steps_and_a_random_initialisation_baseline():

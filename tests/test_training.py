@@ -232,6 +232,9 @@ def test_export_writes_the_checkpoint_of_a_state_whose_files_stayed_behind(tmp_p
     (["--checkpoint", "checkpoints/nope"], "is not a checkpoint folder"),
     (["--method", "protonet", "--dataset", "omniglot", "--ways", "1"], "--ways must be at least 2"),
     (["--method", "protonet", "--dataset", "omniglot", "--episodes", "0"], "--episodes must be at least 1"),
+    (["--method", "maml", "--dataset", "omniglot", "--inner-steps", "-1"], "--inner-steps must be at least 0"),
+    (["--method", "protonet", "--dataset", "omniglot", "--device", "bogus"],
+     "--device: unknown device 'bogus': auto, cpu, cuda (or gpu) or cuda:N"),
 ])
 def test_evaluate_refuses_impossible_requests_before_anything_runs(argv, message, capsys):
     with pytest.raises(SystemExit):
