@@ -849,8 +849,9 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     lang = language(request)
     drawing = drawing_digest(sketch)
     if drawing is not None and drawing == task.get("last_drawing") and not files and not camera:
-        # the drawing just added, sent again by a second press before the pad was cleared (a
-        # double click): ignored, as the press would have been had the pad been empty already
+        # the drawing just added, sent again by a second press before the pad was cleared (a double
+        # click): ignored, every output left as the first press set it. (Uploads are not fingerprinted:
+        # Gradio stores a file by its content, so the same file added again on purpose has the same path)
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     items = gather_inputs(files, sketch, camera)
     if not items:

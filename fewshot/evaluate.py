@@ -36,9 +36,7 @@ DEFAULT_QUERIES = 15
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """``auto`` (CUDA where present, else the CPU), ``cpu``, ``cuda`` (or ``gpu``) or ``cuda:N``,
     in any case. Anything else, or CUDA where there is none, is a ValueError that says so."""
-    if isinstance(name, torch.device):
-        return name
-    text = (name or "auto").strip().lower()
+    text = (str(name) if isinstance(name, torch.device) else name or "auto").strip().lower()
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

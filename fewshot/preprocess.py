@@ -4,7 +4,8 @@ Characters land in Omniglot's domain: bright ink on a zero background, 28x28, th
 bounding box about 64% of the frame (the median measured over Omniglot as this project loads
 it: the whole canvas resized, as the published protocols did, though antialiased where they
 took the nearest pixel), strokes about as wide as Omniglot's pen. Photos are resized and
-centre-cropped to 84x84 RGB in [0, 1]; each model normalises them its own way.
+centre-cropped to 84x84 RGB in [0, 1]; what a photo checkpoint reads is made from them by
+``fewshot.service.model_inputs`` (normalised for a Conv-4, the encoder's features otherwise).
 
 Any size and mode is accepted (1, L, P, RGB, RGBA, LA, CMYK, 16-bit and float greyscale),
 EXIF orientation is honoured, drawings on a white or transparent canvas and phone photos of

@@ -29,6 +29,7 @@ from .checkpoints import (
 from .data import normalise_photo
 from .evaluate import resolve_device
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
+from .methods.base import checked_steps
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
 
@@ -100,7 +101,7 @@ def cuda_available() -> bool:
 def pick_device(choice: str = "auto") -> torch.device:
     """``auto`` | ``cpu`` | ``gpu``/``cuda``/``cuda:N`` (``fewshot.evaluate.resolve_device``):
     CUDA when asked for (or auto) and present; anything else refused with the reason."""
-    choice = (choice or "auto").strip().lower()
+    choice = (str(choice) if isinstance(choice, torch.device) else choice or "auto").strip().lower()
     if choice == "auto":
         return torch.device("cuda" if cuda_available() else "cpu")
     if (choice in ("gpu", "cuda") or choice.startswith("cuda:")) and not cuda_available():
@@ -439,6 +440,7 @@ def run_method(
     fine-tuning, as served).
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
+    steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
     with zoo.use(method, task.ways, task.shots, device) as (shared, card):
         # this request adapts its own copy: the shared network stays as loaded, and no other
         # request waits on its lock while a front end draws this one's steps

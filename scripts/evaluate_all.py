@@ -49,11 +49,14 @@ def main() -> None:
                         help="Siamese checkpoints only: fine-tune on each support set for this many steps (the "
                              "published row's protocol), recorded beside the main evaluation")
     args = parser.parse_args()
-    for folder, card in list_checkpoints(ROOT / "checkpoints"):
-        if not any(fnmatch.fnmatch(folder.name, p) for p in args.only):
-            continue
-        if args.transductive and card["method"] != "maml" or args.finetune_steps and card["method"] != "siamese":
-            continue
+    chosen = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
+              if any(fnmatch.fnmatch(folder.name, p) for p in args.only)
+              and not (args.transductive and card["method"] != "maml")
+              and not (args.finetune_steps and card["method"] != "siamese")]
+    if not chosen:  # (else it printed nothing)
+        parser.error("none of the checkpoints --only names is one " +
+                     ("--transductive (MAML) applies to" if args.transductive else "--finetune-steps (Siamese) applies to"))
+    for folder, card in chosen:
         for setting in card.get("serves", []):
             done = any(
                 e.get("ways") == setting["ways"] and e.get("shots") == setting["shots"]

@@ -181,23 +181,24 @@ def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, a
     page.wait_for_selector(".class-gallery")
     page.get_by_role("tab", name="3 · Classify").click()
     page.get_by_role("tab", name="Draw").click()  # (the Build tab's, hidden now, is not a match)
-    status = "document.querySelector('#classify-status').innerText"
+    status = "() => document.querySelector('#classify-status').innerText"
+    shown = "() => document.querySelector('#query-gallery img')?.getAttribute('src') || ''"
     before = ""
     for drawn in range(2):
         draw_on(page, "#query-sketch", [[(0.2, 0.5), (0.8, 0.5)], [(0.5, 0.2), (0.5, 0.8)]])
         page.click("#classify")
-        page.wait_for_function(f"b => {status} !== b && {status}.includes('Classified 1 image(s)')", arg=before,
-                               timeout=60000)
-        before = page.evaluate(f"() => {status}")
-        # cleared (nothing to undo) and the brush in hand
-        page.wait_for_selector('#query-sketch button[aria-label="Undo"][disabled]', timeout=30000)
+        # cleared once classified (nothing to undo: the pad is cleared only after a classification), the brush in hand
+        page.wait_for_selector('#query-sketch button[aria-label="Undo"][disabled]', timeout=60000)
         page.wait_for_selector('#query-sketch button[aria-label="Brush"].highlight', timeout=30000)
+        assert "Classified 1 image(s)" in page.evaluate(status)
+        page.wait_for_function(f"b => ({shown})() !== b", arg=before, timeout=30000)  # this drawing's result
+        before = page.evaluate(shown)
     page.get_by_role("tab", name="Upload").click()
     page.locator("#query-files input[type=file]").set_input_files(str(sorted((DEMO / "query" / "eye").glob("*.png"))[0]))
     page.wait_for_selector("#query-files .file-preview tr, #query-files .file-preview-holder tr", timeout=30000)
     page.click("#classify")
-    page.wait_for_function(f"b => {status} !== b && {status}.includes('Classified 1 image(s)')", arg=before,
-                           timeout=60000)
+    page.wait_for_function(f"b => ({shown})() !== b", arg=before, timeout=60000)  # the upload's result
+    assert "Classified 1 image(s)" in page.evaluate(status)  # the upload alone, not the drawing again
     page.close()
 
 

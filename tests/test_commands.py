@@ -31,8 +31,8 @@ CARDS = sorted(ROOT.glob("checkpoints/*/card.json"))
 # by hand" example trains into /tmp and then evaluates (here: the shipped one)
 BLANKS = {"N": ["100"], "W": ["20"], "...": ["--method", "protonet", "--out", "x"],
           "<folder>": ["checkpoints/protonet-omniglot-vinyals-1shot"],
-          "checkpoints/<name>": ["checkpoints/siamese-omniglot-vinyals"],
-          "/tmp/protonet-omniglot-vinyals-1shot": ["checkpoints/protonet-omniglot-vinyals-1shot"]}
+          "checkpoints/<name>": ["checkpoints/siamese-omniglot-vinyals"]}
+EVALUATED_COPY = ("--checkpoint", "/tmp/protonet-omniglot-vinyals-1shot", "checkpoints/protonet-omniglot-vinyals-1shot")
 NEW_METHOD = ("<name>", "protonet")
 
 
@@ -76,7 +76,8 @@ def words_of(command: str) -> list[str]:
         word = word.removesuffix("]") if word.endswith("]") and "[" not in word else word
         word = word.split("|")[0].removesuffix(",...")
         words += BLANKS.get(word, [word.replace(*NEW_METHOD)])
-    return words
+    return [EVALUATED_COPY[2] if word == EVALUATED_COPY[1] and words[i - 1] == EVALUATED_COPY[0] else word
+            for i, word in enumerate(words)]
 
 
 class Parsed(Exception):

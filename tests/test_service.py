@@ -331,3 +331,13 @@ def test_recorded_accuracy_comes_with_the_papers_figure():
     photos = ModelZoo.for_domain("photos")
     if "protonet" in photos.available():  # a pretrained encoder's row has no comparable paper
         assert photos.recorded_accuracy("protonet", 5, 1)["published"] is None
+
+
+def test_a_negative_number_of_steps_is_refused_by_the_service_too():
+    """The service steps the methods' generators itself (adaptation, finetuning), past ``adapt``'s
+    check: MAML ended in an AttributeError, the others ran as with no steps."""
+    classes, support, labels, queries, query_labels = demo_task(shots=1)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    for method in ("maml", "siamese"):
+        with pytest.raises(ValueError, match="0 or more, not -1"):
+            run_to_end(ZOO, method, task, device="cpu", steps=-1)

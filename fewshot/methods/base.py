@@ -197,11 +197,15 @@ class FewShotClassifier(nn.Module):
                              f"with {how}")
         if len(images) == 0:
             raise ValueError(f"no {what} images")
-        if self.in_channels == 3 and self.backbone_name != "features" and images.min() >= 0 and images.max() <= 1:
+        low, high = (images.min(), images.max()) if self.in_channels == 3 and self.backbone_name != "features" else (-1, -1)
+        # normalised, photos spread past [0, 1] unless all are dull (inside it, a raw spread under 0.23);
+        # raw, they lie in it, and all but dull ones spread over half of it
+        if low >= 0 and high <= 1 and high - low > 0.5:
             warnings.warn(f"the {what} photos look like pixels in [0, 1], and this network reads them normalised "
                           "with ImageNet's mean and std as it was trained (fewshot.data.normalise_photo; "
                           "fewshot.service.model_inputs prepares them for any checkpoint): unnormalised, it "
-                          "classifies far worse", stacklevel=3)
+                          "classifies far worse (normalised photos that are all dull can look alike: then "
+                          "ignore this)", stacklevel=2)
 
     def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
                       query_labels: Tensor | None = None) -> int:
