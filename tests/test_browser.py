@@ -65,6 +65,13 @@ def add_class(page, name: str, files: list[Path]) -> None:
                            ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
 
 
+def load_example(page, name: str) -> None:
+    page.get_by_label("Example task").click()
+    page.get_by_role("option", name=name).click()
+    page.click("#load-example")
+    page.wait_for_selector(".class-gallery")
+
+
 def rename(page, old: str, new: str) -> None:
     """Choose class ``old`` in the Class menu (which fills the name box), type ``new``, Rename."""
     page.locator("#class-choice input").click()
@@ -175,10 +182,7 @@ def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, a
     there, the drawing (its tab hidden) was classified again beside the next uploads, and a second
     drawing needed the pad cleared by hand and the brush found again."""
     page = open_app(browser, app_server.url)
-    page.get_by_label("Example task").click()
-    page.get_by_role("option", name="glyphs-3way").click()
-    page.click("#load-example")
-    page.wait_for_selector(".class-gallery")
+    load_example(page, "glyphs-3way")
     page.get_by_role("tab", name="3 · Classify").click()
     page.get_by_role("tab", name="Draw").click()  # (the Build tab's, hidden now, is not a match)
     status = "() => document.querySelector('#classify-status').innerText"
@@ -615,10 +619,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     a domain switch keeps the chosen method where the new domain has it. Picking another method
     takes the Adapt tab's results away too."""
     page = open_app(browser, app_server.url)
-    page.get_by_label("Example task").click()
-    page.get_by_role("option", name="glyphs-3way").click()
-    page.click("#load-example")
-    page.wait_for_selector(".class-gallery")
+    load_example(page, "glyphs-3way")
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="MAML", exact=True).check()
     steps_box = page.locator("#maml-steps input[type=number]")
