@@ -1,9 +1,10 @@
 """Every command the project tells a person to run is one its programs accept: the README's (its
 shell blocks and the commands quoted in its text), the programs' own usage lines, each checkpoint
-card's training and evaluation commands, and every training recipe. Each is parsed by the program it names, as that program
-parses its own command line, and not run. A renamed or removed flag, a removed script or a glob
-that names no recipe or checkpoint would otherwise leave the instructions stale with nothing
-failing (the cards' commands are records: they must still reproduce what they made)."""
+card's training and evaluation commands, and every training recipe. Each is parsed by the program
+it names, as that program parses its own command line, and not run. A renamed or removed flag, a
+removed script or a glob that names no recipe or checkpoint would otherwise leave the instructions
+stale with nothing failing (the cards' commands are records: they must still reproduce what they
+made)."""
 
 from __future__ import annotations
 
