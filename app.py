@@ -852,7 +852,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
         # the drawing just added, sent again by a second press before the pad was cleared (a double
         # click): ignored, every output left as the first press set it. (Uploads are not fingerprinted:
         # Gradio stores a file by its content, so the same file added again on purpose has the same path)
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (gr.skip(),) * 6
     items = gather_inputs(files, sketch, camera)
     if not items:
         raise Refusal(say(lang, "no_images"))

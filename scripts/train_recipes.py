@@ -322,7 +322,8 @@ def main() -> None:
         for name in order:
             print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], *destination(name)]))
         return
-    cuda = args.device.strip().lower() in ("cuda", "gpu") or args.device.strip().lower().startswith("cuda:")
+    device = args.device.strip().lower()
+    cuda = device in ("cuda", "gpu") or device.startswith("cuda:")
     (ROOT / "runs").mkdir(exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     pending = [(name, cuda and name.startswith("maml") and not args.no_graph) for name in order]
