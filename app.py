@@ -511,6 +511,8 @@ ERRORS_ZH = {
     "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
     "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
     "too_few": "一个任务至少需要 {need} 个类别；现在有 {have} 个。",
+    "one_class_named_twice": "一个任务至少需要 {need} 个类别，而 {names} 是同一个类别（不计大小写和空格）。",
+    "domain_mismatch": "这个任务的图像是按 {task} 准备的，而这些检查点读取的是 {zoo}。",
     "too_many": "最多支持 {most} 个类别；现在有 {have} 个。",
     "mismatch": "每张支持图像都必须属于一个类别。",
     "empty_classes": "这些类别还没有图像：{names}。",

@@ -118,13 +118,23 @@ class ModelZoo:
     def __init__(self, root: Path | str = CHECKPOINT_DIR, dataset: str = "omniglot", split: str = "vinyals",
                  backbone: str = "conv4") -> None:
         self.root, self.dataset, self.split, self.backbone = Path(root), dataset, split, backbone
+        if not self.root.is_dir():  # (else every setting would read as one no checkpoint serves)
+            raise FileNotFoundError(f"No checkpoint folder at {self.root}.")
         self._models: dict[tuple[str, str], tuple[FewShotClassifier, dict, threading.Lock]] = {}
         self._guard = threading.Lock()
 
     @classmethod
     def for_domain(cls, domain: str, root: Path | str = CHECKPOINT_DIR) -> ModelZoo:
         """The checkpoints that serve ``domain`` (see ``DOMAIN_CHECKPOINTS``)."""
+        if domain not in DOMAIN_CHECKPOINTS:
+            raise ValueError(f"Unknown domain {domain!r}: {' or '.join(DOMAIN_CHECKPOINTS)}.")
         return cls(root, **DOMAIN_CHECKPOINTS[domain])
+
+    @property
+    def domain(self) -> str | None:
+        """The domain whose images this zoo's checkpoints read, by the dataset they were trained
+        on (``characters`` for Omniglot, ``photos`` for mini-ImageNet), or None for another."""
+        return next((d for d, s in DOMAIN_CHECKPOINTS.items() if s["dataset"] == self.dataset), None)
 
     def checkpoint(self, method: str, ways: int, shots: int) -> Path:
         # no learning reads the images as a Conv-4 does (photos normalised), never an encoder's
@@ -441,6 +451,10 @@ def run_method(
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
     steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
+    if zoo.domain not in (None, task.domain):
+        raise TaskError(f"This task's images were prepared as {task.domain}, and these checkpoints read {zoo.domain}: "
+                        f"use ModelZoo.for_domain({task.domain!r}), or prepare the images with domain={zoo.domain!r}.",
+                        "domain_mismatch", task=task.domain, zoo=zoo.domain)
     with zoo.use(method, task.ways, task.shots, device) as (shared, card):
         # this request adapts its own copy: the shared network stays as loaded, and no other
         # request waits on its lock while a front end draws this one's steps
@@ -555,6 +569,11 @@ def classify(
             index[class_key(n)] = len(names)
             names.append(n)
         labels.append(index[class_key(n)])
+    spellings = [f"“{n}”" for n in sorted({clean_class_name(n) for n in support_class_names})]
+    if len(names) < MIN_WAYS < len(spellings) + 1:  # the names differ only in case or spaces
+        raise TaskError(f"A task needs at least {MIN_WAYS} classes, and {', '.join(spellings[:-1])} and "
+                        f"{spellings[-1]} name one class (case and spaces aside).", "one_class_named_twice",
+                        need=MIN_WAYS, names=", ".join(spellings))
     task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
     result = run_to_end(zoo, method, task, device=device)
     probabilities = result.prediction.probabilities.cpu()

@@ -101,6 +101,36 @@ def test_classify_reads_class_names_as_the_app_does():
     assert refused.value.code == "name_too_long"
 
 
+def test_names_that_are_one_class_are_named_when_a_task_is_left_with_one(tmp_path):
+    """Support images under "Eye" and "eye" are one class: where that leaves a single class,
+    the refusal names the spellings, not only the count."""
+    image = DEMO / "glyphs-5way" / "support" / "eye" / "1.png"
+    with pytest.raises(TaskError, match="at least 2 classes, and “Eye” and “eye” name one class") as refused:
+        classify(ZOO, "protonet", [image, image], ["eye", "Eye"], [image])
+    assert refused.value.code == "one_class_named_twice"
+    with pytest.raises(TaskError, match="at least 2 classes; it has 1") as refused:  # one name: the count
+        classify(ZOO, "protonet", [image, image], ["eye", "eye"], [image])
+    assert refused.value.code == "too_few"
+
+
+def test_a_zoo_is_refused_the_other_domains_images_and_a_missing_folder(tmp_path):
+    """Characters given to the photo checkpoints (or photos to the character ones) are refused
+    with the way out, not a network's shape error; a zoo over a missing folder says so at once
+    (rather than that no checkpoint serves each task), and an unknown domain names the two."""
+    classes, support, labels, queries, _ = demo_task()
+    assert ZOO.domain == "characters" and ModelZoo.for_domain("photos").domain == "photos"
+    with pytest.raises(TaskError, match=r"prepared as photos.*read characters.*for_domain\('photos'\)") as refused:
+        classify(ZOO, "protonet", support, [classes[k] for k in labels], queries, cache=CACHE, domain="photos")
+    assert refused.value.code == "domain_mismatch"
+    task = prepare_task(classes, support, labels, queries, cache=CACHE)
+    with pytest.raises(TaskError, match="prepared as characters, and these checkpoints read photos"):
+        run_to_end(ModelZoo.for_domain("photos"), "protonet", task)
+    with pytest.raises(FileNotFoundError, match="No checkpoint folder at .*absent"):
+        ModelZoo(tmp_path / "absent")
+    with pytest.raises(ValueError, match="Unknown domain 'sketch': characters or photos"):
+        ModelZoo.for_domain("sketch")
+
+
 def test_too_many_images_are_refused_before_any_is_read(tmp_path):
     """A class of more than MAX_SHOTS support images, or more than MAX_QUERIES queries, is refused
     by its count alone: the files here do not exist, and the refusal is the count's, not theirs
