@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,6 +308,8 @@ def load_mini_imagenet_part(root: Path | None, part: str) -> tuple[list[str], np
             f"mini-ImageNet not found: {folder}. Point --data-root or FEWSHOT_DATA at a folder "
             "holding mini-imagenet/{train,val,test}/<wnid>/*.jpg."
         )
+    print(f"mini-ImageNet/{part}: the images of its {len(listed)} classes are decoded and resized to "
+          f"{MINI_IMAGENET_SIZE}x{MINI_IMAGENET_SIZE} once, into {cache}", file=sys.stderr)
     per_class = []
     for wnid in listed:
         files = sorted(os.listdir(folder / wnid))

@@ -272,10 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(line))
     else:
+        # (fewer queries than asked where a class has too few images: every one left after the shots)
+        fewer = f" (of {args.queries} asked: {dataset.examples_per_class} images per class)" \
+            if result["queries"] < args.queries else ""
         print(
             f"{method.title} on {dataset_name}/{line['split']}{read_as}, {args.ways}-way {args.shots}-shot, "
-            f"{args.episodes} episodes: {100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}% "
-            f"({seconds:.1f} s, {Path(args.checkpoint).name})"
+            f"{result['queries']} queries per class{fewer}, {args.episodes} episodes: "
+            f"{100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}% ({seconds:.1f} s, {Path(args.checkpoint).name})"
         )
     if args.record:
         record(args.checkpoint, line, argv)

@@ -215,7 +215,7 @@ def test_mini_imagenet_counts_in_shared():
         assert all(len(list(f.iterdir())) == 600 for f in folders[:3])
 
 
-def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_path, monkeypatch):
+def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_path, monkeypatch, capsys):
     """The cache carries its classes' wnids: a machine that received only the cache (a lent GPU)
     loads it without image folders, and folders that list other classes rebuild it."""
     monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path / "cache"))
@@ -231,7 +231,10 @@ def test_mini_imagenet_cache_keeps_its_wnids_and_serves_without_the_folders(tmp_
     wnids, images = load_mini_imagenet_part(tmp_path / "a", "val")
     index = tmp_path / "cache" / "mini-imagenet-val-84.json"
     assert wnids == ["n03", "n05"] and json.loads(index.read_text())["wnids"] == wnids
+    # decoding a part takes a while: it is said, once (not when the cache serves)
+    assert "mini-ImageNet/val: the images of its 2 classes are decoded" in capsys.readouterr().err
     again, cached = load_mini_imagenet_part(tmp_path / "nowhere", "val")  # no folders at all
+    assert capsys.readouterr().err == ""
     assert again == wnids and np.array_equal(np.asarray(cached), np.asarray(images))
     assert load_dataset("mini-imagenet", "ravi", "val", root=tmp_path / "nowhere").base_names == wnids
     assert split_class_names("mini-imagenet", "ravi", "val", root=tmp_path / "nowhere") == wnids

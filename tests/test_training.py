@@ -281,6 +281,19 @@ def test_evaluate_json_line(capsys):
 
 
 @needs_omniglot
+def test_evaluate_text_line_says_how_many_queries(capsys):
+    """The text line names the queries per class, and says where fewer were used than asked
+    (a class holds only so many images: Omniglot's 20, less the shots)."""
+    argv = ["--method", "protonet", "--dataset", "omniglot", "--ways", "5", "--shots", "5", "--episodes", "2",
+            "--device", "cpu"]
+    evaluate.main(argv)
+    assert "5-way 5-shot, 15 queries per class, 2 episodes: " in capsys.readouterr().out
+    line = evaluate.main(argv + ["--queries", "19"])
+    assert line["queries"] == 15
+    assert "15 queries per class (of 19 asked: 20 images per class), 2 episodes" in capsys.readouterr().out
+
+
+@needs_omniglot
 def test_transductive_evaluation_is_recorded_apart_from_the_main_one(tmp_path, capsys):
     """``--transductive`` (MAML only) is stored as its own card entry, which the results
     table's main cells (``evaluation_on_test``) never take for the app's protocol."""
