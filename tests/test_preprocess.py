@@ -163,6 +163,26 @@ def test_photo_preprocessing():
         prepare_photo(encode(Image.new("RGB", (50, 50), (10, 20, 30))))
 
 
+def test_photo_of_any_shape_costs_no_more_than_its_centre_square(monkeypatch):
+    """A photo is its centre square, resized: a 1-pixel-high strip 100,000 pixels wide (a 519-byte
+    PNG) was once resized whole, its shorter side to 84, into 8.4 million by 84 pixels (3 GB of
+    a server's memory for one upload). No image larger than the output is made now, and the
+    square taken is the centre one."""
+    made = []
+    resize = Image.Image.resize
+    monkeypatch.setattr(Image.Image, "resize", lambda self, size, *a, **k: made.append(size) or resize(self, size, *a, **k))
+    strip = np.zeros((1, 100_000, 3), dtype=np.uint8)
+    strip[0, ::2] = 255
+    assert prepare_photo(encode(Image.fromarray(strip))).shape == (3, 84, 84)
+    assert made and max(w * h for w, h in made) <= 84 * 84, made
+    thirds = np.zeros((100, 300, 3), dtype=np.uint8)  # red, green, blue thirds: the centre is green
+    for third, channel in enumerate(range(3)):
+        thirds[:, 100 * third:100 * (third + 1), channel] = 255
+    x = prepare_photo(encode(Image.fromarray(thirds)))
+    assert x[1].min() > 0.95 and x[0].max() < 0.05 and x[2].max() < 0.05
+    assert torch.equal(prepare_photo(encode(Image.fromarray(thirds.transpose(1, 0, 2)))), x.transpose(1, 2))
+
+
 def brushed(strokes, pen: int = 10) -> Image.Image:
     """Strokes (0..1 coordinates) drawn as the app's sketchpad does: a round 10 px brush, black
     on a transparent 280 px canvas."""
