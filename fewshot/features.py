@@ -43,13 +43,18 @@ def encoder(name: str = "efficientnet-lite0", device: torch.device | str = "cpu"
 
 
 @torch.no_grad()
-def encode(pixels: Tensor, name: str = "efficientnet-lite0") -> Tensor:
-    """RGB ``[B, 3, 84, 84]`` in [0, 1] -> features ``[B, 1280]`` (float32)."""
+def encode(pixels: Tensor, name: str = "efficientnet-lite0", batch: int = 32) -> Tensor:
+    """RGB ``[B, 3, 84, 84]`` in [0, 1] -> features ``[B, 1280]`` (float32), ``batch`` images at a
+    time: the encoder's activations take about 16 MB per image on a CPU, so the 300 photos of
+    the largest task the app accepts, encoded at once, took 5 GB."""
     from .efficientnet import INPUT_SIZE, normalise
 
     model = encoder(name, pixels.device)
-    x = F.interpolate(pixels.float(), size=(INPUT_SIZE, INPUT_SIZE), mode="bicubic", align_corners=False)
-    return model.features(normalise(x.clamp(0, 1)))
+    chunks = []
+    for part in pixels.split(batch):
+        x = F.interpolate(part.float(), size=(INPUT_SIZE, INPUT_SIZE), mode="bicubic", align_corners=False)
+        chunks.append(model.features(normalise(x.clamp(0, 1))))
+    return torch.cat(chunks) if chunks else pixels.new_zeros(0, FEATURE_DIM)
 
 
 def mini_imagenet_features(
@@ -97,7 +102,7 @@ def mini_imagenet_features(
     for start in iterator:
         stop = min(start + batch, target)
         pixels = torch.from_numpy(np.ascontiguousarray(order[start:stop])).to(device).float() / 255.0
-        flat[start:stop] = encode(pixels, name).cpu().numpy().astype(np.float16)
+        flat[start:stop] = encode(pixels, name, batch=batch).cpu().numpy().astype(np.float16)
         out.flush()
         write_text_atomically(marker, json.dumps({"rows": stop}))  # a kill mid-write must not lose the progress
     done = max(done, target)

@@ -233,6 +233,8 @@ class FeatureCache:
         keys = [(hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest(), encoder_name) for p in pixels]
         with self._lock:
             missing = [i for i, k in enumerate(keys) if k not in self._items]
+            for key in set(keys) & self._items.keys():  # used again: the last to be dropped
+                self._items.move_to_end(key)
         if missing:
             computed = encode(pixels[missing], encoder_name)
             with self._lock:

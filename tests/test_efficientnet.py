@@ -54,3 +54,21 @@ def test_imagenet_predictions_on_real_photos(model):
         top5 += int((best == target).any(1).sum())
         total += len(files)
     assert top1 / total >= 0.4 and top5 / total >= 0.7, (top1 / total, top5 / total)
+
+
+def test_encode_goes_in_batches_with_the_same_features(model, monkeypatch):
+    """``fewshot.features.encode`` runs the encoder ``batch`` images at a time (its activations
+    take about 16 MB per image on a CPU: the app's largest photo task, 300 images at once, took
+    5 GB), and the features are those of one pass over all of them."""
+    from fewshot import features
+
+    monkeypatch.setitem(features._ENCODER, "efficientnet-lite0@cpu", model)
+    sizes = []
+    real = model.features
+    monkeypatch.setattr(model, "features", lambda x: sizes.append(len(x)) or real(x))
+    pixels = torch.rand(5, 3, 84, 84, generator=torch.Generator().manual_seed(0))
+    together = features.encode(pixels, batch=5)
+    in_twos = features.encode(pixels, batch=2)
+    assert sizes == [5, 2, 2, 1] and in_twos.shape == (5, 1280)
+    torch.testing.assert_close(in_twos, together, rtol=1e-4, atol=1e-5)
+    assert features.encode(pixels[:0]).shape == (0, 1280)

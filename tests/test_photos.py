@@ -53,7 +53,8 @@ def test_feature_cache_is_resumable_and_usable_in_part(tiny_mini_imagenet, tmp_p
     assert json.loads(marker.read_text())["rows"] == 10  # 2 rounds over 5 classes, nothing more
     calls = []
     real_encode = feature_module.encode
-    monkeypatch.setattr(feature_module, "encode", lambda pixels, name: calls.append(len(pixels)) or real_encode(pixels, name))
+    monkeypatch.setattr(feature_module, "encode", lambda pixels, name, **options: calls.append(len(pixels))
+                        or real_encode(pixels, name, **options))
     _, full = feature_module.mini_imagenet_features("val", root, batch=4, progress=False)
     assert sum(calls) == 20  # only the 4 missing rounds were encoded
     assert full.shape == (5, 6, 1280) and not marker.exists()

@@ -371,3 +371,23 @@ def test_a_negative_number_of_steps_is_refused_by_the_service_too():
     for method in ("maml", "siamese"):
         with pytest.raises(ValueError, match="0 or more, not -1"):
             run_to_end(ZOO, method, task, device="cpu", steps=-1)
+
+
+def test_feature_cache_drops_the_least_recently_used(monkeypatch):
+    """Photo features are kept per image content, at most ``size`` of them: the one dropped is
+    the one least recently used (a hit counts as a use), and only images not kept are encoded."""
+    from fewshot import features
+    from fewshot.service import FeatureCache
+
+    encoded = []
+    monkeypatch.setattr(features, "encode", lambda pixels, name: encoded.append(len(pixels)) or pixels.flatten(1)[:, :4])
+    a, b, c = (torch.full((1, 3, 2, 2), float(v)) for v in (1, 2, 3))
+    cache = FeatureCache(size=2)
+    assert cache.get(torch.cat([a, b]), "lite").tolist() == [[1.0] * 4, [2.0] * 4] and encoded == [2]
+    cache.get(a, "lite")  # a hit: a is now the most recently used
+    cache.get(c, "lite")  # full: b goes, a stays
+    assert encoded == [2, 1]
+    cache.get(a, "lite")
+    assert encoded == [2, 1]
+    cache.get(b, "lite")
+    assert encoded == [2, 1, 1]
