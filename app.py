@@ -395,6 +395,8 @@ MESSAGES = {
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
+        "task_lost": "This page's task is no longer on the server: it restarted since the page was opened, or the "
+                     "page was closed for over an hour. Reload the page and build the task again.",
         "sampled_photos": "Sampled {ways} held-out mini-ImageNet test classes (seed {seed}) with {q} labelled queries.",
         "no_mini": "mini-ImageNet or the photo models are not available on this server.",
         "domain_set": "Domain: {domain}. Every image of the task is now read as {what}; nothing was removed.",
@@ -457,6 +459,7 @@ MESSAGES = {
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
+        "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面关闭超过了一小时。请刷新页面，重新建立任务。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_mini": "服务器上没有 mini-ImageNet 数据或照片模型。",
         "domain_set": "领域：{domain}。任务中的每张图像现在都按{what}处理；没有删除任何内容。",
@@ -718,6 +721,21 @@ def empty_task(domain: str = "characters") -> dict:
     return {"classes": [], "queries": [], "source": "user", "domain": domain}
 
 
+def held_task(task: dict | None, shown: str, lang: str) -> dict:
+    """The session's task, as the server holds it: None (the state's start) until a handler first
+    makes one, an empty task then. ``shown`` is set in the browser once the page shows a task
+    the server made (see ``build``): where it is set and the server holds none, the session's
+    state is gone, and what the page shows is no longer there to adapt or classify. The server
+    restarted since the page was opened (a Space sleeps, is rebuilt), or the page was closed for
+    over an hour (Gradio keeps a closed page's state that long). Refused, with what to do: the
+    task was once read as empty (Classify asked for query images beside 15 shown)."""
+    if task is not None:
+        return task
+    if shown:
+        raise Refusal(say(lang, "task_lost"))
+    return empty_task()
+
+
 def zoo_of(task: dict) -> ModelZoo:
     return ZOOS[task.get("domain", "characters")]
 
@@ -838,17 +856,25 @@ def plain(text: str) -> str:
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)
 
 
+def chosen_class(task: dict, choice: Any) -> int | None:
+    """The class the Class menu's value names (its index, as text), or None: "+ New class", or a
+    value that names no class of this task (the menu takes any value: see ``build``)."""
+    text = str(choice)
+    return int(text) if text.isdigit() and int(text) < len(task["classes"]) else None
+
+
 def class_named(task: dict, name: str) -> int | None:
     """The index of the class called ``name``, ignoring case ("Circle" is "circle"), or None."""
     return next((i for i, c in enumerate(task["classes"]) if class_key(c["name"]) == class_key(name)), None)
 
 
 @friendly(6, status=5)
-def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
+def add_images(task, choice, name, files, sketch, camera, request: gr.Request, shown: str = ""):
     """Add images to the class the name box names: an existing one (any case), or a new one.
     The Class menu only fills the name box: typing a new name while a class is selected once
     added the images to the selected class and dropped the name."""
     lang = language(request)
+    task = held_task(task, shown, lang)
     drawing = drawing_digest(sketch)
     if drawing is not None and drawing == task.get("last_drawing") and not files and not camera:
         # the drawing just added, sent again by a second press before the pad was cleared (a double
@@ -861,10 +887,10 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
     name = checked_class_name(name or "")
     if name:
         index = class_named(task, name)
-    elif choice in (None, NEW_CLASS):
+    elif chosen_class(task, choice) is None:
         raise Refusal(say(lang, "need_name"))
     else:
-        index = int(choice)
+        index = chosen_class(task, choice)
     if index is None and len(task["classes"]) >= MAX_WAYS:
         raise Refusal(say(lang, "too_many", n=MAX_WAYS))
     held = task["classes"][index] if index is not None else {"name": name, "images": []}
@@ -888,14 +914,15 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request):
 
 
 @friendly(3, status=2)
-def rename_class(task, choice, name, request: gr.Request):
+def rename_class(task, choice, name, request: gr.Request, shown: str = ""):
     lang = language(request)
-    if choice in (None, NEW_CLASS):
+    task = held_task(task, shown, lang)
+    index = chosen_class(task, choice)
+    if index is None:
         raise Refusal(say(lang, "no_class"))
     name = checked_class_name(name or "")
     if not name:
         raise Refusal(say(lang, "need_name"))
-    index = int(choice)
     if class_named(task, name) not in (None, index):  # another class has this name, in any case
         raise Refusal(say(lang, "duplicate", name=name))
     old = task["classes"][index]["name"]
@@ -907,11 +934,12 @@ def rename_class(task, choice, name, request: gr.Request):
 
 
 @friendly(4, status=3)
-def remove_class(task, choice, request: gr.Request):
+def remove_class(task, choice, request: gr.Request, shown: str = ""):
     lang = language(request)
-    if choice in (None, NEW_CLASS):
+    task = held_task(task, shown, lang)
+    index = chosen_class(task, choice)
+    if index is None:
         raise Refusal(say(lang, "no_class"))
-    index = int(choice)
     removed = task["classes"][index]["name"]
     classes = [c for i, c in enumerate(task["classes"]) if i != index]
     queries = [dict(q, label=None if q["label"] == index else (q["label"] - (q["label"] > index)))
@@ -1042,10 +1070,11 @@ def clear_task(domain, request: gr.Request):
 
 
 @friendly(3, status=2)
-def set_domain(task, domain, method, request: gr.Request):
+def set_domain(task, domain, method, request: gr.Request, shown: str = ""):
     """Switch characters <-> photos: the same images, read the other way, other checkpoints.
     The chosen method stays chosen where the new domain has it."""
     lang = language(request)
+    task = held_task(task, shown, lang)
     if domain not in DOMAINS:
         raise Refusal(say(lang, "domain_off"))
     methods = ZOOS[domain].available()
@@ -1169,11 +1198,13 @@ def curve_records(steps: list[dict]) -> list[dict]:
 
 @RETURN_MEMORY
 @friendly(9, status=3)
-def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps, request: gr.Request):
+def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps, request: gr.Request,
+                   shown: str = ""):
     """Generator: streams the learning curve step by step (MAML's inner loop, Meta-LSTM's updates,
     a Siamese network's fine-tuning), then every plot of the trace. MAML and Meta-LSTM run on
     the same task are drawn beside each other (``curves``, session state)."""
     lang = language(request)
+    task = held_task(task, shown, lang)
     prepared_task = prepared(task, lang)
     key, curves_key = task_key(task), task_key(task, names=False)  # a rename changes no curve
     others = other_curves(curves, curves_key, method, lang)
@@ -1237,9 +1268,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                                                     prepared_task.query_names, prepared_task.support_names, lang),
                            visible=True)
     elif method in PROTOTYPE_RULE and result.prediction is not None:
-        matrix = gr.update(value=viz.heatmap(result.prediction.explanation["prototype_distances"],
-                                             prepared_task.query_names, names, say(lang, "prototypes"), "Viridis_r",
-                                             zmin=0), visible=True)
+        matrix = gr.update(value=viz.prototype_distances_plot(result.prediction.explanation["prototype_distances"],
+                                                              prepared_task.query_names, names, lang), visible=True)
     elif method == "meta-lstm":
         matrix = gr.update(value=viz.gates_plot(steps_seen, lang), visible=True)
     if matrix.get("visible"):  # the box's label says what this method's matrix is
@@ -1291,8 +1321,9 @@ def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, f
 @RETURN_MEMORY
 @friendly(6, status=3)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
-                     request: gr.Request):
+                     request: gr.Request, shown: str = ""):
     lang = language(request)
+    task = held_task(task, shown, lang)
     items = gather_inputs(files, sketch, camera)
     if items:
         checked_queries(len(items))  # before any image is read
@@ -1371,10 +1402,11 @@ def select_query(state, event: gr.SelectData):
 
 @RETURN_MEMORY
 @friendly(3, status=1)
-def compare_methods(task, device, request: gr.Request):
+def compare_methods(task, device, request: gr.Request, shown: str = ""):
     """Generator: every method on the task's labelled queries, a row each, the table shown as
     it fills (a classroom's Compare takes seconds), then the note on what the columns mean."""
     lang = language(request)
+    task = held_task(task, shown, lang)
     if not task["queries"] or any(q["label"] is None for q in task["queries"]):
         raise Refusal(say(lang, "compare_needs"))
     prepared_task = prepared(task, lang)
@@ -1666,7 +1698,10 @@ def build() -> gr.Blocks:
     # uploads Gradio keeps for the sessions: those over a day old go, checked hourly (a hosted app
     # runs for weeks; a classroom leaves thousands of files)
     with gr.Blocks(title=page_title("en"), delete_cache=(3600, 86400)) as demo:
-        task = gr.State(empty_task())
+        task = gr.State(None)  # a handler's first task replaces it (held_task)
+        # set in the browser once the page shows a task the server made: a page whose session the
+        # server no longer holds is told so (held_task), rather than its task read as empty
+        task_shown = gr.Textbox("", visible=False)
         replay_state = gr.State(None)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
         classify_state = gr.State(None)
@@ -1695,8 +1730,12 @@ def build() -> gr.Blocks:
                     with gr.Column(scale=2):
                         gr.Markdown(i("app_edit"))
                         with gr.Row():
+                            # any value is let through to the handlers, which refuse one that names no class
+                            # (chosen_class): Gradio refused a class chosen before the server restarted, whose
+                            # menu it no longer knew, with its own "Value: 0 is not in the list of choices"
                             class_choice = gr.Dropdown([(i("app_new_class"), NEW_CLASS)], value=NEW_CLASS,
-                                                       label=i("app_class"), elem_id="class-choice")
+                                                       label=i("app_class"), elem_id="class-choice",
+                                                       allow_custom_value=True)
                             class_name = gr.Textbox(label=i("app_class_name"), elem_id="class-name")
                         with gr.Tabs():
                             with gr.Tab(i("app_upload")):
@@ -1721,6 +1760,7 @@ def build() -> gr.Blocks:
                 @gr.render(inputs=[task, model_view])
                 def show_task(current, as_model_sees, request: gr.Request):
                     lang = language(request)
+                    current = current or empty_task()
                     for index, cls in enumerate(current["classes"]):
                         with gr.Row(equal_height=True):
                             gr.Markdown(f"**{plain(cls['name'])}** · {len(cls['images'])}", elem_classes=["class-title"],
@@ -1738,8 +1778,9 @@ def build() -> gr.Blocks:
                                 return event.index
 
                             @friendly(2, status=1)
-                            def drop(current_task, which, index=index, request: gr.Request = None):
+                            def drop(current_task, which, shown: str = "", index=index, request: gr.Request = None):
                                 lang = language(request)
+                                current_task = held_task(current_task, shown, lang)
                                 if which is None:
                                     raise Refusal(say(lang, "no_selection"))
                                 classes = [dict(c, images=list(c["images"])) for c in current_task["classes"]]
@@ -1750,7 +1791,8 @@ def build() -> gr.Blocks:
                                     ("" if left else say(lang, "class_empty"))
 
                             gallery.select(pick, None, selected, api_visibility="private")
-                            remove_image.click(drop, [task, selected], [task, status], api_visibility="private")
+                            remove_image.click(drop, [task, selected, task_shown], [task, status],
+                                               api_visibility="private")
                     if current["queries"]:
                         with gr.Row():
                             gr.Markdown(say(lang, "queries_title", n=len(current["queries"])),
@@ -1820,12 +1862,14 @@ def build() -> gr.Blocks:
         # the task flow stays callable by clients (tests use it) but only /classify is documented
         flow = {"api_visibility": "undocumented"}
         ui_only = {"api_visibility": "private"}
-        add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera],
+        task.change(None, None, task_shown, js="() => 'shown'", **ui_only)  # (in the browser: no request)
+        add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera, task_shown],
                          [task, class_choice, class_name, files, camera, status], **flow).then(
             None, status, None, js=CLEAR_SKETCH, **ui_only)
-        rename_button.click(rename_class, [task, class_choice, class_name], [task, class_choice, status], **flow).then(
+        rename_button.click(rename_class, [task, class_choice, class_name, task_shown], [task, class_choice, status],
+                            **flow).then(
             None, [class_choice, class_name, status], class_name, js=NAME_AFTER_RENAME, **ui_only)
-        remove_button.click(remove_class, [task, class_choice], task_outputs, **flow)
+        remove_button.click(remove_class, [task, class_choice, task_shown], task_outputs, **flow)
         # a person's choice in the Class menu fills the name box in the browser, at once: a request to
         # the server (on .change, which also fired when Add selected the class it made) answered after
         # a name typed meanwhile and overwrote it, so the next images joined the previous class
@@ -1836,7 +1880,7 @@ def build() -> gr.Blocks:
         clear_button.click(clear_task, [domain], task_outputs + [files, camera], **flow).then(
             None, status, None, js=CLEAR_SKETCH, **ui_only)
         # a task's domain follows the radio (and examples / sampled tasks set the radio)
-        domain.change(set_domain, [task, domain, method], [task, method, status], **flow)
+        domain.change(set_domain, [task, domain, method, task_shown], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)
         method.change(lambda m: gr.update(visible=m == "maml"), method, maml_controls, **ui_only)
         for changed in (method, domain):
@@ -1849,21 +1893,22 @@ def build() -> gr.Blocks:
                     [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
                      label, query_gallery, explanation, classify_status, classify_state, classified_for,
                      compare_table, compare_status, compared_for], **ui_only)
-        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps],
+        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps,
+                                            task_shown],
                            [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state,
                             adapted_for],
                            **flow)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         classify_button.click(classify_queries,
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
-                               finetune_steps],
+                               finetune_steps, task_shown],
                               [label, query_gallery, explanation, classify_status, classify_state, classified_for],
                               **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only)
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
-        compare_button.click(compare_methods, [task, device], [compare_table, compare_status, compared_for], **flow)
+        compare_button.click(compare_methods, [task, device, task_shown], [compare_table, compare_status, compared_for], **flow)
         gr.api(classify_api, api_name="classify", concurrency_limit=4)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
@@ -1896,9 +1941,12 @@ CLEAR_QUERY_SKETCH = CLEAR_PAD.replace("PAD", "query-sketch")
 
 CSS = """
 .class-title {max-width: 12em; overflow-wrap: anywhere}
-/* keyboard focus shows: the theme changes a focused slider by a pixel, a radio button subtly */
+/* keyboard focus shows: the theme changes a focused slider by a pixel, a radio button subtly, a
+   text box's border to indigo 300 (2:1 on white, where WCAG asks 3:1) */
 input[type=range]:focus-visible, input[type=radio]:focus-visible, input[type=checkbox]:focus-visible,
 button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !important; outline-offset: 2px}
+textarea:focus-visible, input[type=text]:focus-visible, input[type=number]:focus-visible,
+input:not([type]):focus-visible {outline: 3px solid #4f46e5 !important; outline-offset: 0}
 .class-gallery, .query-gallery {min-height: 0}
 /* a class's thumbnails (and the queries', on this tab and on Classify) wrap at the box's width
    (Gradio lays out a fixed number of columns and hides the ones past the edge) and take the rows
@@ -1923,6 +1971,11 @@ button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !impo
     grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
   .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   .remove-image {min-height: 44px}  /* a touch target (26 px as Gradio's small button) */
+  /* Plotly's toolbar (zoom, pan, download) sat over each plot's label; a drag on a plot still
+     zooms into it, and a double tap resets it */
+  .modebar-container {display: none}
+}
+@media (max-width: 1000px) {  /* a phone or a tablet (820 px: "accur/acy", "Prototypic/al") */
   /* Compare's table scrolls sideways instead of squeezing its columns (set in % of the
      screen's width) to one letter per line */
   #compare-table {overflow-x: auto}

@@ -39,6 +39,7 @@ TEXT = {
         "support_acc": "support accuracy", "query_acc": "query accuracy", "query_loss": "query loss",
         "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
         "attention": "Attention a(x̂, x_i): each query's weights over the support images",
+        "prototype_distances": "Squared distances ‖f(x̂) − c_k‖²: from each query to each prototype (nearest wins)",
         "probabilities": "Query probabilities after step {step}", "predicted": "predicted", "truth": "true",
         "lr": "learned learning rate",
         "meta-lstm_title": "Meta-LSTM updates: θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
@@ -64,6 +65,7 @@ TEXT = {
         "support_acc": "支持集准确率", "query_acc": "查询准确率", "query_loss": "查询损失",
         "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
         "attention": "注意力 a(x̂, x_i)：每个查询对支持集图像的权重",
+        "prototype_distances": "平方距离 ‖f(x̂) − c_k‖²：每个查询到每个原型（最近者胜）",
         "probabilities": "第 {step} 步之后的查询概率", "predicted": "预测", "truth": "真实",
         "lr": "学到的学习率",
         "meta-lstm_title": "Meta-LSTM 更新：θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
@@ -243,11 +245,12 @@ def embedding_plot(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
             marker=dict(size=10, color=colour(c), line=dict(width=1.5, color="white")),
             text=[f"{support_names[i]} ({text(lang, 'support')})" for i in rows],
-            hovertemplate="%{text}<extra></extra>", legendgroup=name,
+            hovertemplate="%{text}<extra></extra>", legendgroup=name, showlegend=False,
         ))
-    # the legend: each class's colour (its support images' dots), then plain shapes for what a
-    # marker is (support image, centre, query coloured by its predicted class); short entries, so
-    # that the legend does not squeeze the plot into a strip on a phone
+    # the legend: plain shapes for what a marker is (support image, centre, query coloured by its
+    # predicted class), one short row. Each class is named by the tag beside its star: an entry per
+    # class as well wrapped onto rows that took most of the figure on a phone (10 classes: a plot
+    # area of 255x122 pixels)
     swatches = [("circle", 10, 1.5, "support"), ("star", 22, 1.5, centre_label)]
     swatches += [("diamond", 13, 2, "query")] if len(parts) == 3 else []
     for symbol, size, width, key in swatches:
@@ -327,6 +330,15 @@ def attention_plot(attention: Tensor, query_names: Sequence[str], support_names:
     """Matching Networks' attention a(x̂, x_i); each row sums to 1."""
     return heatmap(attention, query_names, support_names, _two_lines(text(lang, "attention")), "Blues", zmin=0,
                    zmax=1)
+
+
+def prototype_distances_plot(distances: Tensor, query_names: Sequence[str], class_names: Sequence[str],
+                             lang: str = "en") -> go.Figure:
+    """Prototypical Networks' squared distances from each query to each class's prototype (Snell
+    et al. 2017, eq. 2: the nearest has the highest probability). Its title is stacked: on one
+    line it ran past a phone's screen and lost "(nearest wins)"."""
+    return heatmap(distances, query_names, class_names, _two_lines(text(lang, "prototype_distances")), "Viridis_r",
+                   zmin=0)
 
 
 def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] = (), lang: str = "en",

@@ -15,6 +15,9 @@ from gradio_client.exceptions import AppError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "glyphs-5way"
+# the task flow's last input: the page's mark that it shows a task (app.held_task), empty for a
+# client that has no page
+NO_PAGE = ""
 
 
 def support_set(shots: int = 2):
@@ -193,31 +196,31 @@ def test_task_building_flow(app_server):
     classes, files, names, queries = support_set(2)
     for cls in classes[:3]:
         mine = [handle_file(f) for f, n in zip(files, names) if n == cls]
-        out = client.predict("__new__", cls, mine, None, None, api_name="/add_images")
+        out = client.predict("__new__", cls, mine, None, None, NO_PAGE, api_name="/add_images")
         assert out[-1] == f"Added the new class “{cls}” with 2 image(s)."
     refused = [
         (("__new__", "", [handle_file(files[0])], None, None), "name"),
         (("0", "", None, None, None), "Choose images"),
     ]
     for arguments, message in refused:
-        status = client.predict(*arguments, api_name="/add_images")[-1]
+        status = client.predict(*arguments, NO_PAGE, api_name="/add_images")[-1]
         assert status.startswith("⚠") and message in status, status
-    out = client.predict("0", classes[0], [handle_file(files[2])], None, None, api_name="/add_images")
+    out = client.predict("0", classes[0], [handle_file(files[2])], None, None, NO_PAGE, api_name="/add_images")
     assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
-        "maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+        "maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert status.startswith("**MAML** adapted on **CPU**"), status
     assert "no labelled queries" in status and "classifying 0 queries" not in status, status
     label, gallery, explanation, classify_status = client.predict(
         "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
-        api_name="/classify_queries")
+        NO_PAGE, api_name="/classify_queries")
     assert label["label"] == classes[0] and len(gallery) == 3
     assert classify_status.startswith("Classified 3 image(s)")
     # compare needs labelled queries: refused for a hand-built task, works after loading an example
-    _, compare_status = client.predict("cpu", api_name="/compare_methods")
+    _, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
     assert "known labels" in compare_status
     client.predict("glyphs-5way", api_name="/load_example")
-    table, compare_status = client.predict("cpu", api_name="/compare_methods")
+    table, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
     rows = table["data"] if "data" in table else table["value"]["data"]
     core = [row for row in rows if row[0] in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks")]
     assert len(core) == 4 and all(row[1] >= 60 for row in core), rows
@@ -261,39 +264,39 @@ def test_the_name_box_decides_which_class_gets_the_images(app_server):
     first, second = classes[0], classes[1]
     images = {cls: [handle_file(f) for f, n in zip(files, names) if n == cls] for cls in (first, second)}
     def add(choice, name, image):
-        menu, name, *_, status = client.predict(choice, name, [image], None, None, api_name="/add_images")
+        menu, name, *_, status = client.predict(choice, name, [image], None, None, NO_PAGE, api_name="/add_images")
         return menu["value"], name, status
 
     assert add("__new__", first, images[first][0]) == ("0", first, f"Added the new class “{first}” with 1 image(s).")
     assert add("0", second, images[second][0]) == ("1", second, f"Added the new class “{second}” with 1 image(s).")
     assert add("1", first.upper(), images[first][1]) == ("0", first, f"Added 1 image(s) to “{first}”.")
     assert add("1", "", images[second][1]) == ("1", second, f"Added 1 image(s) to “{second}”.")
-    *_, status = client.predict("1", first.title(), api_name="/rename_class")
+    *_, status = client.predict("1", first.title(), NO_PAGE, api_name="/rename_class")
     assert status.startswith("⚠") and "already exists" in status, status
 
 
 def test_sessions_do_not_share_tasks(app_server):
     a, b = Client(app_server.url, verbose=False), Client(app_server.url, verbose=False)
     a.predict("glyphs-3way", api_name="/load_example")
-    status_b = b.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
+    status_b = b.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
     assert "Build a task first" in status_b
-    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
+    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
 
 
 def test_messages_follow_the_browser_language(app_server, tmp_path):
     chinese = Client(app_server.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
-    status = chinese.predict("__new__", "", None, None, None, api_name="/add_images")[-1]
+    status = chinese.predict("__new__", "", None, None, None, NO_PAGE, api_name="/add_images")[-1]
     assert status.startswith("⚠") and "请先" in status
     chinese.predict("glyphs-3way", api_name="/load_example")
     bad = tmp_path / "scan.png"
     bad.write_bytes(b"not an image at all")
-    status = chinese.predict("0", "", [handle_file(str(bad))], None, None, api_name="/add_images")[-1]
+    status = chinese.predict("0", "", [handle_file(str(bad))], None, None, NO_PAGE, api_name="/add_images")[-1]
     assert "scan.png" in status and "不是可以读取的图像文件" in status
     # the methods' names too: in statuses and in Compare's rows
-    status = chinese.predict("protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[3]
+    status = chinese.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
     assert "**原型网络**" in status, status
     assert "。 " not in status, status  # no space between Chinese sentences
-    table, _ = chinese.predict("cpu", api_name="/compare_methods")
+    table, _ = chinese.predict("cpu", NO_PAGE, api_name="/compare_methods")
     names = [row[0] for row in (table["data"] if "data" in table else table["value"]["data"])]
     assert {"孪生网络", "匹配网络", "MAML", "原型网络"} <= set(names), names
 
@@ -336,7 +339,7 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     client = Client(app_server.url, verbose=False)
     out = client.predict("scenes-3way", api_name="/load_example")
     assert out[-1] == "photos" and "3 classes" in out[-2]
-    table, compare_status = client.predict("cpu", api_name="/compare_methods")
+    table, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
     rows = table["data"] if "data" in table else table["value"]["data"]
     assert all(isinstance(row[1], (int, float)) and row[1] >= 60 for row in rows), rows
     assert all("miniimagenet" in row[-1] for row in rows), rows
@@ -350,10 +353,10 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     assert transfer[0] == "Transfer learning (Baseline++)" and transfer[-1].endswith("-baseline-pp"), transfer
     assert "Finn et al.'s code" not in compare_status  # no paper's MAML figure beside a photo model
     assert "too easy" in compare_status and "random mini-ImageNet task" in compare_status, compare_status
-    status = client.predict("characters", "protonet", api_name="/set_domain")[-1]
+    status = client.predict("characters", "protonet", NO_PAGE, api_name="/set_domain")[-1]
     assert "nothing was removed" in status
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
-        "protonet", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+        "protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
 
 
@@ -369,7 +372,7 @@ def test_a_network_that_kept_its_start_says_so(app_server):
         pytest.skip("the photo MAML checkpoint learned something")
     client = Client(app_server.url, verbose=False)
     client.predict("scenes-3way", api_name="/load_example")
-    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, api_name="/run_adaptation")
+    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")
     names = trace_names(curve)
     assert names and all(name.endswith("θ: untouched start") for name in names), names
     assert f"none of its {card['training']['steps']:,} updates" in status and "no second curve" in status, status
@@ -377,12 +380,12 @@ def test_a_network_that_kept_its_start_says_so(app_server):
     assert "features of the adapted network θ′" in title, title  # the plot names the space it projects
     # any method's network that kept its start says so (it has no curve to label)
     protonet = read_card(ModelZoo.for_domain("photos").checkpoint("protonet", 3, 5))
-    status = client.predict("protonet", "cpu", 3, 0.1, 0, api_name="/run_adaptation")[3]
+    status = client.predict("protonet", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")[3]
     assert ("Nothing in this network was meta-learned" in status) == kept_start(protonet), status
     assert "no second curve" not in status
     # a network that learned draws its meta-learned θ beside the random start, and no such note
     client.predict("glyphs-3way", api_name="/load_example")
-    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     names = trace_names(curve)
     assert any(name.endswith("meta-learned θ") for name in names) and any(
         name.endswith("random initialisation") for name in names), names
@@ -399,7 +402,7 @@ def test_compare_keeps_the_methods_that_serve_a_wide_photo_task(app_server):
         pytest.skip("mini-ImageNet is not available")
     client = Client(app_server.url, verbose=False)
     assert "6" in client.predict(6, 1, api_name="/sample_mini_imagenet")[-2]
-    table, compare_status = client.predict("cpu", api_name="/compare_methods")
+    table, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
     rows = {row[0]: row for row in (table["data"] if "data" in table else table["value"]["data"])}
     assert "No trained MAML checkpoint can serve a 6-way task" in rows["MAML"][1], rows
     assert isinstance(rows["Prototypical Networks"][1], (int, float)), rows
@@ -418,18 +421,18 @@ def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
         pytest.skip("no Meta-LSTM checkpoint shipped")
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
-    client.predict("maml", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
-    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    client.predict("maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
+    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert status.startswith("**Meta-LSTM** adapted"), status
     names = trace_names(curve)
     assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
     assert set(trace_names(gates)) == {"conv block 1", "conv block 2", "conv block 3", "conv block 4",
                                        "classifier"}  # gates per layer
-    client.predict("0", "FLAG", api_name="/rename_class")  # a new name, the same images: the same curves
-    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
+    client.predict("0", "FLAG", NO_PAGE, api_name="/rename_class")  # a new name, the same images: the same curves
+    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[0]
     assert "support loss · MAML" in trace_names(curve)
     client.predict("glyphs-3way", api_name="/load_example")
-    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, api_name="/run_adaptation")[0]
+    curve = client.predict("meta-lstm", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[0]
     assert not any(name.endswith("MAML") for name in trace_names(curve))
 
 
@@ -520,13 +523,13 @@ def test_compare_shows_its_rows_as_they_come(app_server):
     and ends with the note on the columns (a classroom's Compare takes seconds)."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-3way", api_name="/load_example")
-    job = client.submit("cpu", api_name="/compare_methods")
+    job = client.submit("cpu", NO_PAGE, api_name="/compare_methods")
     final = job.result(timeout=300)
     outputs = job.outputs()
     progress = [status for _, status in outputs[:-1]]
     assert len(outputs) >= 4 and progress[0].startswith("Compared 0 of "), progress
     # a second comparison starts by taking the first one's table away, rather than shrinking it
-    job = client.submit("cpu", api_name="/compare_methods")
+    job = client.submit("cpu", NO_PAGE, api_name="/compare_methods")
     job.result(timeout=300)
     first = job.outputs()[0][0]
     assert first.get("visible") is False, first
@@ -539,7 +542,8 @@ def test_maml_with_no_inner_steps_shows_its_start(app_server):
     slider (a slider needs two ends: the app once failed every output with a bare 'Error')."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-3way", api_name="/load_example")
-    curve, _, _, status, replay, replay_plot = client.predict("maml", "cpu", 0, 0.4, 0, api_name="/run_adaptation")
+    curve, _, _, status, replay, replay_plot = client.predict("maml", "cpu", 0, 0.4, 0, NO_PAGE,
+                                                              api_name="/run_adaptation")
     assert "MAML** adapted" in status and "Query accuracy" in status, status
     assert replay["visible"] is False and replay_plot["visible"] is True, (replay, replay_plot)
     steps = {x for trace in json.loads(curve["value"]["plot"])["data"] for x in trace["x"]}
@@ -608,6 +612,12 @@ def test_a_drawing_sent_twice_by_a_double_click_joins_once():
     assert len(task["classes"][0]["images"]) == 2
     task, *_ = app.add_images(task, "0", name, [str(glyphs[2])], drawings[1], None, None)
     assert len(task["classes"][0]["images"]) == 4
+    # the Class menu takes any value (see app.chosen_class): one that names no class of the task is
+    # refused as no class chosen, not an IndexError or a ValueError's trace
+    for choice in ("3", "abc", "__new__", None):
+        assert app.rename_class(task, choice, "new name", None)[-1].startswith("⚠ Choose a class first"), choice
+        assert app.remove_class(task, choice, None)[-1].startswith("⚠ Choose a class first"), choice
+        assert app.add_images(task, choice, "", [str(glyphs[3])], None, None, None)[-1] == "⚠ Give the class a name first."
     # (and on the Compare tab, a dash where no result was recorded or no figure published)
     assert app.benchmark_cells(None) == ("—", "—")
     assert app.benchmark_cells({"accuracy": 0.5, "ci95": 0.01, "published": None}) == ("50.0 ± 1.0", "—")
@@ -715,16 +725,17 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     _, files, names, _ = support_set(1)
     session = Client(app_server.url, verbose=False)
     image = handle_file(files[0])
-    session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, api_name="/add_images")
+    session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, NO_PAGE, api_name="/add_images")
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")  # refused by its count, not for what it is: none was read
-    *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, api_name="/add_images")
+    *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, NO_PAGE, api_name="/add_images")
     assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have {MAX_SHOTS + 1}.")
-    *_, status = session.predict("0", "", [image] * 2, None, None, api_name="/add_images")
+    *_, status = session.predict("0", "", [image] * 2, None, None, NO_PAGE, api_name="/add_images")
     assert status == "Added 2 image(s) to “eye”."
     too_many = [handle_file(str(notes))] * (MAX_QUERIES + 1)
     refusal = f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given."
-    *_, status = session.predict("protonet", "cpu", 3, 0.4, too_many, None, None, 0, api_name="/classify_queries")
+    *_, status = session.predict("protonet", "cpu", 3, 0.4, too_many, None, None, 0, NO_PAGE,
+                                 api_name="/classify_queries")
     assert status == "⚠ " + plain(refusal)
     with pytest.raises(AppError) as caught:
         client.predict("protonet", [handle_file(f) for f in files], names, too_many, api_name="/classify")
@@ -801,16 +812,16 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     step by step and the queries are classified by the fine-tuned network."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
-    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert curve["visible"] is False and "Fine-tuned" not in status, status
-    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, api_name="/run_adaptation")
+    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, NO_PAGE, api_name="/run_adaptation")
     assert "Fine-tuned on the support set for 4 step(s) first." in status, status
     names = trace_names(curve)
     assert names and "support pair loss · trained network" in names and not any("support accuracy" in n for n in names)
     assert matrix["visible"] is True  # the fine-tuned network's distances
     assert matrix["label"] == "Distances between the support images"  # the box says which matrix it is
     _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
-                                              api_name="/classify_queries")
+                                              NO_PAGE, api_name="/classify_queries")
     assert "Fine-tuned on the support set for 4 step(s) first." in classify_status, classify_status
 
 
@@ -822,7 +833,8 @@ def test_replay_slider_counts_steps_and_captions_say_right_or_wrong_first(app_se
     client.predict("glyphs-5way", api_name="/load_example")
     import app
 
-    curve, _, _, _, replay, replay_plot = client.predict("transfer", "cpu", 3, 0.4, 0, api_name="/run_adaptation")
+    curve, _, _, _, replay, replay_plot = client.predict("transfer", "cpu", 3, 0.4, 0, NO_PAGE,
+                                                         api_name="/run_adaptation")
     steps = json.loads(curve["value"]["plot"])["data"][0]["x"]
     assert steps[0] == 0 and steps[-1] > 20, steps
     assert (replay["minimum"], replay["maximum"], replay["step"], replay["value"]) == (0, steps[-1], 5, steps[-1])
@@ -830,7 +842,8 @@ def test_replay_slider_counts_steps_and_captions_say_right_or_wrong_first(app_se
     state = {"probabilities": [[[0.5, 0.5]]] * len(steps), "steps": steps, "classes": ["a", "b"], "queries": ["q"],
              "lang": "en"}
     assert app.replay_step(50, state).layout.title.text.endswith("after step 50")
-    _, gallery, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, api_name="/classify_queries")
+    _, gallery, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, NO_PAGE,
+                                      api_name="/classify_queries")
     captions = [item["caption"] for item in gallery]
     assert captions and all(c.startswith(("✓ ", "✗ ")) for c in captions), captions
     assert all(("true class" in c) == c.startswith("✗") for c in captions)
@@ -882,3 +895,18 @@ def test_adaptation_remembers_the_task_it_ran_on():
     *_, last = app.run_adaptation(task, "maml", "cpu", 3, 0.4, {}, 0, None)
     assert last[-1] == app.task_key(task)
     assert "From a random start: 0: " in last[3]
+
+
+def test_a_page_whose_session_the_server_lost_is_told_so(app_server):
+    """A page that shows a task sends its mark (app.held_task); a session whose state the server no
+    longer holds (it restarted, or the page was closed for over an hour) gets that said, where
+    Classify once asked for query images beside those the page showed, and Remove class raised an
+    IndexError. A task made then is held as any other."""
+    page = "shown"  # what the page's hidden box holds once it has shown a task
+    lost = Client(app_server.url, verbose=False)  # a session the server holds nothing of
+    status = lost.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, page, api_name="/classify_queries")[-1]
+    assert status.startswith("⚠ This page") and "no longer on the server" in status and "Reload the page" in status
+    assert "no longer on the server" in lost.predict("0", page, api_name="/remove_class")[-1]
+    lost.predict("glyphs-3way", api_name="/load_example")
+    status = lost.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, page, api_name="/classify_queries")[-1]
+    assert status.startswith("Classified 9 image(s)"), status

@@ -224,6 +224,54 @@ def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_p
     page.close()
 
 
+def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
+    """A server restarted under an open page (a Space sleeps, is rebuilt) holds none of its task:
+    the page still shows the task, and its buttons say that it is gone and to reload, where
+    Classify once asked for query images beside the 15 it showed. A task loaded then works."""
+    from .app_server import AppServer
+
+    server = AppServer()
+    try:
+        page = open_app(browser, server.url)
+        load_example(page, "glyphs-3way")
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Loaded')")
+        shown = class_titles(page)
+        server.stop()
+        server = AppServer(port=server.port)
+        page.get_by_role("tab", name="3 · Classify").click()
+        page.click("#classify")
+        page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes("
+                               "'no longer on the server')", timeout=60000)
+        assert "Reload the page" in page.inner_text("#classify-status")
+        page.get_by_role("tab", name="1 · Build a task").click()
+        page.locator("#class-choice input").click()
+        page.get_by_role("option", name="flag", exact=True).click()
+        page.get_by_role("button", name="Remove class").click()  # (an IndexError's trace once)
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('no longer on the server')",
+                               timeout=30000)
+        assert class_titles(page) == shown and shown[:3] == ["flag · 5", "moon · 5", "wave · 5"]  # as it was
+        load_example(page, "glyphs-3way")  # a new task: the server holds it
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Loaded')")
+        page.get_by_role("tab", name="3 · Classify").click()
+        page.click("#classify")
+        page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
+                               timeout=60000)
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_keyboard_focus_shows_on_text_boxes(browser, app_server):
+    """Focus on a text box is drawn as a 3 px indigo outline, as on buttons, tabs and sliders: the
+    theme's focused border (indigo 300 on white, 2:1) looked the same as an unfocused one."""
+    page = open_app(browser, app_server.url)
+    for box in (name_box(page), page.locator("#class-choice input")):
+        box.focus()
+        assert box.evaluate("el => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineWidth]") == [
+            "solid", "3px"]
+    page.close()
+
+
 def test_removing_the_last_image_and_clearing_leave_nothing_to_swallow_an_upload(browser, app_server):
     """A class emptied of its images is said to be empty, and its gallery does not turn into a
     drop zone (a file dropped there once showed and was never added); clearing the task empties
@@ -473,6 +521,18 @@ def titles_past_their_box(page) -> float:
                          "t => t.getBoundingClientRect().right - t.closest('.block').getBoundingClientRect().right))")
 
 
+def words_split_in_compare(page) -> list[str]:
+    """The cells of Compare's table (headers and rows) whose longest word is wider than the cell:
+    broken inside the word (a checkpoint's name breaks at its hyphens)."""
+    return page.evaluate("""() => [...document.querySelectorAll('#compare-table th, #compare-table .body-cell')]
+        .filter(cell => {
+            const text = cell.querySelector('.header-text, .cell-wrap span') || cell;
+            const pen = document.createElement('canvas').getContext('2d');
+            pen.font = getComputedStyle(text).font;
+            return Math.max(...text.innerText.split(/[\\s-]+/).map(w => pen.measureText(w).width)) > text.clientWidth + 1;
+        }).map(cell => cell.innerText)""")
+
+
 def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     """On a phone (390 px): each class's name sits above its images, which take the whole width;
     the file-name captions cover little of a thumbnail; MAML's curve title (a formula after a
@@ -511,6 +571,16 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.click("#adapt")
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('Prototypical')",
                            timeout=120000)
+    page.wait_for_selector("#matrix .gtitle")
+    assert titles_past_their_box(page) <= 0  # the distances' heatmap's title once lost "(nearest wins)"
+    # no plot's toolbar covers its label (a drag on a plot still zooms into it)
+    assert page.evaluate("() => [...document.querySelectorAll('.modebar-container')].filter("
+                         "e => getComputedStyle(e).display !== 'none').length") == 0
+    # the embedding's plot area is not squeezed into a strip by its legend: with an entry per class,
+    # 255x180 pixels here (255x122 for the 10-way example), 255x200 with one row of marker shapes
+    area = page.evaluate("() => { const r = document.querySelector('#embedding .nsewdrag').getBoundingClientRect(); "
+                         "return {width: r.width, height: r.height}; }")
+    assert area["height"] >= 0.75 * area["width"], area
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="3 · Classify").click()
     page.click("#classify")
@@ -530,12 +600,10 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
                               "c => c.getBoundingClientRect().width))")
     assert narrowest >= 50, narrowest
     # and no header breaks inside a word ("accura/cy" at 760 px): each one's longest word fits its cell
-    split = page.evaluate("""() => [...document.querySelectorAll('#compare-table th')].filter(h => {
-        const text = h.querySelector('.header-text') || h, pen = document.createElement('canvas').getContext('2d');
-        pen.font = getComputedStyle(text).font;
-        return Math.max(...text.innerText.split(/\\s+/).map(w => pen.measureText(w).width)) > text.clientWidth + 1;
-    }).map(h => h.innerText)""")
-    assert split == [], split
+    assert words_split_in_compare(page) == []
+    page.set_viewport_size({"width": 820, "height": 1180})  # a tablet: "accur/acy", "Prototypic/al" once
+    assert words_split_in_compare(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})
     # the Learn tab's formulas fit the screen (Matching Networks' two equations once shared a line)
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="Learn").click()

@@ -26,7 +26,8 @@ def test_embedding_plot_colours_queries_by_prediction_and_keeps_a_neutral_legend
     assert list(queries.marker.color) == [viz.colour(2), viz.colour(0), viz.colour(1), viz.colour(2)]
     assert list(queries.text) == ["q0 → ladder", "q1 → eye", "q2 → fork", "q3 → ladder"]
     shown = [t for t in fig.data if t.showlegend is not False]
-    assert [t.name for t in shown] == ["eye", "fork", "ladder", "support", "class mean", "query"]
+    # one short row: what each marker is (each class is named beside its star)
+    assert [t.name for t in shown] == ["support", "class mean", "query"]
     # the swatches are plain shapes, not the first query's predicted colour nor the first class's
     assert [(t.marker.symbol, t.marker.color) for t in shown[-3:]] == [
         ("circle", "white"), ("star", "white"), ("diamond", "white")]
@@ -220,3 +221,14 @@ def test_heatmap_numbers_are_readable_on_their_cells():
         ratios = [viz.contrast(backgrounds[i, j], ink) for i, j, _, ink in written]
         assert min(ratios) >= 4.5, min(ratios)
     assert round(viz.contrast("#ffffff", "#000000"), 2) == 21.0 and viz.text_colour_on("rgb(43, 171, 128)") == "#000000"
+
+
+def test_prototype_distances_title_is_stacked_for_a_phone():
+    """Prototypical Networks' distance heatmap: its title on one line ran past a phone's screen
+    (390 px) and lost "(nearest wins)"; stacked, no line is longer than the attention plot's."""
+    distances = torch.rand(4, 3) * 10
+    for lang in ("en", "zh"):
+        fig = viz.prototype_distances_plot(distances, [f"q{i}" for i in range(4)], ["a", "b", "c"], lang)
+        headline, detail = fig.layout.title.text.split("<br>")
+        assert "‖f(x̂) − c_k‖²" in headline and ("nearest wins" in detail or "最近者胜" in detail)
+        assert fig.data[0].zmin == 0 and fig.data[0].z.shape == (4, 3)
