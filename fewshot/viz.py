@@ -226,7 +226,7 @@ def embedding_plot(
             marker=dict(size=22, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
             text=[tags[c]], textposition="top center", textfont=dict(size=11),
             customdata=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{customdata}<extra></extra>",
-            legendgroup=name, showlegend=False,
+            showlegend=False,
         ))
     if len(parts) == 3:
         q = xy[s + n:]
@@ -245,12 +245,13 @@ def embedding_plot(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
             marker=dict(size=10, color=colour(c), line=dict(width=1.5, color="white")),
             text=[f"{support_names[i]} ({text(lang, 'support')})" for i in rows],
-            hovertemplate="%{text}<extra></extra>", legendgroup=name, showlegend=False,
+            hovertemplate="%{text}<extra></extra>", showlegend=False,
         ))
     # the legend: plain shapes for what a marker is (support image, centre, query coloured by its
     # predicted class), one short row. Each class is named by the tag beside its star: an entry per
     # class as well wrapped onto rows that took most of the figure on a phone (10 classes: a plot
-    # area of 255x122 pixels)
+    # area of 255x122 pixels). (No trace is in a legend group: with groups, Plotly gives each
+    # entry of a horizontal legend its own row.)
     swatches = [("circle", 10, 1.5, "support"), ("star", 22, 1.5, centre_label)]
     swatches += [("diamond", 13, 2, "query")] if len(parts) == 3 else []
     for symbol, size, width, key in swatches:
