@@ -617,7 +617,8 @@ def test_a_drawing_sent_twice_by_a_double_click_joins_once():
     for choice in ("3", "abc", "__new__", None):
         assert app.rename_class(task, choice, "new name", None)[-1].startswith("⚠ Choose a class first"), choice
         assert app.remove_class(task, choice, None)[-1].startswith("⚠ Choose a class first"), choice
-        assert app.add_images(task, choice, "", [str(glyphs[3])], None, None, None)[-1] == "⚠ Give the class a name first."
+        refused = app.add_images(task, choice, "", [str(glyphs[3])], None, None, None)
+        assert refused[-1] == "⚠ Give the class a name first.", choice
     # (and on the Compare tab, a dash where no result was recorded or no figure published)
     assert app.benchmark_cells(None) == ("—", "—")
     assert app.benchmark_cells({"accuracy": 0.5, "ci95": 0.01, "published": None}) == ("50.0 ± 1.0", "—")
@@ -899,9 +900,9 @@ def test_adaptation_remembers_the_task_it_ran_on():
 
 def test_a_page_whose_session_the_server_lost_is_told_so(app_server):
     """A page that shows a task sends its mark (app.held_task); a session whose state the server no
-    longer holds (it restarted, or the page was closed for over an hour) gets that said, where
-    Classify once asked for query images beside those the page showed, and Remove class raised an
-    IndexError. A task made then is held as any other."""
+    longer holds (it restarted, or the page lost its connection for over an hour) gets that said,
+    where Classify once asked for query images beside those the page showed, and Remove class
+    raised an IndexError. A task made then is held as any other."""
     page = "shown"  # what the page's hidden box holds once it has shown a task
     lost = Client(app_server.url, verbose=False)  # a session the server holds nothing of
     status = lost.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, page, api_name="/classify_queries")[-1]
