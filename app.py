@@ -395,8 +395,9 @@ MESSAGES = {
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
-        "task_lost": "This page's task is no longer on the server: it restarted since the page was opened, or the "
-                     "page lost its connection for over an hour. Reload the page and build the task again.",
+        "task_lost": "This page's task is no longer on the server: it restarted since the page was opened, or let "
+                     "the page's session go after the page lost its connection. Reload the page and build the task "
+                     "again.",
         "sampled_photos": "Sampled {ways} held-out mini-ImageNet test classes (seed {seed}) with {q} labelled queries.",
         "no_mini": "mini-ImageNet or the photo models are not available on this server.",
         "domain_set": "Domain: {domain}. Every image of the task is now read as {what}; nothing was removed.",
@@ -459,7 +460,7 @@ MESSAGES = {
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
-        "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面断开连接超过了一小时。请刷新页面，重新建立任务。",
+        "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面断开连接后服务器已释放其会话。请刷新页面，重新建立任务。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_mini": "服务器上没有 mini-ImageNet 数据或照片模型。",
         "domain_set": "领域：{domain}。任务中的每张图像现在都按{what}处理；没有删除任何内容。",
@@ -726,10 +727,10 @@ def held_task(task: dict | None, shown: str, lang: str) -> dict:
     makes one, an empty task then. ``shown`` is set in the browser once the page shows a task
     the server made (see ``build``): where it is set and the server holds none, the session's
     state is gone, and what the page shows is no longer there to adapt or classify. The server
-    restarted since the page was opened (a Space sleeps, is rebuilt), or the page lost its
-    connection for over an hour (a phone put away: Gradio keeps a disconnected page's state that
-    long). Refused, with what to do: the task was once read as empty (Classify asked for query
-    images beside the 15 it showed)."""
+    restarted since the page was opened (a Space sleeps, is rebuilt), or Gradio let the session
+    go (once a page's connection drops, a phone put away, it keeps the state until an hour after
+    its last change). Refused, with what to do: the task was once read as empty (Classify asked
+    for query images beside the 15 it showed)."""
     if task is not None:
         return task
     if shown:

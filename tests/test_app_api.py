@@ -900,7 +900,7 @@ def test_adaptation_remembers_the_task_it_ran_on():
 
 def test_a_page_whose_session_the_server_lost_is_told_so(app_server):
     """A page that shows a task sends its mark (app.held_task); a session whose state the server no
-    longer holds (it restarted, or the page lost its connection for over an hour) gets that said,
+    longer holds (it restarted, or Gradio let the session go) gets that said,
     where Classify once asked for query images beside those the page showed, and Remove class
     raised an IndexError. A task made then is held as any other."""
     page = "shown"  # what the page's hidden box holds once it has shown a task
