@@ -220,7 +220,8 @@ def model_inputs(images: Tensor, card: dict, domain: str) -> Tensor:
 
 
 class FeatureCache:
-    """Encoder features per image content: a photo is encoded once, however often it is used."""
+    """Encoder features per image content: a photo is encoded once, however often it is used.
+    At most ``size`` of them, the least recently used dropped: 4,096 of 1,280 float32 take 21 MB."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -250,7 +251,9 @@ FEATURES = FeatureCache()
 
 
 class ImageCache:
-    """Preprocessed images by content hash, so that re-running a task costs no decoding."""
+    """Preprocessed images by content hash, so that re-running a task costs no decoding. At most
+    ``size`` of them, the least recently used dropped: 2,048 take at most 173 MB (a photo is
+    3x84x84 float32, 84,672 bytes; a drawing 1x28x28, 3,136)."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
