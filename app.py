@@ -175,8 +175,9 @@ photos' network over all different-class pairs; in both, the two averages weigh 
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
 class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
-**Fine-tuning (optional, characters):** the published Siamese figures fine-tune the network on each task
-(Vinyals et al.'s "fine tune" row). Here a copy of the weights takes a few Adam steps on the same pair loss
+**Fine-tuning (optional, characters):** Koch et al. did not fine-tune on new tasks; Vinyals et al. tabled their
+network both as trained and fine-tuned on each task, and the Siamese figures the results are held to (Finn et al.'s
+copy) are the fine-tuned ones. Here a copy of the weights takes a few Adam steps on the same pair loss
 over the support images, plus three distorted copies of each when a class has only one image (it has no
 other same-class pair); the steps and the rate were chosen on the validation characters. Set the steps in the Adapt tab
 to watch the loss fall and the queries' accuracy step by step.
@@ -250,7 +251,7 @@ $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 字符网络的损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）；
 照片网络则在所有异类图像对上取平均；两种网络都让两个平均值权重相同。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
 $c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
-**微调（可选，仅字符）**：论文中孪生网络的结果是在每个任务上微调过的（Vinyals 等表中的“微调”一行）。这里复制一份权重，在支持集图像上用 Adam 对同一个成对损失走几步；
+**微调（可选，仅字符）**：Koch 等没有在新任务上微调；Vinyals 等把他们的网络按训练所得和在每个任务上微调后各列了一行，本项目对照的孪生网络数字（Finn 等转引）是微调后的那一行。这里复制一份权重，在支持集图像上用 Adam 对同一个成对损失走几步；
 某个类别只有一张图像时（它没有别的同类图像对），每张再加三个扭曲的副本；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
 ## 匹配网络（Vinyals 等，2016）
@@ -508,7 +509,7 @@ MESSAGES = {
 ERRORS_ZH = {
     "no_gpu": "这台机器上没有可用的 GPU（CUDA）。",
     "bad_device": "未知的设备“{device}”：可选 auto、cpu 或 gpu。",
-    "finetune_photos": "孪生网络的微调会扭曲手绘字符（Koch 等的做法）：只对字符提供，不对照片提供。",
+    "finetune_photos": "孪生网络的微调会用 Koch 等的仿射扭曲变换手绘字符：只对字符提供，不对照片提供。",
     "no_checkpoint": "没有能处理 {ways} 个类别任务的 {method} 检查点。",
     "unknown_method": "未知的方法 {method!r}。",
     "unnamed": "每个类别都需要名称。",

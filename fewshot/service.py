@@ -467,8 +467,8 @@ def run_method(
     learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
     finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
     if finetunes and not model.finetunable:
-        raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s protocol): it is "
-                        "offered for characters, not photos.", "finetune_photos")
+        raise TaskError("Fine-tuning a Siamese network distorts drawn characters (Koch et al.'s affine distortions): "
+                        "it is offered for characters, not photos.", "finetune_photos")
     start = time.perf_counter()
     support = model_inputs(task.support_images.to(device), card, task.domain)
     labels = task.support_labels.to(device)

@@ -149,7 +149,8 @@ def test_maml_under_finns_test_protocol_is_a_row_of_its_own_where_recorded(monke
 
 def test_siamese_finetuned_on_each_support_set_is_a_row_of_its_own_where_recorded(monkeypatch):
     """``fewshot.evaluate --finetune-steps`` entries make a second Siamese row, judged against the
-    published row (which fine-tuned); the main row keeps the app's evaluation."""
+    published row (which fine-tuned); the main row keeps the app's evaluation, and is set beside
+    the network's published figures without fine-tuning where the table has them."""
     module = results_table()
     entry = {"split": "vinyals", "ways": 5, "shots": 1, "episodes": 1000, "queries": 15, "ci95": 0.003}
     siamese = {**card("s", method="siamese"), "serves": [{"ways": 5, "shots": 1}],
@@ -162,6 +163,13 @@ def test_siamese_finetuned_on_each_support_set_is_a_row_of_its_own_where_recorde
     rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
     assert rows == ["| Siamese network | 96.6 ± 0.3 (97.3) | `s` (100 / 100) |",
                     f"| {module.FINETUNED} | 97.4 ± 0.3 (97.3 ✓) | those of the Siamese network row |"]
+    # where the table has the network's figures without fine-tuning, the row served without it
+    # is set beside those (Vinyals et al.'s first Siamese row), the fine-tuned row beside its own
+    published["siamese-as-trained"] = {(5, 1): (96.5, 0)}
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 1)], published).splitlines()[2:]
+    assert rows == ["| Siamese network | 96.6 ± 0.3 (96.5 ✓) | `s` (100 / 100) |",
+                    f"| {module.FINETUNED} | 97.4 ± 0.3 (97.3 ✓) | those of the Siamese network row |"]
+    assert "Siamese network 5-way 1-shot" not in module.tally("omniglot", "vinyals", "conv4", [(5, 1)], published)
 
 
 def test_the_tally_counts_a_cell_any_row_of_its_method_reaches_and_says_how_short_the_rest_are(monkeypatch):

@@ -52,8 +52,10 @@ class MAML(StepwiseAdaptation):
     module is ever copied. Batch normalisation uses batch statistics and no running averages,
     as Finn's reference code does, with one choice of ours: the statistics are always those
     of the support set (queries are normalised with them), so a query's prediction never
-    depends on which other queries came with it. All parameters, including the batch-norm
-    scales and offsets, adapt in the inner loop.
+    depends on which other queries came with it. A second difference: all parameters,
+    including the batch-norm scales and offsets, adapt in the inner loop, where Finn's code has
+    batch-norm offsets only (no scales) and keeps them out of the inner loop (meta-learned, not
+    adapted).
     """
 
     name = "maml"

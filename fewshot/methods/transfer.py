@@ -13,7 +13,10 @@ from .base import Prediction, StepwiseAdaptation, query_record
 
 
 class CosineHead(nn.Module):
-    """Baseline++'s classifier: s · cos(w_c, f(x)) for every class c (s fixed, 10 here)."""
+    """Baseline++'s classifier: s · cos(w_c, f(x)) for every class c (s fixed, 10 here for every
+    head). Chen et al.'s code uses 10 for more than 200 classes (Omniglot's 4,112) and 2 for 200
+    or fewer (mini-ImageNet's 64 pretraining classes and every 5-way test head), with a learned
+    norm per class weight: their mini-ImageNet figures were measured so, this head's are not."""
 
     def __init__(self, features: int, classes: int, scale: float = 10.0) -> None:
         super().__init__()
