@@ -46,6 +46,7 @@ from fewshot.data import (  # noqa: E402
 from fewshot.download import download_omniglot, omniglot_download_requested  # noqa: E402
 from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
+from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
     checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
@@ -1445,7 +1446,10 @@ def compare_methods(task, device, request: gr.Request, shown: str = ""):
         if finetuned is not None:
             runs.append((say(lang, "finetuned_row", n=finetuned["adapt_steps"]), {"steps": finetuned["adapt_steps"]},
                          finetuned))
-            plain = runs[0][2] and {**runs[0][2], "published": None}  # the published row is the fine-tuned one
+            # the row as served, beside the same network's published figure without fine-tuning
+            # (Vinyals et al. tabled both; the fine-tuned figure goes with the fine-tuned row)
+            plain = runs[0][2] and {**runs[0][2], "published": published(
+                zoo.dataset, zoo.split, zoo.backbone, "siamese-as-trained", runs[0][2]["ways"], runs[0][2]["shots"])}
             runs[0] = (runs[0][0], {}, plain)
         for title, options, recorded in runs:
             try:
@@ -1522,7 +1526,8 @@ def source_words(source: str, lang: str) -> str:
 
 
 # the words around the names in fewshot.published's short sources (the rest: "et al." -> 等)
-ZH_SOURCES = {"Koch et al.'s network, in Finn et al. 2017": "Koch 等的网络，见 Finn 等 2017"}
+ZH_SOURCES = {"Koch et al.'s network, in Finn et al. 2017": "Koch 等的网络，见 Finn 等 2017",
+              "Koch et al.'s network, in Vinyals et al. 2016": "Koch 等的网络，见 Vinyals 等 2016"}
 
 
 # ---- the API endpoint ---------------------------------------------------------------------

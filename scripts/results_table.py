@@ -61,7 +61,7 @@ def sources(dataset: str) -> str:
     """Who published a table's figures: methods grouped by paper, in the table's order."""
     papers: dict[str, list[str]] = {}
     for (where, key), paper in SOURCES.items():
-        if where == dataset:
+        if where == dataset and key not in ROW_FIGURES.values():  # (a row's own figures: said with the table)
             papers.setdefault(paper, []).append(SHORT_TITLES[key])
     return "; ".join(f"{' and '.join(titles)}: {paper}" for paper, titles in papers.items())
 

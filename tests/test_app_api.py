@@ -235,14 +235,15 @@ def test_task_building_flow(app_server):
     assert "not the Adapt tab's sliders" in compare_status  # MAML's row: its checkpoint's own steps and α
     assert "Published: the paper's figure for the same setting" in compare_status
     # the Siamese network also fine-tuned on the support set, beside the record and the published figure of that
-    # protocol (the published Siamese row fine-tuned on each task); the row as served has no published figure
+    # protocol (the published Siamese row fine-tuned on each task); the row as served, beside Vinyals et al.'s
+    # figure for the network not fine-tuned
     finetuned = ModelZoo().recorded_accuracy("siamese", 5, 5, finetuned=True)
     tuned = next(row for row in rows if row[0].startswith("Siamese network, fine-tuned"))
     assert tuned[0] == f"Siamese network, fine-tuned ({finetuned['adapt_steps']} steps)", tuned
     # Koch et al. tabled no such tasks: the figure is their network as Finn et al. (and Vinyals et al.) tabled it
     assert tuned[2].startswith(f"{100 * finetuned['accuracy']:.1f} ±"), tuned
     assert tuned[3] == "98.4 (Koch et al.'s network, in Finn et al. 2017)", tuned
-    assert next(row for row in rows if row[0] == "Siamese network")[3] == "—"
+    assert next(row for row in rows if row[0] == "Siamese network")[3] == "98.4 (Koch et al.'s network, in Vinyals et al. 2016)"
     # MAML's paper figure was measured with its queries normalised as one batch, and the note says so
     assert "Finn et al.'s code" in compare_status
     # the transfer row names the head that serves (the better one on the validation characters)
