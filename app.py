@@ -517,7 +517,7 @@ ERRORS_ZH = {
     "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
     "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
     "too_few": "一个任务至少需要 {need} 个类别；现在有 {have} 个。",
-    "one_class_named_twice": "一个任务至少需要 {need} 个类别，而 {names} 是同一个类别（不计大小写和空格）。",
+    "one_class_named_twice": "一个任务至少需要 {need} 个类别，而 {names} 是同一个类别（不计大小写）。",
     "domain_mismatch": "这个任务的图像是按 {task} 准备的，而这些检查点读取的是 {zoo}。",
     "too_many": "最多支持 {most} 个类别；现在有 {have} 个。",
     "mismatch": "每张支持图像都必须属于一个类别。",
@@ -732,7 +732,9 @@ def held_task(task: dict | None, shown: str, lang: str) -> dict:
     restarted since the page was opened (a Space sleeps, is rebuilt), or Gradio let the session
     go (once a page's connection drops, a phone put away, it keeps the state until an hour after
     its last change). Refused, with what to do: the task was once read as empty (Classify asked
-    for query images beside the 15 it showed)."""
+    for query images beside the 15 it showed). (A restarted server does not know the events that
+    ``show_task`` made for the page, such as a thumbnail's remove button: Gradio answers those
+    with its own error before any handler runs.)"""
     if task is not None:
         return task
     if shown:
@@ -861,10 +863,14 @@ def plain(text: str) -> str:
 
 
 def chosen_class(task: dict, choice: Any) -> int | None:
-    """The class the Class menu's value names (its index, as text), or None: "+ New class", or a
-    value that names no class of this task (the menu takes any value: see ``build``)."""
-    text = str(choice)
-    return int(text) if text.isdigit() and int(text) < len(task["classes"]) else None
+    """The class the Class menu's value names: one of its values (a class's index as text), or a
+    class's name typed into it (the menu takes any value: see ``build``); None for "+ New class"
+    or anything else. (Only the menu's own values are read as indexes: "²" passed ``isdigit``
+    and failed ``int``, and a full-width "１" chose a class the menu did not show.)"""
+    if not isinstance(choice, str):
+        return None
+    values = {str(index): index for index in range(len(task["classes"]))}
+    return values[choice] if choice in values else class_named(task, choice) if choice.strip() else None
 
 
 def class_named(task: dict, name: str) -> int | None:

@@ -404,9 +404,10 @@ def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -
     extent = np.asarray(image.convert("L"))
     if int(extent.max()) - int(extent.min()) < 3:
         raise EmptyImageError(f"{name or 'the image'} is a single flat colour.", "flat", name=name or "the image")
-    # the centre square, resized: the same as resizing the whole image and cropping its centre,
-    # at a cost bounded by the square (a 1-pixel-high strip 100,000 wide, 519 bytes as a PNG,
-    # once became 8.4 million pixels wide and took 3 GB)
+    # the centre square, resized: what resizing the whole image and cropping its centre gave (to
+    # within half a pixel of centring, where the sides differ by an odd number), at a cost bounded
+    # by the square (a 1-pixel-high strip 100,000 wide, 519 bytes as a PNG, once became 8.4
+    # million pixels wide and took 3 GB)
     side = min(image.size)
     left, top = (image.width - side) / 2, (image.height - side) / 2
     image = image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side),

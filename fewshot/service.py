@@ -232,19 +232,21 @@ class FeatureCache:
         from .features import encode
 
         keys = [(hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest(), encoder_name) for p in pixels]
+        found: dict[tuple[str, str], Tensor] = {}  # this call's rows: another call may drop them meanwhile
         with self._lock:
-            missing = [i for i, k in enumerate(keys) if k not in self._items]
-            for key in set(keys) & self._items.keys():  # used again: the last to be dropped
-                self._items.move_to_end(key)
+            for key in keys:
+                if key in self._items:  # used again: the last to be dropped
+                    self._items.move_to_end(key)
+                    found[key] = self._items[key]
+        missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
             computed = encode(pixels[missing], encoder_name)
             with self._lock:
                 for i, row in zip(missing, computed):
-                    self._items[keys[i]] = row
+                    found[keys[i]] = self._items[keys[i]] = row.clone()  # (a view would keep its whole batch)
                 while len(self._items) > self.size:
                     self._items.popitem(last=False)
-        with self._lock:
-            return torch.stack([self._items[k] for k in keys]).to(pixels.device)
+        return torch.stack([found[k] for k in keys]).to(pixels.device)
 
 
 FEATURES = FeatureCache()
@@ -575,9 +577,9 @@ def classify(
             names.append(n)
         labels.append(index[class_key(n)])
     spellings = [f"“{n}”" for n in sorted({clean_class_name(n) for n in support_class_names})]
-    if len(names) < MIN_WAYS < len(spellings) + 1:  # the names differ only in case or spaces
+    if len(names) < MIN_WAYS and len(spellings) > len(names):  # names that differ only in case
         raise TaskError(f"A task needs at least {MIN_WAYS} classes, and {', '.join(spellings[:-1])} and "
-                        f"{spellings[-1]} name one class (case and spaces aside).", "one_class_named_twice",
+                        f"{spellings[-1]} name one class (case aside).", "one_class_named_twice",
                         need=MIN_WAYS, names=", ".join(spellings))
     task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
     result = run_to_end(zoo, method, task, device=device)

@@ -260,6 +260,7 @@ def embedding_plot(
                                              line=dict(width=width, color="black"))))
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
+    fig.update_layout(legend=dict(itemclick=False, itemdoubleclick=False))  # its entries are keys, not traces
     title = text(lang, "embedding")
     if method is not None and f"space_{method}" in TEXT["en"]:
         title = stacked_title(title, text(lang, f"space_{method}"))

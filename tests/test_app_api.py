@@ -614,8 +614,11 @@ def test_a_drawing_sent_twice_by_a_double_click_joins_once():
     task, *_ = app.add_images(task, "0", name, [str(glyphs[2])], drawings[1], None, None)
     assert len(task["classes"][0]["images"]) == 4
     # the Class menu takes any value (see app.chosen_class): one that names no class of the task is
-    # refused as no class chosen, not an IndexError or a ValueError's trace
-    for choice in ("3", "abc", "__new__", None):
+    # refused as no class chosen, not an IndexError or a ValueError's trace ("²" passed isdigit and
+    # failed int; a full-width "１" chose a class the menu did not show); a class's name typed in it
+    # names that class
+    assert [app.chosen_class(task, c) for c in ("0", "EYE", " eye ")] == [0, 0, 0]
+    for choice in ("3", "abc", "__new__", None, "²", "１", "٠", ""):
         assert app.rename_class(task, choice, "new name", None)[-1].startswith("⚠ Choose a class first"), choice
         assert app.remove_class(task, choice, None)[-1].startswith("⚠ Choose a class first"), choice
         refused = app.add_images(task, choice, "", [str(glyphs[3])], None, None, None)

@@ -166,15 +166,20 @@ def test_photo_preprocessing():
 def test_photo_of_any_shape_costs_no_more_than_its_centre_square(monkeypatch):
     """A photo is its centre square, resized: a 1-pixel-high strip 100,000 pixels wide (a 519-byte
     PNG) was once resized whole, its shorter side to 84, into 8.4 million by 84 pixels (3 GB of
-    a server's memory for one upload). No image larger than the output is made now, and the
-    square taken is the centre one."""
+    a server's memory for one upload). No image made on the way has a side more than twice
+    the 3 x 84 that the resize first reduces to (``reducing_gap``, by a whole factor), whatever
+    the input's size, and the square taken is the centre one."""
     made = []
-    resize = Image.Image.resize
-    monkeypatch.setattr(Image.Image, "resize", lambda self, size, *a, **k: made.append(size) or resize(self, size, *a, **k))
+    for name in ("resize", "reduce"):
+        real = getattr(Image.Image, name)
+        monkeypatch.setattr(Image.Image, name, lambda self, *a, real=real, **k: made.append(out := real(self, *a, **k))
+                            or out)
     strip = np.zeros((1, 100_000, 3), dtype=np.uint8)
     strip[0, ::2] = 255
     assert prepare_photo(encode(Image.fromarray(strip))).shape == (3, 84, 84)
-    assert made and max(w * h for w, h in made) <= 84 * 84, made
+    big = np.random.default_rng(0).integers(0, 255, (1000, 3000, 3), dtype=np.uint8)  # reduced, then resized
+    assert prepare_photo(encode(Image.fromarray(big))).shape == (3, 84, 84)
+    assert len(made) >= 3 and max(max(i.size) for i in made) <= 2 * 3 * 84, [i.size for i in made]
     thirds = np.zeros((100, 300, 3), dtype=np.uint8)  # red, green, blue thirds: the centre is green
     for third, channel in enumerate(range(3)):
         thirds[:, 100 * third:100 * (third + 1), channel] = 255

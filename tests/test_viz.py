@@ -29,6 +29,8 @@ def test_embedding_plot_colours_queries_by_prediction_and_keeps_a_neutral_legend
     # one short row: what each marker is (each class is named beside its star)
     assert [t.name for t in shown] == ["support", "class mean", "query"]
     assert not any(t.legendgroup for t in fig.data)  # (with groups, each entry took its own row)
+    # a click on an entry hides nothing (it would hide only its own empty key trace)
+    assert (fig.layout.legend.itemclick, fig.layout.legend.itemdoubleclick) == (False, False)
     # the swatches are plain shapes, not the first query's predicted colour nor the first class's
     assert [(t.marker.symbol, t.marker.color) for t in shown[-3:]] == [
         ("circle", "white"), ("star", "white"), ("diamond", "white")]
