@@ -972,9 +972,18 @@ def step_accuracies(records: list[dict], most: int = 11) -> str | None:
 
 
 # the name box's text for a choice in the Class menu: the class's name, which is the label the
-# menu shows (class_choices), or nothing for "+ New class"
-CHOSEN_CLASS_NAME = f"""(choice) => (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" :
-    document.querySelector("#class-choice input").value"""
+# menu shows (class_choices), or nothing for "+ New class". Gradio sends "input" on a blur too,
+# and after a choice more than once: the menu's value as it was when it took the focus
+# (MENU_FOCUSED notes it) keeps the name as typed, where opening and closing the menu, or tabbing
+# through it, cleared a name typed for a new class (and Add then asked for a name); a choice once
+# made is filled in again each time it is sent (the name box read then may not show it yet).
+# ("select" would skip blurs, but a choice made with the keyboard sends only "input".)
+CHOSEN_CLASS_NAME = f"""(choice, name) => {{
+    if (choice !== window.appClassChosen && choice === window.appClassAtFocus) return name;
+    window.appClassChosen = window.appClassAtFocus = choice;
+    return (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" : document.querySelector("#class-choice input").value;
+}}"""
+MENU_FOCUSED = "(choice) => { window.appClassAtFocus = choice; window.appClassChosen = undefined; return []; }"
 # a refused rename puts the selected class's name back in the name box: left there, the refused name
 # (another class's) sent the next Add into that class while the menu showed this one
 NAME_AFTER_RENAME = f"""(choice, name, status) => (!String(status).startsWith('⚠') || choice === null ||
@@ -1887,7 +1896,8 @@ def build() -> gr.Blocks:
         # a person's choice in the Class menu fills the name box in the browser, at once: a request to
         # the server (on .change, which also fired when Add selected the class it made) answered after
         # a name typed meanwhile and overwrote it, so the next images joined the previous class
-        class_choice.input(None, class_choice, class_name, js=CHOSEN_CLASS_NAME, **ui_only)
+        class_choice.focus(None, class_choice, None, js=MENU_FOCUSED, **ui_only)
+        class_choice.input(None, [class_choice, class_name], class_name, js=CHOSEN_CLASS_NAME, **ui_only)
         load_button.click(load_example, [example], task_outputs + [domain], **flow)
         sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
         sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)

@@ -261,6 +261,38 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         server.stop()
 
 
+def test_opening_or_tabbing_through_the_class_menu_keeps_a_typed_name(browser, app_server):
+    """Gradio sends the Class menu's "input" on a blur too: opening and closing it without a
+    choice, or tabbing through it, once cleared a name typed for a new class (and Add then asked
+    for a name). A choice still fills the name box, by mouse or keyboard: a class's name, or
+    nothing for a new class."""
+    page = open_app(browser, app_server.url)
+    add_class(page, "alpha", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
+    choose_new_class(page)
+    name_box(page).fill("gamma")
+    page.locator("#class-choice input").click()
+    page.get_by_role("option", name="alpha", exact=True).wait_for()
+    page.locator("h1").first.click()  # closed, nothing chosen
+    page.wait_for_timeout(500)
+    assert name_box(page).input_value() == "gamma"
+    page.locator("#class-choice input").focus()
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(500)
+    assert name_box(page).input_value() == "gamma"
+    page.locator("#class-choice input").click()
+    page.get_by_role("option", name="alpha", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'alpha'")
+    choose_new_class(page)  # (waits for the name box to empty)
+    # a choice made with the keyboard too (it sends "input" alone, no "select")
+    page.locator("h1").first.click()
+    page.locator("#class-choice input").focus()
+    page.keyboard.press("ArrowDown")  # the list opens on the next option: alpha
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#class-choice input').value === 'alpha'")
+    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'alpha'")
+    page.close()
+
+
 def test_keyboard_focus_shows_on_text_boxes(browser, app_server):
     """Focus on a text box is drawn as a 3 px indigo outline, as on buttons, tabs and sliders: the
     theme's focused border (indigo 300 on white, 2:1) looked the same as an unfocused one."""
