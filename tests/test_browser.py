@@ -609,7 +609,7 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     assert page.evaluate("() => [...document.querySelectorAll('.modebar-container')].filter("
                          "e => getComputedStyle(e).display !== 'none').length") == 0
     # the embedding's plot area is not squeezed into a strip by its legend: with an entry per class,
-    # 255x180 pixels here (255x122 for the 10-way example), 255x200 with one row of marker shapes
+    # 255x180 pixels here (255x122 for the 10-way example), 255x238 with one row of marker shapes
     area = page.evaluate("() => { const r = document.querySelector('#embedding .nsewdrag').getBoundingClientRect(); "
                          "return {width: r.width, height: r.height}; }")
     assert area["height"] >= 0.75 * area["width"], area
