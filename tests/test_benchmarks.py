@@ -41,6 +41,15 @@ def test_server_memory_prints_both_columns_per_round():
     assert all(float(cell.replace(",", "")) > 100 for row in rows[1:] for cell in row[1:])
 
 
+def test_photo_memory_prints_a_row_per_input():
+    out = subprocess.run([sys.executable, "benchmarks/photo_memory.py", "--strips", "5000", "--photos", "2,33"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r[0].strip() for r in rows[1:]] == ["prepare_photo, 5,000 x 1 strip", "encode, 2 photos in batches of 32",
+                                               "encode, 33 photos in batches of 32", "encode, 33 photos all at once"]
+    assert all(row[2].strip().endswith(" MB") and row[3].strip().endswith(" s") for row in rows[1:])
+
+
 def test_app_tasks_accuracy_prints_a_row_per_kind_of_task():
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     out = subprocess.run(
