@@ -897,10 +897,10 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     name = checked_class_name(name or "")
     if name:
         index = class_named(task, name)
-    elif chosen_class(task, choice) is None:
-        raise Refusal(say(lang, "need_name"))
     else:
         index = chosen_class(task, choice)
+        if index is None:
+            raise Refusal(say(lang, "need_name"))
     if index is None and len(task["classes"]) >= MAX_WAYS:
         raise Refusal(say(lang, "too_many", n=MAX_WAYS))
     held = task["classes"][index] if index is not None else {"name": name, "images": []}

@@ -569,6 +569,7 @@ def classify(
     names: list[str] = []  # each class by the first spelling of its name ("Flag" and "flag" are one class)
     index: dict[str, int] = {}  # class_key -> label
     labels = []
+    spelled: set[str] = set()  # every spelling given, tidied
     for n in map(checked_class_name, support_class_names):
         if not n:
             raise TaskError("Every support image needs a non-empty class name.", "unnamed")
@@ -576,7 +577,8 @@ def classify(
             index[class_key(n)] = len(names)
             names.append(n)
         labels.append(index[class_key(n)])
-    spellings = [f"“{n}”" for n in sorted({clean_class_name(n) for n in support_class_names})]
+        spelled.add(n)
+    spellings = [f"“{n}”" for n in sorted(spelled)]
     if len(names) < MIN_WAYS and len(spellings) > len(names):  # names that differ only in case
         raise TaskError(f"A task needs at least {MIN_WAYS} classes, and {', '.join(spellings[:-1])} and "
                         f"{spellings[-1]} name one class (case aside).", "one_class_named_twice",
