@@ -39,10 +39,16 @@ def name_box(page):
     return page.locator("#class-name textarea, #class-name input").first
 
 
+def wait_for_name(page, name: str, timeout: float = 30000) -> None:
+    """Wait until the name box holds ``name``."""
+    page.wait_for_function("name => document.querySelector('#class-name textarea, #class-name input').value === name",
+                           arg=name, timeout=timeout)
+
+
 def choose_new_class(page) -> None:
     page.locator("#class-choice input").click()
     page.get_by_role("option").first.click()  # "+ New class"
-    page.wait_for_function("() => !document.querySelector('#class-name textarea, #class-name input').value")
+    wait_for_name(page, "")
 
 
 def upload_and_add(page, files: list[Path]) -> None:
@@ -76,8 +82,7 @@ def rename(page, old: str, new: str) -> None:
     """Choose class ``old`` in the Class menu (which fills the name box), type ``new``, Rename."""
     page.locator("#class-choice input").click()
     page.get_by_role("option", name=old, exact=True).click()
-    page.wait_for_function("old => document.querySelector('#class-name textarea, #class-name input').value === old",
-                           arg=old)
+    wait_for_name(page, old)
     name_box(page).fill(new)
     page.get_by_role("button", name="Rename class").click()
 
@@ -281,7 +286,7 @@ def test_opening_or_tabbing_through_the_class_menu_keeps_a_typed_name(browser, a
     assert name_box(page).input_value() == "gamma"
     page.locator("#class-choice input").click()
     page.get_by_role("option", name="alpha", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'alpha'")
+    wait_for_name(page, "alpha")
     choose_new_class(page)  # (waits for the name box to empty)
     # a choice made with the keyboard too (it sends "input" alone, no "select")
     page.locator("h1").first.click()
@@ -289,7 +294,7 @@ def test_opening_or_tabbing_through_the_class_menu_keeps_a_typed_name(browser, a
     page.keyboard.press("ArrowDown")  # the list opens on the next option: alpha
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#class-choice input').value === 'alpha'")
-    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'alpha'")
+    wait_for_name(page, "alpha")
     page.close()
 
 
@@ -393,8 +398,7 @@ def test_a_name_typed_right_after_adding_is_kept_and_toasts_show_names_as_typed(
     assert toast.locator("b").count() == 0
     # the refused name leaves the name box for the selected class's own: left there, it sent the next
     # Add into the class of that name (alpha's) while the menu showed beta
-    page.wait_for_function("() => document.querySelector('#class-name textarea, #class-name input').value === 'beta'",
-                           timeout=30000)
+    wait_for_name(page, "beta")
     page.locator("#support-files input[type=file]").set_input_files(
         [str(f) for f in sorted((DEMO / "support" / "fork").glob("*.png"))[1:2]])
     page.wait_for_selector("#support-files .file-preview tr, #support-files .file-preview-holder tr", timeout=30000)
