@@ -37,6 +37,7 @@ import torch  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402  (where Gradio keeps what clients upload)
 from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
+from starlette.requests import Request  # noqa: E402
 
 from fewshot import viz  # noqa: E402
 from fewshot.checkpoints import kept_start, read_card  # noqa: E402
@@ -1665,11 +1666,27 @@ def server_file_named(arguments: dict) -> str | None:
     return None
 
 
-class ClassifyCallCheck:
-    """ASGI middleware: ``classify_call_problem`` on the plain HTTP calls of /classify, answered
-    with HTTP 422 and the message; every other request passes untouched."""
+def stale_event_problem(payload: Any, lang: str) -> str | None:
+    """The refusal of an event a page asks for that the server does not hold. A thumbnail's
+    Remove button and its selection are made by ``@gr.render`` for the session that showed the
+    task; a server restarted since (a Space slept, or was rebuilt) holds neither, and Gradio
+    answered a click on them with a ``KeyError``'s HTTP 500, shown on the page as "Could not
+    parse server response". The page is told instead that its task is gone (``task_lost``)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("fn_index"), int):
+        return None  # (Gradio's own answer stands)
+    session = payload.get("session_hash")
+    held = demo.state_holder[session].blocks_config.fns if isinstance(session, str) and session in demo.state_holder \
+        else demo.fns
+    return None if payload["fn_index"] in held else say(lang, "task_lost")
 
-    PATHS = {"/gradio_api/call/classify": "v1", "/gradio_api/call/v2/classify": "v2"}
+
+class RequestCheck:
+    """ASGI middleware: ``classify_call_problem`` on the plain HTTP calls of /classify (HTTP 422
+    and the message), and ``stale_event_problem`` on the page's events (HTTP 410, whose
+    ``detail`` the page shows); every other request passes untouched."""
+
+    PATHS = {"/gradio_api/call/classify": "v1", "/gradio_api/call/v2/classify": "v2",
+             "/gradio_api/queue/join": "event"}
 
     def __init__(self, app) -> None:
         self.app = app
@@ -1685,16 +1702,23 @@ class ClassifyCallCheck:
                 return
             body, more = body + message.get("body", b""), message.get("more_body", False)
         try:
-            problem, payload = classify_call_problem(version, json.loads(body or b"null"))
+            payload, unreadable = json.loads(body or b"null"), False
         except ValueError:
-            problem, payload = "The request body is not JSON.", None
+            payload, unreadable = None, True
+        if version == "event":
+            problem, status, key = stale_event_problem(payload, language(Request(scope))), 410, "detail"
+        elif unreadable:
+            problem, status, key = "The request body is not JSON.", 422, "error"
+        else:
+            (problem, payload), status, key = classify_call_problem(version, payload), 422, "error"
         if problem is not None:
-            answer = json.dumps({"error": problem}).encode()
-            await send({"type": "http.response.start", "status": 422,
+            answer = json.dumps({key: problem}, ensure_ascii=False).encode()
+            await send({"type": "http.response.start", "status": status,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"content-length", str(len(answer)).encode())]})
             return await send({"type": "http.response.body", "body": answer})
-        body = json.dumps(payload).encode()
+        if version != "event":  # (a positional call's optional domain filled in)
+            body = json.dumps(payload).encode()
         replayed = False
 
         async def replay():
@@ -2115,7 +2139,7 @@ def launch(**options):
     import_optimiser_machinery()
     # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    options.setdefault("app_kwargs", {"middleware": [Middleware(ClassifyCallCheck)]})
+    options.setdefault("app_kwargs", {"middleware": [Middleware(RequestCheck)]})
     # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
     # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have
     # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35 megapixels

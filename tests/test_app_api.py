@@ -162,6 +162,26 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
     assert "Give at least one query image." in raw_call(app_server.url, "classify", ["protonet", [], [], []])
 
 
+def test_an_event_the_server_does_not_hold_is_answered_with_task_lost(app_server):
+    """A thumbnail's Remove button is made by a render for the session that showed the task; a
+    server restarted since holds no such event, and Gradio answered a click on it with a
+    KeyError's bare 500 ("Could not parse server response" on the page). It is told, in the
+    page's language, that its task is gone; an event the server holds is queued as before."""
+    import httpx
+
+    join = app_server.url.rstrip("/") + "/gradio_api/queue/join"
+    body = {"data": [], "event_data": None, "fn_index": 10_000, "trigger_id": 10_000, "session_hash": "gone1234"}
+    for headers, words in (({}, "This page's task is no longer on the server"),
+                           ({"accept-language": "zh-CN,zh;q=0.9"}, "服务器上已没有这个页面的任务"),
+                           ({"cookie": "app_lang=zh", "accept-language": "en"}, "服务器上已没有这个页面的任务")):
+        answer = httpx.post(join, json=body, headers=headers, timeout=30)
+        assert answer.status_code == 410 and answer.json()["detail"].startswith(words), answer.text
+    config = httpx.get(app_server.url.rstrip("/") + "/config", timeout=30).json()
+    held = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "clear_task")
+    answer = httpx.post(join, json={**body, "fn_index": held, "trigger_id": None, "data": ["characters"]}, timeout=30)
+    assert answer.status_code == 200 and "event_id" in answer.json(), answer.text
+
+
 @pytest.mark.parametrize("case, message", [
     ("names as one string", "class_names must be a list"),
     ("a name that is not text", "class_names[1] is None"),

@@ -232,7 +232,8 @@ def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_p
 def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
     """A server restarted under an open page (a Space sleeps, is rebuilt) holds none of its task:
     the page still shows the task, and its buttons say that it is gone and to reload, where
-    Classify once asked for query images beside the 15 it showed. A task loaded then works."""
+    Classify once asked for query images beside the 15 it showed, and a thumbnail's Remove
+    button got "Could not parse server response". A task loaded then works."""
     from .app_server import AppServer
 
     server = AppServer()
@@ -255,6 +256,15 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         page.wait_for_function("() => document.querySelector('#status').innerText.includes('no longer on the server')",
                                timeout=30000)
         assert class_titles(page) == shown and shown[:3] == ["flag · 5", "moon · 5", "wave · 5"]  # as it was
+        # a thumbnail's Remove button, made for the old server's session ("Could not parse server response")
+        told = page.locator(".toast-body", has_text="no longer on the server")
+        before = told.count()  # (the refusals above also showed as toasts)
+        page.locator(".class-gallery").first.locator("button").first.click()
+        page.locator(".remove-image").first.click()
+        page.wait_for_function(f"() => [...document.querySelectorAll('.toast-body')].filter(t => "
+                               f"t.innerText.includes('no longer on the server')).length > {before}", timeout=30000)
+        assert page.locator(".toast-body", has_text="Could not parse").count() == 0
+        assert class_titles(page) == shown
         load_example(page, "glyphs-3way")  # a new task: the server holds it
         page.wait_for_function("() => document.querySelector('#status').innerText.includes('Loaded')")
         page.get_by_role("tab", name="3 · Classify").click()
