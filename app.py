@@ -880,17 +880,21 @@ def class_named(task: dict, name: str) -> int | None:
 
 
 @friendly(6, status=5)
-def add_images(task, choice, name, files, sketch, camera, request: gr.Request, shown: str = ""):
+def add_images(task, choice, name, files, sketch, camera, request: gr.Request, shown: str = "", given: str = ""):
     """Add images to the class the name box names: an existing one (any case), or a new one.
     The Class menu only fills the name box: typing a new name while a class is selected once
-    added the images to the selected class and dropped the name."""
+    added the images to the selected class and dropped the name. ``given``: the page's mark of
+    what the upload and webcam boxes hold, new at each change of them ("" from an API client)."""
     lang = language(request)
     task = held_task(task, shown, lang)
     drawing = drawing_digest(sketch)
-    if drawing is not None and drawing == task.get("last_drawing") and not files and not camera:
-        # the drawing just added, sent again by a second press before the pad was cleared (a double
-        # click): ignored, every output left as the first press set it. (Uploads are not fingerprinted:
-        # Gradio stores a file by its content, so the same file added again on purpose has the same path)
+    uploads = bool(files or camera)
+    if (drawing is not None or uploads) and drawing in (None, task.get("last_drawing")) \
+            and (not uploads or (given and given == task.get("last_given"))):
+        # what was just added, sent again by a second press before the boxes were cleared (a double
+        # click): ignored, every output left as the first press set it. A drawing is known by its
+        # pixels; uploads by the page's mark, not their paths: Gradio stores a file by its content,
+        # so the same file uploaded again on purpose has the same path
         return (gr.skip(),) * 6
     items = gather_inputs(files, sketch, camera)
     if not items:
@@ -910,7 +914,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     if not good:
         raise Refusal(" ".join(problems))
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]],
-            "last_drawing": drawing}
+            "last_drawing": drawing, "last_given": given if uploads else None}
     if index is None:
         task["classes"].append({"name": name, "images": good})
         index = len(task["classes"]) - 1
@@ -985,6 +989,9 @@ CHOSEN_CLASS_NAME = f"""(choice, name) => {{
     return (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" : document.querySelector("#class-choice input").value;
 }}"""
 MENU_FOCUSED = "(choice) => { window.appClassAtFocus = choice; window.appClassChosen = undefined; return []; }"
+# a new mark of what the upload and webcam boxes hold, at each change of them: a second press of Add
+# that carries the mark of the images the first one added is a double click (add_images)
+NEW_MARK = "() => Date.now().toString(36) + Math.random().toString(36).slice(2)"
 # a refused rename puts the selected class's name back in the name box: left there, the refused name
 # (another class's) sent the next Add into that class while the menu showed this one
 NAME_AFTER_RENAME = f"""(choice, name, status) => (!String(status).startsWith('⚠') || choice === null ||
@@ -1749,6 +1756,7 @@ def build() -> gr.Blocks:
         # set in the browser once the page shows a task the server made: a page whose session the
         # server no longer holds is told so (held_task), rather than its task read as empty
         task_shown = gr.Textbox("", visible=False)
+        given = gr.Textbox("", visible=False)  # the mark of what the upload and webcam boxes hold (add_images)
         replay_state = gr.State(None)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
         classify_state = gr.State(None)
@@ -1910,7 +1918,9 @@ def build() -> gr.Blocks:
         flow = {"api_visibility": "undocumented"}
         ui_only = {"api_visibility": "private"}
         task.change(None, None, task_shown, js="() => 'shown'", **ui_only)  # (in the browser: no request)
-        add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera, task_shown],
+        for box in (files, camera):  # (in the browser: a new mark at each change of what they hold)
+            box.change(None, None, given, js=NEW_MARK, **ui_only)
+        add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera, task_shown, given],
                          [task, class_choice, class_name, files, camera, status], **flow).then(
             None, status, None, js=CLEAR_SKETCH, **ui_only)
         rename_button.click(rename_class, [task, class_choice, class_name, task_shown], [task, class_choice, status],

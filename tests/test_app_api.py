@@ -18,6 +18,8 @@ DEMO = ROOT / "demo" / "glyphs-5way"
 # the task flow's last input: the page's mark that it shows a task (app.held_task), empty for a
 # client that has no page
 NO_PAGE = ""
+# /add_images's too: the page's mark of what its upload boxes hold (app.add_images), none here
+NO_MARK = ""
 
 
 def support_set(shots: int = 2):
@@ -216,16 +218,16 @@ def test_task_building_flow(app_server):
     classes, files, names, queries = support_set(2)
     for cls in classes[:3]:
         mine = [handle_file(f) for f, n in zip(files, names) if n == cls]
-        out = client.predict("__new__", cls, mine, None, None, NO_PAGE, api_name="/add_images")
+        out = client.predict("__new__", cls, mine, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
         assert out[-1] == f"Added the new class “{cls}” with 2 image(s)."
     refused = [
         (("__new__", "", [handle_file(files[0])], None, None), "name"),
         (("0", "", None, None, None), "Choose images"),
     ]
     for arguments, message in refused:
-        status = client.predict(*arguments, NO_PAGE, api_name="/add_images")[-1]
+        status = client.predict(*arguments, NO_PAGE, NO_MARK, api_name="/add_images")[-1]
         assert status.startswith("⚠") and message in status, status
-    out = client.predict("0", classes[0], [handle_file(files[2])], None, None, NO_PAGE, api_name="/add_images")
+    out = client.predict("0", classes[0], [handle_file(files[2])], None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
     curve, embedding, matrix, status, replay, replay_plot = client.predict(
         "maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
@@ -285,7 +287,7 @@ def test_the_name_box_decides_which_class_gets_the_images(app_server):
     first, second = classes[0], classes[1]
     images = {cls: [handle_file(f) for f, n in zip(files, names) if n == cls] for cls in (first, second)}
     def add(choice, name, image):
-        menu, name, *_, status = client.predict(choice, name, [image], None, None, NO_PAGE, api_name="/add_images")
+        menu, name, *_, status = client.predict(choice, name, [image], None, None, NO_PAGE, NO_MARK, api_name="/add_images")
         return menu["value"], name, status
 
     assert add("__new__", first, images[first][0]) == ("0", first, f"Added the new class “{first}” with 1 image(s).")
@@ -306,12 +308,12 @@ def test_sessions_do_not_share_tasks(app_server):
 
 def test_messages_follow_the_browser_language(app_server, tmp_path):
     chinese = Client(app_server.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
-    status = chinese.predict("__new__", "", None, None, None, NO_PAGE, api_name="/add_images")[-1]
+    status = chinese.predict("__new__", "", None, None, None, NO_PAGE, NO_MARK, api_name="/add_images")[-1]
     assert status.startswith("⚠") and "请先" in status
     chinese.predict("glyphs-3way", api_name="/load_example")
     bad = tmp_path / "scan.png"
     bad.write_bytes(b"not an image at all")
-    status = chinese.predict("0", "", [handle_file(str(bad))], None, None, NO_PAGE, api_name="/add_images")[-1]
+    status = chinese.predict("0", "", [handle_file(str(bad))], None, None, NO_PAGE, NO_MARK, api_name="/add_images")[-1]
     assert "scan.png" in status and "不是可以读取的图像文件" in status
     # the methods' names too: in statuses and in Compare's rows
     status = chinese.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
@@ -614,10 +616,11 @@ def test_published_figures_are_cited_in_the_pages_language():
     assert app.benchmark_cells(recorded, "zh") == ("97.1 ± 0.3", "97.3 (Koch 等的网络，见 Finn 等 2017)")
 
 
-def test_a_drawing_sent_twice_by_a_double_click_joins_once():
-    """A double click on Add sent the drawing twice before the browser cleared the pad (which it does
-    after the first answer): the class got two copies of one drawing. The second press is ignored,
-    every output left as the first one set it; a new drawing, or the same drawing with files, still joins."""
+def test_images_sent_twice_by_a_double_click_join_once():
+    """A double click on Add sent the drawing (or the uploads) twice before the browser cleared the
+    boxes (which it does after the first answer): the class got two copies of each. The second press
+    is ignored, every output left as the first one set it; a new drawing, or the same drawing with
+    new files, still joins."""
     import gradio as gr
     from PIL import Image
 
@@ -633,6 +636,20 @@ def test_a_drawing_sent_twice_by_a_double_click_joins_once():
     assert len(task["classes"][0]["images"]) == 2
     task, *_ = app.add_images(task, "0", name, [str(glyphs[2])], drawings[1], None, None)
     assert len(task["classes"][0]["images"]) == 4
+    # uploads are known by the page's mark of what its boxes hold, new at each change of them: the
+    # same mark again is a double click; a new one (the same file uploaded again on purpose, which
+    # Gradio stores at the same path) joins, and an API client, which sends no mark, is never refused
+    task, *_ = app.add_images(task, "0", name, [str(glyphs[3])], None, None, None, "", "m1")
+    assert len(task["classes"][0]["images"]) == 5
+    assert app.add_images(task, "0", name, [str(glyphs[3])], None, None, None, "", "m1") == (gr.skip(),) * 6
+    task, *_ = app.add_images(task, "0", name, [str(glyphs[3])], None, None, None, "", "m2")
+    assert len(task["classes"][0]["images"]) == 6
+    task, *_ = app.add_images(task, "0", name, [str(glyphs[3])], drawings[0], None, None, "", "m3")
+    assert len(task["classes"][0]["images"]) == 8
+    assert app.add_images(task, "0", name, [str(glyphs[3])], drawings[0], None, None, "", "m3") == (gr.skip(),) * 6
+    for _ in range(2):
+        task, *_ = app.add_images(task, "0", name, [str(glyphs[3])], None, None, None)
+    assert len(task["classes"][0]["images"]) == 10
     # the Class menu takes any value (see app.chosen_class): one that names no class of the task is
     # refused as no class chosen, not an IndexError or a ValueError's trace ("²" passed isdigit and
     # failed int; a full-width "１" chose a class the menu did not show); a class's name typed in it
@@ -750,12 +767,12 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     _, files, names, _ = support_set(1)
     session = Client(app_server.url, verbose=False)
     image = handle_file(files[0])
-    session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, NO_PAGE, api_name="/add_images")
+    session.predict("__new__", "eye", [image] * (MAX_SHOTS - 2), None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")  # refused by its count, not for what it is: none was read
-    *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, NO_PAGE, api_name="/add_images")
+    *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have {MAX_SHOTS + 1}.")
-    *_, status = session.predict("0", "", [image] * 2, None, None, NO_PAGE, api_name="/add_images")
+    *_, status = session.predict("0", "", [image] * 2, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     assert status == "Added 2 image(s) to “eye”."
     too_many = [handle_file(str(notes))] * (MAX_QUERIES + 1)
     refusal = f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given."

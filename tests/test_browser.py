@@ -276,6 +276,31 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         server.stop()
 
 
+def test_a_double_click_on_add_adds_the_uploads_once(browser, app_server):
+    """Both presses of a double click carried the uploads when the first answered after the second
+    was sent: the class got each image twice (1 of 4 double clicks, and of 4 pairs of clicks in one
+    tick of the page's script, as here). The same files uploaded again on purpose (which Gradio
+    stores at the same paths) still join."""
+    page = open_app(browser, app_server.url)
+    for name in ("eye", "fork", "ladder", "spiral"):
+        files = sorted((DEMO / "support" / name).glob("*.png"))[:2]
+        choose_new_class(page)
+        name_box(page).fill(name)
+        page.locator("#support-files input[type=file]").set_input_files([str(f) for f in files])
+        page.wait_for_function("() => document.querySelectorAll('#support-files .file-preview tr').length >= 2",
+                               timeout=30000)
+        page.evaluate("() => { const add = document.querySelector('#add-images'); add.click(); add.click(); }")
+        page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
+                               ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
+        page.wait_for_function("() => !document.querySelector('#support-files .file-preview')", timeout=30000)
+        page.wait_for_timeout(500)  # (a second answer, if any)
+    assert class_titles(page) == ["eye · 2", "fork · 2", "ladder · 2", "spiral · 2"]
+    upload_and_add(page, sorted((DEMO / "support" / "spiral").glob("*.png"))[:2])  # again, on purpose
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText == 'spiral · 4')",
+                           timeout=30000)
+    page.close()
+
+
 def test_opening_or_tabbing_through_the_class_menu_keeps_a_typed_name(browser, app_server):
     """Gradio sends the Class menu's "input" on a blur too: opening and closing it without a
     choice, or tabbing through it, once cleared a name typed for a new class (and Add then asked
