@@ -1284,8 +1284,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         trace, names, prepared_task.support_names,
         query_embeddings=None if result.prediction is None else result.prediction.query_embeddings,
         query_names=prepared_task.query_names, query_predicted=predicted,
-        centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang, method=method,
-        unit_length=method == "matching")
+        centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang,
+        method="siamese-finetuned" if method == "siamese" and steps_seen else method, unit_length=method == "matching")
     matrix = gr.update(value=None, visible=False)
     if method == "siamese":
         matrix = gr.update(value=viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names,

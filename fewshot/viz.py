@@ -32,7 +32,9 @@ TEXT = {
         "start": "θ: untouched start",
         "space_maml": "features of the adapted network θ′", "space_meta-lstm": "features of the learner after its updates",
         "space_matching": "unit-length embeddings (cosine)", "space_protonet": "embeddings f(x)",
-        "space_siamese": "embeddings f(x)", "space_transfer": "the frozen pre-trained features",
+        "space_siamese": "codes h(x), projected from the features f(x)",
+        "space_siamese-finetuned": "codes h(x) of the network fine-tuned on the support set",
+        "space_transfer": "the frozen pre-trained features",
         "space_pixels": "raw pixels (nothing learned)",
         "trained_transfer": "pre-trained features", "support_loss": "support loss",
         "support_pair_loss": "support pair loss",
@@ -58,7 +60,9 @@ TEXT = {
         "start": "θ：未训练的起点",
         "space_maml": "适应后的网络 θ′ 的特征", "space_meta-lstm": "学习器更新之后的特征",
         "space_matching": "缩放到单位长度的嵌入（按余弦比较）", "space_protonet": "嵌入 f(x)",
-        "space_siamese": "嵌入 f(x)", "space_transfer": "冻结的预训练特征",
+        "space_siamese": "编码 h(x)（由特征 f(x) 投影而来）",
+        "space_siamese-finetuned": "在支持集上微调后的网络的编码 h(x)",
+        "space_transfer": "冻结的预训练特征",
         "space_pixels": "原始像素（没有学习）",
         "trained_transfer": "预训练特征", "support_loss": "支持集损失",
         "support_pair_loss": "支持集成对损失",
@@ -213,6 +217,11 @@ def embedding_plot(
         parts.append(query_embeddings)
     if unit_length:
         parts = [torch.nn.functional.normalize(p.detach().cpu().float(), dim=1) for p in parts]
+        # each star the mean of its class's drawn directions, as the legend says: the direction of the
+        # raw features' mean (the trace's centre, which Matching Networks' rule never uses) lay off
+        # the middle of its class's dots, by as much as their spread on a 5-shot photo task
+        one_hot = torch.nn.functional.one_hot(trace.support_labels.cpu(), len(parts[1])).float()
+        parts[1] = (one_hot.T @ parts[0]) / one_hot.sum(0).clamp(min=1).unsqueeze(1)
     xy = project_2d(torch.cat([p.detach().cpu() for p in parts]))
     s, n = len(trace.support_embeddings), len(trace.class_centres)
     labels = trace.support_labels.cpu().tolist()

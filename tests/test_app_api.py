@@ -854,10 +854,18 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     step by step and the queries are classified by the fine-tuned network."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
-    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
+    curve, embedding, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, NO_PAGE,
+                                                          api_name="/run_adaptation")
     assert curve["visible"] is False and "Fine-tuned" not in status, status
-    curve, _, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, NO_PAGE, api_name="/run_adaptation")
+    # the embedding plot shows the codes h(x) that the distances are taken between (it said "f(x)",
+    # in siamese.py's notation the Conv-4 features), and says when they are the fine-tuned network's
+    title = json.loads(embedding["plot"])["layout"]["title"]["text"]
+    assert "codes h(x), projected from the features f(x)" in title, title
+    curve, embedding, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, NO_PAGE,
+                                                          api_name="/run_adaptation")
     assert "Fine-tuned on the support set for 4 step(s) first." in status, status
+    title = json.loads(embedding["plot"])["layout"]["title"]["text"]
+    assert "codes h(x) of the network fine-tuned on the support set" in title, title
     names = trace_names(curve)
     assert names and "support pair loss · trained network" in names and not any("support accuracy" in n for n in names)
     assert matrix["visible"] is True  # the fine-tuned network's distances

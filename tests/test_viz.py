@@ -187,6 +187,13 @@ def test_embedding_plot_names_its_space_and_projects_directions_for_cosine_metho
                                                                       unit_length=True).data]
     assert all(torch.allclose(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), atol=1e-5)
                for (a, _), (b, _) in zip(points, rescaled) if a is not None and a[0] is not None)
+    # each star at the middle of its class's dots, the mean of the directions drawn (the direction of
+    # the features' own mean once stood off it)
+    t.support_embeddings[::2] *= 5  # (lengths that differ within a class)
+    fig = viz.embedding_plot(t, ["a", "b", "c"], ["s"] * 6, unit_length=True)
+    stars = [(d.x[0], d.y[0]) for d in fig.data if d.marker.symbol == "star" and d.x[0] is not None]
+    dots = [(np.mean(d.x), np.mean(d.y)) for d in fig.data if d.marker.symbol is None and d.x[0] is not None]
+    assert len(stars) == len(dots) == 3 and np.allclose(stars, dots, atol=1e-5), (stars, dots)
 
 
 def test_the_gates_legend_names_layers_in_the_pages_language():
