@@ -414,6 +414,8 @@ MESSAGES = {
         "accuracy": " Query accuracy: **{acc:.0%}**.",
         "by_step": " Query accuracy at each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
+        "replay_right": "After step {step}: {right} of {n} queries right.", "replay_wrong": " Wrong: {items}.",
+        "replay_more": " And {n} more.", "replay_predicted": "After step {step}: {items}.",
         "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
                       "start, as validation kept none of its {n:,} updates.",
         "start_kept_maml": " Its θ is the random start itself, so there is no second curve from a random start.",
@@ -476,6 +478,8 @@ MESSAGES = {
         "accuracy": " 查询准确率：**{acc:.0%}**。",
         "by_step": " 每一步的查询准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
+        "replay_right": "第 {step} 步之后：{n} 个查询中 {right} 个正确。", "replay_wrong": "错误：{items}。",
+        "replay_more": "另有 {n} 个。", "replay_predicted": "第 {step} 步之后：{items}。",
         "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
         "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",
         "maml_protocol": " MAML 论文中的数字把每个任务的查询放在一个批次里做归一化（Finn 等人的代码就是这样）；"
@@ -1312,7 +1316,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     if steps_seen and prepared_task.query_images is not None:
         probabilities = torch.stack([r["query_probabilities"] for r in steps_seen]).cpu()
         replay_state = {"probabilities": probabilities.tolist(), "classes": names, "steps": [r["step"] for r in steps_seen],
-                        "queries": prepared_task.query_names, "lang": lang}
+                        "queries": prepared_task.query_names, "lang": lang,
+                        "labels": None if prepared_task.query_labels is None else prepared_task.query_labels.tolist()}
         # the slider counts steps, as its label says (a transfer head's curve records every 5th of 100)
         recorded = replay_state["steps"]
         stride = min((b - a for a, b in zip(recorded, recorded[1:])), default=1)
@@ -1324,14 +1329,37 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, key
 
 
+def recorded_step(step, state: dict) -> int:
+    """The index of the recorded step nearest the replay slider's ``step``."""
+    recorded = state["steps"]
+    return min(range(len(recorded)), key=lambda i: abs(recorded[i] - (step or 0)))
+
+
 def replay_step(step, state):
     if not state:
         return None
-    probabilities = torch.tensor(state["probabilities"])
-    recorded = state["steps"]
-    index = min(range(len(recorded)), key=lambda i: abs(recorded[i] - step))  # the recorded step nearest
-    return viz.step_probabilities_plot(probabilities[index], state["steps"][index], state["classes"], state["queries"],
-                                       state["lang"])
+    index = recorded_step(step, state)
+    return viz.step_probabilities_plot(torch.tensor(state["probabilities"][index]), state["steps"][index],
+                                       state["classes"], state["queries"], state["lang"])
+
+
+def replay_words(step, state, most: int = 5) -> str:
+    """The replay's heatmap in words, its text alternative: after the step shown, how many queries
+    are right, and the ``most`` first that are not, each with the class it went to and how sure."""
+    if not state:
+        return ""
+    index, lang, classes = recorded_step(step, state), state["lang"], state["classes"]
+    confidence, predicted = torch.tensor(state["probabilities"][index]).max(1)
+    labels = state.get("labels")
+    shown = [i for i, p in enumerate(predicted.tolist()) if labels is None or p != labels[i]]
+    items = ("；" if lang == "zh" else "; ").join(
+        f"{plain(state['queries'][i])} → {plain(classes[int(predicted[i])])} ({float(confidence[i]):.0%})"
+        for i in shown[:most])
+    more = say(lang, "replay_more", n=len(shown) - most) if len(shown) > most else ""
+    if labels is None:
+        return say(lang, "replay_predicted", step=state["steps"][index], items=items) + more
+    return say(lang, "replay_right", step=state["steps"][index], right=len(labels) - len(shown), n=len(labels)) + \
+        (say(lang, "replay_wrong", items=items) + more if shown else "")
 
 
 def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, finetune_steps) -> dict:
@@ -1876,6 +1904,7 @@ def build() -> gr.Blocks:
                 matrix = gr.Plot(label=i("app_matrix"), elem_id="matrix")
                 replay = gr.Slider(0, 5, value=0, step=1, label=i("app_replay"), visible=False)
                 replay_plot = gr.Plot(label=i("app_replay_plot"))
+                replay_text = gr.Markdown(elem_id="replay-words", latex_delimiters=[])  # (names as typed)
 
             with gr.Tab(i("app_tab_classify"), id="classify"):
                 gr.Markdown(i("app_use_task_queries"))
@@ -1957,6 +1986,8 @@ def build() -> gr.Blocks:
                             adapted_for],
                            **flow)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
+        # (also when the plot is cleared, or drawn anew by Adapt)
+        replay_plot.change(replay_words, [replay, replay_state], replay_text, **ui_only)
         classify_button.click(classify_queries,
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
@@ -2066,13 +2097,14 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # browser tab's title is in the page's language. (5) Gradio re-labels a tab only once it has been
 # shown, so after a switch in Settings the others kept the old language until visited: each tab's
 # label is set here in the page's language (its text node's value, so Gradio's own later writes land).
-# (6) The status lines under Add, Adapt, Classify and Compare are live regions, so that a screen
-# reader reads out a result or a refusal when it appears (Gradio's Markdown has no such option).
+# (6) The status lines under Add, Adapt, Classify and Compare, and the replay's heatmap in words,
+# are live regions, so that a screen reader reads out a result, a refusal or the step the replay
+# shows when it appears (Gradio's Markdown has no such option).
 # (7) A thumbnail is named by its caption (a query's "✗ eye (62%) · truth: moon", a support image's
 # file), where Gradio named it "Thumbnail 3 of 30", and says whether it is the selected one.
 APP_JS = """
 () => {
-  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status";
+  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words";
   const zhTabs = %s;
   const titles = %s;
   const tabLabels = %s;  // [English, Chinese] of every tab

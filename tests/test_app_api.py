@@ -665,6 +665,27 @@ def test_images_sent_twice_by_a_double_click_join_once():
     assert app.benchmark_cells({"accuracy": 0.5, "ci95": 0.01, "published": None}) == ("50.0 ± 1.0", "—")
 
 
+def test_the_replay_in_words_names_the_queries_gone_wrong():
+    """The replay's heatmap has a text alternative: after the step the slider shows (the recorded
+    step nearest it), how many queries are right, and the first five wrong ones with the class
+    each went to and its probability; a task without labels gets each query's class."""
+    import app
+
+    rows = [[0.9, 0.1], [0.3, 0.7]] * 4  # (queries 1, 3, 5, 7 go to b; all are a's)
+    state = {"probabilities": [[[0.5, 0.5]] * 8, rows], "steps": [0, 5], "classes": ["a", "b*"],
+             "queries": [f"q{i}" for i in range(8)], "labels": [0] * 8, "lang": "en"}
+    assert app.replay_words(4, state) == "After step 5: 4 of 8 queries right. Wrong: q1 → b\\* (70%); q3 → b\\* " \
+        "(70%); q5 → b\\* (70%); q7 → b\\* (70%)."
+    assert app.replay_words(5, state, most=2).endswith("q3 → b\\* (70%). And 2 more.")
+    assert app.replay_words(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
+    assert app.replay_words(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
+        "q0 → a (90%); q2 → a (90%); q4 → a (90%); q6 → a (90%)."
+    assert app.replay_words(5, {**state, "labels": None}, most=2) == \
+        "After step 5: q0 → a (90%); q1 → b\\* (70%). And 6 more."
+    assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\* (70%)；q3")
+    assert app.replay_words(3, None) == ""
+
+
 def test_a_chinese_page_gets_chinese_class_names_and_tab_title():
     """A sampled task (photos, characters) names its classes in the page's language; the browser
     tab's title (set by the page's script) is the heading in each language."""

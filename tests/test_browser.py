@@ -772,6 +772,15 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     status = page.inner_text("#adapt-status")
     assert "Query accuracy at each step (the curve in words): 0: " in status and " → 8: " in status, status
     assert "From a random start: 0: " in status, status
+    # and the replay's heatmap in words, a live region read out as the slider moves
+    words = "() => document.querySelector('#replay-words').innerText"
+    page.wait_for_function(f"() => ({words})().includes('After step 8: ')", timeout=30000)
+    assert " of 9 queries right." in page.evaluate(words)
+    assert page.get_attribute("#replay-words", "aria-live") == "polite"
+    replay_box = page.get_by_label("number input for Replay: query probabilities after step")
+    replay_box.fill("0")
+    replay_box.press("Enter")
+    page.wait_for_function(f"() => ({words})().includes('After step 0: ')", timeout=30000)
     page.get_by_role("tab", name="3 · Classify").click()
     page.click("#classify")
     page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
@@ -790,6 +799,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     assert "task has changed" in page.inner_text("#adapt-status")
     assert page.locator("#embedding .js-plotly-plot").count() == 0
     assert page.locator("#query-gallery img").count() == 0
+    page.wait_for_function(f"() => !({words})().includes('After step')", timeout=30000)  # (cleared with its plot)
     assert steps_box.input_value() == "8"
     # the same task again after adapting: nothing is marked out of date
     page.get_by_role("tab", name="2 · Adapt").click()
