@@ -1672,7 +1672,7 @@ def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
         unknown = [str(name) for name in payload if name not in CLASSIFY_PARAMETERS and name != "oauth_token"]
         problems = ([f"missing: {', '.join(missing)}"] if missing else []) + \
             ([f"unknown: {', '.join(unknown)}"] if unknown else [])
-        return (f"{usage}; {'; '.join(problems)}." if problems else server_file_named(payload)), payload
+        return (f"{usage}; {'; '.join(problems)}." if problems else files_refused(payload)), payload
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
         return f'{usage}, as {{"data": [{", ".join(CLASSIFY_ARGUMENTS)}]}}.', payload
@@ -1685,40 +1685,62 @@ def classify_call_problem(version: str, payload: Any) -> tuple[str | None, Any]:
     if len(data) < len(CLASSIFY_ARGUMENTS):
         defaults = [p.default for p in CLASSIFY_PARAMETERS.values()]
         payload = {**payload, "data": data + defaults[len(data):]}
-    return server_file_named(dict(zip(CLASSIFY_ARGUMENTS, data))), payload
+    return files_refused(dict(zip(CLASSIFY_ARGUMENTS, data))), payload
 
 
-def server_file_named(arguments: dict) -> str | None:
-    """The refusal of a Gradio file object (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``)
-    that names a file on the server instead of an upload, which Gradio itself answered with
-    ``{"error": null}`` and a trace in the log, before ``/classify`` could say why."""
+def server_file_named(arguments: dict) -> tuple[str, str] | None:
+    """``(argument, refusal)`` of a Gradio file object (``{"path": ..., "meta": {"_type":
+    "gradio.FileData"}}``) that names a file on the server instead of an upload, or a URL, which
+    Gradio itself answered with ``{"error": null}`` and a trace in the log (a URL: once it had
+    failed to fetch it, as it does on a server offline), before ``/classify`` could say why.
+    /classify fetches nothing: an image is sent, not pointed to."""
     for argument in ("support_images", "query_images"):
         items = arguments.get(argument)
         for n, item in enumerate(items if isinstance(items, list) else [items]):
             path = item.get("path") if isinstance(item, dict) and "meta" in item else None
-            if path is not None and not str(path).startswith(("http://", "https://")) and not uploaded(path):
-                return not_uploaded(argument, n)
+            if path is not None and str(path).lower().startswith(("http://", "https://")):
+                return argument, (f"{argument}[{n}] is a URL: /classify fetches nothing. Download the image and "
+                                  "send it as a file (gradio_client's handle_file with the file's path).")
+            if path is not None and not uploaded(path):
+                return argument, not_uploaded(argument, n)
     return None
 
 
-def stale_event_problem(payload: Any, lang: str) -> str | None:
-    """The refusal of an event a page asks for that the server does not hold. A thumbnail's
-    Remove button and its selection are made by ``@gr.render`` for the session that showed the
-    task; a server restarted since (a Space slept, or was rebuilt) holds neither, and Gradio
-    answered a click on them with a ``KeyError``'s HTTP 500, shown on the page as "Could not
-    parse server response". The page is told instead that its task is gone (``task_lost``)."""
+def files_refused(arguments: dict) -> str | None:
+    """``server_file_named``'s refusal alone."""
+    named = server_file_named(arguments)
+    return None if named is None else named[1]
+
+
+def event_problem(payload: Any, lang: str) -> tuple[int, Any] | None:
+    """``(HTTP status, detail)`` refusing an event the page or a client asks for, or None. (1) An
+    event the server does not hold: a thumbnail's Remove button and its selection are made by
+    ``@gr.render`` for the session that showed the task, and a server restarted since (a Space
+    slept, or was rebuilt) holds neither; Gradio answered a click on them with a ``KeyError``'s
+    HTTP 500, shown on the page as "Could not parse server response". The page is told that its
+    task is gone (``task_lost``, 410). (2) A gradio_client call of /classify with a file that
+    is not an upload (``server_file_named``): a 422 that gradio_client raises as a
+    ``ValidationError`` with the message, where it raised "The upstream Gradio app has raised an
+    exception"."""
     if not isinstance(payload, dict) or not isinstance(payload.get("fn_index"), int):
         return None  # (Gradio's own answer stands)
     session = payload.get("session_hash")
     held = demo.state_holder[session].blocks_config.fns if isinstance(session, str) and session in demo.state_holder \
         else demo.fns
-    return None if payload["fn_index"] in held else say(lang, "task_lost")
+    fn = held.get(payload["fn_index"])
+    if fn is None:
+        return 410, say(lang, "task_lost")
+    data = payload.get("data")
+    problem = server_file_named(dict(zip(CLASSIFY_ARGUMENTS, data))) \
+        if fn.api_name == "classify" and isinstance(data, list) else None
+    return None if problem is None else \
+        (422, [{"__type__": "validate", "is_valid": False, "parameter_name": problem[0], "message": problem[1]}])
 
 
 class RequestCheck:
     """ASGI middleware: ``classify_call_problem`` on the plain HTTP calls of /classify (HTTP 422
-    and the message), and ``stale_event_problem`` on the page's events (HTTP 410, whose
-    ``detail`` the page shows); every other request passes untouched."""
+    and the message), and ``event_problem`` on the events of the page and of gradio_client
+    (whose ``detail`` each shows); every other request passes untouched."""
 
     PATHS = {"/gradio_api/call/classify": "v1", "/gradio_api/call/v2/classify": "v2",
              "/gradio_api/queue/join": "event"}
@@ -1741,7 +1763,8 @@ class RequestCheck:
         except ValueError:
             payload, unreadable = None, True
         if version == "event":
-            problem, status, key = stale_event_problem(payload, language(Request(scope))), 410, "detail"
+            status, problem = event_problem(payload, language(Request(scope))) or (200, None)
+            key = "detail"
         elif unreadable:
             problem, status, key = "The request body is not JSON.", 422, "error"
         else:

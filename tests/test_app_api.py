@@ -160,6 +160,23 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
         answer = httpx.post(f"{base}/{version}classify", json=body, timeout=30)
         assert answer.status_code == 422, answer.text
         assert "is not an uploaded file" in answer.json()["error"] and "hostname" not in answer.text
+    # a URL: /classify fetches nothing (Gradio tried, and offline answered {"error": null} with a trace),
+    # by HTTP or by gradio_client (which raised "The upstream Gradio app has raised an exception")
+    url_file = {"path": "https://example.com/a.png", "url": "https://example.com/a.png",
+                "meta": {"_type": "gradio.FileData"}}
+    answer = httpx.post(f"{base}/classify", json={"data": ["protonet", [server_file], ["a"], [url_file]]}, timeout=30)
+    assert answer.status_code == 422 and answer.json()["error"].startswith("support_images[0] is not an uploaded"), \
+        answer.text  # (the first file refused is named)
+    answer = httpx.post(f"{base}/classify", json={"data": ["protonet", [url_file] * 2, ["a", "b"], []]}, timeout=30)
+    assert answer.status_code == 422 and answer.json()["error"].startswith("support_images[0] is a URL: /classify "
+                                                                           "fetches nothing."), answer.text
+    from gradio_client.exceptions import ValidationError
+
+    classes, files, names, queries = support_set(1)
+    with pytest.raises(ValidationError, match=r"query_images\[1\] is a URL: /classify fetches nothing"):
+        Client(app_server.url, verbose=False).predict(
+            "protonet", [handle_file(f) for f in files[:2]], names[:2],
+            [handle_file(queries[0]), handle_file("https://example.com/a.png")], api_name="/classify")
     # four values: the function runs (and says what is wrong with an empty task)
     assert "Give at least one query image." in raw_call(app_server.url, "classify", ["protonet", [], [], []])
 
