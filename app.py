@@ -932,6 +932,21 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
             None, None, message)
 
 
+@friendly(2, status=1)
+def drop_image(task, index: int, which, request: gr.Request, shown: str = ""):
+    """Remove image ``which`` (the one selected in its gallery) of class ``index``; a class left
+    with none is said to need one."""
+    lang = language(request)
+    task = held_task(task, shown, lang)
+    if which is None:
+        raise Refusal(say(lang, "no_selection"))
+    classes = [dict(c, images=list(c["images"])) for c in task["classes"]]
+    del classes[index]["images"][which]
+    left = len(classes[index]["images"])
+    return {**task, "classes": classes}, \
+        say(lang, "removed_image", name=plain(classes[index]["name"]), n=left) + ("" if left else say(lang, "class_empty"))
+
+
 @friendly(3, status=2)
 def rename_class(task, choice, name, request: gr.Request, shown: str = ""):
     lang = language(request)
@@ -1883,18 +1898,8 @@ def build() -> gr.Blocks:
                             def pick(event: gr.SelectData):
                                 return event.index
 
-                            @friendly(2, status=1)
                             def drop(current_task, which, shown: str = "", index=index, request: gr.Request = None):
-                                lang = language(request)
-                                current_task = held_task(current_task, shown, lang)
-                                if which is None:
-                                    raise Refusal(say(lang, "no_selection"))
-                                classes = [dict(c, images=list(c["images"])) for c in current_task["classes"]]
-                                del classes[index]["images"][which]
-                                left = len(classes[index]["images"])
-                                return {**current_task, "classes": classes}, \
-                                    say(lang, "removed_image", name=plain(classes[index]["name"]), n=left) + \
-                                    ("" if left else say(lang, "class_empty"))
+                                return drop_image(current_task, index, which, request, shown)
 
                             gallery.select(pick, None, selected, api_visibility="private")
                             remove_image.click(drop, [task, selected, task_shown], [task, status],

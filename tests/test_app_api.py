@@ -204,6 +204,7 @@ def test_an_event_the_server_does_not_hold_is_answered_with_task_lost(app_server
 @pytest.mark.parametrize("case, message", [
     ("names as one string", "class_names must be a list"),
     ("a name that is not text", "class_names[1] is None"),
+    ("names that are booleans", "class_names[0] is True"),
     ("nested lists", "support_images[0] is not an uploaded file"),
 ])
 def test_classify_refuses_malformed_arguments(client, case, message):
@@ -213,6 +214,8 @@ def test_classify_refuses_malformed_arguments(client, case, message):
         labels = "ab"
     elif case == "a name that is not text":
         labels = [names[0], None]
+    elif case == "names that are booleans":  # (not the classes "True" and "False")
+        labels = [True, False]
     elif case == "nested lists":
         support = [[handle_file(files[0])], [handle_file(files[1])]]
     with pytest.raises(AppError) as caught:
@@ -221,11 +224,12 @@ def test_classify_refuses_malformed_arguments(client, case, message):
 
 
 def test_classify_takes_a_single_query_file(client):
-    """One query image sent as a file rather than a list of one is classified, not taken apart."""
+    """One query image sent as a file rather than a list of one is classified, not taken apart;
+    a method's name is read in any case, as the domain's is."""
     classes, files, names, queries = support_set(1)
-    out = client.predict("protonet", [handle_file(f) for f in files], names, handle_file(queries[2]),
+    out = client.predict(" ProtoNet", [handle_file(f) for f in files], names, handle_file(queries[2]),
                          api_name="/classify")
-    assert [p["label"] for p in out["predictions"]] == [classes[2]]
+    assert [p["label"] for p in out["predictions"]] == [classes[2]] and out["method"] == "protonet"
 
 
 def test_task_building_flow(app_server):
@@ -332,6 +336,7 @@ def test_messages_follow_the_browser_language(app_server, tmp_path):
     bad.write_bytes(b"not an image at all")
     status = chinese.predict("0", "", [handle_file(str(bad))], None, None, NO_PAGE, NO_MARK, api_name="/add_images")[-1]
     assert "scan.png" in status and "不是可以读取的图像文件" in status
+    assert "/scan.png" not in status, status  # the file's name, not its path on the server
     # the methods' names too: in statuses and in Compare's rows
     status = chinese.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
     assert "**原型网络**" in status, status
@@ -701,6 +706,100 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
         "After step 5: q0 → a (90%); q1 → b\\* (70%). And 6 more."
     assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\* (70%)；q3")
     assert app.replay_words(3, None) == ""
+
+
+def test_task_edits_at_their_edges():
+    """Found missing by a mutation test of app.py: the class past the most is refused at Add (not
+    only later, at Adapt); a menu value one past the last class names no class (an IndexError's
+    bare "Error" otherwise); a class may be renamed to its own name in another case; an image
+    removed from a class that keeps one says nothing of an empty class."""
+    import gradio as gr
+
+    import app
+
+    glyphs = [str(g) for g in sorted((DEMO / "support" / "eye").glob("*.png"))]
+    task = app.empty_task()
+    for k in range(app.MAX_WAYS):
+        task, *_ = app.add_images(task, "__new__", f"c{k}", glyphs[:2], None, None, None)
+    assert len(task["classes"]) == app.MAX_WAYS
+    refused = app.add_images(task, "__new__", "one more", glyphs[:1], None, None, None)
+    assert refused[:-1] == (gr.skip(),) * 5 and refused[-1] == f"⚠ At most {app.MAX_WAYS} classes are supported."
+    past = str(app.MAX_WAYS)
+    assert app.rename_class(task, past, "x", None)[-1] == "⚠ Choose a class first."
+    assert app.remove_class(task, past, None)[-1] == "⚠ Choose a class first."
+    assert app.add_images(task, past, "", glyphs[:1], None, None, None)[-1] == "⚠ Give the class a name first."
+    task, _, status = app.rename_class(task, "0", "C0", None)
+    assert status == "Renamed “c0” to “C0”." and task["classes"][0]["name"] == "C0"
+    assert app.rename_class(task, "0", "c1", None)[-1] == "⚠ A class called “c1” already exists."
+    task, status = app.drop_image(task, 0, 1, None)
+    assert status == "Removed an image from “C0”; 1 left.", status
+    task, status = app.drop_image(task, 0, 0, None)
+    assert status == "Removed an image from “C0”; 0 left. A class needs an image: add one, or remove the class."
+    assert app.drop_image(task, 1, None, None)[-1] == "⚠ Click an image first, then remove it."
+
+
+def test_early_answers_fill_every_output_of_their_event():
+    """A handler that leaves its outputs as they were answers one skip per output of its event
+    (one fewer: Gradio's ValueError, a toast on the page and a trace in the log, when a method
+    was picked before any adaptation). The tabs that never showed a result say nothing when the
+    task changes (each once said "The task has changed: adapt again" at the first load)."""
+    import gradio as gr
+    from PIL import Image
+
+    import app
+
+    outputs = {fn.name: len(fn.outputs) for fn in app.demo.fns.values()}
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    assert app.outdated_adaptation(None, None) == (gr.skip(),) * outputs["outdated_adaptation"]
+    assert len(app.outdated_adaptation("an older task", None)) == outputs["outdated_adaptation"]
+    assert app.outdated_results(task, None, None, None, None) == (gr.skip(),) * outputs["outdated_results"]
+    key = app.task_key(task)
+    assert app.outdated_results(task, key, key, key, None) == (gr.skip(),) * outputs["outdated_results"]
+    stale = app.outdated_results(task, "an older task", None, None, None)
+    assert len(stale) == outputs["outdated_results"] and "task has changed" in stale[3], stale[3]
+    assert stale[8:] == (gr.skip(),) * (outputs["outdated_results"] - 8)  # (Classify and Compare untouched)
+    drawing = {"composite": np.asarray(Image.open(task["classes"][0]["images"][0]["path"]).convert("RGBA"))}
+    task, *_ = app.add_images(task, "0", "", None, drawing, None, None)
+    assert app.add_images(task, "0", "", None, drawing, None, None) == (gr.skip(),) * outputs["add_images"]
+
+
+def test_the_maml_sliders_follow_the_checkpoint_of_the_fewest_shots():
+    """A task served by the 1-shot checkpoint (its fewest images per class: one) keeps that
+    checkpoint's sliders when one class gets more images; the most per class once chose the
+    5-shot checkpoint, resetting the steps and α a person had chosen."""
+    import app
+    from fewshot.service import adaptation_defaults
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    task["classes"] = [dict(c, images=c["images"][:1]) for c in task["classes"]]
+    task["classes"][0]["images"] = app.example_task(app.DEMO / "glyphs-3way")["classes"][0]["images"]
+    one_shot = adaptation_defaults(app.zoo_of(task), "maml", 3, 1)
+    assert one_shot["checkpoint"] != adaptation_defaults(app.zoo_of(task), "maml", 3, 5)["checkpoint"]
+    assert app.maml_defaults(task, None) == (one_shot["steps"], one_shot["lr"], one_shot["checkpoint"])
+
+
+def test_a_sampled_task_reads_its_support_images_as_the_dataset_does():
+    """A sampled Omniglot task's support images are read as dataset images, as its queries are
+    (read as drawings, they differed by up to 1.0 in every pixel's value)."""
+    from types import SimpleNamespace
+
+    import app
+
+    if not app.can_sample("characters"):
+        pytest.skip("no Omniglot here")
+    task = app.sample_omniglot(5, 1, SimpleNamespace(headers={}))[0]
+    sources = {img["source"] for c in task["classes"] for img in c["images"]}
+    assert sources == {q["source"] for q in task["queries"]} and sources != {"upload"}, sources
+
+
+def test_switching_domain_keeps_the_method_where_the_domain_has_it():
+    """(The browser test's radio was read before the answer came: a reset to MAML went unseen.)"""
+    import app
+
+    if "photos" not in app.DOMAINS:
+        pytest.skip("no photo models here")
+    for method in app.ZOOS["photos"].available():
+        assert app.set_domain(app.empty_task(), "photos", method, None)[1]["value"] == method
 
 
 def test_a_chinese_page_gets_chinese_class_names_and_tab_title():
