@@ -543,24 +543,22 @@ def test_memory_is_handed_back_once_no_request_computes():
     assert app.classify_api.__wrapped__ is not None  # the API endpoint is one of the trimmed handlers
 
 
-def test_a_stopped_app_leaves_no_files_behind():
+def test_a_stopped_app_leaves_no_files_behind(tmp_path):
     """Drawings are saved in a folder of the app's own, removed when the app is stopped (by a
-    signal, as a host stops it); Gradio's cache of uploads is emptied a day after each file."""
-    import tempfile
-
+    signal, as a host stops it); Gradio's cache of uploads is emptied a day after each file. (The
+    app's temporary folder is the test's own: other apps running beside it made and removed theirs.)"""
     from tests.app_server import AppServer
 
     import app
 
     assert app.demo.delete_cache == (3600, 86400)
-    folders = lambda: set(Path(tempfile.gettempdir()).glob("fewshot-app-*"))  # noqa: E731
-    before = folders()
-    server = AppServer()
+    folders = lambda: set(tmp_path.glob("fewshot-app-*"))  # noqa: E731
+    server = AppServer(env={"TMPDIR": str(tmp_path)})
     try:
-        assert folders() - before, "the app made no folder of its own"
+        assert folders(), "the app made no folder of its own"
     finally:
         server.stop()
-    assert not folders() - before
+    assert not folders()
 
 
 def test_compare_shows_its_rows_as_they_come(app_server):
