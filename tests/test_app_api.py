@@ -791,7 +791,8 @@ def test_a_sampled_task_reads_its_support_images_as_the_dataset_does():
 
 
 def test_switching_domain_keeps_the_method_where_the_domain_has_it():
-    """(The browser test's radio was read before the answer came: a reset to MAML went unseen.)"""
+    """A domain switch keeps the chosen method where the new domain has it (a reset to MAML went
+    unseen by the browser test that switches domain)."""
     import app
 
     if "photos" not in app.DOMAINS:
