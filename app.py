@@ -1404,7 +1404,11 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
             warn(problem)
         prepared_task = prepared(task, lang, extra_queries=good)
         shown = [(q["path"], q["name"]) for q in good]
+        # the label explains a drawing given, the newest image (the pad is cleared once it is classified,
+        # while uploads stay, their tab perhaps hidden): it explained the first upload, the last query's
+        first = next((i for i, q in enumerate(good) if q["name"] == DRAWING), 0)
     else:
+        first = 0
         if not task["queries"]:
             raise Refusal(say(lang, "no_queries"))
         prepared_task = prepared(task, lang)
@@ -1435,8 +1439,8 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         status += say(lang, "finetuned", n=result.trace.steps[-1]["step"])
     if result.encoder:  # not for a checkpoint that reads pixels (no learning, Conv-4)
         status += say(lang, "encoded", ms=result.encode_ms)
-    label, plot = explain_query(0, state)
-    return label, gallery, plot, status, state, task_key(task)
+    label, plot = explain_query(first, state)
+    return label, gr.update(value=gallery, selected_index=first), plot, status, state, task_key(task)
 
 
 def explain_query(index: int, state: dict):

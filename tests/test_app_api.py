@@ -257,7 +257,8 @@ def test_task_building_flow(app_server):
     label, gallery, explanation, classify_status = client.predict(
         "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
         NO_PAGE, api_name="/classify_queries")
-    assert label["label"] == classes[0] and len(gallery) == 3
+    assert label["label"] == classes[0] and len(gallery["value"]) == 3
+    assert gallery["selected_index"] == 0  # the query the label explains
     assert classify_status.startswith("Classified 3 image(s)")
     # compare needs labelled queries: refused for a hand-built task, works after loading an example
     _, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
@@ -1030,7 +1031,7 @@ def test_replay_slider_counts_steps_and_captions_say_right_or_wrong_first(app_se
     assert app.replay_step(50, state).layout.title.text.endswith("after step 50")
     _, gallery, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, NO_PAGE,
                                       api_name="/classify_queries")
-    captions = [item["caption"] for item in gallery]
+    captions = [item["caption"] for item in gallery["value"]]
     assert captions and all(c.startswith(("✓ ", "✗ ")) for c in captions), captions
     assert all(("true class" in c) == c.startswith("✗") for c in captions)
 

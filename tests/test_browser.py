@@ -185,7 +185,8 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
 def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, app_server):
     """Once a drawn query is classified, its pad is cleared and the brush picked up again: left
     there, the drawing (its tab hidden) was classified again beside the next uploads, and a second
-    drawing needed the pad cleared by hand and the brush found again."""
+    drawing needed the pad cleared by hand and the brush found again. A drawing classified beside
+    uploads is the one the label explains."""
     page = open_app(browser, app_server.url)
     load_example(page, "glyphs-3way")
     page.get_by_role("tab", name="3 · Classify").click()
@@ -208,6 +209,15 @@ def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, a
     page.click("#classify")
     page.wait_for_function(f"b => ({shown})() !== b", arg=before, timeout=60000)  # the upload's result
     assert "Classified 1 image(s)" in page.evaluate(status)  # the upload alone, not the drawing again
+    # a drawing beside the upload still there (its tab hidden): the label explains the drawing, the
+    # newest image, and its thumbnail is the one selected (they explained the upload, "query 1")
+    page.get_by_role("tab", name="Draw").click()
+    draw_on(page, "#query-sketch", [[(0.2, 0.5), (0.8, 0.5)], [(0.5, 0.2), (0.5, 0.8)]])
+    page.click("#classify")
+    page.wait_for_function(f"() => ({status})().includes('Classified 2 image(s)')", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#explanation').innerText.includes('query 2')", timeout=30000)
+    page.wait_for_function("() => [...document.querySelectorAll('#query-gallery button.thumbnail-item')]"
+                           ".map(b => b.getAttribute('aria-pressed')).join() === 'false,true'", timeout=30000)
     page.close()
 
 
