@@ -34,10 +34,12 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from gradio.data_classes import PredictBodyInternal  # noqa: E402  (an event's request, as Gradio reads it)
 from gradio.utils import get_upload_folder  # noqa: E402  (where Gradio keeps what clients upload)
 from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import Request  # noqa: E402
+from pydantic import ValidationError as PydanticError  # noqa: E402
 
 from fewshot import viz  # noqa: E402
 from fewshot.checkpoints import kept_start, read_card  # noqa: E402
@@ -389,7 +391,8 @@ MESSAGES = {
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
-        "no_selection": "Click an image first, then remove it.", "unknown_example": "Choose one of the examples in the list.",
+        "no_selection": "Click an image first, then remove it.",
+        "page_updating": "The page was still updating when that was clicked: click again if you meant it.", "unknown_example": "Choose one of the examples in the list.",
         "removed_image": "Removed an image from “{name}”; {n} left.",
         "class_empty": " A class needs an image: add one, or remove the class.",
         "stale": "The task has changed: {again}", "again_adapt": "adapt again.",
@@ -456,7 +459,8 @@ MESSAGES = {
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
-        "no_selection": "请先点击一张图像，再删除。", "unknown_example": "请从列表中选择一个示例。",
+        "no_selection": "请先点击一张图像，再删除。",
+        "page_updating": "点击时页面还在更新：如果确实要这样做，请再点击一次。", "unknown_example": "请从列表中选择一个示例。",
         "removed_image": "已从“{name}”删除一张图像，还剩 {n} 张。",
         "class_empty": "类别至少需要一张图像：请添加图像，或删除这个类别。",
         "stale": "任务已更改：{again}", "again_adapt": "请重新适应。",
@@ -933,12 +937,15 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
 
 
 @friendly(2, status=1)
-def drop_image(task, index: int, which, request: gr.Request, shown: str = ""):
+def drop_image(task, index: int, which, request: gr.Request, shown: str = "", drawn: str | None = None):
     """Remove image ``which`` (the one selected in its gallery) of class ``index``; a class left
-    with none is said to need one."""
+    with none is said to need one. ``drawn``: the file of the image selected, as the gallery showed
+    it; a second press of a Remove button drawn before the first one's answer (a double click)
+    found the next image in its place, and removed it too."""
     lang = language(request)
     task = held_task(task, shown, lang)
-    if which is None:
+    images = task["classes"][index]["images"] if index < len(task["classes"]) else []
+    if which is None or which >= len(images) or drawn not in (None, images[which]["path"]):
         raise Refusal(say(lang, "no_selection"))
     classes = [dict(c, images=list(c["images"])) for c in task["classes"]]
     del classes[index]["images"][which]
@@ -1404,9 +1411,11 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
             warn(problem)
         prepared_task = prepared(task, lang, extra_queries=good)
         shown = [(q["path"], q["name"]) for q in good]
-        # the label explains a drawing given, the newest image (the pad is cleared once it is classified,
-        # while uploads stay, their tab perhaps hidden): it explained the first upload, the last query's
-        first = next((i for i, q in enumerate(good) if q["name"] == DRAWING), 0)
+        # the label explains a drawing given (the pad is cleared once it is classified, so a drawing is
+        # always new, while uploads and a webcam picture stay, their tabs perhaps hidden): it explained
+        # the first upload, the previous query's. (A drawing is known by its folder, the app's own:
+        # an upload may be called "drawing.png" too)
+        first = next((i for i, q in enumerate(good) if Path(q["path"]).parent == UPLOADS), 0)
     else:
         first = 0
         if not task["queries"]:
@@ -1651,7 +1660,10 @@ def uploaded_paths(items: Any, argument: str) -> list[str]:
 
 def uploaded(path: Any) -> bool:
     """Whether ``path`` is a file a client uploaded (it lies in Gradio's upload folder)."""
-    return isinstance(path, str) and Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve())
+    try:
+        return isinstance(path, str) and Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve())
+    except ValueError:  # (a path with a NUL in it)
+        return False
 
 
 def not_uploaded(argument: str, n: int) -> str:
@@ -1731,27 +1743,34 @@ def files_refused(arguments: dict) -> str | None:
     return None if named is None else named[1]
 
 
+TASK_BLOCK: int | None = None  # the block id of the sessions' task (build sets it)
+
+
 def event_problem(payload: Any, lang: str) -> tuple[int, Any] | None:
-    """``(HTTP status, detail)`` refusing an event the page or a client asks for, or None. (1) An
-    event the server does not hold: a thumbnail's Remove button and its selection are made by
-    ``@gr.render`` for the session that showed the task, and a server restarted since (a Space
-    slept, or was rebuilt) holds neither; Gradio answered a click on them with a ``KeyError``'s
-    HTTP 500, shown on the page as "Could not parse server response". The page is told that its
-    task is gone (``task_lost``, 410). (2) A gradio_client call of /classify with a file that
-    is not an upload (``server_file_named``): a 422 that gradio_client raises as a
-    ``ValidationError`` with the message, where it raised "The upstream Gradio app has raised an
-    exception"."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("fn_index"), int):
+    """``(HTTP status, detail)`` refusing an event the page or a client asks for, or None (the
+    body read as Gradio reads it: an index sent as "33" or 33.0 is event 33). (1) An event the
+    server does not hold. A thumbnail's Remove button and its selection are made by ``@gr.render``
+    for the session that showed the task: a server restarted since (a Space slept, or was rebuilt)
+    holds no such session, and Gradio answered a click on them with a ``KeyError``'s HTTP 500,
+    shown on the page as "Could not parse server response"; the page is told that its task is gone
+    (``task_lost``, 410), also where the page's first events after the restart made it a session
+    that holds no task. A session that holds a task has its events made anew each time the task
+    is drawn: a second click on a button drawn before (a double click) is told to click again
+    (``page_updating``, 409). (2) A gradio_client call of /classify with a file that is not an
+    upload (``server_file_named``): a 422 that gradio_client raises as a ``ValidationError`` with
+    the message, where it raised "The upstream Gradio app has raised an exception"."""
+    try:
+        body = PredictBodyInternal.model_validate(payload)
+    except PydanticError:
         return None  # (Gradio's own answer stands)
-    session = payload.get("session_hash")
-    held = demo.state_holder[session].blocks_config.fns if isinstance(session, str) and session in demo.state_holder \
-        else demo.fns
-    fn = held.get(payload["fn_index"])
-    if fn is None:
-        return 410, say(lang, "task_lost")
-    data = payload.get("data")
-    problem = server_file_named(dict(zip(CLASSIFY_ARGUMENTS, data))) \
-        if fn.api_name == "classify" and isinstance(data, list) else None
+    if body.fn_index is None or body.session_hash is None:
+        return None
+    session = demo.state_holder[body.session_hash] if body.session_hash in demo.state_holder else None
+    fn = (demo.fns if session is None else session.blocks_config.fns).get(body.fn_index)
+    if fn is None:  # (a session whose first events came after a restart holds no task either)
+        held = session is not None and session.state_data.get(TASK_BLOCK) is not None
+        return (409, say(lang, "page_updating")) if held else (410, say(lang, "task_lost"))
+    problem = server_file_named(dict(zip(CLASSIFY_ARGUMENTS, body.data))) if fn.api_name == "classify" else None
     return None if problem is None else \
         (422, [{"__type__": "validate", "is_valid": False, "parameter_name": problem[0], "message": problem[1]}])
 
@@ -1759,10 +1778,12 @@ def event_problem(payload: Any, lang: str) -> tuple[int, Any] | None:
 class RequestCheck:
     """ASGI middleware: ``classify_call_problem`` on the plain HTTP calls of /classify (HTTP 422
     and the message), and ``event_problem`` on the events of the page and of gradio_client
-    (whose ``detail`` each shows); every other request passes untouched."""
+    (whose ``detail`` each shows). Other requests, and a body past ``MOST`` bytes (they carry
+    files' names, not files), go to Gradio as they came."""
 
     PATHS = {"/gradio_api/call/classify": "v1", "/gradio_api/call/v2/classify": "v2",
              "/gradio_api/queue/join": "event"}
+    MOST = 1 << 20
 
     def __init__(self, app) -> None:
         self.app = app
@@ -1771,15 +1792,19 @@ class RequestCheck:
         version = self.PATHS.get(scope.get("path", "").rstrip("/")) if scope["type"] == "http" else None
         if version is None or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
-        body, more = b"", True
-        while more:
+        chunks, size, more = [], 0, True
+        while more and size <= self.MOST:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
                 return
-            body, more = body + message.get("body", b""), message.get("more_body", False)
+            chunks.append(message.get("body", b""))
+            size, more = size + len(chunks[-1]), message.get("more_body", False)
+        body = b"".join(chunks)
+        if more:  # (read no further: Gradio reads the rest)
+            return await self.app(scope, self.replay(body, True, receive), send)
         try:
             payload, unreadable = json.loads(body or b"null"), False
-        except ValueError:
+        except (ValueError, RecursionError):  # (RecursionError: "[[[[…" nested past Python's limit)
             payload, unreadable = None, True
         if version == "event":
             status, problem = event_problem(payload, language(Request(scope))) or (200, None)
@@ -1796,18 +1821,22 @@ class RequestCheck:
             return await send({"type": "http.response.body", "body": answer})
         if version != "event":  # (a positional call's optional domain filled in)
             body = json.dumps(payload).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, self.replay(body, False, receive), send)
+
+    @staticmethod
+    def replay(body: bytes, more: bool, receive):
+        """``receive`` for Gradio: the body read so far, then whatever the client sends after it."""
         replayed = False
 
-        async def replay():
+        async def receive_again():
             nonlocal replayed
             if replayed:
                 return await receive()
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self.app({**scope, "headers": headers}, replay, send)
+            return {"type": "http.request", "body": body, "more_body": more}
+        return receive_again
 
 
 # ---- the screen -----------------------------------------------------------------------------
@@ -1823,6 +1852,8 @@ def build() -> gr.Blocks:
     # runs for weeks; a classroom leaves thousands of files)
     with gr.Blocks(title=page_title("en"), delete_cache=(3600, 86400)) as demo:
         task = gr.State(None)  # a handler's first task replaces it (held_task)
+        global TASK_BLOCK
+        TASK_BLOCK = task._id
         # set in the browser once the page shows a task the server made: a page whose session the
         # server no longer holds is told so (held_task), rather than its task read as empty
         task_shown = gr.Textbox("", visible=False)
@@ -1902,8 +1933,10 @@ def build() -> gr.Blocks:
                             def pick(event: gr.SelectData):
                                 return event.index
 
-                            def drop(current_task, which, shown: str = "", index=index, request: gr.Request = None):
-                                return drop_image(current_task, index, which, request, shown)
+                            def drop(current_task, which, shown: str = "", index=index, request: gr.Request = None,
+                                     drawn=[img["path"] for img in cls["images"]]):
+                                return drop_image(current_task, index, which, request, shown,
+                                                  drawn[which] if which is not None and which < len(drawn) else None)
 
                             gallery.select(pick, None, selected, api_visibility="private")
                             remove_image.click(drop, [task, selected, task_shown], [task, status],

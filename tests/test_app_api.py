@@ -140,8 +140,9 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
         assert answer.json()["error"].endswith(f"got {len(data)} value(s), missing: {missing}."), answer.text
     answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "class_names": []}, timeout=30)
     assert answer.status_code == 422 and "missing: support_images, query_images." in answer.json()["error"]
-    answer = httpx.post(f"{base}/classify", content=b"{not json", timeout=30)
-    assert answer.status_code == 422 and "not JSON" in answer.json()["error"]
+    for body in (b"{not json", b"[" * 100_000):  # (the second: a RecursionError's 500 and trace)
+        answer = httpx.post(f"{base}/classify", content=body, timeout=30)
+        assert answer.status_code == 422 and "not JSON" in answer.json()["error"]
     # an argument /classify does not take (Gradio: a bare 500), or more values than it takes (ignored)
     answer = httpx.post(f"{base}/v2/classify", json={"method": "protonet", "support_images": [], "class_names": [],
                                                      "query_images": [], "bogus": 1}, timeout=30)
@@ -154,6 +155,9 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
     assert answer.status_code == 422 and "got 6 values, 1 more than it takes." in answer.json()["error"]
     # a Gradio file object naming a file on the server, not an upload (Gradio: {"error": null}, a trace)
     server_file = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+    nul = {"path": "/tmp/a\u0000b.png", "meta": {"_type": "gradio.FileData"}}  # (a ValueError's 500 and trace)
+    answer = httpx.post(f"{base}/classify", json={"data": ["protonet", [nul], ["a"], [nul]]}, timeout=30)
+    assert answer.status_code == 422 and "support_images[0] is not an uploaded file" in answer.json()["error"]
     for version, body in (("", {"data": ["protonet", [server_file], ["a"], [server_file]]}),
                           ("v2/", {"method": "protonet", "support_images": [], "class_names": [],
                                    "query_images": [server_file]})):
@@ -183,9 +187,11 @@ def test_plain_http_calls_with_too_few_values_are_told_what_is_missing(app_serve
 
 def test_an_event_the_server_does_not_hold_is_answered_with_task_lost(app_server):
     """A thumbnail's Remove button is made by a render for the session that showed the task; a
-    server restarted since holds no such event, and Gradio answered a click on it with a
+    server restarted since holds no such session, and Gradio answered a click on it with a
     KeyError's bare 500 ("Could not parse server response" on the page). It is told, in the
-    page's language, that its task is gone; an event the server holds is queued as before."""
+    page's language, that its task is gone. A session the server holds, asking for an event it no
+    longer holds (a button of a task drawn before its last change, pressed twice), is told to click
+    again: its task is not gone. An event the server holds is queued as before."""
     import httpx
 
     join = app_server.url.rstrip("/") + "/gradio_api/queue/join"
@@ -195,10 +201,23 @@ def test_an_event_the_server_does_not_hold_is_answered_with_task_lost(app_server
                            ({"cookie": "app_lang=zh", "accept-language": "en"}, "服务器上已没有这个页面的任务")):
         answer = httpx.post(join, json=body, headers=headers, timeout=30)
         assert answer.status_code == 410 and answer.json()["detail"].startswith(words), answer.text
+    # the index read as Gradio reads it ("10000" is event 10000: it was let through, to Gradio's 500)
+    for index in ("10000", 10000.0):
+        answer = httpx.post(join, json={**body, "fn_index": index}, timeout=30)
+        assert answer.status_code == 410, answer.text
     config = httpx.get(app_server.url.rstrip("/") + "/config", timeout=30).json()
     held = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "clear_task")
     answer = httpx.post(join, json={**body, "fn_index": held, "trigger_id": None, "data": ["characters"]}, timeout=30)
     assert answer.status_code == 200 and "event_id" in answer.json(), answer.text
+    # a session the server holds: with a task, told to click again; without (its page's first events
+    # after a restart were refused), told that its task is gone
+    with_task, without = Client(app_server.url, verbose=False), Client(app_server.url, verbose=False)
+    with_task.predict("characters", api_name="/clear_task")
+    assert "no longer on the server" in without.predict("0", "shown", api_name="/remove_class")[-1]
+    answer = httpx.post(join, json={**body, "session_hash": with_task.session_hash}, timeout=30)
+    assert answer.status_code == 409 and answer.json()["detail"].startswith("The page was still updating"), answer.text
+    answer = httpx.post(join, json={**body, "session_hash": without.session_hash}, timeout=30)
+    assert answer.status_code == 410, answer.text
 
 
 @pytest.mark.parametrize("case, message", [
@@ -735,6 +754,70 @@ def test_task_edits_at_their_edges():
     task, status = app.drop_image(task, 0, 0, None)
     assert status == "Removed an image from “C0”; 0 left. A class needs an image: add one, or remove the class."
     assert app.drop_image(task, 1, None, None)[-1] == "⚠ Click an image first, then remove it."
+
+
+def test_the_request_check_reads_a_large_body_no_further_than_its_limit():
+    """Events and /classify calls carry files' names, not files: the middleware reads a body up to
+    RequestCheck.MOST bytes (it read any body whole, in time growing with the square of its size:
+    100 MB took 17 s of CPU) and hands Gradio what it read, then the rest as the client sends it."""
+    import asyncio
+
+    import app
+
+    chunk = b"x" * (app.RequestCheck.MOST // 2 + 1)
+    sent = [{"type": "http.request", "body": chunk, "more_body": n < 4} for n in range(5)]
+    pulled, got = [], []
+
+    async def receive():
+        pulled.append(sent[len(pulled)])
+        return pulled[-1]
+
+    async def gradio(scope, receive, send):
+        got.append(len(pulled))  # what the check had read when Gradio was called
+        while True:
+            message = await receive()
+            got.append(message["body"])
+            if not message["more_body"]:
+                return
+
+    scope = {"type": "http", "path": "/gradio_api/queue/join", "method": "POST", "headers": []}
+    asyncio.run(app.RequestCheck(gradio)(scope, receive, None))
+    assert got[0] == 2 and got[1] == chunk * 2 and b"".join(got[1:]) == chunk * 5
+
+
+def test_a_stale_remove_button_removes_nothing():
+    """A second press of a thumbnail's Remove button drawn before the first one's answer (a double
+    click) found the next image in the selected one's place, and removed it too."""
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    drawn = [img["path"] for img in task["classes"][0]["images"]]
+    task, status = app.drop_image(task, 0, 1, None, "", drawn[1])
+    assert status == "Removed an image from “flag”; 4 left."
+    assert app.drop_image(task, 0, 1, None, "", drawn[1])[-1] == "⚠ Click an image first, then remove it."
+    assert app.drop_image(task, 0, 9, None)[-1] == "⚠ Click an image first, then remove it."
+    assert app.drop_image(task, 5, 0, None)[-1] == "⚠ Click an image first, then remove it."
+    task, status = app.drop_image(task, 0, 1, None, "", drawn[2])  # (the next image, selected anew)
+    assert status == "Removed an image from “flag”; 3 left."
+
+
+def test_the_label_explains_a_drawing_classified_beside_uploads(tmp_path):
+    """A drawing classified beside uploads (the pad is cleared once classified, uploads stay) is the
+    query the label explains and the gallery selects; an upload called drawing.png is an upload."""
+    import shutil
+
+    from PIL import Image
+
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    glyphs = sorted((DEMO / "query" / "eye").glob("*.png"))
+    named = str(shutil.copy(glyphs[1], tmp_path / "drawing.png"))
+    drawing = {"composite": np.asarray(Image.open(glyphs[2]).convert("RGBA"))}
+    for files, sketch, first in (([str(glyphs[0]), named], None, 0), ([str(glyphs[0]), named], drawing, 2),
+                                 (None, drawing, 0)):
+        label, gallery, *_ = app.classify_queries(task, "protonet", "cpu", 3, 0.4, files, sketch, None, 0, None)
+        assert gallery["selected_index"] == first and len(gallery["value"]) == len(files or []) + (sketch is not None)
 
 
 def test_early_answers_fill_every_output_of_their_event():
