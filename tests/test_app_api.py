@@ -720,6 +720,7 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
     assert app.replay_words(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
     assert app.replay_words(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
         "q0 → a (90%); q2 → a (90%); q4 → a (90%); q6 → a (90%)."
+    assert "And" not in app.replay_words(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "And 0 more.")
     assert app.replay_words(5, {**state, "labels": None}, most=2) == \
         "After step 5: q0 → a (90%); q1 → b\\* (70%). And 6 more."
     assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\* (70%)；q3")
@@ -818,6 +819,107 @@ def test_the_label_explains_a_drawing_classified_beside_uploads(tmp_path):
                                  (None, drawing, 0)):
         label, gallery, *_ = app.classify_queries(task, "protonet", "cpu", 3, 0.4, files, sketch, None, 0, None)
         assert gallery["selected_index"] == first and len(gallery["value"]) == len(files or []) + (sketch is not None)
+
+
+def adapted(task, method, curves=None, steps=3, lr=0.4, lang="en"):
+    """The Adapt tab's last answer for ``method`` on ``task`` (run_adaptation, called as the page does)."""
+    from types import SimpleNamespace
+
+    import app
+
+    request = SimpleNamespace(headers={"cookie": f"app_lang={lang}"})
+    *_, last = app.run_adaptation(task, method, "cpu", steps, lr, curves or {}, 0, request)
+    return dict(zip(("curve", "embedding", "matrix", "status", "replay", "replay_plot", "replay_state", "curves",
+                     "key"), last))
+
+
+def test_what_the_adapt_tab_shows_is_the_run_it_describes():
+    """Found unguarded by a second mutation test of app.py: the replay's first heatmap and each
+    step's are that step's probabilities; the curve in words is the meta-learned curve's, then the
+    random start's; MAML adapts with the α the slider shows; Meta-LSTM's curve is kept and drawn
+    once beside MAML's, with its query accuracy; raw pixels adapt (their matrix's label once raised
+    a KeyError) with prototypes, as Prototypical Networks do; a refusal of the library (TaskError)
+    is worded, not Gradio's bare "Error"."""
+    import json as json_
+
+    import app
+    from fewshot.service import TaskError
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    maml = adapted(task, "maml", steps=4, lr=0.25)
+    state = maml["replay_state"]
+    assert state["steps"] == [0, 1, 2, 3, 4]
+    first = maml["replay_plot"]["value"]
+    assert first.layout.title.text.endswith("after step 4") and np.allclose(first.data[0].z, state["probabilities"][-1])
+    for k in (0, 2):
+        assert np.allclose(app.replay_step(k, state).data[0].z, state["probabilities"][k])
+    traces = {t.name: t.y for t in maml["curve"]["value"].data}
+    own = [f"{k}: {a:.0%}" for k, a in enumerate(traces["query accuracy · meta-learned θ"])]
+    start = [f"{k}: {a:.0%}" for k, a in enumerate(traces["query accuracy · random initialisation"])]
+    assert f"(the curve in words): {' → '.join(own)}." in maml["status"], maml["status"]
+    assert f"From a random start: {' → '.join(start)}." in maml["status"], maml["status"]
+    assert app.adaptation_options("maml", "characters", "cpu", 4, 0.25, 0) == {"device": "cpu", "steps": 4, "lr": 0.25}
+    assert app.adaptation_options("siamese", "photos", "cpu", 4, 0.25, 7) == {"device": "cpu"}  # (no slider there)
+    assert app.adaptation_options("siamese", "characters", "cpu", 4, 0.25, 7) == {"device": "cpu", "steps": 7}
+    lstm = adapted(task, "meta-lstm")
+    assert all("query_accuracy" in r for r in lstm["curves"]["meta-lstm"]) and len(lstm["curves"]["meta-lstm"]) > 1
+    both = adapted(task, "maml", curves=lstm["curves"])
+    curves = ("support loss", "query loss", "support accuracy", "query accuracy")
+    names = [t.name for t in both["curve"]["value"].data if t.name]
+    assert [n for n in names if "Meta-LSTM" in n] == [f"{c} · Meta-LSTM" for c in curves], names
+    again = adapted(task, "maml", curves=both["curves"])  # (its own curve once, not again as "the other")
+    assert [t.name for t in again["curve"]["value"].data if "MAML" in (t.name or "")] == [f"{c} · MAML" for c in curves]
+    pixels = adapted(task, "pixels")
+    assert pixels["matrix"]["label"] == "Distances to the prototypes" and "No learning" in pixels["status"]
+    legend = [t.name for t in pixels["embedding"].data if t.name]  # (the legend's swatches)
+    assert "prototype" in legend and "class mean" not in legend, legend
+    photos = {**task, "domain": "photos", "classes": [dict(c, name=f"{c['name']}{k}") for k in range(2)
+                                                       for c in task["classes"]]}  # 6-way: MAML's photo network is 5-way
+    if "photos" in app.DOMAINS:
+        refused = adapted(photos, "maml", lang="zh")["status"]
+        assert refused.startswith("⚠") and "Error" not in refused, refused
+        assert not isinstance(refused, TaskError)
+    json_.dumps(state)  # (the replay lives in the session: plain values only)
+
+
+def test_the_classify_and_compare_tabs_say_what_they_show():
+    """Found unguarded by a second mutation test of app.py: a clicked query is the one explained
+    (the wiring too: label, then plot); titles count queries from 1 and MAML's steps from 0; a
+    refused Compare row and its citation are in the page's language; Clear keeps the domain; a
+    webcam picture is named as one; the random task's line says its ways; an upload's path is
+    checked once resolved (".." led out of the upload folder); the Learn tab names the photo
+    transfer head the card says."""
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.service import TaskError
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    *_, state, _ = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
+    label, plot = app.select_query(state, SimpleNamespace(index=2))
+    assert label == {n: p for n, p in zip(state["classes"], state["probabilities"][2])}
+    assert plot.layout.title.text.startswith("query 3"), plot.layout.title.text
+    assert list(plot.layout.yaxis.ticktext) == ["step 0", "step 1", "step 2", "step 3"]
+    outputs = next(fn.outputs for fn in app.demo.fns.values() if fn.name == "select_query")
+    assert [type(o).__name__ for o in outputs] == ["Label", "Plot"]
+    assert app.explain_query(0, state)[1].layout.title.text.startswith("query 1")
+    row = app.refused_row("MAML", TaskError("Give at least one query image.", "no_queries"), "zh")
+    assert row[1] == app.ERRORS_ZH["no_queries"], row
+    assert "等 2017" in app.source_words("Snell et al. 2017", "zh"), app.source_words("Snell et al. 2017", "zh")
+    if "photos" in app.DOMAINS:
+        assert app.clear_task("photos", None)[0]["domain"] == "photos"
+    camera = str(sorted((DEMO / "support" / "eye").glob("*.png"))[0])
+    assert app.gather_inputs(None, None, camera) == [(camera, app.WEBCAM)]
+    if app.can_sample("characters"):
+        assert app.sample_omniglot(5, 1, None)[3].startswith("Sampled 5 held-out test characters")
+    from gradio.utils import get_upload_folder
+
+    assert not app.uploaded(str(Path(get_upload_folder()) / ".." / ".." / "etc" / "passwd"))
+    for domain in app.DOMAINS:
+        card = app.read_card(app.ZOOS[domain].checkpoint("transfer", app.MIN_WAYS, 1))
+        head = "Baseline++" if card.get("config", {}).get("head") == "cosine" else "Baseline"
+        name = app.EN[f"app_domain_{domain}"].split(" (")[0]
+        assert f"{name}: {head}" in " ".join(app.checkpoint_facts("en").values()), (domain, head)
 
 
 def test_early_answers_fill_every_output_of_their_event():
