@@ -21,6 +21,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .methods.base import class_means
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 
@@ -220,8 +222,7 @@ def embedding_plot(
         # each star the mean of its class's drawn directions, as the legend says: the direction of the
         # raw features' mean (the trace's centre, which Matching Networks' rule never uses) lay off
         # the middle of its class's dots, by as much as their spread on a 5-shot photo task
-        one_hot = torch.nn.functional.one_hot(trace.support_labels.cpu(), len(parts[1])).float()
-        parts[1] = (one_hot.T @ parts[0]) / one_hot.sum(0).clamp(min=1).unsqueeze(1)
+        parts[1] = class_means(parts[0], trace.support_labels.cpu(), len(parts[1]))
     xy = project_2d(torch.cat([p.detach().cpu() for p in parts]))
     s, n = len(trace.support_embeddings), len(trace.class_centres)
     labels = trace.support_labels.cpu().tolist()
