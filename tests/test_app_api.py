@@ -821,14 +821,11 @@ def test_the_label_explains_a_drawing_classified_beside_uploads(tmp_path):
         assert gallery["selected_index"] == first and len(gallery["value"]) == len(files or []) + (sketch is not None)
 
 
-def adapted(task, method, curves=None, steps=3, lr=0.4, lang="en"):
+def adapted(task, method, curves=None, steps=3, lr=0.4):
     """The Adapt tab's last answer for ``method`` on ``task`` (run_adaptation, called as the page does)."""
-    from types import SimpleNamespace
-
     import app
 
-    request = SimpleNamespace(headers={"cookie": f"app_lang={lang}"})
-    *_, last = app.run_adaptation(task, method, "cpu", steps, lr, curves or {}, 0, request)
+    *_, last = app.run_adaptation(task, method, "cpu", steps, lr, curves or {}, 0, None)
     return dict(zip(("curve", "embedding", "matrix", "status", "replay", "replay_plot", "replay_state", "curves",
                      "key"), last))
 
@@ -1260,9 +1257,9 @@ def test_adaptation_remembers_the_task_it_ran_on():
     import app
 
     task = app.load_example("glyphs-3way", None)[0]
-    *_, last = app.run_adaptation(task, "maml", "cpu", 3, 0.4, {}, 0, None)
-    assert last[-1] == app.task_key(task)
-    assert "From a random start: 0: " in last[3]
+    last = adapted(task, "maml")
+    assert last["key"] == app.task_key(task)
+    assert "From a random start: 0: " in last["status"]
 
 
 def test_a_page_whose_session_the_server_lost_is_told_so(app_server):

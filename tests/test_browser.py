@@ -51,11 +51,16 @@ def choose_new_class(page) -> None:
     wait_for_name(page, "")
 
 
-def upload_and_add(page, files: list[Path]) -> None:
-    """Put ``files`` in the upload box and press Add (to the class the name box names)."""
+def upload(page, files: list[Path]) -> None:
+    """Put ``files`` in the upload box (and wait for the box to list them)."""
     page.locator("#support-files input[type=file]").set_input_files([str(f) for f in files])
     page.wait_for_function("n => document.querySelectorAll('#support-files .file-preview tr, "
                            "#support-files .file-preview-holder tr').length >= n", arg=len(files), timeout=30000)
+
+
+def upload_and_add(page, files: list[Path]) -> None:
+    """Put ``files`` in the upload box and press Add (to the class the name box names)."""
+    upload(page, files)
     page.click("#add-images")
 
 
@@ -293,12 +298,9 @@ def test_a_double_click_on_add_adds_the_uploads_once(browser, app_server):
     stores at the same paths) still join."""
     page = open_app(browser, app_server.url)
     for name in ("eye", "fork", "ladder", "spiral"):
-        files = sorted((DEMO / "support" / name).glob("*.png"))[:2]
         choose_new_class(page)
         name_box(page).fill(name)
-        page.locator("#support-files input[type=file]").set_input_files([str(f) for f in files])
-        page.wait_for_function("() => document.querySelectorAll('#support-files .file-preview tr').length >= 2",
-                               timeout=30000)
+        upload(page, sorted((DEMO / "support" / name).glob("*.png"))[:2])
         page.evaluate("() => { const add = document.querySelector('#add-images'); add.click(); add.click(); }")
         page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
                                ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
