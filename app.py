@@ -1748,7 +1748,7 @@ def files_refused(arguments: dict) -> str | None:
 TASK_BLOCK: int | None = None  # the block id of the sessions' task (build sets it)
 
 
-def event_problem(payload: Any, lang: str) -> tuple[int, Any] | None:
+def event_problem(payload: Any, request: Request) -> tuple[int, Any] | None:
     """``(HTTP status, detail)`` refusing an event the page or a client asks for, or None (the
     body read as Gradio reads it: an index sent as "33" or 33.0 is event 33). (1) An event the
     server does not hold. A thumbnail's Remove button and its selection are made by ``@gr.render``
@@ -1771,7 +1771,8 @@ def event_problem(payload: Any, lang: str) -> tuple[int, Any] | None:
     fn = (demo.fns if session is None else session.blocks_config.fns).get(body.fn_index)
     if fn is None:  # (a session whose first events came after a restart holds no task either)
         held = session is not None and session.state_data.get(TASK_BLOCK) is not None
-        return (409, say(lang, "page_updating")) if held else (410, say(lang, "task_lost"))
+        status, key = (409, "page_updating") if held else (410, "task_lost")
+        return status, say(language(request), key)
     problem = server_file_named(dict(zip(CLASSIFY_ARGUMENTS, body.data))) if fn.api_name == "classify" else None
     return None if problem is None else \
         (422, [{"__type__": "validate", "is_valid": False, "parameter_name": problem[0], "message": problem[1]}])
@@ -1809,7 +1810,7 @@ class RequestCheck:
         except (ValueError, RecursionError):  # (RecursionError: "[[[[…" nested past Python's limit)
             payload, unreadable = None, True
         if version == "event":
-            status, problem = event_problem(payload, language(Request(scope))) or (200, None)
+            status, problem = event_problem(payload, Request(scope)) or (200, None)  # (the language read if refused)
             key = "detail"
         elif unreadable:
             problem, status, key = "The request body is not JSON.", 422, "error"
