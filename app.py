@@ -1193,14 +1193,19 @@ def maml_defaults(task, serving):
     return defaults["steps"], defaults["lr"], defaults["checkpoint"]
 
 
-def outdated_results(task, adapted_for: str | None, classified_for: str | None, compared_for: str | None,
+def outdated_results(task, method, adapted_for: str | None, classified_for: str | None, compared_for: str | None,
                      request: gr.Request):
-    """The task changed: on each of the Adapt, Classify and Compare tabs that shows results
-    computed on another task (``*_for``: the ``task_key`` of what it shows), clear them and say so."""
+    """On each of the Adapt, Classify and Compare tabs that shows results computed on another task
+    (``*_for``: the ``task_key`` of what it shows; for Adapt, its ``adaptation_key``, which also
+    names the method), clear them and say so. Run when the task changes, and after each run: a run
+    still going when the task or the method changed once showed its results as the new ones'."""
     lang = language(request)
     key = task_key(task)
-    adapted, classified, compared = (shown not in (None, key) for shown in (adapted_for, classified_for, compared_for))
-    adapt = cleared_adaptation(say(lang, "stale", again=say(lang, "again_adapt")))
+    adapted = adapted_for not in (None, adaptation_key(task, method))
+    classified, compared = (shown not in (None, key) for shown in (classified_for, compared_for))
+    same_task = adapted and adapted_for.split(" ", 1)[0] == key  # another method's results
+    adapt = cleared_adaptation(say(lang, "stale_method") if same_task else
+                               say(lang, "stale", again=say(lang, "again_adapt")))
     classify = (None, None, None, say(lang, "stale", again=say(lang, "again_classify")), None)
     compare = (gr.update(value=None, visible=False), say(lang, "stale", again=say(lang, "again_compare")))
     return (*(adapt + (None,) if adapted else [gr.skip()] * (len(adapt) + 1)),
@@ -1227,6 +1232,11 @@ def outdated_adaptation(adapted_for: str | None, request: gr.Request):
 LEARNING_CURVES = ("maml", "meta-lstm")
 # methods that classify by distance to class prototypes (raw pixels: the same rule, nothing learned)
 PROTOTYPE_RULE = ("protonet", "pixels")
+
+
+def adaptation_key(task: dict, method: str) -> str:
+    """What the Adapt tab's results were computed on: the task (``task_key``), then the method."""
+    return f"{task_key(task)} {method}"
 
 
 def task_key(task: dict, names: bool = True) -> str:
@@ -1261,7 +1271,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     lang = language(request)
     task = held_task(task, shown, lang)
     prepared_task = prepared(task, lang)
-    key, curves_key = task_key(task), task_key(task, names=False)  # a rename changes no curve
+    curves_key = task_key(task, names=False)  # a rename changes no curve
     others = other_curves(curves, curves_key, method, lang)
     own = method_title(method, lang) if others else None
     try:
@@ -1350,7 +1360,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                            step=stride, value=recorded[-1])
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[-1], recorded[-1], names,
                                                                   prepared_task.query_names, lang), visible=True)
-    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, key
+    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, adaptation_key(task, method)
 
 
 def recorded_step(step, state: dict) -> int:
@@ -2044,15 +2054,18 @@ def build() -> gr.Blocks:
         task.change(maml_defaults, [task, maml_serving], [steps, inner_lr, maml_serving], **ui_only)
         method.input(outdated_adaptation, adapted_for, [curve, embedding, matrix, adapt_status, replay, replay_plot,
                                                         replay_state, adapted_for], **ui_only)
-        task.change(outdated_results, [task, adapted_for, classified_for, compared_for],
-                    [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
-                     label, query_gallery, explanation, classify_status, classify_state, classified_for,
-                     compare_table, compare_status, compared_for], **ui_only)
+        # results computed on another task (or, on the Adapt tab, by another method) are taken away: when
+        # the task changes, and when a run ends (the task or method may have changed while it ran)
+        outdated = {"fn": outdated_results, "inputs": [task, method, adapted_for, classified_for, compared_for],
+                    "outputs": [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
+                                label, query_gallery, explanation, classify_status, classify_state, classified_for,
+                                compare_table, compare_status, compared_for], **ui_only}
+        task.change(**outdated)
         adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps,
                                             task_shown],
                            [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state,
                             adapted_for],
-                           **flow)
+                           **flow).then(**outdated)
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         # (also when the plot is cleared, or drawn anew by Adapt)
         replay_plot.change(replay_words, [replay, replay_state], replay_text, **ui_only)
@@ -2060,12 +2073,13 @@ def build() -> gr.Blocks:
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
                               [label, query_gallery, explanation, classify_status, classify_state, classified_for],
-                              **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only)
+                              **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
         query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
-        compare_button.click(compare_methods, [task, device, task_shown], [compare_table, compare_status, compared_for], **flow)
+        compare_button.click(compare_methods, [task, device, task_shown], [compare_table, compare_status, compared_for],
+                             **flow).then(**outdated)
         gr.api(classify_api, api_name="classify", concurrency_limit=4)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

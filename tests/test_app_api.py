@@ -929,10 +929,11 @@ def test_early_answers_fill_every_output_of_their_event():
     task = app.example_task(app.DEMO / "glyphs-3way")
     assert app.outdated_adaptation(None, None) == (gr.skip(),) * outputs["outdated_adaptation"]
     assert len(app.outdated_adaptation("an older task", None)) == outputs["outdated_adaptation"]
-    assert app.outdated_results(task, None, None, None, None) == (gr.skip(),) * outputs["outdated_results"]
+    assert app.outdated_results(task, "maml", None, None, None, None) == (gr.skip(),) * outputs["outdated_results"]
     key = app.task_key(task)
-    assert app.outdated_results(task, key, key, key, None) == (gr.skip(),) * outputs["outdated_results"]
-    stale = app.outdated_results(task, "an older task", None, None, None)
+    assert app.outdated_results(task, "maml", app.adaptation_key(task, "maml"), key, key, None) == \
+        (gr.skip(),) * outputs["outdated_results"]
+    stale = app.outdated_results(task, "maml", "an older task", None, None, None)
     assert len(stale) == outputs["outdated_results"] and "task has changed" in stale[3], stale[3]
     assert stale[8:] == (gr.skip(),) * (outputs["outdated_results"] - 8)  # (Classify and Compare untouched)
     drawing = {"composite": np.asarray(Image.open(task["classes"][0]["images"][0]["path"]).convert("RGBA"))}
@@ -1258,7 +1259,7 @@ def test_adaptation_remembers_the_task_it_ran_on():
 
     task = app.load_example("glyphs-3way", None)[0]
     last = adapted(task, "maml")
-    assert last["key"] == app.task_key(task)
+    assert last["key"] == app.adaptation_key(task, "maml") == f"{app.task_key(task)} maml"
     assert "From a random start: 0: " in last["status"]
 
 

@@ -838,3 +838,39 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
         assert page.get_by_role("radio", name="Prototypical Networks", exact=True).is_checked()
         assert "task has changed" in page.inner_text("#adapt-status")
     page.close()
+
+
+def test_a_run_that_ends_after_the_task_or_method_changed_shows_no_results(browser, app_server):
+    """A run still going when the method or the task changes ends as out of date: the changes'
+    own checks ran while it went, and its results came after them (MAML's curve, status and plots
+    stayed under Prototypical Networks' name; Compare filled its table with the 5-way task's rows,
+    "this task: 5-way", beside a 3-way task)."""
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    steps_box = page.locator("#maml-steps input[type=number]")
+    page.wait_for_function("() => document.querySelector('#maml-steps input[type=number]').value === '3'")
+    steps_box.fill("20")  # 20 drawn steps: seconds, in which the method changes
+    steps_box.press("Enter")
+    page.click("#adapt")
+    page.wait_for_timeout(300)  # the run has its inputs; its 20 steps take seconds more
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('method has changed')",
+                           timeout=60000)
+    page.wait_for_timeout(500)  # (nothing comes after it)
+    assert "method has changed" in page.inner_text("#adapt-status")
+    assert page.locator("#embedding .js-plotly-plot, #maml-curve .js-plotly-plot").count() == 0
+    # Compare runs every method (seconds); the task changes while it runs
+    page.get_by_role("tab", name="4 · Compare").click()
+    page.click("#compare")
+    page.get_by_role("tab", name="1 · Build a task").click()
+    load_example(page, "glyphs-5way")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('glyphs-5way')", timeout=30000)
+    page.get_by_role("tab", name="4 · Compare").click()
+    page.wait_for_function("() => document.querySelector('#compare-status').innerText.includes('task has changed')",
+                           timeout=120000)
+    page.wait_for_timeout(500)
+    assert "task has changed" in page.inner_text("#compare-status")
+    assert page.locator("#compare-table").count() == 0 or not page.locator("#compare-table").is_visible()
+    page.close()
