@@ -51,7 +51,7 @@ from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
+    DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
     checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
     import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
@@ -99,6 +99,7 @@ EN = {
     "app_add": "Add to class", "app_rename": "Rename class", "app_remove_class": "Remove class",
     "app_model_view": "Show what the model sees (after preprocessing: 28×28 characters, 84×84 photos)",
     "app_task_view": "## The task", "app_remove_image": "Remove selected image",
+    "app_queries_labelled": "labelled queries ✓",
     "app_method": "Method", "app_device": "Device", "app_device_auto": "Auto", "app_steps": "MAML inner steps",
     "app_new_class": "+ New class",
     "app_inner_lr": "MAML inner learning rate α", "app_adapt": "Adapt to the support set",
@@ -139,6 +140,7 @@ ZH = {
     "app_add": "加入该类别", "app_rename": "重命名类别", "app_remove_class": "删除类别",
     "app_model_view": "显示模型看到的图像（预处理后：字符 28×28，照片 84×84）",
     "app_task_view": "## 当前任务", "app_remove_image": "删除选中的图像",
+    "app_queries_labelled": "个带标签的查询 ✓",
     "app_method": "方法", "app_device": "设备", "app_device_auto": "自动", "app_steps": "MAML 内循环步数",
     "app_new_class": "+ 新类别",
     "app_inner_lr": "MAML 内循环学习率 α", "app_adapt": "适应支持集",
@@ -385,9 +387,9 @@ I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
 
 MESSAGES = {
     "en": {
-        "queries_title": "**{n}** labelled queries ✓", "no_images": "Choose images to upload, draw a symbol or take a picture first.",
+        "no_images": "Choose images to upload, draw a symbol or take a picture first.",
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
-        "skipped": "Skipped {name}: {why}",
+        "skipped": "Skipped {name}: {why}", "skipped_named": "Skipped: {why}",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
@@ -454,9 +456,9 @@ MESSAGES = {
         "truth": "true class", "step": "step {n}",
     },
     "zh": {
-        "queries_title": "**{n}** 个带标签的查询 ✓", "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
+        "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
-        "skipped": "跳过 {name}：{why}",
+        "skipped": "跳过 {name}：{why}", "skipped_named": "跳过：{why}",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
@@ -607,7 +609,8 @@ def method_choices(methods: list[str]) -> list[tuple]:
 
 def warn(message: str) -> None:
     """A warning toast that shows ``message`` as typed: Gradio renders a toast as HTML, and
-    messages quote class names (a name "<b>B</b>" showed as a bold B, a link as a live link)."""
+    messages quote class names (a name "<b>B</b>" showed as a bold B, a link as a live link).
+    (Its heading, "Warning", is translated in the page: see APP_JS.)"""
     gr.Warning(html.escape(message, quote=False))
 
 
@@ -817,8 +820,15 @@ def check_images(items: list[tuple[str, str]], lang: str, domain: str) -> tuple[
             CACHE.get(path, read_as(image, domain), name=name)
             good.append(image)
         except ImageInputError as error:
-            problems.append(say(lang, "skipped", name=name, why=worded(error, lang)))
+            why = worded(error, lang)  # (which names the file, as a rule: "Skipped a.png: a.png is…" once)
+            problems.append(say(lang, "skipped_named", why=why) if name in why else
+                            say(lang, "skipped", name=name, why=why))
     return good, problems
+
+
+def sentences(messages: list[str], lang: str) -> str:
+    """Messages one after another: a space between English sentences, none between Chinese ones."""
+    return ("" if lang == "zh" else " ").join(messages)
 
 
 def class_choices(task: dict) -> list[tuple[Any, str]]:
@@ -873,6 +883,14 @@ def plain(text: str) -> str:
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)
 
 
+def isolated(name: str) -> str:
+    """A class name set off from the words around it (Unicode's first-strong isolate, U+2068 ..
+    U+2069; HTML's ``<bdi>`` where the text is HTML), so that a right-to-left name keeps the count
+    or percentage beside it where it is written: "שלום · 2" showed as "2 · שלום", "(100%) שלום"
+    in a caption."""
+    return f"\u2068{name}\u2069"
+
+
 def chosen_class(task: dict, choice: Any) -> int | None:
     """The class the Class menu's value names: one of its values (a class's index as text), or a
     class's name typed into it (the menu takes any value: see ``build``); None for "+ New class"
@@ -922,7 +940,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     checked_shots(held["name"], len(held["images"]) + len(items))  # before any image is read
     good, problems = check_images(items, lang, task["domain"])
     if not good:
-        raise Refusal(" ".join(problems))
+        raise Refusal(sentences(problems, lang))
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]],
             "last_drawing": drawing, "last_given": given if uploads else None}
     if index is None:
@@ -966,8 +984,9 @@ def rename_class(task, choice, name, request: gr.Request, shown: str = ""):
     name = checked_class_name(name or "")
     if not name:
         raise Refusal(say(lang, "need_name"))
-    if class_named(task, name) not in (None, index):  # another class has this name, in any case
-        raise Refusal(say(lang, "duplicate", name=name))
+    other = class_named(task, name)
+    if other not in (None, index):  # another class has this name, in any case: named as it is written
+        raise Refusal(say(lang, "duplicate", name=task["classes"][other]["name"]))
     old = task["classes"][index]["name"]
     classes = [dict(c) for c in task["classes"]]
     classes[index]["name"] = name
@@ -1021,9 +1040,14 @@ MENU_FOCUSED = "(choice) => { window.appClassAtFocus = choice; window.appClassCh
 # that carries the mark of the images the first one added is a double click (add_images)
 NEW_MARK = "() => Date.now().toString(36) + Math.random().toString(36).slice(2)"
 # a refused rename puts the selected class's name back in the name box: left there, the refused name
-# (another class's) sent the next Add into that class while the menu showed this one
-NAME_AFTER_RENAME = f"""(choice, name, status) => (!String(status).startsWith('⚠') || choice === null ||
-    choice === {json.dumps(NEW_CLASS)}) ? name : document.querySelector("#class-choice input").value"""
+# (another class's) sent the next Add into that class while the menu showed this one. A name refused
+# for itself (longer than MAX_NAME characters, once tidied as clean_class_name does) names no class:
+# it stays, to be shortened, not typed again
+NAME_AFTER_RENAME = f"""(choice, name, status) => {{
+    const tidied = String(name ?? '').trim().split(/\\s+/).join(' ');
+    return (!String(status).startsWith('⚠') || choice === null || choice === {json.dumps(NEW_CLASS)} ||
+            [...tidied].length > {MAX_NAME}) ? name : document.querySelector("#class-choice input").value;
+}}"""
 
 
 def example_domain(folder: Path) -> str:
@@ -1418,7 +1442,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         checked_queries(len(items))  # before any image is read
         good, problems = check_images(items, lang, task["domain"])
         if not good:
-            raise Refusal(" ".join(problems))
+            raise Refusal(sentences(problems, lang))
         for problem in problems:
             warn(problem)
         prepared_task = prepared(task, lang, extra_queries=good)
@@ -1441,10 +1465,10 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     labels = prepared_task.query_labels
     captions = []
     for i, row in enumerate(probabilities):
-        caption = f"{names[int(row.argmax())]} ({float(row.max()):.0%})"
+        caption = f"{isolated(names[int(row.argmax())])} ({float(row.max()):.0%})"
         if labels is not None:  # right or wrong first: a long caption is cut at the thumbnail's width
             right = int(row.argmax()) == int(labels[i])
-            caption = f"✓ {caption}" if right else f"✗ {caption} · {say(lang, 'truth')}: {names[int(labels[i])]}"
+            caption = f"✓ {caption}" if right else f"✗ {caption} · {say(lang, 'truth')}: {isolated(names[int(labels[i])])}"
         captions.append(caption)
     gallery = [(path, caption) for (path, _), caption in zip(shown, captions)]
     explanation = {key: value.cpu().tolist() for key, value in result.prediction.explanation.items()
@@ -1932,7 +1956,8 @@ def build() -> gr.Blocks:
                     current = current or empty_task()
                     for index, cls in enumerate(current["classes"]):
                         with gr.Row(equal_height=True):
-                            gr.Markdown(f"**{plain(cls['name'])}** · {len(cls['images'])}", elem_classes=["class-title"],
+                            gr.Markdown(f"**<bdi>{plain(cls['name'])}</bdi>** · {len(cls['images'])}",  # (isolated)
+                                        elem_classes=["class-title"],
                                         latex_delimiters=[])
                             selected = gr.State(None)
                             gallery = gr.Gallery(gallery_items(cls["images"], as_model_sees, current["domain"], lang),
@@ -1956,7 +1981,9 @@ def build() -> gr.Blocks:
                                                api_visibility="private")
                     if current["queries"]:
                         with gr.Row():
-                            gr.Markdown(say(lang, "queries_title", n=len(current["queries"])),
+                            # (the words translated in the browser, as the page's own: a switch of
+                            # language in Settings left them in the one the task was drawn in)
+                            gr.Markdown(f"**{len(current['queries'])}** " + i("app_queries_labelled"),
                                         elem_classes=["class-title"])
                             gr.Gallery([(q["path"], q["name"]) for q in current["queries"]], columns=12, rows=1,
                                        fit_columns=False, height=150, allow_preview=False, show_label=False,
@@ -2136,14 +2163,19 @@ input:not([type]):focus-visible {outline: 3px solid #4f46e5 !important; outline-
 .class-gallery .caption-label, .query-gallery .caption-label, #query-gallery .caption-label {
   font-size: 0.75em; padding: 0 0.4em; opacity: 1;
   background: color-mix(in srgb, var(--background-fill-primary) 80%, transparent)}  /* the text itself opaque */
+/* a long name without a space breaks inside the label's heading rather than run past
+   the column */
+#label .output-class {overflow-wrap: anywhere}
 @media (max-width: 640px) {  /* a phone: each class's name on its own line, its images below at full width */
   .class-title {max-width: none; flex-basis: 100% !important}
   .class-gallery .grid-container, .query-gallery .grid-container, #query-gallery .grid-container {
     grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important}
   .katex-display {overflow-x: auto; overflow-y: hidden}  /* a formula wider than the screen scrolls */
   .remove-image {min-height: 44px}  /* a touch target (26 px as Gradio's small button) */
-  /* Plotly's toolbar (zoom, pan, download) sat over each plot's label; a drag on a plot still
-     zooms into it, and a double tap resets it */
+}
+@media (max-width: 640px), (hover: none) {  /* a phone, or any touch screen (a tablet) */
+  /* Plotly's toolbar (zoom, pan, download) sat over each plot's label (shown at all times where
+     nothing hovers); a drag on a plot still zooms into it, and a double tap resets it */
   .modebar-container {display: none}
 }
 @media (max-width: 1000px) {  /* a phone or a tablet (820 px: "accur/acy", "Prototypic/al") */
@@ -2184,12 +2216,15 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # shows when it appears (Gradio's Markdown has no such option).
 # (7) A thumbnail is named by its caption (a query's "✗ eye (62%) · truth: moon", a support image's
 # file), where Gradio named it "Thumbnail 3 of 30", and says whether it is the selected one.
+# (8) A toast's heading is in the page's language: Gradio heads it with its kind in English
+# ("Warning" above Chinese words), whatever title the server gives.
 APP_JS = """
 () => {
   const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words";
   const zhTabs = %s;
   const titles = %s;
   const tabLabels = %s;  // [English, Chinese] of every tab
+  const toastHeadings = %s;  // Gradio's English heading -> Chinese
   let pending = false;
   const sync = () => {
     pending = false;
@@ -2219,6 +2254,14 @@ APP_JS = """
       if (text && item.getAttribute("aria-label") !== text) item.setAttribute("aria-label", text);
       const pressed = String(item.classList.contains("selected"));
       if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);
+    });
+    document.querySelectorAll(".toast-title").forEach((heading) => {  // (8)
+      const text = heading.firstChild;
+      if (!text || text.nodeType !== Node.TEXT_NODE) return;
+      const english = Object.keys(toastHeadings).find((word) => text.nodeValue.trim() === word ||
+                                                         text.nodeValue.trim() === toastHeadings[word]);
+      const wanted = english && (lang === "zh" ? toastHeadings[english] : english) + " ";
+      if (wanted && text.nodeValue !== wanted) text.nodeValue = wanted;
     });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
@@ -2250,7 +2293,8 @@ APP_JS = """
 }
 """ % (json.dumps([ZH[key] for key in STEP_TAB_KEYS]),
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
-       json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False))
+       json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False),
+       json.dumps({"Warning": "警告", "Error": "错误", "Info": "提示", "Success": "成功"}, ensure_ascii=False))
 
 fetch_omniglot_if_asked()
 demo = build()

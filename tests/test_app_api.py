@@ -637,6 +637,38 @@ def test_chinese_errors_say_what_is_wrong_with_a_photo():
     assert app.worded(named, "zh") == "没有能处理 30 个类别任务的 MAML 检查点。"
 
 
+def test_images_refused_together_are_said_once_each_in_sentences(tmp_path):
+    """Each image refused is named once ("Skipped huge.png: huge.png is…" named it twice), and
+    the refusals follow one another as sentences do in the page's language (a space between
+    Chinese ones once)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    import app
+
+    blank, text = tmp_path / "blank.png", tmp_path / "notes.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    text.write_text("not an image")
+    task = app.empty_task()
+    for lang, between in (("en", " "), ("zh", "")):
+        request = SimpleNamespace(headers={"cookie": f"app_lang={lang}"})
+        status = app.add_images(task, "__new__", "x", [str(blank), str(text)], None, None, request)[-1]
+        one, two = (app.worded(error, lang) for error in (refusal(blank), refusal(text)))
+        skipped = app.say(lang, "skipped_named", why="")
+        assert status == f"⚠ {app.plain(skipped + one + between + skipped + two)}", status
+        assert status.count("blank.png") == 1 and status.count("notes.png") == 1, status
+
+
+def refusal(path):
+    """The ImageInputError that reading ``path`` as a character raises."""
+    from fewshot.preprocess import ImageInputError, prepare
+
+    with pytest.raises(ImageInputError) as raised:
+        prepare(str(path), "characters", name=Path(path).name)
+    return raised.value
+
+
 def test_published_figures_are_cited_in_the_pages_language():
     """Compare's published column: on a Chinese page no English words are left around the
     authors' names (it once read "Koch et al.'s network, in Finn et al. 2017" there)."""
@@ -749,7 +781,8 @@ def test_task_edits_at_their_edges():
     assert app.add_images(task, past, "", glyphs[:1], None, None, None)[-1] == "⚠ Give the class a name first."
     task, _, status = app.rename_class(task, "0", "C0", None)
     assert status == "Renamed “c0” to “C0”." and task["classes"][0]["name"] == "C0"
-    assert app.rename_class(task, "0", "c1", None)[-1] == "⚠ A class called “c1” already exists."
+    # (the class that has the name, as it is written: "C1" typed, “c1” exists)
+    assert app.rename_class(task, "0", "C1", None)[-1] == "⚠ A class called “c1” already exists."
     task, status = app.drop_image(task, 0, 1, None)
     assert status == "Removed an image from “C0”; 1 left.", status
     task, status = app.drop_image(task, 0, 0, None)

@@ -481,6 +481,9 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     composes follow, through the cookie the page keeps, and so do the labels of the tabs not yet
     shown (which Gradio itself re-labels only when they are)."""
     page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")
+    queries_heading = "text => [...document.querySelectorAll('.class-title')].some(e => e.innerText === text)"
+    page.wait_for_function(queries_heading, arg="9 labelled queries ✓", timeout=30000)
     page.click("#add-images")  # no images: refused, in English
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Choose images')",
                            timeout=30000)
@@ -488,8 +491,14 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
     assert tab_labels_in(page, "zh") == TABS["zh"]  # the task's tab and its ways of giving images
     page.wait_for_function("() => document.title === '小样本学习：学会学习'", timeout=30000)
+    # the task view's words too (its queries' heading stayed in the language the task was drawn in)
+    page.wait_for_function(queries_heading, arg="9 个带标签的查询 ✓", timeout=30000)
     page.click("#add-images")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
+    # and the refusal's toast is headed in Chinese (Gradio's "Warning" once stood above the Chinese words)
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=toast-body]')].some("
+                           "t => t.innerText.includes('警告') && t.innerText.includes('请先选择'))", timeout=30000)
+    assert "Warning" not in " ".join(t.inner_text() for t in page.locator("[data-testid=toast-body]").all())
     # the class menu, sent by the server with a task's classes, names its "+ New class" in the page's language
     add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
     page.locator("#class-choice input").click()
@@ -874,3 +883,50 @@ def test_a_run_that_ends_after_the_task_or_method_changed_shows_no_results(brows
     assert "task has changed" in page.inner_text("#compare-status")
     assert page.locator("#compare-table").count() == 0 or not page.locator("#compare-table").is_visible()
     page.close()
+
+
+def test_long_and_right_to_left_names_and_a_touch_screen(browser, app_server):
+    """A name of 60 letters without a space (the most a name may have) breaks inside the
+    label's heading instead of running past the column (and its title's); a right-to-left name keeps its
+    count and percentage on the side they are written (set off from them: "2 · שלום" once); a
+    rename refused for a name too long keeps what was typed, to be shortened (it was put back
+    to the class's old name, as for another class's name); on a touch screen wider than a phone
+    no plot's toolbar covers its label (it is shown at all times where nothing hovers)."""
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True,
+                                  locale="en-US")
+    page = context.new_page()
+    page.goto(app_server.url)
+    page.wait_for_selector("#add-images")
+    load_example(page, "glyphs-3way")
+    rename(page, "flag", "W" * 61)
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('at most 60 characters')",
+                           timeout=30000)
+    page.wait_for_timeout(500)  # (what the page does after the answer)
+    assert name_box(page).input_value() == "W" * 61
+    long_name, hebrew = "W" * 60, "שלום עולם"
+    name_box(page).fill(long_name)
+    page.get_by_role("button", name="Rename class").click()
+    page.wait_for_function("name => document.querySelector('#status').innerText.includes(name)", arg=long_name,
+                           timeout=30000)
+    rename(page, "moon", hebrew)
+    page.wait_for_function("name => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes(name))",
+                           arg=hebrew, timeout=30000)
+    past = "s => [...document.querySelectorAll(s)].filter(e => e.scrollWidth > e.clientWidth + 1).length"
+    assert page.evaluate(past, ".class-title") == 0
+    assert page.locator(".class-title bdi").count() == 3  # each name set off from its count
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.click("#classify")
+    page.wait_for_selector("#label .output-class", timeout=60000)
+    heading = page.locator("#label .output-class")
+    assert heading.inner_text().strip() == long_name  # (the first query is a flag's)
+    assert heading.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && "
+                            "e.getBoundingClientRect().right <= document.querySelector('#label').getBoundingClientRect().right + 1")
+    captions = page.locator("#query-gallery .caption-label").all_inner_texts()
+    assert any(f"\u2068{hebrew}\u2069 (" in c for c in captions), captions
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_selector("#embedding .js-plotly-plot", timeout=60000)
+    assert page.evaluate("() => [...document.querySelectorAll('.modebar-container')].filter("
+                         "e => getComputedStyle(e).display !== 'none').length") == 0
+    context.close()
