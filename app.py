@@ -525,6 +525,7 @@ ERRORS_ZH = {
     "bad_device": "未知的设备“{device}”：可选 auto、cpu 或 gpu。",
     "finetune_photos": "孪生网络的微调会用 Koch 等的仿射扭曲变换手绘字符：只对字符提供，不对照片提供。",
     "no_checkpoint": "没有能处理 {ways} 个类别任务的 {method} 检查点。",
+    "no_checkpoint_widest": "它最多处理 {widest} 个类别。", "no_checkpoint_others": "可以处理的方法：{others}。",
     "unknown_method": "未知的方法 {method!r}。",
     "unnamed": "每个类别都需要名称。",
     "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
@@ -559,8 +560,15 @@ def worded(error: Exception, lang: str) -> str:
         values = dict(getattr(error, "values", {}))
         if values.get("key") in METHODS:  # a method named in the error: by its Chinese name
             values["method"] = method_title(values["key"], lang)
+        message = ERRORS_ZH[code].format(**values)
+        if code == "no_checkpoint":  # what would serve: fewer classes, other methods (by their Chinese names)
+            if values.get("widest"):
+                message += ERRORS_ZH["no_checkpoint_widest"].format(**values)
+            if values.get("others"):
+                message += ERRORS_ZH["no_checkpoint_others"].format(
+                    others="、".join(method_title(m, lang) for m in values["others"]))
         # (no space between two Chinese characters: the blanks are spaced for Latin names)
-        return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", ERRORS_ZH[code].format(**values))
+        return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", message)
     return str(error)
 
 

@@ -137,14 +137,35 @@ class ModelZoo:
         return next((d for d, s in DOMAIN_CHECKPOINTS.items() if s["dataset"] == self.dataset), None)
 
     def checkpoint(self, method: str, ways: int, shots: int) -> Path:
+        """The checkpoint that serves ``method`` on ``ways``-way ``shots``-shot tasks; where none
+        does, a ``TaskError`` that says what would: fewer classes (MAML's head has a width), or
+        the methods that learned something and serve this task (``widest``, ``others``)."""
+        try:
+            return self.found(method, ways, shots)
+        except FileNotFoundError:
+            widest = next((w for w in range(ways - 1, MIN_WAYS - 1, -1) if self.serves(method, w, shots)), None)
+            others = [m for m in METHOD_ORDER if m not in (method, "pixels") and self.serves(m, ways, shots)]
+            message = f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task."
+            if widest:
+                message += f" It serves at most {widest} classes."
+            if others:
+                message += f" These methods can: {', '.join(METHODS[m].title for m in others)}."
+            raise TaskError(message, "no_checkpoint", method=METHODS[method].title, key=method, ways=ways,
+                            widest=widest, others=others) from None
+
+    def found(self, method: str, ways: int, shots: int) -> Path:
+        """``find_checkpoint`` in this zoo (FileNotFoundError where none serves)."""
         # no learning reads the images as a Conv-4 does (photos normalised), never an encoder's
         # features: those were learned
         backbone = "conv4" if method == "pixels" else self.backbone
+        return find_checkpoint(method, self.dataset, self.split, ways, shots, backbone, root=self.root)
+
+    def serves(self, method: str, ways: int, shots: int) -> bool:
         try:
-            return find_checkpoint(method, self.dataset, self.split, ways, shots, backbone, root=self.root)
+            self.found(method, ways, shots)
+            return True
         except FileNotFoundError:
-            raise TaskError(f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task.", "no_checkpoint",
-                            method=METHODS[method].title, key=method, ways=ways) from None
+            return False
 
     def recorded_accuracy(self, method: str, ways: int, shots: int,
                           finetuned: bool = False) -> dict[str, Any] | None:
@@ -177,14 +198,7 @@ class ModelZoo:
         return names
 
     def available(self) -> list[str]:
-        found = []
-        for name in METHOD_ORDER:
-            try:
-                self.checkpoint(name, MIN_WAYS, 1)
-                found.append(name)
-            except TaskError:
-                pass
-        return found
+        return [name for name in METHOD_ORDER if self.serves(name, MIN_WAYS, 1)]
 
     @contextmanager
     def use(self, method: str, ways: int, shots: int, device: torch.device):

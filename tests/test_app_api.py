@@ -630,6 +630,12 @@ def test_chinese_errors_say_what_is_wrong_with_a_photo():
     with pytest.raises(TaskError) as wide:
         ModelZoo.for_domain("photos").checkpoint("maml", 10, 1)
     assert wide.value.values["key"] == "maml"  # the method, by key, for the front end to name
+    # and what would serve (MAML, the method the page starts with, was a dead end for 6 photo classes)
+    assert str(wide.value) == ("No trained MAML checkpoint can serve a 10-way task. It serves at most 5 classes. "
+                               "These methods can: Siamese network, Matching Networks, Prototypical Networks, "
+                               "Transfer learning.")
+    assert app.worded(wide.value, "zh") == ("没有能处理 10 个类别任务的 MAML 检查点。它最多处理 5 个类别。"
+                                            "可以处理的方法：孪生网络、匹配网络、原型网络、迁移学习。")
     named = TaskError("No trained Prototypical Networks checkpoint ...", "no_checkpoint",
                       method="Prototypical Networks", key="protonet", ways=30)
     assert app.worded(named, "zh") == "没有能处理 30 个类别任务的原型网络检查点。"
