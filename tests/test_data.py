@@ -274,3 +274,19 @@ def test_two_processes_building_one_cache_at_once(tmp_path):
     stored = np.load(cache)
     assert stored.shape == (1, 300, 3, 84, 84) and len(np.unique(stored)) == 1  # one writer's whole file
     assert {p.name for p in tmp_path.iterdir()} == {cache.name, cache.with_suffix(".json").name}  # no temporaries left
+
+
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_a_cache_setting_that_names_a_file_is_refused_before_anything_is_decoded(under, tmp_path, monkeypatch):
+    """FEWSHOT_CACHE naming a file (or a folder under one) was found only when the first cache was
+    written, after all of Omniglot had been decoded (34 s), as a FileExistsError."""
+    from fewshot import data
+
+    file = tmp_path / "hostname"
+    file.write_text("a file\n")
+    monkeypatch.setenv("FEWSHOT_CACHE", str(file / under))
+    decoded = []
+    monkeypatch.setattr(data, "_load_omniglot_part", lambda *args: decoded.append(args))
+    with pytest.raises(DataNotFoundError) as refused:
+        load_dataset("omniglot", "vinyals", "test", root=tmp_path)
+    assert f"FEWSHOT_CACHE={file / under}: {file} is a file, not a folder" in str(refused.value) and decoded == []
