@@ -71,6 +71,8 @@ def mini_imagenet_features(
     returns) once the first ``n`` images of every class are encoded. An interrupted run
     continues where it stopped; a smaller ``per_class`` reuses what is already there.
     """
+    if per_class is not None and per_class < 1:  # (a negative count sliced from the end: zeros were returned)
+        raise ValueError(f"per_class must be at least 1 (images of every class), not {per_class}")
     cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}-{name}.npy"
     wnids, images = load_mini_imagenet_part(root, part)
     classes, examples = images.shape[:2]
@@ -119,7 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m fewshot.features [--per-class N] [part ...]``: fill the cache (resumable)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    from .data import DataNotFoundError
+    from .evaluate import resolve_device
+
+    parser = argparse.ArgumentParser(prog="python -m fewshot.features", description=main.__doc__)
     parts = ("train", "val", "test")
 
     def part(text: str) -> str:
@@ -132,9 +137,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=None, help="the mini-ImageNet folder (default: $FEWSHOT_DATA/mini-imagenet, else ../shared/mini-imagenet)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    if args.per_class is not None and args.per_class < 1:
+        parser.error("--per-class must be at least 1")
+    try:  # (a device that cannot be used, found only at the first batch, left a partial file behind)
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(f"--device: {error}")
     root = Path(args.data_root) if args.data_root else None
     for part in args.parts:
-        wnids, features = mini_imagenet_features(part, root, device=args.device, per_class=args.per_class)
+        try:
+            wnids, features = mini_imagenet_features(part, root, device=device, per_class=args.per_class)
+        except DataNotFoundError as error:
+            raise SystemExit(str(error)) from None
         print(f"{part}: {len(wnids)} classes x {features.shape[1]} images x {features.shape[2]} features")
 
 

@@ -403,6 +403,34 @@ def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(t
                     "--out", str(tmp_path / "lake"), "--state", str(tmp_path / "lake.pt"), "--quiet"])
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "cuda"], "--device: CUDA was asked for but is not available"),  # (a RuntimeError, a partial file)
+    (["--per-class", "-3", "test"], "--per-class must be at least 1"),  # (it wrote zeros: "20 classes x 597 images")
+    (["--per-class", "0"], "--per-class must be at least 1"),
+    (["--help"], "usage: python -m fewshot.features "),  # (usage: features.py)
+])
+def test_features_command_refuses_what_it_cannot_do_before_it_starts(argv, message, tmp_path, monkeypatch, capsys):
+    from fewshot import features
+
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit):
+        features.main([*argv, "--data-root", str(tmp_path / "absent")])
+    captured = capsys.readouterr()
+    assert message in captured.err + captured.out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_features_of_a_missing_dataset_or_no_images_are_refused(tmp_path, monkeypatch):
+    from fewshot import features
+
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit, match=f"mini-ImageNet not found: {tmp_path / 'absent' / 'val'}"):  # (a traceback)
+        features.main(["val", "--data-root", str(tmp_path / "absent")])
+    with pytest.raises(ValueError, match="per_class must be at least 1"):  # (an array of zeros)
+        features.mini_imagenet_features("val", tmp_path / "absent", per_class=-3)
+
+
 def test_maml_only_options_are_refused_for_other_methods(capsys):
     for option in ("--strided", "--batched-tasks"):
         with pytest.raises(SystemExit):
