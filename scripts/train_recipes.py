@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # (fewshot's device check, below)
 
 
 def recipes() -> dict[str, list[str]]:
@@ -301,7 +302,7 @@ def recipe_globs(text: str) -> list[str]:
     return globs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="*", type=recipe_globs,
                         help="glob over recipe names (comma-separated globs)")
@@ -314,7 +315,7 @@ def main() -> None:
     parser.add_argument("--restart", action="store_true",
                         help="train the chosen recipes from the start, over their checkpoints and resume states (a "
                              "recipe whose checkpoint is shipped without a resume state refuses to start without it)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     chosen = {n: a for n, a in recipes().items() if any(fnmatch.fnmatch(n, p) for p in args.only)}
     # MAML first: it is the slowest to train
     order = sorted(chosen, key=lambda n: (not n.startswith("maml"), n))
@@ -322,12 +323,19 @@ def main() -> None:
         for name in order:
             print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], *destination(name)]))
         return
+    from fewshot.evaluate import resolve_device
+
+    try:  # as fewshot.train refuses it, once here (every recipe exited 2 and said why only in its log)
+        resolve_device(args.device)
+    except ValueError as error:
+        parser.error(f"--device: {error}")
     device = args.device.strip().lower()
     cuda = device in ("cuda", "gpu") or device.startswith("cuda:")
     (ROOT / "runs").mkdir(exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     pending = [(name, cuda and name.startswith("maml") and not args.no_graph) for name in order]
     running: dict[str, tuple[subprocess.Popen, bool, float]] = {}
+    failed: list[str] = []
     start = time.time()
     while pending or running:
         while pending and len(running) < args.parallel:
@@ -352,6 +360,11 @@ def main() -> None:
             if code != 0 and graph:
                 print(f"           retrying {name} without a CUDA graph", flush=True)
                 pending.insert(0, (name, False))
+            elif code != 0:
+                failed.append(name)
+    if failed:  # (a batch whose runs all failed said "all done" and exited 0)
+        raise SystemExit(f"{len(failed)} of {len(order)} recipes failed after {time.time() - start:.0f}s: "
+                         f"{', '.join(failed)}; each one's log, runs/<name>.log, says why")
     print(f"all done in {time.time() - start:.0f}s", flush=True)
 
 

@@ -4,6 +4,8 @@ every method, through the real command line (and it resumes)."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -429,6 +431,30 @@ def test_features_of_a_missing_dataset_or_no_images_are_refused(tmp_path, monkey
         features.main(["val", "--data-root", str(tmp_path / "absent")])
     with pytest.raises(ValueError, match="per_class must be at least 1"):  # (an array of zeros)
         features.mini_imagenet_features("val", tmp_path / "absent", per_class=-3)
+
+
+def test_train_recipes_refuses_a_device_up_front_and_fails_when_a_recipe_fails(tmp_path, monkeypatch, capsys):
+    """--device cuda without CUDA started every recipe, each "exited 2" (the reason only in its
+    log), then said "all done" and exited 0."""
+    from .conftest import load_script
+
+    recipes = load_script("scripts/train_recipes.py")
+    monkeypatch.setattr(recipes, "ROOT", tmp_path)  # (logs in tmp_path/runs)
+    monkeypatch.setattr(recipes, "command", lambda name, *rest: [sys.executable, "-c", "raise SystemExit(2)"])
+    monkeypatch.setattr(recipes.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    only = ["--only", "protonet-omniglot-vinyals-1shot,matching-omniglot-vinyals-1shot"]
+    monkeypatch.setattr(sys, "argv", ["train_recipes.py", *only, "--device", "cuda"])
+    with pytest.raises(SystemExit) as refused:
+        recipes.main()
+    assert refused.value.code == 2 and "--device: CUDA was asked for but is not available" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    monkeypatch.setattr(sys, "argv", ["train_recipes.py", *only, "--device", "cpu"])
+    with pytest.raises(SystemExit) as failed:
+        recipes.main()
+    assert re.fullmatch(r"2 of 2 recipes failed after \d+s: matching-omniglot-vinyals-1shot, "
+                        r"protonet-omniglot-vinyals-1shot; each one's log, runs/<name>.log, says why", failed.value.code)
+    assert "all done" not in capsys.readouterr().out
 
 
 def test_maml_only_options_are_refused_for_other_methods(capsys):
