@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -142,6 +143,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
                              "repeatable")
     args = parser.parse_args(argv)
+    for name, least in LEAST.items():
+        if getattr(args, name) is not None and getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.lr is not None and args.lr <= 0:
+        parser.error("--lr must be above 0")
+    if args.split is not None and args.split not in SPLITS[args.dataset]:
+        parser.error(f"--split: {args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
+    if args.backbone != "conv4" and args.dataset != "mini-imagenet":
+        parser.error(f"--backbone {args.backbone} reads photos (mini-imagenet); {args.dataset} trains with "
+                     "--backbone conv4")
     try:
         resolve_device(args.device)
     except ValueError as error:
@@ -158,21 +169,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.options[key] = json.loads(value)
         except json.JSONDecodeError:
             args.options[key] = value
-    args.split = args.split or SPLITS[args.dataset][0]
-    args.ways = args.ways or defaults["ways"]
+    args.split = given(args.split, SPLITS[args.dataset][0])
+    args.ways = given(args.ways, defaults["ways"])
     twenty = args.ways >= 20
     if args.method == "maml":
-        args.queries = args.queries or args.shots
-        args.meta_batch = args.meta_batch or (16 if twenty else 32)
-        args.inner_lr = args.inner_lr if args.inner_lr is not None else (0.1 if twenty else 0.4)
-        args.inner_steps = args.inner_steps or (5 if twenty else 1)
-        args.test_inner_steps = args.test_inner_steps or (5 if twenty else 3)
-    args.queries = args.queries or defaults["queries"]
-    args.meta_batch = args.meta_batch or defaults["meta_batch"]
-    args.lr = args.lr or defaults["lr"]
-    args.clip_grad = args.clip_grad if args.clip_grad is not None else defaults.get("clip")
-    if args.lr_halve_every is None:
-        args.lr_halve_every = defaults["lr_halve_every"]
+        args.queries = given(args.queries, args.shots)
+        args.meta_batch = given(args.meta_batch, 16 if twenty else 32)
+        args.inner_lr = given(args.inner_lr, 0.1 if twenty else 0.4)
+        args.inner_steps = given(args.inner_steps, 5 if twenty else 1)
+        args.test_inner_steps = given(args.test_inner_steps, 5 if twenty else 3)
+    args.queries = given(args.queries, defaults["queries"])
+    args.meta_batch = given(args.meta_batch, defaults["meta_batch"])
+    args.lr = given(args.lr, defaults["lr"])
+    args.clip_grad = given(args.clip_grad, defaults.get("clip"))
+    args.lr_halve_every = given(args.lr_halve_every, defaults["lr_halve_every"])
     if args.serve is None:
         if args.method == "maml":
             args.serve = [(args.ways, args.shots)]
@@ -181,8 +191,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         else:
             args.serve = [(w, args.shots) for w in (5, 20) if w <= args.ways] or [(args.ways, args.shots)]
     else:
-        args.serve = [tuple(int(v) for v in s.split("x")) for s in args.serve.split(",")]
-    args.val_ways = args.val_ways or args.serve[0][0]
+        settings = [re.fullmatch(r"\s*([0-9]+)x([0-9]+)\s*", entry) for entry in args.serve.split(",")]
+        if not all(settings) or any(int(m[1]) < 2 or int(m[2]) < 1 for m in settings):
+            parser.error(f"--serve {args.serve}: each setting is WAYSxSHOTS with at least 2 ways and 1 shot, "
+                         "separated by commas, e.g. 5x1,20x1")
+        args.serve = [(int(m[1]), int(m[2])) for m in settings]
+    args.val_ways = given(args.val_ways, args.serve[0][0])
+    # Conv-4's filters, or the width of the network on encoder features
+    args.hidden = given(args.hidden, 64 if args.backbone == "conv4" else 512)
     if (args.strided or args.batched_tasks) and args.method != "maml":
         parser.error("--strided and --batched-tasks are MAML's options")
     if args.cuda_graph and args.lr_halve_every:
@@ -191,6 +207,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--omniglot-input is how Omniglot's drawings are read; it does not apply to " + args.dataset)
     args.state = args.state or default_state(args.out)
     return args
+
+
+def given(value, default):
+    """A flag's value, or its default where it was not given (a value given as 0 is kept, and
+    checked against :data:`LEAST`, where ``value or default`` silently replaced it)."""
+    return default if value is None else value
+
+
+# The least value of each integer flag, checked as parsed: fewer than 2 ways is no choice to
+# learn, MAML learns through its inner loop (at least 1 step in training, while 0 at test asks
+# what the start alone scores), --steps 0 validates an untrained start ("pixels" learns nothing)
+LEAST = {"ways": 2, "shots": 1, "queries": 1, "meta_batch": 1, "steps": 0, "lr_halve_every": 0, "val_every": 1,
+         "val_episodes": 1, "val_ways": 2, "hidden": 1, "inner_steps": 1, "test_inner_steps": 0, "updates": 1,
+         "batch_size": 1, "embedding_dim": 1, "max_classes": 2, "max_examples": 1, "val_max_examples": 1}
 
 
 def default_state(out: Path) -> Path:
@@ -231,11 +261,11 @@ def run_identity(args: argparse.Namespace) -> dict:
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
     if dataset.domain == "features":
-        config = {"in_channels": dataset.image_shape[0], "image_size": 0, "hidden": args.hidden or 512,
+        config = {"in_channels": dataset.image_shape[0], "image_size": 0, "hidden": args.hidden,
                   "backbone": "features"}
     else:
         channels, size, _ = dataset.image_shape
-        config = {"in_channels": channels, "image_size": size, "hidden": args.hidden or 64}
+        config = {"in_channels": channels, "image_size": size, "hidden": args.hidden}
     if args.method == "pixels":
         if dataset.domain == "features":
             raise SystemExit("pixels compares raw images: it has no meaning on precomputed encoder features")
@@ -395,7 +425,7 @@ def main(argv: list[str] | None = None) -> dict:
     read = {"root": args.data_root, "backbone": args.backbone, "omniglot_input": args.omniglot_input}
     train_set = load_dataset(args.dataset, args.split, "train", download=args.download, max_examples=args.max_examples,
                              **read)
-    if args.max_classes:
+    if args.max_classes is not None:
         train_set = FewShotDataset(
             train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
             train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",

@@ -406,6 +406,53 @@ def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(t
 
 
 @pytest.mark.parametrize("argv, message", [
+    # (each given as 0 was replaced by its default: 60 ways, 5 queries, a learning rate of 0.001...)
+    (["--ways", "0"], "--ways must be at least 2"),
+    (["--ways", "1"], "--ways must be at least 2"),
+    (["--shots", "0"], "--shots must be at least 1"),
+    (["--queries", "0"], "--queries must be at least 1"),
+    (["--meta-batch", "0"], "--meta-batch must be at least 1"),
+    (["--steps", "-1"], "--steps must be at least 0"),  # (it wrote an untrained checkpoint)
+    (["--lr", "0"], "--lr must be above 0"),
+    (["--lr-halve-every", "-2"], "--lr-halve-every must be at least 0"),
+    (["--hidden", "0"], "--hidden must be at least 1"),
+    (["--val-every", "0"], "--val-every must be at least 1"),  # (ZeroDivisionError)
+    (["--val-episodes", "0"], "--val-episodes must be at least 1"),  # (ZeroDivisionError)
+    (["--val-ways", "1"], "--val-ways must be at least 2"),
+    (["--max-classes", "1"], "--max-classes must be at least 2"),
+    (["--max-examples", "0"], "--max-examples must be at least 1"),
+    (["--val-max-examples", "0"], "--val-max-examples must be at least 1"),
+    (["--method", "maml", "--inner-steps", "0"], "--inner-steps must be at least 1"),
+    (["--method", "maml", "--test-inner-steps", "-1"], "--test-inner-steps must be at least 0"),
+    (["--method", "meta-lstm", "--updates", "0"], "--updates must be at least 1"),
+    (["--method", "transfer", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--method", "siamese", "--embedding-dim", "0"], "--embedding-dim must be at least 1"),
+    (["--serve", "5by1"], "--serve 5by1: each setting is WAYSxSHOTS with at least 2 ways and 1 shot"),
+    (["--serve", "5x1,1x1"], "--serve 5x1,1x1: each setting is WAYSxSHOTS"),
+    (["--serve", "5x0"], "--serve 5x0: each setting is WAYSxSHOTS"),
+    # (each a ValueError from fewshot.data once the run had started)
+    (["--dataset", "mini-imagenet", "--split", "vinyals"], "--split: mini-imagenet has the splits ravi, not vinyals"),
+    (["--split", "ravi"], "--split: omniglot has the splits vinyals, lake, not ravi"),
+    (["--backbone", "efficientnet-lite0"],
+     "--backbone efficientnet-lite0 reads photos (mini-imagenet); omniglot trains with --backbone conv4"),
+])
+def test_train_refuses_impossible_flags_as_it_parses_them(argv, message, capsys):
+    argv = argv if argv[0] == "--method" else ["--method", "protonet", *argv]
+    with pytest.raises(SystemExit):
+        train.parse_args([*argv, "--out", "x"])
+    assert message in capsys.readouterr().err
+
+
+def test_a_flag_given_as_0_where_0_means_something_is_kept():
+    """0 is a value, not a missing flag: MAML adapting in no steps at test, a constant learning rate."""
+    args = train.parse_args(["--method", "maml", "--test-inner-steps", "0", "--inner-lr", "0", "--steps", "0",
+                             "--out", "x"])
+    assert (args.test_inner_steps, args.inner_lr, args.steps) == (0, 0.0, 0)
+    args = train.parse_args(["--method", "protonet", "--lr-halve-every", "0", "--serve", "3x2, 5x1", "--out", "x"])
+    assert args.lr_halve_every == 0 and args.serve == [(3, 2), (5, 1)] and args.val_ways == 3
+
+
+@pytest.mark.parametrize("argv, message", [
     (["--device", "cuda"], "--device: CUDA was asked for but is not available"),  # (a RuntimeError, a partial file)
     (["--per-class", "-3", "test"], "--per-class must be at least 1"),  # (it wrote zeros: "20 classes x 597 images")
     (["--per-class", "0"], "--per-class must be at least 1"),
