@@ -36,8 +36,8 @@ from safetensors.torch import load_file
 
 from .augment import augmentation_for
 from .checkpoints import WEIGHTS, read_card, save_checkpoint
-from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, FewShotDataset,
-                   TaskSampler, load_dataset, to_float, write_atomically)
+from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, DataNotFoundError,
+                   FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically)
 from .evaluate import evaluate, resolve_device
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
@@ -304,6 +304,29 @@ def joined(train_set: FewShotDataset, val_set: FewShotDataset) -> FewShotDataset
                           train_set.rotations, train_set.domain, f"{train_set.description}+val")
 
 
+def refuse_impossible_tasks(args: argparse.Namespace, train_set: FewShotDataset, val_set: FewShotDataset) -> None:
+    """Stop before training where the data cannot make the tasks asked for: more ways than
+    classes, or more shots and queries than images in a class (the sampler's ValueError, as a
+    traceback, said so only after the model was built). Validation keeps at least one query
+    after its shots (``evaluate`` takes up to 15)."""
+    pretraining = getattr(METHODS[args.method], "pretraining", False)  # (class batches: no training tasks)
+    if not pretraining and args.ways > train_set.num_classes:
+        raise SystemExit(f"{train_set.description} has {train_set.num_classes} classes: too few for --ways "
+                         f"{args.ways} (training tasks); ask for at most {train_set.num_classes}")
+    if not pretraining and args.shots + args.queries > train_set.examples_per_class:
+        raise SystemExit(f"{train_set.description} has {train_set.examples_per_class} images per class: too few for "
+                         f"--shots {args.shots} with --queries {args.queries}; lower either so that they add up to at "
+                         f"most {train_set.examples_per_class}")
+    if args.val_ways > val_set.num_classes:
+        raise SystemExit(f"{val_set.description} has {val_set.num_classes} classes: too few for --val-ways "
+                         f"{args.val_ways} (validation tasks); ask for at most {val_set.num_classes}")
+    val_shots = args.serve[0][1]
+    if val_shots >= val_set.examples_per_class:
+        raise SystemExit(f"{val_set.description} has {val_set.examples_per_class} images per class: validation with "
+                         f"{val_shots} shots (--serve's first setting, {args.serve[0][0]}x{val_shots}) must leave at "
+                         f"least one query, so at most {val_set.examples_per_class - 1} shots")
+
+
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
@@ -423,18 +446,21 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # shapes never change during meta-training
     read = {"root": args.data_root, "backbone": args.backbone, "omniglot_input": args.omniglot_input}
-    train_set = load_dataset(args.dataset, args.split, "train", download=args.download, max_examples=args.max_examples,
-                             **read)
-    if args.max_classes is not None:
-        train_set = FewShotDataset(
-            train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
-            train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
-        )
-    val_set = load_dataset(args.dataset, args.split, "val", download=args.download, max_examples=args.val_max_examples,
-                           **read)
-    if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
-        train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
-            args.dataset, args.split, "val", max_examples=args.max_examples, **read))
+    try:
+        train_set = load_dataset(args.dataset, args.split, "train", download=args.download,
+                                 max_examples=args.max_examples, **read)
+        if args.max_classes is not None:
+            train_set = FewShotDataset(
+                train_set.images[: args.max_classes], train_set.base_names[: args.max_classes],
+                train_set.rotations, train_set.domain, train_set.description + f"[:{args.max_classes}]",
+            )
+        val_set = load_dataset(args.dataset, args.split, "val", download=args.download,
+                               max_examples=args.val_max_examples, **read)
+        if args.trainval:  # (the validation set as loaded, unless it was cut to fewer examples than training)
+            train_set = joined(train_set, val_set if args.val_max_examples == args.max_examples else load_dataset(
+                args.dataset, args.split, "val", max_examples=args.max_examples, **read))
+    except DataNotFoundError as error:
+        raise SystemExit(str(error)) from None
     augmentation = None
     if args.augment:
         try:
@@ -442,6 +468,7 @@ def main(argv: list[str] | None = None) -> dict:
         except ValueError as error:
             raise SystemExit(f"--augment is for images (Conv-4); {args.dataset} with "
                              f"--backbone {args.backbone} trains on {train_set.domain}") from error
+    refuse_impossible_tasks(args, train_set, val_set)
     train_set.to(device)
     val_set.to(device)
     method = build_method(args.method, **method_config(args, train_set)).to(device)

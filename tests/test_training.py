@@ -452,6 +452,27 @@ def test_a_flag_given_as_0_where_0_means_something_is_kept():
     assert args.lr_halve_every == 0 and args.serve == [(3, 2), (5, 1)] and args.val_ways == 3
 
 
+@needs_omniglot
+@pytest.mark.parametrize("argv, message", [
+    (["--shots", "18", "--queries", "5"], "omniglot/vinyals/train[:20] has 20 images per class: too few for --shots 18 "
+                                          "with --queries 5; lower either so that they add up to at most 20"),
+    (["--ways", "81"], "omniglot/vinyals/train[:20] has 80 classes: too few for --ways 81 (training tasks); ask for at "
+                       "most 80"),  # (20 characters, each at four rotations)
+    (["--val-ways", "700"], "omniglot/vinyals/val has 688 classes: too few for --val-ways 700"),
+    (["--serve", "5x20"], "omniglot/vinyals/val has 20 images per class: validation with 20 shots (--serve's first "
+                          "setting, 5x20) must leave at least one query, so at most 19 shots"),
+    (["--val-max-examples", "1"], "validation with 1 shots"),
+    (["--data-root", "/no/such/folder"], "Omniglot split file not found"),
+])
+def test_train_refuses_tasks_the_data_cannot_make(argv, message, tmp_path):
+    """Each was a traceback (the sampler's ValueError; a negative number of queries; a missing folder)."""
+    with pytest.raises(SystemExit) as refused:
+        train.main(["--method", "protonet", "--ways", "5", "--queries", "2", "--max-classes", "20", "--steps", "1",
+                    "--val-episodes", "2", "--device", "cpu", "--out", str(tmp_path / "ck"), "--quiet", *argv])
+    assert message in str(refused.value.code)
+    assert not (tmp_path / "ck").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--device", "cuda"], "--device: CUDA was asked for but is not available"),  # (a RuntimeError, a partial file)
     (["--per-class", "-3", "test"], "--per-class must be at least 1"),  # (it wrote zeros: "20 classes x 597 images")
