@@ -11,8 +11,10 @@ Defaults follow each paper (``--help`` lists them per method, from each method's
 Every ``--val-every`` steps the model is scored on fixed validation tasks; the best one is
 kept and written to ``--out`` (``model.safetensors``, ``card.json``, ``curve.csv``), and the
 full training state (weights, optimiser, sampler, step) is written to ``--state`` so that
-running the same command again resumes where it stopped. ``--time-limit`` stops cleanly
-after that many seconds, for runs split across sessions.
+running the same command again resumes where it stopped (with another setting of what it
+trains or validates on it is refused; ``--steps``, ``--time-limit``, ``--device`` and
+``--val-every`` may change). ``--time-limit`` stops cleanly after that many seconds, for runs
+split across sessions.
 """
 
 from __future__ import annotations
@@ -252,11 +254,38 @@ def refuse_to_replace(args: argparse.Namespace) -> None:
                      "train over it.")
 
 
+# Each method's own flags that shape its training (the rest do not apply to it)
+METHOD_FLAGS = {"maml": ("inner_lr", "inner_steps", "test_inner_steps", "first_order", "strided"),
+                "matching": ("fce",), "siamese": ("siamese_loss", "margin", "embedding_dim"),
+                "meta-lstm": ("updates",), "transfer": ("head", "batch_size")}
+
+
 def run_identity(args: argparse.Namespace) -> dict:
-    """What a resume state belongs to: resuming it as another method, dataset or task shape is refused."""
+    """What a resume state belongs to: resuming it as another method, dataset or task shape, with
+    other training settings or another validation is refused. The state's optimiser and scheduler
+    would go on with their saved learning rate and step size, its sampler with its saved seed's
+    draws, while the card recorded the new values; and the best step would be picked among
+    validations of different tasks. (--steps, --time-limit, --device, --val-every, --serve's
+    other settings and --quiet may change: they extend a run or move it.) A state records what
+    the version that saved it knew, and is checked on those keys only."""
     return {"method": args.method, "dataset": args.dataset, "split": args.split, "ways": args.ways,
             "shots": args.shots, "backbone": args.backbone, "omniglot_input": args.omniglot_input,
-            "option": args.options}
+            "option": args.options, "seed": args.seed, "queries": args.queries, "meta_batch": args.meta_batch,
+            "lr": args.lr, "lr_halve_every": args.lr_halve_every, "clip_grad": args.clip_grad, "hidden": args.hidden,
+            "max_classes": args.max_classes, "max_examples": args.max_examples,
+            **{name: getattr(args, name) for name in METHOD_FLAGS.get(args.method, ())},
+            "val_ways": args.val_ways, "val_shots": args.serve[0][1], "val_episodes": args.val_episodes,
+            "val_max_examples": args.val_max_examples}
+
+
+def identity_flag(key: str) -> str:
+    """The flag that sets one entry of the run identity, as a refusal names it."""
+    return "validation shots (--serve's first setting)" if key == "val_shots" else "--" + key.replace("_", "-")
+
+
+def shown(value) -> str:
+    """A flag's value as a message shows it: ``unset``, ``on``/``off`` for a switch."""
+    return "unset" if value is None else ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
@@ -507,7 +536,8 @@ def main(argv: list[str] | None = None) -> dict:
         changed = {k: (v, recorded[k]) for k, v in run_identity(args).items() if k in recorded and recorded[k] != v}
         if changed:
             raise SystemExit(f"{args.state} is the resume state of another run ("
-                             + ", ".join(f"--{k.replace('_', '-')} {was} there, {now} here" for k, (now, was) in changed.items())
+                             + ", ".join(f"{identity_flag(k)} {shown(was)} there, {shown(now)} here"
+                                         for k, (now, was) in changed.items())
                              + "): pass another --state, or --restart to train this one from the start over it")
         try:
             method.load_state_dict(saved["model"])

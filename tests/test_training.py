@@ -163,6 +163,47 @@ def test_a_state_is_resumed_only_by_the_run_it_belongs_to(tmp_path):
 
 
 @needs_omniglot
+def test_a_state_is_resumed_only_with_the_settings_it_trained_with(tmp_path):
+    """A resume with another learning rate, seed, task or validation setting is refused: the
+    state's optimiser kept its saved learning rate and its sampler its seed's draws while the
+    card recorded the new values, and a best step was picked among validations of different
+    way-counts. What extends or moves a run may change; a state saved before these were
+    recorded (the committed runs/*/state.pt) still resumes."""
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "2", "--max-classes", "20",
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "1"]
+    train.main(common + ["--steps", "1"])
+    for changed, message in (
+        (["--lr", "0.5", "--seed", "7"], "--seed 0 there, 7 here, --lr 0.001 there, 0.5 here"),
+        (["--queries", "3"], "--queries 2 there, 3 here"),
+        (["--clip-grad", "1"], "--clip-grad unset there, 1.0 here"),
+        (["--val-ways", "3"], "--val-ways 5 there, 3 here"),
+        (["--serve", "5x2"], "validation shots (--serve's first setting) 1 there, 2 here"),
+    ):
+        with pytest.raises(SystemExit, match=r"resume state of another run \(" + re.escape(message) + r"\)"):
+            train.main(common + ["--steps", "2", *changed])
+    # a longer run, validated less often, with another setting served too and a time limit: resumed
+    card = train.main(common + ["--steps", "2", "--val-every", "2", "--serve", "5x1,20x5", "--time-limit", "60"])
+    assert card["training"]["steps"] == 2 and card["training"]["lr"] == 0.001
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    older = ("method", "dataset", "split", "ways", "shots", "backbone", "omniglot_input", "option")
+    state["run"] = {key: state["run"][key] for key in older}  # as the states committed under runs/
+    torch.save(state, tmp_path / "state.pt")
+    assert train.main(common + ["--steps", "3"])["training"]["steps"] == 3
+
+
+def test_the_run_identity_holds_each_methods_own_settings():
+    """Each method's own flags are part of what its state belongs to; another method's are not."""
+    maml = train.run_identity(train.parse_args(["--method", "maml", "--inner-lr", "0.1", "--out", "x"]))
+    assert (maml["inner_lr"], maml["inner_steps"], maml["test_inner_steps"], maml["first_order"]) == (0.1, 1, 3, False)
+    siamese = train.run_identity(train.parse_args(["--method", "siamese", "--margin", "2", "--out", "x"]))
+    assert (siamese["margin"], siamese["siamese_loss"], siamese["embedding_dim"]) == (2.0, "contrastive", 64)
+    transfer = train.run_identity(train.parse_args(["--method", "transfer", "--out", "x"]))
+    assert (transfer["head"], transfer["batch_size"], transfer["hidden"]) == ("linear", 128, 64)
+    assert "inner_lr" not in transfer and "margin" not in maml and "updates" not in siamese
+
+
+@needs_omniglot
 def test_a_network_trained_on_the_papers_input_is_evaluated_on_it_and_never_served_by_the_app(tmp_path, capsys):
     """``--omniglot-input binary-nearest``: the card records it, ``fewshot.evaluate`` reads the
     test characters the same way, a resume as the other input is refused, and the app's
