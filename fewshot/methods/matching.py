@@ -31,7 +31,7 @@ class MatchingNetworks(MetricClassifier):
     ``fce=True`` adds full context embeddings: g(x_i, S) = g'(x_i) + the forward and
     backward states of a bidirectional LSTM run over the support embeddings, as in the paper,
     and f(x̂, S) = an LSTM that attends ``fce_steps`` times over g(S). A variant there: its
-    read-out r_{k-1} joins f'(x̂) in the LSTM's input, where the paper's appendix joins it to
+    read-out r_{k-1} joins f'(x̂) in the LSTM's input, where the paper's appendix A.1 joins it to
     the hidden state, LSTM(f'(x̂), [h_{k-1}, r_{k-1}], c_{k-1}). (The support LSTM makes the
     result depend on the order of the support set, as in the paper.) No shipped checkpoint
     uses it.
@@ -67,7 +67,8 @@ class MatchingNetworks(MetricClassifier):
         return {**super().config(), "fce": self.fce, "fce_steps": self.fce_steps, "learn_scale": self.learn_scale}
 
     def full_context_support(self, support_features: Tensor) -> Tensor:
-        """g(x_i, S) = g'(x_i) + h_forward_i + h_backward_i."""
+        """g(x_i, S) = g'(x_i) + h_forward_i + h_backward_i (Vinyals et al., appendix A.2, "The Fully
+        Conditional Embedding g")."""
         states, _ = self.support_lstm(support_features.unsqueeze(0))
         forward, backward = states[0].chunk(2, dim=-1)
         return support_features + forward + backward
@@ -75,7 +76,7 @@ class MatchingNetworks(MetricClassifier):
     def full_context_query(self, query_features: Tensor, support_embeddings: Tensor) -> Tensor:
         """f(x̂, S): ``fce_steps`` of attention LSTM, h_k = LSTM([f'(x̂), r_{k-1}], h_{k-1}) + f'(x̂),
         from h_0 = f'(x̂), with the read-out r_{k-1} = sum_i softmax(h_{k-1}^T g(x_i)) g(x_i)
-        (Vinyals et al., appendix A.2), r_0 included."""
+        (Vinyals et al., appendix A.1, "The Fully Conditional Embedding f"), r_0 included."""
         h = query_features
         c = torch.zeros_like(query_features)
         for _ in range(self.fce_steps):

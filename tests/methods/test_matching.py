@@ -56,7 +56,7 @@ def test_full_context_embeddings(task):
 
 
 def test_full_context_query_reads_from_its_first_state():
-    """Vinyals et al., appendix A.2: ĥ_k, c_k = LSTM(f'(x̂), [h_{k-1}, r_{k-1}], c_{k-1}),
+    """Vinyals et al., appendix A.1: ĥ_k, c_k = LSTM(f'(x̂), [h_{k-1}, r_{k-1}], c_{k-1}),
     h_k = ĥ_k + f'(x̂), r_{k-1} = Σ_i softmax(h_{k-1}ᵀ g(x_i)) g(x_i): the first step already
     reads the support set, through h_0 = f'(x̂) (here r joins f'(x̂) in the input)."""
     torch.manual_seed(0)
@@ -69,7 +69,7 @@ def test_full_context_query_reads_from_its_first_state():
 
 
 def test_full_context_support_adds_both_directions_of_the_lstm():
-    """Vinyals et al., appendix A.1: g(x_i, S) = h→_i + h←_i + g'(x_i), h→ read over the support
+    """Vinyals et al., appendix A.2: g(x_i, S) = h→_i + h←_i + g'(x_i), h→ read over the support
     set in order and h← in reverse: checked against two one-way LSTMs holding the same weights."""
     torch.manual_seed(0)
     model = MatchingNetworks(fce=True, backbone="features", in_channels=8, hidden=8)
@@ -104,3 +104,11 @@ def test_full_context_query_reads_from_its_latest_state():
             h_hat, c = model.query_lstm(torch.cat([query, read], dim=1), (h, c))
             h = h_hat + query
         assert torch.allclose(model.full_context_query(query, g), h, atol=1e-6)
+
+
+def test_full_context_embeddings_cite_the_appendix_that_defines_them():
+    """Vinyals et al.'s appendix A.1 is "The Fully Conditional Embedding f" (the queries'), A.2
+    "... g" (the support set's); the query embedding cited A.2."""
+    assert "appendix A.1" in MatchingNetworks.full_context_query.__doc__
+    assert "appendix A.2" in MatchingNetworks.full_context_support.__doc__
+    assert "A.2" not in MatchingNetworks.full_context_query.__doc__
