@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .data import DEFAULT_OMNIGLOT_INPUT, PROJECT_ROOT, write_atomically, write_text_atomically
@@ -24,6 +25,28 @@ from .methods import FewShotClassifier, build_method
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 WEIGHTS = "model.safetensors"
 CARD = "card.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be loaded as it is: the message names the file, what is
+    wrong with it and what to do."""
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` (CUDA where present, else the CPU), ``cpu``, ``cuda`` (or ``gpu``) or ``cuda:N``,
+    in any case. Anything else, or CUDA where there is none, is a ValueError that says so."""
+    text = (str(name) if isinstance(name, torch.device) else name or "auto").strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device("cuda" if text == "gpu" else text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: auto, cpu, cuda (or gpu) or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but is not available")
+    return device
 
 
 def save_checkpoint(method: FewShotClassifier, folder: Path | str, card: dict[str, Any]) -> Path:
@@ -64,12 +87,21 @@ _REQUIRED = object()
 
 def read_card(folder: Path | str, default: Any = _REQUIRED) -> dict[str, Any]:
     """The checkpoint's JSON card; ``default`` instead where the folder has none (without
-    one, a missing card raises ``FileNotFoundError``)."""
+    one, a missing card raises ``FileNotFoundError``). A card that is not a JSON object (cut
+    short, edited by hand) is a ``CheckpointError`` naming it."""
     path = Path(folder) / CARD
     if default is not _REQUIRED and not path.is_file():
         return default
     with open(path) as handle:
-        return json.load(handle)
+        try:
+            card = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise CheckpointError(f"{path} is not valid JSON ({error}): restore it from where the checkpoint came "
+                                  "from, or write it again") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(card).__name__}, where a checkpoint card is an object "
+                              "({\"method\": ..., \"dataset\": ..., ...})")
+    return card
 
 
 def evaluation_on_test(card: dict[str, Any], ways: int, shots: int, nearest: bool = False,
@@ -116,24 +148,48 @@ def write_card(folder: Path | str, card: dict[str, Any]) -> None:
 
 
 def load_checkpoint(folder: Path | str, device: torch.device | str = "cpu") -> tuple[FewShotClassifier, dict]:
-    """Rebuild a method from a checkpoint folder (or its ``model.safetensors``)."""
+    """Rebuild a method from a checkpoint folder (or its ``model.safetensors``) on ``device``
+    (``resolve_device``'s names: ``cpu``, ``cuda``, ``gpu``, ``auto``...).
+
+    Weights that are missing, unreadable, without the method's metadata or not the network it
+    describes, a card that is unreadable or names another method than the weights: a
+    ``CheckpointError`` naming the file and what is wrong."""
+    device = resolve_device(device)
     folder = Path(folder)
     if folder.name == WEIGHTS:
         folder = folder.parent
     weights = folder / WEIGHTS
     if not weights.is_file():
-        raise FileNotFoundError(f"no {WEIGHTS} in {folder}")
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    method = build_method(metadata["method"], **json.loads(metadata["config"]))
-    missing, unexpected = method.load_state_dict(load_file(str(weights)), strict=False)
+        raise CheckpointError(f"no {WEIGHTS} in {folder}: a checkpoint folder holds its weights and {CARD} "
+                              "(python -m fewshot.train --out writes both)")
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{weights} cannot be read as safetensors ({error}): the file is damaged or cut "
+                              "short; copy it again") from None
+    name = metadata.get("method")
+    try:
+        method = build_method(name, **json.loads(metadata["config"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{weights} does not say which network it holds: its metadata must name the method "
+                              f"and its constructor arguments (save_checkpoint writes them), and has "
+                              f"{json.dumps(metadata)[:200]} ({type(error).__name__}: {error})") from None
+    try:
+        missing, unexpected = method.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise CheckpointError(f"{weights}: its tensors are not those of the {name} its metadata describes "
+                              f"({metadata['config']}): {first}") from None
     missing = [k for k in missing if not k.startswith(method.training_only)]
     if missing or unexpected:
-        raise RuntimeError(f"{weights} does not match {metadata['method']}: missing {missing}, unexpected {unexpected}")
+        raise CheckpointError(f"{weights} does not match {name}: missing {missing}, unexpected {unexpected}")
+    card = read_card(folder, default={"method": name})
+    if card.get("method", name) != name:
+        raise CheckpointError(f"{folder / CARD} says the checkpoint holds {card['method']}, and {weights} holds "
+                              f"{name}: the card belongs to other weights")
     method.to(device).eval()
-    card = read_card(folder, default={"method": metadata["method"]})
     return method, card
 
 

@@ -23,31 +23,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from .checkpoints import find_checkpoint, load_checkpoint, omniglot_input_of, read_card, write_card
+from .checkpoints import (CARD, WEIGHTS, CheckpointError, find_checkpoint, load_checkpoint, omniglot_input_of,
+                          read_card, resolve_device, write_card)
 from .data import (SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, split_class_names,
                    to_float)
 from .methods import METHODS, FewShotClassifier
 
 DEFAULT_QUERIES = 15
-
-
-def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` (CUDA where present, else the CPU), ``cpu``, ``cuda`` (or ``gpu``) or ``cuda:N``,
-    in any case. Anything else, or CUDA where there is none, is a ValueError that says so."""
-    text = (str(name) if isinstance(name, torch.device) else name or "auto").strip().lower()
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device("cuda" if text == "gpu" else text)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: auto, cpu, cuda (or gpu) or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but is not available")
-    return device
 
 
 def evaluate(
@@ -177,8 +159,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         resolve_device(args.device)
     except ValueError as error:
         parser.error(f"--device: {error}")
-    if args.checkpoint is not None and not (args.checkpoint / "card.json").is_file():
-        parser.error(f"{args.checkpoint} is not a checkpoint folder (no card.json in it)")
+    if args.checkpoint is not None and args.checkpoint.name == WEIGHTS:
+        args.checkpoint = args.checkpoint.parent  # (the weights stand for their folder, as in load_checkpoint)
+    if args.checkpoint is not None and not (args.checkpoint / CARD).is_file():
+        parser.error(f"{args.checkpoint} is not a checkpoint folder (no {CARD} in it)")
     return args
 
 
@@ -193,7 +177,14 @@ def main(argv: list[str] | None = None) -> dict:
             )
         except FileNotFoundError as error:
             raise SystemExit(str(error)) from None
-    method, card = load_checkpoint(args.checkpoint, device)
+    try:
+        method, card = load_checkpoint(args.checkpoint, device)
+    except CheckpointError as error:
+        raise SystemExit(str(error)) from None
+    if card.get("dataset") not in SPLITS:
+        raise SystemExit(f"{Path(args.checkpoint) / CARD} names no dataset it was trained on (\"dataset\": "
+                         f"{' or '.join(map(repr, SPLITS))}; it has {card.get('dataset', 'none')!r}): the classes to "
+                         "measure it on follow from it")
     if args.dataset and args.dataset != card["dataset"]:
         raise SystemExit(f"{args.checkpoint} was trained on {card['dataset']}, not {args.dataset}")
     widest = getattr(method, "ways", None)  # MAML's and Meta-LSTM's heads have a width
@@ -215,6 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "fine-tuned only with --inner-steps (--finetune-steps) N > 0")
     dataset_name = args.dataset or card["dataset"]
     split = args.split or card.get("split") or SPLITS[dataset_name][0]
+    if split not in SPLITS[dataset_name]:
+        raise SystemExit(f"{args.checkpoint} was trained on {dataset_name}, whose splits are "
+                         f"{' and '.join(SPLITS[dataset_name])}: --split {split} does not apply to it")
     backbone = card.get("backbone", "conv4")
     omniglot_input = omniglot_input_of(card)  # the characters as the network learned to read them
     try:

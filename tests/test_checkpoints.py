@@ -9,13 +9,17 @@ import stat
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
+from fewshot import evaluate
 from fewshot.checkpoints import (
-    CHECKPOINT_DIR, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, save_checkpoint,
+    CHECKPOINT_DIR, CheckpointError, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, read_card,
+    save_checkpoint,
 )
 from fewshot.data import DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS
 from fewshot.methods import build_method
+
+from .conftest import needs_omniglot
 
 SHIPPED = list_checkpoints(CHECKPOINT_DIR)
 
@@ -127,7 +131,7 @@ def test_mismatched_weights_are_refused(tmp_path):
         state = {k: handle.get_tensor(k) for k in handle.keys()}
     state.pop(next(iter(state)))
     save_file(state, str(weights), metadata=metadata)
-    with pytest.raises(RuntimeError, match="missing"):
+    with pytest.raises(CheckpointError, match="missing"):
         load_checkpoint(tmp_path / "ck")
 
 
@@ -239,3 +243,85 @@ def test_a_setting_two_networks_could_serve_goes_to_the_better_one_on_validation
     assert served(one, five, shots=4) == "five"  # no validation at 5-way 4-shot: closest shots
     assert served(one, {**five, "serves": []}) == "one"
     assert served({**one, "serves": []}, five) == "five"  # listed under serves before all else
+
+
+def _weights_without_metadata(folder):
+    weights = str(folder / "model.safetensors")
+    save_file(load_file(weights), weights)
+
+
+def _weights_of_another_config(folder):
+    weights = str(folder / "model.safetensors")
+    config = {"in_channels": 1, "image_size": 28, "hidden": 32, "backbone": "conv4"}
+    save_file(load_file(weights), weights, metadata={"method": "protonet", "config": json.dumps(config)})
+
+
+def _card_of_another_method(folder):
+    (folder / "card.json").write_text(json.dumps({**read_card(folder), "method": "matching"}))
+
+
+@pytest.mark.parametrize("damage, file, words", [
+    (lambda f: (f / "card.json").write_text((f / "card.json").read_text()[:40]), "card.json", "is not valid JSON"),
+    (lambda f: (f / "card.json").write_text("[]"), "card.json", "holds a JSON list"),
+    (lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:1000]),
+     "model.safetensors", "cannot be read as safetensors"),
+    (lambda f: (f / "model.safetensors").write_bytes(b"garbage"), "model.safetensors", "cannot be read"),
+    (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors in", "a checkpoint folder holds"),
+    (_weights_without_metadata, "model.safetensors", "does not say which network it holds"),
+    (_weights_of_another_config, "model.safetensors", "its tensors are not those of the protonet"),
+    (_card_of_another_method, "card.json", "says the checkpoint holds matching.*holds protonet"),
+], ids=["card-cut-short", "card-not-an-object", "weights-cut-short", "weights-garbage", "weights-deleted",
+        "no-metadata", "metadata-not-the-tensors", "card-of-another-method"])
+def test_a_broken_checkpoint_is_named_with_what_is_wrong(tmp_path, damage, file, words):
+    """A damaged card or weights gave raw tracebacks that mostly did not name the file
+    (JSONDecodeError, SafetensorError, KeyError 'method', torch's size-mismatch dump), and a
+    card naming another method than its weights was ignored: now one CheckpointError (a
+    ValueError) naming the file, which ``fewshot.evaluate`` prints as its message."""
+    folder = save_checkpoint(build_method("protonet"), tmp_path / "ck", {"name": "ck", "dataset": "omniglot"})
+    damage(folder)
+    with pytest.raises(CheckpointError, match=words) as refused:
+        load_checkpoint(folder)
+    assert file in str(refused.value) and isinstance(refused.value, ValueError)
+    with pytest.raises(SystemExit, match=words):
+        evaluate.main(["--checkpoint", str(folder), "--episodes", "1", "--device", "cpu"])
+
+
+def test_evaluate_refuses_a_card_without_its_dataset_and_a_split_of_another_dataset(tmp_path):
+    """A card ``{}`` gave KeyError 'dataset'; ``--split ravi`` on an Omniglot network, or
+    ``--split vinyals`` on a mini-ImageNet one, a traceback from fewshot.data. Refused before
+    any data is read."""
+    folder = save_checkpoint(build_method("protonet"), tmp_path / "ck", {"name": "ck"})
+    (folder / "card.json").write_text("{}")
+    with pytest.raises(SystemExit, match=r"card.json names no dataset .*'omniglot' or 'mini-imagenet'; it has 'none'"):
+        evaluate.main(["--checkpoint", str(folder), "--episodes", "1", "--device", "cpu"])
+    (folder / "card.json").write_text(json.dumps({"dataset": "omniglot", "split": "vinyals"}))
+    with pytest.raises(SystemExit, match="trained on omniglot, whose splits are vinyals and lake: --split ravi"):
+        evaluate.main(["--checkpoint", str(folder), "--split", "ravi", "--episodes", "1", "--device", "cpu"])
+    photos = save_checkpoint(build_method("protonet", in_channels=3, image_size=84), tmp_path / "photos",
+                             {"name": "photos", "dataset": "mini-imagenet", "split": "ravi"})
+    with pytest.raises(SystemExit, match="trained on mini-imagenet, whose splits are ravi: --split vinyals"):
+        evaluate.main(["--checkpoint", str(photos), "--split", "vinyals", "--episodes", "1", "--device", "cpu"])
+
+
+def test_load_checkpoint_reads_devices_as_the_command_lines_do(tmp_path):
+    """``device="gpu"`` failed with torch's list of device types, and ``"cuda"`` without CUDA
+    with 'Found no NVIDIA driver': the command lines' ``resolve_device`` reads it now."""
+    folder = save_checkpoint(build_method("protonet"), tmp_path / "ck", {"name": "ck"})
+    assert load_checkpoint(folder, device="CPU")[0].device.type == "cpu"
+    assert load_checkpoint(folder, device="auto")[0].device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu': auto, cpu, cuda"):
+        load_checkpoint(folder, device="tpu")
+    if not torch.cuda.is_available():
+        for name in ("gpu", "cuda"):
+            with pytest.raises(ValueError, match="CUDA was asked for but is not available"):
+                load_checkpoint(folder, device=name)
+
+
+@needs_omniglot
+def test_evaluate_takes_a_checkpoints_weights_for_its_folder():
+    """``--checkpoint <folder>/model.safetensors``, which load_checkpoint accepts, was refused as
+    'not a checkpoint folder'."""
+    folder = CHECKPOINT_DIR / "protonet-omniglot-vinyals-5shot"
+    line = evaluate.main(["--checkpoint", str(folder / "model.safetensors"), "--shots", "5", "--episodes", "1",
+                          "--device", "cpu", "--json"])
+    assert line["checkpoint"] == folder.name and line["split"] == "vinyals"
