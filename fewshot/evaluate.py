@@ -214,14 +214,24 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         dataset = load_dataset(dataset_name, split, args.part, root=args.data_root, download=args.download,
                                backbone=backbone, omniglot_input=omniglot_input).to(device)
-        seen = trained_classes(card, args.data_root) if split != card.get("split", split) else set()
+        seen = trained_classes(card, args.data_root) if card.get("split") else set()
     except DataNotFoundError as error:
         raise SystemExit(str(error)) from None
     overlap = seen & set(dataset.base_names)
-    if overlap:
-        raise SystemExit(f"{len(overlap)} of the {split} {args.part} classes are among the "
-                         f"{card.get('split')} classes {args.checkpoint} was trained on: its accuracy there would "
-                         "not measure learning new classes")
+    trained_on = f"{len(overlap)} of the {split} {args.part} classes are among the {card.get('split')} classes " \
+        f"{args.checkpoint} was trained on"
+    if overlap and split != card["split"]:
+        raise SystemExit(f"{trained_on}: its accuracy there would not measure learning new classes")
+    if overlap:  # its own split's training part, or the validation part of a --trainval run
+        how = " (its card: training.trainval true, so its validation classes too)" \
+            if card.get("training", {}).get("trainval") and args.part == "val" else ""
+        if args.record:
+            raise SystemExit(f"{trained_on}{how}: --record refused, as the accuracy there does not measure "
+                             f"learning new classes, and a record of {split}/{args.part} is what "
+                             "evaluation_on_validation and serving_rank choose checkpoints by. Measure without "
+                             "--record, or record on classes it never saw (--part test)")
+        print(f"note: {trained_on}{how}; the accuracy measures classes it learned, not learning new ones",
+              file=sys.stderr)
     if args.ways > dataset.num_classes:
         raise SystemExit(f"{dataset_name}/{split} {args.part} has {dataset.num_classes} classes: too few for "
                          f"{args.ways}-way tasks")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 
 import pytest
@@ -325,3 +326,26 @@ def test_evaluate_takes_a_checkpoints_weights_for_its_folder():
     line = evaluate.main(["--checkpoint", str(folder / "model.safetensors"), "--shots", "5", "--episodes", "1",
                           "--device", "cpu", "--json"])
     assert line["checkpoint"] == folder.name and line["split"] == "vinyals"
+
+
+@needs_omniglot
+def test_a_result_on_trained_classes_is_noted_and_never_recorded(tmp_path, capsys):
+    """A network trained with --trainval measured on its split's validation classes (or any on
+    its training classes) was recorded as ``vinyals/val``, the record ``serving_rank`` chooses
+    checkpoints by. Now a note on stderr says what the number measures, and --record is refused."""
+    folder = tmp_path / "protonet"
+    shutil.copytree(CHECKPOINT_DIR / "protonet-omniglot-vinyals-5shot", folder)
+    assert read_card(folder)["training"]["trainval"]
+    before = (folder / "card.json").read_text()
+    common = ["--checkpoint", str(folder), "--shots", "5", "--episodes", "1", "--device", "cpu", "--json"]
+    with pytest.raises(SystemExit, match=r"vinyals val classes are among .*trainval true.*--record refused"):
+        evaluate.main(common + ["--part", "val", "--record"])
+    assert (folder / "card.json").read_text() == before
+    for part in ("val", "train"):
+        capsys.readouterr()
+        line = evaluate.main(common + ["--part", part])
+        assert line["split"] == f"vinyals/{part}"
+        assert f"note: {1028 if part == 'train' else 172} of the vinyals {part} classes are among" in \
+            capsys.readouterr().err
+    evaluate.main(common)  # its test classes: no note
+    assert "note" not in capsys.readouterr().err
