@@ -18,6 +18,7 @@ import time
 import warnings
 from abc import abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -134,6 +135,36 @@ def query_record(logits: Tensor, labels: Tensor | None) -> dict[str, Any]:
 def squared_distances(a: Tensor, b: Tensor) -> Tensor:
     """||a_i - b_j||^2 for every pair, ``[len(a), len(b)]``."""
     return (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)
+
+
+@contextmanager
+def keeping_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """The block may put ``module`` in evaluation mode; afterwards it is in the caller's mode
+    again (a training loop that adapts to validation tasks goes on training)."""
+    training = module.training
+    try:
+        yield module
+    finally:
+        module.train(training)
+
+
+@contextmanager
+def gradients_possible() -> Iterator[None]:
+    """Where adaptation takes gradient steps: under ``torch.inference_mode()`` too, whose
+    tensors no ``torch.enable_grad()`` can differentiate, by leaving inference mode for the
+    block (gradients still off, as under ``torch.no_grad()``, until a method enables them).
+    Tensors made in inference mode go in through ``outside_inference``."""
+    if not torch.is_inference_mode_enabled():
+        yield
+        return
+    with torch.inference_mode(False), torch.no_grad():
+        yield
+
+
+def outside_inference(tensor: Tensor | None) -> Tensor | None:
+    """A tensor made in inference mode as an ordinary one (a copy), which autograd may use
+    (inside ``gradients_possible``)."""
+    return tensor.clone() if isinstance(tensor, Tensor) and tensor.is_inference() else tensor
 
 
 class FewShotClassifier(nn.Module):
@@ -311,11 +342,8 @@ class FewShotClassifier(nn.Module):
         moved to its device, in evaluation mode, without gradients (``encode`` is the
         differentiable map that training and adaptation call)."""
         self.check_images(images, "given")
-        training = self.training
-        try:
+        with keeping_mode(self):  # a training loop that logs embeddings goes on training
             return self.eval().encode(images.to(self.device))
-        finally:
-            self.train(training)  # a training loop that logs embeddings goes on training
 
     def encode(self, images: Tensor) -> Tensor:
         """The features this method compares, differentiable, of images on its device."""
@@ -357,10 +385,12 @@ class MetricClassifier(FewShotClassifier):
 
     @torch.no_grad()
     def adapt(self, support_images, support_labels, query_images=None, query_labels=None) -> AdaptationTrace:
+        """Embed the support set in evaluation mode (batch norm with its training statistics),
+        leaving the model in the caller's mode."""
         start = time.perf_counter()
         ways = self.check_support(support_images, support_labels, query_images, query_labels)
-        self.eval()
-        features = self.encode(support_images.to(self.device))
+        with keeping_mode(self):
+            features = self.eval().encode(support_images.to(self.device))
         labels = support_labels.to(self.device)
         self._support = (features, labels, ways)
         return self.trace(features, labels, query_images, query_labels, start,
@@ -371,9 +401,9 @@ class MetricClassifier(FewShotClassifier):
         if self._support is None:
             raise RuntimeError("adapt() to a support set before predicting")
         self.check_images(query_images)
-        self.eval()
         support_features, support_labels, ways = self._support
-        query_features = self.encode(query_images.to(self.device))
+        with keeping_mode(self):
+            query_features = self.eval().encode(query_images.to(self.device))
         log_probabilities, explanation = self.classify(support_features, support_labels, query_features, ways)
         return Prediction(log_probabilities.exp(), query_features, explanation)
 
@@ -408,10 +438,15 @@ class StepwiseAdaptation(FewShotClassifier):
         steps: int | None = None,
         lr: float | None = None,
     ) -> AdaptationTrace:
+        """Run ``adaptation`` to its end and return its trace, leaving the model in the caller's
+        mode; under ``torch.inference_mode()`` too (``gradients_possible``)."""
         start = time.perf_counter()
         steps = checked_steps(steps)
-        records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
-        return self.finish_trace(records, support_labels, query_images, query_labels, start)
+        with keeping_mode(self), gradients_possible():
+            support_images, support_labels, query_images, query_labels = map(
+                outside_inference, (support_images, support_labels, query_images, query_labels))
+            records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
+            return self.finish_trace(records, support_labels, query_images, query_labels, start)
 
     def finish_trace(
         self,

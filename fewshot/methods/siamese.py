@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, query_record,
-                   squared_distances)
+from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradients_possible,
+                   keeping_mode, outside_inference, query_record, squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -152,14 +152,18 @@ class SiameseNetwork(MetricClassifier):
     def adapt(self, support_images, support_labels, query_images=None, query_labels=None,
               steps: int | None = None, lr: float | None = None) -> AdaptationTrace:
         """Embed the support set; with ``steps`` > 0, fine-tune on it first (``finetuning``),
-        and the trace holds one record per step."""
+        and the trace holds one record per step. The model is left in the caller's mode, and
+        fine-tunes under ``torch.inference_mode()`` too (``gradients_possible``)."""
         self._finetuned = None
         steps = checked_steps(steps)
         if not steps:
             return super().adapt(support_images, support_labels, query_images, query_labels)
         start = time.perf_counter()
-        records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
-        return self.finetuned_trace(records, support_images, support_labels, query_images, query_labels, start)
+        with keeping_mode(self), gradients_possible():
+            support_images, support_labels, query_images, query_labels = map(
+                outside_inference, (support_images, support_labels, query_images, query_labels))
+            records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
+            return self.finetuned_trace(records, support_images, support_labels, query_images, query_labels, start)
 
     def finetuned_trace(self, records: list[dict], support_images: Tensor, support_labels: Tensor,
                         query_images: Tensor | None = None, query_labels: Tensor | None = None,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, query_record
+from .base import Prediction, StepwiseAdaptation, keeping_mode, query_record
 
 
 class CosineHead(nn.Module):
@@ -141,6 +141,6 @@ class TransferLearning(StepwiseAdaptation):
         if not self._fitted:
             raise RuntimeError("adapt() to a support set before predicting")
         self.check_images(query_images)
-        self.eval()  # batch norm with its training statistics, as in adaptation
-        features = self.encode(query_images.to(self.device))
+        with keeping_mode(self):  # batch norm with its training statistics, as in adaptation
+            features = self.eval().encode(query_images.to(self.device))
         return Prediction(self._fitted[0](features).softmax(1), features)

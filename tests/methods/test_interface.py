@@ -102,3 +102,44 @@ def test_photos_in_0_1_are_warned_and_a_feature_network_says_how_to_encode():
     with pytest.raises(ValueError, match=r"fewshot\.features\.encode") as refused:
         features.adapt(photos, labels)
     assert "unsqueeze" not in str(refused.value)  # (a batch of photos is not one image short of a batch)
+
+
+def takes_steps(model) -> bool:
+    """A method that learns at adaptation (or can: the Siamese network's fine-tuning)."""
+    return "steps" in inspect.signature(model.adapt).parameters
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_adapt_and_predict_leave_the_model_in_the_callers_mode(name, task):
+    """Prototypical, Matching and Siamese networks, transfer learning and raw pixels left a
+    model in evaluation mode after adapt (and predict), where MAML and Meta-LSTM kept the
+    caller's, as embed does: a training loop that adapts to a validation task goes on training."""
+    sx, sy, qx, qy = task
+    model = small(name)
+    steps = {"steps": 1} if takes_steps(model) else {}
+    for training in (True, False):
+        model.train(training).adapt(sx, sy, qx, qy, **steps)
+        assert model.training == training
+        model.predict(qx)
+        assert model.training == training
+
+
+@pytest.mark.parametrize("name", [name for name in METHODS if takes_steps(small(name))])
+def test_adapt_takes_its_gradient_steps_under_inference_mode(name, task):
+    """MAML, Meta-LSTM, transfer learning and the Siamese network's fine-tuning failed under
+    ``torch.inference_mode()`` with autograd's 'element 0 of tensors does not require grad'
+    (their ``torch.enable_grad()`` has no effect there): they adapt as under ``torch.no_grad()``,
+    with images made outside inference mode or inside it."""
+    sx, sy, qx, _ = task
+    model = small(name).eval()
+    with torch.no_grad():
+        model.adapt(sx, sy, steps=2)
+        expected = model.predict_proba(qx)
+    with torch.inference_mode():
+        model.adapt(sx, sy, steps=2)
+        assert torch.allclose(model.predict_proba(qx), expected, atol=1e-6)
+        inside = sx.clone(), sy.clone(), qx.clone()
+        assert inside[0].is_inference()
+        model.adapt(inside[0], inside[1], inside[2], steps=2)
+        assert torch.allclose(model.predict_proba(inside[2]), expected, atol=1e-6)
+    assert all(not p.is_inference() and p.grad is None for p in model.parameters())
