@@ -27,6 +27,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbone import make_backbone
+from ..data import PHOTO_MEAN, PHOTO_STD
+
+# how far past its range an input may lie (rounding in a resize or a normalisation) before it is refused
+RANGE_TOLERANCE = 1e-3
+# The character networks read bright ink (1) on a dark background (0), as fewshot.data decodes
+# Omniglot and fewshot.preprocess prepares drawings; ink covers little of a character image: in
+# Omniglot at 28x28 (both inputs, Vinyals's training and test classes) 8% of the pixel mass on
+# average and 22% in the densest drawing, so an inverted set holds 78% or more. A support set
+# whose mean lies above 0.6, well between the two and above uniform noise's 0.5 (torch.rand, which
+# tests feed as images), is taken for dark ink on light paper.
+INVERTED_CHARACTERS_MEAN = 0.6
 
 
 @dataclass
@@ -228,15 +239,31 @@ class FewShotClassifier(nn.Module):
                              f"with {how}")
         if len(images) == 0:
             raise ValueError(f"no {what} images")
-        low, high = (images.min(), images.max()) if self.in_channels == 3 and self.backbone_name != "features" else (-1, -1)
-        # normalised, photos spread past [0, 1] unless all are dull (inside it, a raw spread under 0.23);
-        # raw, they lie in it, and all but dull ones spread over half of it
-        if low >= 0 and high <= 1 and high - low > 0.5:
-            warnings.warn(f"the {what} photos look like pixels in [0, 1], and this network reads them normalised "
-                          "with ImageNet's mean and std as it was trained (fewshot.data.normalise_photo; "
-                          "fewshot.service.model_inputs prepares them for any checkpoint): unnormalised, it "
-                          "classifies far worse (normalised photos that are all dull can look alike: then "
-                          "ignore this)", stacklevel=2)
+        if not bool(torch.isfinite(images).all()):
+            raise ValueError(f"the {what} images hold NaN or infinite values: every pixel must be a number "
+                             f"(make each image with {how})")
+        if self.backbone_name == "features":  # an encoder's features: any finite number
+            return
+        low, high = float(images.min()), float(images.max())
+        if self.in_channels == 3:  # photos normalised with ImageNet's mean and std: pixels in [0, 1] lie in
+            least = min((0 - m) / s for m, s in zip(PHOTO_MEAN, PHOTO_STD))  # [-2.12, 2.64]
+            most = max((1 - m) / s for m, s in zip(PHOTO_MEAN, PHOTO_STD))
+            if low < least - RANGE_TOLERANCE or high > most + RANGE_TOLERANCE:
+                raise ValueError(f"the {what} photos hold values from {low:.4g} to {high:.4g}, and this network reads "
+                                 f"pixels in [0, 1] normalised with ImageNet's mean and std, from {least:.2f} to "
+                                 f"{most:.2f} (fewshot.data.normalise_photo; pixels 0..255 are divided by 255 first): "
+                                 f"make them with {how}")
+            # normalised, photos spread past [0, 1] unless all are dull (inside it, a raw spread under 0.23);
+            # raw, they lie in it, and all but dull ones spread over half of it
+            if low >= 0 and high <= 1 and high - low > 0.5:
+                warnings.warn(f"the {what} photos look like pixels in [0, 1], and this network reads them normalised "
+                              "with ImageNet's mean and std as it was trained (fewshot.data.normalise_photo; "
+                              "fewshot.service.model_inputs prepares them for any checkpoint): unnormalised, it "
+                              "classifies far worse (normalised photos that are all dull can look alike: then "
+                              "ignore this)", stacklevel=2)
+        elif low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+            raise ValueError(f"the {what} images hold values from {low:.4g} to {high:.4g}, and this network reads "
+                             f"floats in [0, 1] (pixels 0..255 divided by 255): make them with {how}")
 
     def check_support(self, support_images: Tensor, support_labels: Tensor, query_images: Tensor | None = None,
                       query_labels: Tensor | None = None) -> int:
@@ -246,6 +273,13 @@ class FewShotClassifier(nn.Module):
         if query_images is not None:
             self.check_images(query_images, "query")
         ways = check_support(support_images, support_labels)
+        mean = float(support_images.mean())
+        if self.in_channels == 1 and self.backbone_name == "conv4" and mean > INVERTED_CHARACTERS_MEAN:
+            warnings.warn(f"the support images look inverted, dark ink on light paper (their mean is {mean:.2f}), "
+                          "and this network reads bright ink (1) on a dark background (0), as Omniglot is prepared "
+                          "(fewshot.preprocess.prepare(image, 'characters') finds the ink by itself): pass "
+                          "1 - images (e.g. Omniglot made by torchvision's ToTensor), or it classifies far worse",
+                          stacklevel=3)
         if query_labels is not None:
             if query_images is None:
                 raise ValueError("query labels without query images")

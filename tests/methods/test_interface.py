@@ -143,3 +143,60 @@ def test_adapt_takes_its_gradient_steps_under_inference_mode(name, task):
         model.adapt(inside[0], inside[1], inside[2], steps=2)
         assert torch.allclose(model.predict_proba(inside[2]), expected, atol=1e-6)
     assert all(not p.is_inference() and p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_images_outside_their_range_are_refused(name, task):
+    """Characters as floats 0..255 classified silently worse (transfer learning 95% -> 75% on
+    Omniglot) and NaN images went to class 0: refused, saying what was found and what is read."""
+    sx, sy, qx, _ = task
+    model = small(name)
+    for images, words in ((sx * 255, r"values from 0 to 255, and this network reads floats in \[0, 1\]"),
+                          (sx - 0.5, r"values from -0.5 to 0.5"),
+                          (sx.masked_fill(sx > 0.5, float("nan")), "NaN or infinite values"),
+                          (sx.masked_fill(sx > 0.5, float("inf")), "NaN or infinite values")):
+        with pytest.raises(ValueError, match=words):
+            model.adapt(images, sy)
+    model.adapt(sx.clamp(0, 1 + 1e-4), sy)  # (a resize's rounding)
+    with pytest.raises(ValueError, match="the query images hold NaN"):
+        model.predict(qx * float("nan"))
+    with pytest.raises(ValueError, match="the given images hold values from 0 to 255"):
+        model.embed(qx * 255)
+
+
+def test_photos_outside_the_normalised_range_are_refused():
+    """Photos normalised with ImageNet's statistics lie in [-2.12, 2.64]: pixels 0..255 (given as
+    floats, normalised or not) are refused where they skipped the [0, 1] warning; a network over
+    an encoder's features takes any finite number."""
+    torch.manual_seed(0)
+    pixels, labels = torch.rand(4, 3, 84, 84), torch.tensor([0, 0, 1, 1])
+    conv4 = build_method("protonet", in_channels=3, image_size=84, hidden=8)
+    for photos in (pixels * 255, normalise_photo(pixels * 255)):
+        with pytest.raises(ValueError, match=r"the support photos hold values from .* normalised with ImageNet's mean "
+                                             r"and std, from -2.12 to 2.64 .*divided by 255 first"):
+            conv4.adapt(photos, labels)
+    conv4.adapt(normalise_photo(pixels), labels)
+    features = build_method("protonet", in_channels=32, hidden=16, backbone="features")
+    features.adapt(torch.randn(4, 32) * 30, labels)
+    with pytest.raises(ValueError, match="NaN"):
+        features.adapt(torch.full((4, 32), float("nan")), labels)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_inverted_characters_are_warned_with_the_fix(name, task):
+    """The character networks read bright ink on a dark background; characters the other way
+    round (torchvision's ToTensor of Omniglot) classified far worse (Prototypical Networks 98% ->
+    79%) without a word. Raw pixels are left alone: inverting every image leaves distances as
+    they are."""
+    sx, sy, qx, _ = task
+    model = small(name)
+    if name == "pixels":
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.adapt(1 - sx, sy)
+        return
+    with pytest.warns(UserWarning, match=r"look inverted, dark ink on light paper \(their mean is 0\.9.*1 - images"):
+        model.adapt(1 - sx, sy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.adapt(sx, sy)
