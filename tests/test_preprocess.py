@@ -232,3 +232,25 @@ def test_sharp_corners_leave_no_stray_ticks_and_a_dot_over_a_stroke_is_kept():
     assert blobs(zed) == 1
     i = prepare_character(brushed([[(0.5, 0.35), (0.5, 0.8)], [(0.5, 0.2), (0.5, 0.2)]], pen=16))
     assert blobs(i) == 2
+
+
+def test_a_drawing_keeps_its_orientation():
+    """An "L" reaches the model as an L: with x and y swapped where the ink is redrawn with
+    Omniglot's pen, every drawing was mirrored about its diagonal (found by a mutation test:
+    supports and queries were turned alike, so no accuracy noticed, nor the model's view)."""
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(50, 30), (50, 170), (150, 170)], fill=0, width=8)  # a stroke down, a foot right
+    x = prepare_character(image)[0]
+    assert x[:, :10].sum() > 2 * x[:10, :].sum()  # the stroke in the left third, not along the top
+    assert x[-10:, :].sum() > 2 * x[:, -10:].sum()  # the foot in the bottom third, not on the right
+
+
+def test_float_pixels_read_as_the_integers_they_stand_for():
+    """A float image in [0, 1] whose paper is exactly 1.0, or in [0, 255] whose paper is 255 (the
+    usual cases, at the edge of each reading), is the 8-bit image it stands for, not refused as
+    blank."""
+    grey = np.asarray(glyph())
+    reference = prepare_character(grey)
+    for floats in (grey / 255.0, grey.astype(np.float64), (grey / 255.0).astype(np.float32)):
+        assert floats.max() in (1.0, 255.0)
+        assert torch.allclose(prepare_character(floats), reference, atol=1e-6)

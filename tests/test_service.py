@@ -397,3 +397,50 @@ def test_feature_cache_drops_the_least_recently_used(monkeypatch):
     assert cache.get(torch.cat([a, b, c, d]), "lite")[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
     # and each row kept is a copy of its own (a view kept the batch it was encoded in alive)
     assert all(row.untyped_storage().nbytes() == row.numel() * row.element_size() for row in cache._items.values())
+
+
+def test_a_task_of_uneven_shots_is_served_by_the_checkpoint_of_its_fewest():
+    """Shots [5, 1, 1]: the task is 1-shot, as the checkpoint that serves it and the MAML sliders
+    (app.maml_defaults) read it (with the most, Adapt and Classify ran the 5-shot networks while
+    the sliders showed the 1-shot one's settings)."""
+    classes, support, labels, _, _ = demo_task("glyphs-3way", shots=5)
+    keep = [(f, k) for i, (f, k) in enumerate(zip(support, labels)) if k == 0 or labels.index(k) == i]
+    assert [k for _, k in keep] == [0, 0, 0, 0, 0, 1, 2]
+    task = prepare_task(classes, [f for f, _ in keep], [k for _, k in keep], cache=CACHE)
+    assert task.shots == 1
+    for method in ("maml", "protonet"):
+        assert run_to_end(ZOO, method, task, device="cpu").checkpoint == \
+            adaptation_defaults(ZOO, method, 3, 1)["checkpoint"] == ZOO.checkpoint(method, 3, 1).name
+
+
+def test_reported_times_count_every_step_in_milliseconds(monkeypatch):
+    """With a clock that advances 0.1 s at each reading, adaptation is every step's time and the
+    rest (not the last step's alone) and classification one reading apart, in milliseconds (a
+    slip reported seconds as milliseconds)."""
+    import itertools
+    from types import SimpleNamespace
+
+    import fewshot.service as service
+
+    classes, support, labels, queries, query_labels = demo_task("glyphs-3way")
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+    readings = itertools.count(1)
+    monkeypatch.setattr(service, "time", SimpleNamespace(perf_counter=lambda: next(readings) / 10))
+    result = run_to_end(ZOO, "maml", task, device="cpu", steps=3)
+    records = len(result.trace.steps)
+    assert records == 4  # the start and three steps, each timed from the reading after the previous one
+    assert result.adapt_ms == pytest.approx(100 * (records + 1))
+    assert result.classify_ms == pytest.approx(100)
+
+
+def test_names_and_classes_at_their_limits():
+    """A name of exactly MAX_NAME characters is taken (one more is refused); a support image's
+    class must be one of the names (the last index past them was a bare IndexError)."""
+    from fewshot.service import MAX_NAME, checked_class_name
+
+    assert checked_class_name("x" * MAX_NAME) == "x" * MAX_NAME
+    with pytest.raises(TaskError, match=f"at most {MAX_NAME} characters"):
+        checked_class_name("x" * (MAX_NAME + 1))
+    classes, support, _, _, _ = demo_task("glyphs-3way")
+    with pytest.raises(TaskError, match="class 3 is out of range"):
+        prepare_task(classes, support, [0, 1, 3], cache=CACHE)

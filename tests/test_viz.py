@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from fewshot import viz
+
+GLYPH = Path(__file__).resolve().parents[1] / "demo" / "glyphs-5way" / "support" / "eye" / "1.png"
 
 
 def trace(ways: int = 3, shots: int = 2, dim: int = 8):
@@ -242,3 +245,27 @@ def test_prototype_distances_title_is_stacked_for_a_phone():
         headline, detail = fig.layout.title.text.split("<br>")
         assert "‖f(x̂) − c_k‖²" in headline and ("nearest wins" in detail or "最近者胜" in detail)
         assert fig.data[0].zmin == 0 and fig.data[0].z.shape == (4, 3)
+
+
+def test_what_the_model_sees_is_shown_as_a_person_sees_it():
+    """The model's view of a photo keeps its white paper white (255 * 256 wraps to black), and
+    of a character shows dark ink on white paper, as it was drawn (the network reads it inverted)."""
+    from PIL import Image
+
+    from fewshot.preprocess import prepare
+
+    photo = Image.new("RGB", (84, 84), (255, 255, 255))
+    photo.paste((200, 30, 30), (20, 20, 64, 64))  # a red square on white paper
+    view = viz.model_view(prepare(photo, "photos"))
+    assert view[0, 0].tolist() == [255, 255, 255] and view[56, 56].tolist()[0] > 150 > view[56, 56].tolist()[1]
+    character = viz.model_view(prepare(np.asarray(Image.open(GLYPH).convert("L")), "characters"))
+    assert character.ndim == 2 and character[0, 0] == 255 and character.min() < 60
+
+
+def test_the_embedding_plot_is_centred_on_its_points():
+    """PCA of the embedding plot: centred (uncentred, "PC 1" was the mean direction, the points
+    sat off-centre and spread along PC 2), its first axis the one of most spread."""
+    points = torch.randn(40, 16, generator=torch.Generator().manual_seed(0)) * torch.linspace(3, 0.1, 16)
+    xy = viz.project_2d(points + 100)
+    assert np.allclose(xy.mean(0), 0, atol=1e-9)
+    assert xy[:, 0].var() >= xy[:, 1].var()

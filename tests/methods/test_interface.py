@@ -67,6 +67,9 @@ def test_misuse_is_explained(name, task):
         (lambda: model.adapt(sx, sy[:-1]), ValueError, "one label per image"),
         (lambda: model.adapt(sx, sy, qx, qy[:1]), ValueError, "15 query image.*1 label"),
         (lambda: model.adapt(sx, sy, qx, qy + 5), ValueError, "below 5, the number of classes"),
+        # (at the bound: a label 5 of a 5-way task once gave a query accuracy of 0 without a word)
+        (lambda: model.adapt(sx, sy, qx, torch.full_like(qy, 5)), ValueError, "below 5, the number of classes"),
+        (lambda: model.adapt(sx[sy == 0], sy[sy == 0]), ValueError, "N >= 2"),  # one class: nothing to tell apart
         (lambda: model.adapt(sx, sy, None, qy), ValueError, "query labels without query images"),
         (lambda: model.predict(qx), RuntimeError, "adapt"),
     ]

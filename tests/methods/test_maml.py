@@ -252,3 +252,14 @@ def test_strided_network_is_finn_et_als_omniglot_conv4(tmp_path):
     save_checkpoint(model, tmp_path / "ck", {"name": "ck"})
     loaded, _ = load_checkpoint(tmp_path / "ck")
     assert loaded.strided and torch.equal(loaded(images), model(images))
+
+
+def test_embeddings_after_adaptation_are_those_of_the_adapted_network(task):
+    """``embed`` reads images as the adapted network does, with the last step's batch-norm
+    statistics: the support set's embeddings are those of its trace (with the start's statistics
+    the queries' diamonds sat in another space than the support's dots and stars)."""
+    sx, sy, _, _ = task
+    torch.manual_seed(0)
+    model = MAML(ways=5)
+    trace = model.adapt(sx, sy, steps=3)
+    assert torch.allclose(model.embed(sx), trace.support_embeddings, atol=1e-5)

@@ -125,3 +125,17 @@ def test_meta_gradient_reaches_the_initialisation_and_the_meta_learner(task):
     assert model.learner["classifier"].weight.grad.abs().sum() > 0  # θ_0 is meta-learned
     assert model.meta_learner.input_gate.weight.grad.abs().sum() > 0
     assert model.meta_learner.lstm.weight_ih.grad.abs().sum() > 0
+
+
+def test_a_querys_prediction_does_not_depend_on_the_other_queries(task):
+    """Batch-norm statistics come from the support set only, in the prediction and in each step's
+    record that the replay and the curve show (with the queries' own, a query's label changed
+    with the queries sent beside it: 5 of 6 on the demo glyphs)."""
+    sx, sy, qx, qy = task
+    torch.manual_seed(0)
+    model = MetaLSTM(ways=5)
+    trace = model.adapt(sx, sy, qx, qy)
+    together = model.predict_proba(qx)
+    alone = torch.cat([model.predict_proba(qx[i : i + 1]) for i in range(len(qx))])
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(trace.steps[-1]["query_probabilities"], together, atol=1e-5)
