@@ -41,6 +41,44 @@ def test_server_memory_prints_both_columns_per_round():
     assert all(float(cell.replace(",", "")) > 100 for row in rows[1:] for cell in row[1:])
 
 
+def test_classroom_runs_a_student_through_the_lesson():
+    """One student, Compare left out (it runs every method): each step timed, none failed."""
+    out = subprocess.run([sys.executable, "benchmarks/classroom.py", "--sizes", "1", "--skip-compare"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("| students"))
+    assert [h.strip().split(" ")[0] for h in header.split("|")[2:6]] == ["Load", "Adapt", "Classify", "Compare"]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line.startswith("| 1 |")]
+    assert len(rows) == 1
+    size, load, adapt, classify, compare, failed, total, cpu, memory = rows[0]
+    for cell in (load, adapt, classify):
+        median, p95, most = (float(v) for v in cell.split(" / "))
+        assert 0 < median <= p95 <= most < float(total) + 0.1
+    assert compare == "skipped" and failed == "0"
+    assert all(float(v) >= 0 for v in cpu.split(" / "))
+    assert all(float(v.replace(",", "")) > 100 for v in memory.split(" / "))
+    assert any(line.startswith("- With 1 student, 1 finished the lesson") for line in lines), out
+
+
+def test_classroom_words_what_a_student_saw(monkeypatch):
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import QueueError
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import classroom
+
+    assert classroom.failure_kind(QueueError("Queue is full! Please try again.")) == "queue full"
+    assert classroom.failure_kind(TimeoutError()) == "timeout"
+    assert classroom.failure_kind(AppError("The upstream Gradio app has raised an exception")).startswith("AppError: ")
+    assert classroom.refusal("⚠ This page's task is no longer on the server.") == \
+        "refused: This page's task is no longer on the server."
+    assert classroom.refusal("**MAML** adapted on **CPU**") is None
+    assert classroom.spread([1.0, 2.0, 3.0, 10.0]) == "2.5 / 10.0 / 10.0" and classroom.spread([]) == "–"
+    students = [classroom.Student(failure=("load", "queue full")), classroom.Student(failure=("load", "queue full")),
+                classroom.Student(failure=("adapt", "timeout")), classroom.Student()]
+    assert classroom.failures_cell(students) == "3 (2 × load: queue full; 1 × adapt: timeout)"
+
+
 def test_photo_memory_prints_a_row_per_input():
     out = subprocess.run([sys.executable, "benchmarks/photo_memory.py", "--strips", "5000", "--photos", "2,33"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
