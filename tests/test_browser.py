@@ -772,6 +772,19 @@ def test_model_view_of_a_photo_that_reads_as_no_character(browser, app_server, t
     page.close()
 
 
+def glyphs_with_maml_steps(page, steps: int):
+    """Load the 3-way glyphs, open Adapt, pick MAML and set its steps (once the checkpoint's 3
+    are shown); the steps box."""
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    steps_box = page.locator("#maml-steps input[type=number]")
+    page.wait_for_function("() => document.querySelector('#maml-steps input[type=number]').value === '3'")
+    steps_box.fill(str(steps))
+    steps_box.press("Enter")
+    return steps_box
+
+
 def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_server):
     """Once the task changes, the Adapt, Classify and Compare tabs no longer show results computed
     on the previous task as if current (a replay slider or a query click once explained the old
@@ -779,13 +792,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     a domain switch keeps the chosen method where the new domain has it. Picking another method
     takes the Adapt tab's results away too."""
     page = open_app(browser, app_server.url)
-    load_example(page, "glyphs-3way")
-    page.get_by_role("tab", name="2 · Adapt").click()
-    page.get_by_role("radio", name="MAML", exact=True).check()
-    steps_box = page.locator("#maml-steps input[type=number]")
-    page.wait_for_function("() => document.querySelector('#maml-steps input[type=number]').value === '3'")
-    steps_box.fill("8")
-    steps_box.press("Enter")
+    steps_box = glyphs_with_maml_steps(page, 8)
     page.click("#adapt")
     page.wait_for_function("() => document.querySelector('#adapt-status').innerText.includes('MAML adapted')",
                            timeout=60000)
@@ -855,13 +862,7 @@ def test_a_run_that_ends_after_the_task_or_method_changed_shows_no_results(brows
     stayed under Prototypical Networks' name; Compare filled its table with the 5-way task's rows,
     "this task: 5-way", beside a 3-way task)."""
     page = open_app(browser, app_server.url)
-    load_example(page, "glyphs-3way")
-    page.get_by_role("tab", name="2 · Adapt").click()
-    page.get_by_role("radio", name="MAML", exact=True).check()
-    steps_box = page.locator("#maml-steps input[type=number]")
-    page.wait_for_function("() => document.querySelector('#maml-steps input[type=number]').value === '3'")
-    steps_box.fill("20")  # 20 drawn steps: seconds, in which the method changes
-    steps_box.press("Enter")
+    glyphs_with_maml_steps(page, 20)  # 20 drawn steps: seconds, in which the method changes
     page.click("#adapt")
     page.wait_for_timeout(300)  # the run has its inputs; its 20 steps take seconds more
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
