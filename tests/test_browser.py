@@ -433,15 +433,15 @@ def test_a_name_typed_right_after_adding_is_kept_and_toasts_show_names_as_typed(
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText === 'beta · 1')",
                            timeout=30000)
     assert class_titles(page) == ["alpha · 1", "beta · 1"]
-    # rename beta to alpha's name in other letters: refused, the toast quoting the name as typed
-    name = "<b>ALPHA</b>"
+    # rename beta to alpha's name in other letters: refused, the toast quoting the class that has the
+    # name as it is written, as text (not bold)
     rename(page, "alpha", "<b>alpha</b>")
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.startsWith('<b>'))",
                            timeout=30000)
-    rename(page, "beta", name)
+    rename(page, "beta", "<b>ALPHA</b>")
     toast = page.locator(".toast-body, [data-testid='toast-body']").last
     toast.wait_for(timeout=30000)
-    assert f"“{name}” already exists" in toast.inner_text()
+    assert "“<b>alpha</b>” already exists" in toast.inner_text()
     assert toast.locator("b").count() == 0
     # the refused name leaves the name box for the selected class's own: left there, it sent the next
     # Add into the class of that name (alpha's) while the menu showed beta
