@@ -127,6 +127,31 @@ def test_a_task_draws_each_image_once_and_every_episode_anew():
     assert len(seen) == 50
 
 
+def test_a_tasks_classes_are_distinct():
+    """A task's N classes are N different classes: no class under two labels (a draw with
+    replacement would make some tasks unanswerable)."""
+    dataset = FewShotDataset(torch.zeros(6, 2, 1, 1, 1, dtype=torch.uint8), [f"c{i}" for i in range(6)])
+    sampler = TaskSampler(dataset, ways=5, shots=1, queries=1, seed=0)
+    for classes in [sampler.sample().classes for _ in range(100)] + list(sampler.sample_batch(100).classes):
+        assert len(set(classes.tolist())) == 5
+
+
+def test_each_class_of_a_task_draws_its_own_examples():
+    """Each class's examples are drawn apart: on Omniglot an example's index is its drawer, so
+    one order shared by a task's classes would give every support the same drawers."""
+    classes, examples = 12, 6
+    ids = torch.arange(classes * examples).view(classes, examples)
+    images = torch.stack([ids // examples, ids % examples], -1).to(torch.uint8).view(classes, examples, 1, 1, 2)
+    dataset = FewShotDataset(images, [f"c{i}" for i in range(classes)])
+    sampler = TaskSampler(dataset, ways=5, shots=2, queries=4, seed=0)
+    differing = 0
+    for _ in range(50):
+        task = sampler.sample()
+        drawn = torch.cat([task.support_images.view(5, 2, 2), task.query_images.view(5, 4, 2)], 1)[..., 1]
+        differing += len({tuple(row.tolist()) for row in drawn}) > 1
+    assert differing > 40
+
+
 @needs_omniglot
 def test_known_first_task_is_stable_across_machines(omniglot_test):
     """The stream of torch's CPU generator is fixed: pin the first task of seed 0."""
