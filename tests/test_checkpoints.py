@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 
 from fewshot import evaluate
 from fewshot.checkpoints import (
-    CHECKPOINT_DIR, CheckpointError, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, read_card,
-    save_checkpoint,
+    CHECKPOINT_DIR, CheckpointError, evaluation_on_test, find_checkpoint, kept_start, list_checkpoints,
+    load_checkpoint, read_card, save_checkpoint,
 )
 from fewshot.data import DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS
 from fewshot.methods import build_method
@@ -349,3 +349,22 @@ def test_a_result_on_trained_classes_is_noted_and_never_recorded(tmp_path, capsy
             capsys.readouterr().err
     evaluate.main(common)  # its test classes: no note
     assert "note" not in capsys.readouterr().err
+
+
+@needs_omniglot
+def test_a_record_replaces_only_the_same_split_and_seed(tmp_path):
+    """``--record`` replaces an earlier record of the same setting only: a measure on the
+    validation classes, or at another seed, is another setting and keeps the test record."""
+    folder = tmp_path / "pixels"
+    shutil.copytree(CHECKPOINT_DIR / "pixels-omniglot-vinyals", folder)
+    before = read_card(folder)["evaluation"]
+    common = ["--checkpoint", str(folder), "--ways", "5", "--shots", "1", "--episodes", "2", "--device", "cpu",
+              "--json", "--record"]
+    evaluate.main(common + ["--part", "test"])
+    evaluate.main(common + ["--part", "val"])
+    evaluate.main(common + ["--seed", "1"])
+    evaluate.main(common + ["--part", "test"])  # the same setting again: replaces its record
+    added = read_card(folder)["evaluation"][len(before):]
+    assert read_card(folder)["evaluation"][:len(before)] == before
+    assert sorted((e["split"], e["seed"]) for e in added) == [("vinyals", 0), ("vinyals", 1), ("vinyals/val", 0)]
+    assert evaluation_on_test(read_card(folder), 5, 1)["split"] == "vinyals"
