@@ -193,6 +193,16 @@ def test_evaluation_on_test_picks_the_recorded_setting():
     assert evaluation_on_test({"split": "vinyals"}, 5, 1, nearest=True) is None
 
 
+def test_a_validation_record_is_never_a_test_result():
+    """A record on the split's validation classes (``vinyals/val``) is not one on its test
+    classes, however many episodes it has."""
+    val = {"ways": 5, "shots": 1, "episodes": 5000, "accuracy": 0.5, "split": "vinyals/val", "seed": 0, "queries": 15}
+    test = {**val, "episodes": 1000, "accuracy": 0.9, "split": "vinyals"}
+    assert evaluation_on_test({"split": "vinyals", "evaluation": [val]}, 5, 1) is None
+    assert evaluation_on_test({"split": "vinyals", "evaluation": [val]}, 5, 1, nearest=True) is None
+    assert evaluation_on_test({"split": "vinyals", "evaluation": [val, test]}, 5, 1) == test
+
+
 def test_ties_go_to_the_better_validated_checkpoint():
     """Two checkpoints that serve a setting equally well (the transfer baseline's linear and
     cosine heads): the one that did better on its validation classes serves."""
