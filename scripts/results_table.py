@@ -92,8 +92,9 @@ def serving_card(cards: list[dict], ways: int, shots: int) -> dict | None:
 
 
 def target_of(paper: tuple[float, float] | None) -> float | None:
-    """The accuracy % that reaches a published figure: the figure less its published interval."""
-    return None if paper is None else paper[0] - paper[1]
+    """The accuracy % that reaches a published figure: the figure less its published interval
+    (rounded to the figures' two decimals: 99.9 - 0.1 is 99.80000000000001 in floating point)."""
+    return None if paper is None else round(paper[0] - paper[1], 2)
 
 
 def table(dataset: str, split: str, backbone: str, settings, published: dict | None,

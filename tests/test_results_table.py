@@ -196,6 +196,24 @@ def test_the_tally_counts_a_cell_any_row_of_its_method_reaches_and_says_how_shor
     assert "MAML 5-way 1-shot" not in text  # 98.30 as Finn et al.'s code tested: 98.7 less its 0.4, reached
 
 
+def test_a_figure_less_its_interval_is_reached_exactly_where_floating_point_misses_it(monkeypatch):
+    """99.9 - 0.1 is 99.80000000000001 in floating point (so are 66.43 - 0.63 and 55.31 - 0.73
+    off by a little): a measured 99.80 against 99.9 ± 0.1 got no ✓ and a "0.00 short"."""
+    module = results_table()
+    assert [module.target_of(p) for p in ((99.9, 0.1), (66.43, 0.63), (55.31, 0.73), (98.8, 0))] == \
+        [99.8, 65.8, 54.58, 98.8]
+    entry = {"split": "vinyals", "ways": 5, "shots": 5, "episodes": 1000, "queries": 15, "seed": 0, "ci95": 0.001}
+    maml = {**card("m", method="maml"), "serves": [{"ways": 5, "shots": 5}],
+            "evaluation": [{**entry, "accuracy": 0.998}]}
+    published = {"maml": {(5, 5): (99.9, 0.1)}}
+    fake_cards(monkeypatch, module, [maml])
+    rows = module.table("omniglot", "vinyals", "conv4", [(5, 5)], published).splitlines()[2:]
+    assert rows == ["| MAML | 99.8 ± 0.1 (99.9 ± 0.1 ✓) | `m` (100 / 100) |"]
+    assert module.tally("omniglot", "vinyals", "conv4", [(5, 5)], published) == \
+        "Published cells reached: 1 of 1 (a cell counts where any row of its method reaches it, the figure less " \
+        "its published interval)."
+
+
 def test_networks_on_the_papers_input_have_rows_and_a_tally_of_their_own(monkeypatch):
     """A card trained on the papers' binary input (``omniglot_input``) is a row of its own,
     under its method's; it never stands in for the method's main row in the first count, and
