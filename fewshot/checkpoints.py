@@ -107,7 +107,9 @@ def read_card(folder: Path | str, default: Any = _REQUIRED) -> dict[str, Any]:
 def evaluation_on_test(card: dict[str, Any], ways: int, shots: int, nearest: bool = False,
                        transductive: bool = False, finetuned: bool = False) -> dict[str, Any] | None:
     """The card's evaluation of ``ways``-way ``shots``-shot on its split's test classes, at
-    the checkpoint's own adaptation settings (the one with most episodes), if recorded.
+    the checkpoint's own adaptation settings, if recorded: of several, one at the results
+    table's protocol first (seed 0, ``fewshot.evaluate``'s default queries per class: 15, or
+    as many as the shots under Finn et al.'s protocol), then the one with most episodes.
 
     With ``nearest``, an unrecorded setting falls back to the closest recorded one: the same
     shots first, then the fewest ways apart (its ``ways`` and ``shots`` say which it is).
@@ -116,12 +118,16 @@ def evaluation_on_test(card: dict[str, Any], ways: int, shots: int, nearest: boo
     With ``finetuned``, a Siamese network's evaluation fine-tuned on each support set
     (``fewshot.evaluate --finetune-steps n``, at its default learning rate).
     """
+    from .evaluate import DEFAULT_QUERIES, finn_test_queries  # (fewshot.evaluate imports this module)
+
     wanted = {"adapt_transductive"} if transductive else {"adapt_steps"} if finetuned else set()
     recorded = _recorded(card, card.get("split"), wanted)
-    exact = _most_episodes(recorded, ways, shots)
+    queries = finn_test_queries if transductive else lambda shots: DEFAULT_QUERIES
+    exact = _most_episodes(recorded, ways, shots, queries(shots))
     if exact is not None or not nearest or not recorded:
         return exact
-    return min(recorded, key=lambda e: (abs(e["shots"] - shots), abs(e["ways"] - ways), -e["episodes"]))
+    return min(recorded, key=lambda e: (abs(e["shots"] - shots), abs(e["ways"] - ways),
+                                        not _at_protocol(e, queries(e["shots"])), -e["episodes"]))
 
 
 def evaluation_on_validation(card: dict[str, Any], ways: int, shots: int) -> dict[str, Any] | None:
@@ -129,7 +135,9 @@ def evaluation_on_validation(card: dict[str, Any], ways: int, shots: int) -> dic
     classes (``fewshot.evaluate --part val --record``), at the checkpoint's own adaptation
     settings (the one with most episodes), if recorded. What :func:`serving_rank` compares
     where two networks could serve a setting: chosen on validation, never on test."""
-    return _most_episodes(_recorded(card, f"{card.get('split')}/val", set()), ways, shots)
+    from .evaluate import DEFAULT_QUERIES  # (fewshot.evaluate imports this module)
+
+    return _most_episodes(_recorded(card, f"{card.get('split')}/val", set()), ways, shots, DEFAULT_QUERIES)
 
 
 def _recorded(card: dict[str, Any], split: str | None, adapt: set[str]) -> list[dict[str, Any]]:
@@ -138,9 +146,17 @@ def _recorded(card: dict[str, Any], split: str | None, adapt: set[str]) -> list[
             and {k for k in e if k.startswith("adapt_")} == adapt]
 
 
-def _most_episodes(recorded: list[dict[str, Any]], ways: int, shots: int) -> dict[str, Any] | None:
+def _most_episodes(recorded: list[dict[str, Any]], ways: int, shots: int, queries: int) -> dict[str, Any] | None:
+    """Of the records of ``ways``-way ``shots``-shot, one at seed 0 and ``queries`` queries per
+    class first, then the one with most episodes (the first recorded of a tie)."""
     exact = [e for e in recorded if (e.get("ways"), e.get("shots")) == (ways, shots)]
-    return max(exact, key=lambda e: e["episodes"]) if exact else None
+    return max(exact, key=lambda e: (_at_protocol(e, queries), e["episodes"])) if exact else None
+
+
+def _at_protocol(entry: dict[str, Any], queries: int) -> bool:
+    """Whether a record is at seed 0 and ``queries`` queries per class (a record without them
+    predates their recording, and was at the defaults)."""
+    return entry.get("seed", 0) == 0 and entry.get("queries", queries) == queries
 
 
 def write_card(folder: Path | str, card: dict[str, Any]) -> None:

@@ -14,8 +14,8 @@ from safetensors.torch import load_file, save_file
 
 from fewshot import evaluate
 from fewshot.checkpoints import (
-    CHECKPOINT_DIR, CheckpointError, evaluation_on_test, find_checkpoint, kept_start, list_checkpoints,
-    load_checkpoint, read_card, save_checkpoint,
+    CHECKPOINT_DIR, CheckpointError, evaluation_on_test, evaluation_on_validation, find_checkpoint, kept_start,
+    list_checkpoints, load_checkpoint, read_card, save_checkpoint,
 )
 from fewshot.data import DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS
 from fewshot.methods import build_method
@@ -191,6 +191,32 @@ def test_evaluation_on_test_picks_the_recorded_setting():
     assert evaluation_on_test(card, 10, 4, nearest=True)["accuracy"] == 0.99  # nearest shots before nearest ways
     assert evaluation_on_test(card, 20, 5, nearest=True)["accuracy"] == 0.99  # the adapt_ run is not the checkpoint's own
     assert evaluation_on_test({"split": "vinyals"}, 5, 1, nearest=True) is None
+
+
+def test_the_test_result_is_one_at_the_tables_protocol_where_recorded():
+    """The README's tables say "15 queries per class, seed 0" (Finn et al.'s protocol: as many
+    queries as shots): a record at another seed or number of queries, with more episodes or
+    recorded first, never stands in for one at the protocol; alone, it is still the result."""
+    def run(episodes=1000, accuracy=0.9, **extra):
+        return {"split": "vinyals", "ways": 5, "shots": 5, "episodes": episodes, "accuracy": accuracy,
+                "seed": 0, "queries": 15, **extra}
+
+    standard = run()
+    others = [run(episodes=5000, accuracy=0.1, queries=1), run(episodes=5000, accuracy=0.2, seed=1)]
+    for records in (others + [standard], [standard] + others,
+                    [run(accuracy=0.1, queries=1), run(accuracy=0.2, seed=1), standard]):
+        card = {"split": "vinyals", "evaluation": records}
+        assert evaluation_on_test(card, 5, 5) == standard
+        assert evaluation_on_test(card, 5, 1, nearest=True) == standard
+    assert evaluation_on_test({"split": "vinyals", "evaluation": others}, 5, 5)["accuracy"] == 0.1  # most episodes
+    finn = run(accuracy=0.95, queries=5, adapt_transductive=True)
+    card = {"split": "vinyals", "evaluation": [run(episodes=5000, accuracy=0.1, queries=15, adapt_transductive=True),
+                                               finn, standard]}
+    assert evaluation_on_test(card, 5, 5, transductive=True) == finn
+    assert evaluation_on_test(card, 5, 5) == standard
+    val = {**standard, "split": "vinyals/val"}
+    assert evaluation_on_validation({"split": "vinyals", "evaluation": [{**val, "episodes": 5000, "seed": 1}, val]},
+                                    5, 5) == val
 
 
 def test_a_validation_record_is_never_a_test_result():
