@@ -644,3 +644,89 @@ def test_init_starts_from_another_checkpoints_matching_tensors(tmp_path):
         train.main(protonet + ["--init", str(source)])
     with pytest.raises(SystemExit, match="no model.safetensors"):
         train.main(protonet + ["--init", str(tmp_path / "absent")])
+
+
+def random_characters(classes: int = 20, seed: int = 0):
+    """A dataset of random 28x28 "characters": every task drawn from it is another task."""
+    from fewshot.data import FewShotDataset
+
+    images = torch.randint(0, 256, (classes, 10, 1, 28, 28), generator=torch.Generator().manual_seed(seed),
+                           dtype=torch.uint8)
+    return FewShotDataset(images, [f"c{i}" for i in range(classes)])
+
+
+def test_evaluation_draws_the_tasks_of_the_seed_it_is_given():
+    """Another seed, other tasks: a sampler that ignored the seed (always 0's tasks) would
+    record seed 1 beside episodes that are seed 0's."""
+    from fewshot.methods import METHODS
+
+    dataset = random_characters()
+    runs = {seed: evaluate.evaluate(METHODS["pixels"](), dataset, ways=5, shots=1, episodes=8, queries=5, seed=seed,
+                                    keep_episodes=True) for seed in (0, 1)}
+    assert runs[0]["seed"] == 0 and runs[1]["seed"] == 1
+    assert runs[0]["episode_accuracies"] != runs[1]["episode_accuracies"]
+    again = evaluate.evaluate(METHODS["pixels"](), dataset, ways=5, shots=1, episodes=8, queries=5, seed=0,
+                              keep_episodes=True)
+    assert again["episode_accuracies"] == runs[0]["episode_accuracies"]  # and the same seed, the same tasks
+
+
+def test_evaluation_passes_transductive_and_the_adaptation_options_to_the_method(monkeypatch):
+    """``transductive=True`` reaches MAML's ``predict_proba`` (Finn et al.'s protocol, else the
+    "transductive" numbers are the plain ones) and ``steps``/``lr`` reach every ``adapt`` (else a
+    fine-tuned evaluation is silently the un-fine-tuned one)."""
+    method = build_method("maml", ways=5, hidden=8)
+    adapted, predicted = [], []
+    adapt, predict_proba = method.adapt, method.predict_proba
+
+    def adapt_spy(*args, **kwargs):
+        adapted.append(kwargs)
+        return adapt(*args, **kwargs)
+
+    def predict_spy(query, **kwargs):
+        predicted.append(kwargs)
+        return predict_proba(query, **kwargs)
+
+    monkeypatch.setattr(method, "adapt", adapt_spy)
+    monkeypatch.setattr(method, "predict_proba", predict_spy)
+    evaluate.evaluate(method, random_characters(), ways=5, shots=1, episodes=2, queries=1, transductive=True,
+                      steps=2, lr=0.05)
+    assert adapted == [{"steps": 2, "lr": 0.05}] * 2
+    assert predicted == [{"transductive": True}] * 2
+    adapted.clear(), predicted.clear()
+    evaluate.evaluate(method, random_characters(), ways=5, shots=1, episodes=2, queries=1)
+    assert adapted == [{}] * 2 and predicted == [{}] * 2
+
+
+def test_evaluation_runs_a_network_left_in_training_mode_in_evaluation_mode():
+    """Validation inside training finds the network in train(): evaluate() puts it in eval()
+    itself, for a method (one added as a file, say) that embeds in its caller's mode. Else its
+    batch norm normalises with each batch's statistics and folds the validation tasks into the
+    running statistics. (The built-in methods switch to eval() themselves, so only such a
+    method shows it.)"""
+    from fewshot.methods import PrototypicalNetworks
+
+    class CallersMode(PrototypicalNetworks):
+        """Prototypes from the support set embedded in whatever mode the caller left."""
+        modes = []
+
+        def adapt(self, support_images, support_labels, *rest, **options):
+            self.modes.append(self.training)
+            trace = super().adapt(support_images, support_labels, *rest, **options)
+            features, labels, ways = self._support
+            self._support = (self.encode(support_images), labels, ways)
+            return trace
+
+    torch.manual_seed(0)
+    method = CallersMode(hidden=8)
+    assert any("running_mean" in name for name in method.state_dict())
+    start = {k: v.clone() for k, v in method.state_dict().items()}
+    dataset = random_characters()
+    method.eval()
+    in_eval = evaluate.evaluate(method, dataset, ways=5, shots=1, episodes=4, queries=3, keep_episodes=True)
+    method.train()
+    in_train = evaluate.evaluate(method, dataset, ways=5, shots=1, episodes=4, queries=3, keep_episodes=True)
+    assert method.modes == [False] * 8
+    for name, value in method.state_dict().items():
+        assert torch.equal(value, start[name]), name
+    assert in_train["episode_accuracies"] == in_eval["episode_accuracies"]
+
