@@ -3,8 +3,10 @@ every method, through the real command line (and it resumes)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -729,4 +731,119 @@ def test_evaluation_runs_a_network_left_in_training_mode_in_evaluation_mode():
     for name, value in method.state_dict().items():
         assert torch.equal(value, start[name]), name
     assert in_train["episode_accuracies"] == in_eval["episode_accuracies"]
+
+
+def scripted_validation(monkeypatch, accuracies):
+    """train's validation replaced by one that returns ``accuracies`` in turn; each call's seed
+    and the weights it validated are recorded."""
+    calls = []
+
+    def validation(method, dataset, ways, shots, episodes, seed=0, **rest):
+        calls.append({"seed": seed, "weights": {k: v.detach().clone() for k, v in method.state_dict().items()}})
+        return {"accuracy": accuracies[len(calls) - 1], "ci95": 0.0, "episodes": episodes, "seed": seed}
+
+    monkeypatch.setattr(train, "evaluate", validation)
+    return calls
+
+
+def short_run(tmp_path, *extra):
+    return ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "2", "--max-classes", "20",
+            "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet", *extra]
+
+
+def assert_checkpoint_holds(folder, weights):
+    model, _ = load_checkpoint(folder)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+
+
+@needs_omniglot
+def test_the_untrained_start_is_kept_when_no_step_validates_better(tmp_path, monkeypatch):
+    """Step 0's validation is a candidate like any other: when every update made the network
+    worse, the checkpoint is the start (an untrained start that could never win shipped the
+    first update instead)."""
+    validations = scripted_validation(monkeypatch, [0.9, 0.5, 0.3])
+    card = train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1"))
+    assert card["training"]["best_step"] == 0 and card["training"]["validation"]["best_accuracy"] == 0.9
+    assert_checkpoint_holds(tmp_path / "ck", validations[0]["weights"])
+
+
+@needs_omniglot
+def test_the_checkpoint_holds_the_best_steps_weights_not_the_last(tmp_path, monkeypatch):
+    """The card's best_step and the shipped weights agree: the best validated weights are put
+    back before the checkpoint is written, while the resume state keeps the live (last) ones."""
+    validations = scripted_validation(monkeypatch, [0.2, 0.9, 0.3])
+    card = train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1"))
+    assert card["training"]["best_step"] == 1 and card["training"]["steps"] == 2
+    assert_checkpoint_holds(tmp_path / "ck", validations[1]["weights"])
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert any(not torch.equal(state["model"][k], v) for k, v in validations[1]["weights"].items())
+    for name, value in validations[2]["weights"].items():
+        assert torch.equal(state["model"][name], value), name
+
+
+@needs_omniglot
+def test_trainval_keeps_the_last_step_even_when_validation_falls(tmp_path, monkeypatch):
+    """With --trainval the validation classes are trained on: their accuracy says nothing of
+    the test classes, and the last step is the checkpoint however it falls."""
+    validations = scripted_validation(monkeypatch, [0.9, 0.5, 0.3])
+    card = train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1", "--trainval"))
+    assert card["training"]["best_step"] == 2 and card["training"]["validation"]["best_accuracy"] == 0.3
+    assert_checkpoint_holds(tmp_path / "ck", validations[2]["weights"])
+
+
+@needs_omniglot
+def test_every_validation_of_a_run_draws_the_same_tasks(tmp_path, monkeypatch):
+    """One validation seed for the whole run, so that steps are compared on the same tasks (a
+    seed per step made the best step partly the luckiest draw)."""
+    validations = scripted_validation(monkeypatch, [0.2, 0.3, 0.4])
+    train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1"))
+    assert len(validations) == 3 and len({v["seed"] for v in validations}) == 1
+
+
+@needs_omniglot
+def test_the_reproduce_command_leaves_out_the_time_limit_and_parses(tmp_path, monkeypatch):
+    """The card's ``reproduce`` line is a command that runs: --time-limit goes with its value
+    (a value left behind made the line refuse to parse)."""
+    scripted_validation(monkeypatch, [0.2, 0.3])
+    card = train.main(short_run(tmp_path, "--steps", "1", "--val-every", "1", "--time-limit", "600"))
+    reproduce = shlex.split(card["training"]["reproduce"])
+    assert reproduce[:3] == ["python", "-m", "fewshot.train"] and "--time-limit" not in reproduce
+    args = train.parse_args(reproduce[3:])
+    assert args.time_limit is None and args.steps == 1 and args.method == "protonet"
+
+
+@needs_omniglot
+def test_the_wall_time_adds_up_across_validations_and_a_resume(tmp_path, monkeypatch):
+    """The curve's seconds are the run's time so far, never only the last interval: they grow
+    at every validation, through a resume, and the card's wall_seconds is at least the last."""
+    from types import SimpleNamespace
+
+    ticks = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    scripted_validation(monkeypatch, [0.2, 0.3, 0.4, 0.5, 0.6])
+    train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1"))
+    card = train.main(short_run(tmp_path, "--steps", "4", "--val-every", "1"))
+    with open(tmp_path / "ck" / "curve.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2, 3, 4]
+    seconds = [float(r["seconds"]) for r in rows]
+    assert seconds[0] == 0 and all(a < b for a, b in zip(seconds, seconds[1:])), seconds
+    assert card["training"]["wall_seconds"] >= seconds[-1]
+
+
+@needs_omniglot
+def test_a_resumed_run_names_the_best_step_its_checkpoint_holds(tmp_path, monkeypatch):
+    """On resume the best step is found again in the curve, whose accuracies are rounded to 5
+    places while the state keeps the best unrounded: matched unrounded, it was never found and
+    the card said step 0 beside the weights of step 2."""
+    validations = scripted_validation(monkeypatch, [0.2, 0.61234567, 0.4, 0.3])
+    train.main(short_run(tmp_path, "--steps", "4", "--val-every", "2"))
+    card = train.main(short_run(tmp_path, "--steps", "6", "--val-every", "2"))
+    with open(tmp_path / "ck" / "curve.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [0, 2, 4, 6]
+    highest = max(rows, key=lambda r: float(r["val_accuracy"]))
+    assert card["training"]["best_step"] == int(highest["step"]) == 2 and card["training"]["steps"] == 6
+    assert_checkpoint_holds(tmp_path / "ck", validations[1]["weights"])
 
