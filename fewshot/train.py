@@ -422,6 +422,16 @@ class MetaUpdate:
         return self.static_outputs
 
 
+def best_step_of(curve: list[dict], best: float, trainval: bool) -> int:
+    """The step of a resumed run's best weights, found again in its curve (whose accuracies are
+    rounded to 5 places): the first step that reached ``best``, as the live run keeps it (a
+    later equal validation does not replace it), or with --trainval the last, which the live run
+    keeps whatever it validated. (Two validations that differ only past the fifth place are a
+    tie here; the live run kept the higher.)"""
+    steps = [row["step"] for row in curve if row.get("val_accuracy") == round(best, 5)]
+    return (steps[-1] if trainval else steps[0]) if steps else 0
+
+
 def initialise_from(method: FewShotClassifier, folder: Path) -> dict:
     """Copy into ``method`` every tensor of the checkpoint in ``folder`` whose name and shape
     match (``--init``); returns what the card records: the checkpoint, the training step its
@@ -522,7 +532,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.export and not resuming:
         raise SystemExit(f"--export needs a saved state: {args.state} not found")
     initialised_from = initialise_from(method, args.init) if args.init is not None and not resuming else None
-    step, elapsed, best, curve = 0, 0.0, -1.0, []
+    step, elapsed, best, best_step, curve = 0, 0.0, -1.0, 0, []
     best_state, trained_on, stopped = None, [], "steps"
 
     def snapshot() -> dict[str, torch.Tensor]:
@@ -575,10 +585,12 @@ def main(argv: list[str] | None = None) -> dict:
         if best_state is None and curve and curve[-1]["step"] == step:
             # the best model did not survive (a lent GPU's files that could not come back) but the
             # live one was validated at the step it stopped: it is the candidate to beat
-            best = curve[-1]["val_accuracy"]
+            best, best_step = curve[-1]["val_accuracy"], step
             best_state = snapshot()
         elif best_state is None:
             best = -1.0
+        else:
+            best_step = best_step_of(curve, best, args.trainval)
         if not args.quiet:
             print(f"resuming {args.state} at step {step} (best validation {best:.4f})", file=sys.stderr)
 
@@ -657,7 +669,6 @@ def main(argv: list[str] | None = None) -> dict:
             writer.writeheader()
             writer.writerows(curve)
 
-    best_step = max((row["step"] for row in curve if row.get("val_accuracy") == round(best, 5)), default=0)
     progress = None
     if not args.quiet:
         from tqdm import tqdm

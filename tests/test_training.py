@@ -847,3 +847,32 @@ def test_a_resumed_run_names_the_best_step_its_checkpoint_holds(tmp_path, monkey
     assert card["training"]["best_step"] == int(highest["step"]) == 2 and card["training"]["steps"] == 6
     assert_checkpoint_holds(tmp_path / "ck", validations[1]["weights"])
 
+
+@needs_omniglot
+def test_a_tie_names_the_same_step_after_a_resume_as_in_the_live_run(tmp_path, monkeypatch):
+    """A live run keeps the first step that reached the best validation (a later equal one does
+    not replace it; with --trainval the last step is kept): the step found again on resume is
+    the same one (it was the latest of the tied steps, whose weights were not the ones shipped),
+    and a live model exported for want of its checkpoint is named by its own step."""
+    validations = scripted_validation(monkeypatch, [0.2, 0.6, 0.6, 0.1])
+    assert train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1"))["training"]["best_step"] == 1
+    card = train.main(short_run(tmp_path, "--steps", "3", "--val-every", "1"))
+    assert card["training"]["best_step"] == 1
+    assert_checkpoint_holds(tmp_path / "ck", validations[1]["weights"])
+
+    validations = scripted_validation(monkeypatch, [0.2, 0.6, 0.6])
+    other = tmp_path / "other"
+    assert train.main(short_run(other, "--steps", "2", "--val-every", "1"))["training"]["best_step"] == 1
+    for path in (other / "ck").iterdir():  # the checkpoint did not come back: the live model is exported
+        path.unlink()
+    card = train.main(short_run(other, "--steps", "2", "--val-every", "1", "--export"))
+    assert card["training"]["best_step"] == 2
+    assert_checkpoint_holds(other / "ck", validations[2]["weights"])
+
+    validations = scripted_validation(monkeypatch, [0.6, 0.6, 0.6])
+    trainval = tmp_path / "trainval"
+    common = short_run(trainval, "--steps", "2", "--val-every", "1", "--trainval")
+    assert train.main(common)["training"]["best_step"] == 2
+    card = train.main(common + ["--export"])
+    assert card["training"]["best_step"] == 2
+    assert_checkpoint_holds(trainval / "ck", validations[2]["weights"])
