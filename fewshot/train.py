@@ -148,8 +148,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name, least in LEAST.items():
         if getattr(args, name) is not None and getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be at least {least}")
-    if args.lr is not None and args.lr <= 0:
-        parser.error("--lr must be above 0")
+    for name in ("lr", "margin", "clip_grad", "time_limit"):  # (a rate, a distance, a norm, seconds)
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be above 0")
+    if args.inner_lr is not None and args.inner_lr < 0:  # (0: MAML's inner steps change nothing)
+        parser.error("--inner-lr must be at least 0")
     if args.split is not None and args.split not in SPLITS[args.dataset]:
         parser.error(f"--split: {args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
     if args.backbone != "conv4" and args.dataset != "mini-imagenet":

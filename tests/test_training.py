@@ -457,6 +457,10 @@ def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(t
     (["--meta-batch", "0"], "--meta-batch must be at least 1"),
     (["--steps", "-1"], "--steps must be at least 0"),  # (it wrote an untrained checkpoint)
     (["--lr", "0"], "--lr must be above 0"),
+    (["--method", "maml", "--inner-lr", "-0.4"], "--inner-lr must be at least 0"),  # (these four were accepted)
+    (["--method", "siamese", "--margin", "-1"], "--margin must be above 0"),
+    (["--clip-grad", "-5"], "--clip-grad must be above 0"),
+    (["--time-limit", "-60"], "--time-limit must be above 0"),
     (["--lr-halve-every", "-2"], "--lr-halve-every must be at least 0"),
     (["--hidden", "0"], "--hidden must be at least 1"),
     (["--val-every", "0"], "--val-every must be at least 1"),  # (ZeroDivisionError)
