@@ -111,6 +111,14 @@ def finn_test_queries(shots: int) -> int:
     return shots
 
 
+def refuse_below(parser: argparse.ArgumentParser, args: argparse.Namespace, least: dict[str, float]) -> None:
+    """Stop the command line at the first flag given below its least value ("--ways must be at
+    least 2"); a flag not given (None) takes its default later."""
+    for name, bound in least.items():
+        if getattr(args, name) is not None and getattr(args, name) < bound:
+            parser.error(f"--{name.replace('_', '-')} must be at least {bound}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fewshot.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -152,9 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--method needs --dataset")
     if args.dataset and args.split and args.split not in SPLITS[args.dataset]:
         parser.error(f"{args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
-    for name, least in (("ways", 2), ("shots", 1), ("episodes", 1), ("queries", 1), ("inner_steps", 0)):
-        if getattr(args, name) is not None and getattr(args, name) < least:
-            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
+    refuse_below(parser, args, {"ways": 2, "shots": 1, "episodes": 1, "queries": 1, "inner_steps": 0})
     try:
         resolve_device(args.device)
     except ValueError as error:

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from .data import DataNotFoundError
-    from .evaluate import resolve_device
+    from .checkpoints import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m fewshot.features", description=main.__doc__)
     parts = ("train", "val", "test")

@@ -25,9 +25,9 @@ from torch import Tensor
 
 from .checkpoints import (
     CHECKPOINT_DIR, evaluation_on_test, find_checkpoint, kept_start, list_checkpoints, load_checkpoint, read_card,
+    resolve_device,
 )
 from .data import normalise_photo
-from .evaluate import resolve_device
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
 from .methods.base import checked_steps
 from .preprocess import ImageInput, ImageInputError, prepare
@@ -99,7 +99,7 @@ def cuda_available() -> bool:
 
 
 def pick_device(choice: str = "auto") -> torch.device:
-    """``auto`` | ``cpu`` | ``gpu``/``cuda``/``cuda:N`` (``fewshot.evaluate.resolve_device``):
+    """``auto`` | ``cpu`` | ``gpu``/``cuda``/``cuda:N`` (``fewshot.checkpoints.resolve_device``):
     CUDA when asked for (or auto) and present; anything else refused with the reason."""
     choice = (str(choice) if isinstance(choice, torch.device) else choice or "auto").strip().lower()
     if choice == "auto":

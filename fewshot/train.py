@@ -37,10 +37,10 @@ import torch
 from safetensors.torch import load_file
 
 from .augment import augmentation_for
-from .checkpoints import WEIGHTS, read_card, save_checkpoint
+from .checkpoints import WEIGHTS, read_card, resolve_device, save_checkpoint
 from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, DataNotFoundError,
                    FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically)
-from .evaluate import evaluate, resolve_device
+from .evaluate import evaluate, refuse_below
 from .methods import METHODS, FewShotClassifier, build_method
 from .methods.siamese import LOSSES as SIAMESE_LOSSES
 
@@ -145,14 +145,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "own), its value read as JSON where it parses (3, 0.5, true, \"x\"), else as text; "
                              "repeatable")
     args = parser.parse_args(argv)
-    for name, least in LEAST.items():
-        if getattr(args, name) is not None and getattr(args, name) < least:
-            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
+    refuse_below(parser, args, LEAST)
     for name in ("lr", "margin", "clip_grad", "time_limit"):  # (a rate, a distance, a norm, seconds)
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be above 0")
-    if args.inner_lr is not None and args.inner_lr < 0:  # (0: MAML's inner steps change nothing)
-        parser.error("--inner-lr must be at least 0")
     if args.split is not None and args.split not in SPLITS[args.dataset]:
         parser.error(f"--split: {args.dataset} has the splits {', '.join(SPLITS[args.dataset])}, not {args.split}")
     if args.backbone != "conv4" and args.dataset != "mini-imagenet":
@@ -220,12 +216,13 @@ def given(value, default):
     return default if value is None else value
 
 
-# The least value of each integer flag, checked as parsed: fewer than 2 ways is no choice to
+# The least value of each flag that has one, checked as parsed: fewer than 2 ways is no choice to
 # learn, MAML learns through its inner loop (at least 1 step in training, while 0 at test asks
-# what the start alone scores), --steps 0 validates an untrained start ("pixels" learns nothing)
+# what the start alone scores; an inner rate of 0, what the start scores after steps that change
+# nothing), --steps 0 validates an untrained start ("pixels" learns nothing)
 LEAST = {"ways": 2, "shots": 1, "queries": 1, "meta_batch": 1, "steps": 0, "lr_halve_every": 0, "val_every": 1,
-         "val_episodes": 1, "val_ways": 2, "hidden": 1, "inner_steps": 1, "test_inner_steps": 0, "updates": 1,
-         "batch_size": 1, "embedding_dim": 1, "max_classes": 2, "max_examples": 1, "val_max_examples": 1}
+         "val_episodes": 1, "val_ways": 2, "hidden": 1, "inner_steps": 1, "test_inner_steps": 0, "inner_lr": 0,
+         "updates": 1, "batch_size": 1, "embedding_dim": 1, "max_classes": 2, "max_examples": 1, "val_max_examples": 1}
 
 
 def default_state(out: Path) -> Path:

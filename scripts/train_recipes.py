@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in order:
             print(shlex.join(["python", "-m", "fewshot.train", *chosen[name], *destination(name)]))
         return
-    from fewshot.evaluate import resolve_device
+    from fewshot.checkpoints import resolve_device
 
     try:  # as fewshot.train refuses it, once here (every recipe exited 2 and said why only in its log)
         resolve_device(args.device)
