@@ -160,22 +160,18 @@ def keeping_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextmanager
-def gradients_possible() -> Iterator[None]:
-    """Where adaptation takes gradient steps: under ``torch.inference_mode()`` too, whose
-    tensors no ``torch.enable_grad()`` can differentiate, by leaving inference mode for the
-    block (gradients still off, as under ``torch.no_grad()``, until a method enables them).
-    Tensors made in inference mode go in through ``outside_inference``."""
-    if not torch.is_inference_mode_enabled():
-        yield
-        return
-    with torch.inference_mode(False), torch.no_grad():
-        yield
-
-
-def outside_inference(tensor: Tensor | None) -> Tensor | None:
-    """A tensor made in inference mode as an ordinary one (a copy), which autograd may use
-    (inside ``gradients_possible``)."""
-    return tensor.clone() if isinstance(tensor, Tensor) and tensor.is_inference() else tensor
+def gradient_steps(module: nn.Module, *tensors: Tensor | None) -> Iterator[tuple[Tensor | None, ...]]:
+    """Where adaptation takes gradient steps on ``module``: afterwards it is in the caller's mode
+    again (``keeping_mode``), and under ``torch.inference_mode()`` too, whose tensors no
+    ``torch.enable_grad()`` can differentiate, the block leaves inference mode (gradients still
+    off, as under ``torch.no_grad()``, until a method enables them). Yields ``tensors``, each one
+    made in inference mode as an ordinary copy that autograd may use."""
+    with keeping_mode(module):
+        if not torch.is_inference_mode_enabled():
+            yield tensors
+            return
+        with torch.inference_mode(False), torch.no_grad():
+            yield tuple(t.clone() if isinstance(t, Tensor) and t.is_inference() else t for t in tensors)
 
 
 class FewShotClassifier(nn.Module):
@@ -473,12 +469,11 @@ class StepwiseAdaptation(FewShotClassifier):
         lr: float | None = None,
     ) -> AdaptationTrace:
         """Run ``adaptation`` to its end and return its trace, leaving the model in the caller's
-        mode; under ``torch.inference_mode()`` too (``gradients_possible``)."""
+        mode; under ``torch.inference_mode()`` too (``gradient_steps``)."""
         start = time.perf_counter()
         steps = checked_steps(steps)
-        with keeping_mode(self), gradients_possible():
-            support_images, support_labels, query_images, query_labels = map(
-                outside_inference, (support_images, support_labels, query_images, query_labels))
+        with gradient_steps(self, support_images, support_labels, query_images, query_labels) as inputs:
+            support_images, support_labels, query_images, query_labels = inputs
             records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
             return self.finish_trace(records, support_labels, query_images, query_labels, start)
 

@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradients_possible,
-                   keeping_mode, outside_inference, query_record, squared_distances)
+from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradient_steps, query_record,
+                   squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -153,15 +153,14 @@ class SiameseNetwork(MetricClassifier):
               steps: int | None = None, lr: float | None = None) -> AdaptationTrace:
         """Embed the support set; with ``steps`` > 0, fine-tune on it first (``finetuning``),
         and the trace holds one record per step. The model is left in the caller's mode, and
-        fine-tunes under ``torch.inference_mode()`` too (``gradients_possible``)."""
+        fine-tunes under ``torch.inference_mode()`` too (``gradient_steps``)."""
         self._finetuned = None
         steps = checked_steps(steps)
         if not steps:
             return super().adapt(support_images, support_labels, query_images, query_labels)
         start = time.perf_counter()
-        with keeping_mode(self), gradients_possible():
-            support_images, support_labels, query_images, query_labels = map(
-                outside_inference, (support_images, support_labels, query_images, query_labels))
+        with gradient_steps(self, support_images, support_labels, query_images, query_labels) as inputs:
+            support_images, support_labels, query_images, query_labels = inputs
             records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
             return self.finetuned_trace(records, support_images, support_labels, query_images, query_labels, start)
 
