@@ -1650,7 +1650,8 @@ def source_words(source: str, lang: str) -> str:
 
 # the words around the names in fewshot.published's short sources (the rest: "et al." -> 等)
 ZH_SOURCES = {"Koch et al.'s network, in Finn et al. 2017": "Koch 等的网络，见 Finn 等 2017",
-              "Koch et al.'s network, in Vinyals et al. 2016": "Koch 等的网络，见 Vinyals 等 2016"}
+              "Koch et al.'s network, in Vinyals et al. 2016": "Koch 等的网络，见 Vinyals 等 2016",
+              "Ravi & Larochelle 2017, without full context embeddings": "Ravi & Larochelle 2017，不用全上下文嵌入"}
 
 
 # ---- the API endpoint ---------------------------------------------------------------------

@@ -98,7 +98,7 @@ class Conv4(nn.Module):
 
     Arguments:
         in_channels: 1 for characters, 3 for photos.
-        hidden: filters per layer (64 in the papers; MAML used 32 on mini-ImageNet).
+        hidden: filters per layer (64 in the papers; MAML and Meta-LSTM used 32 on mini-ImageNet).
         task_norm: ``TaskBatchNorm2d`` (MAML) instead of ``nn.BatchNorm2d`` with running
             averages (the metric-learning methods).
         strided: stride-2 convolutions instead of max-pooling, and the last feature map

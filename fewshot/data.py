@@ -10,7 +10,7 @@ Splits
 ------
 Omniglot ``vinyals``: the 1,028 / 172 / 423 characters of Vinyals et al. (2016), files
 ``splits/vinyals_*.json``; every character at 0/90/180/270 degrees is four classes, in all
-three parts, as in every published Omniglot table.
+three parts, as in every published table of this split.
 
 Omniglot ``lake``: Lake et al. (2015)'s background/evaluation split. Training uses
 ``images_background`` minus the five alphabets that form the Vinyals validation part (they

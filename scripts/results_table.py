@@ -200,8 +200,10 @@ def reach(rows, cards: list[dict], settings, published: dict,
 
 def machines(hardware: str) -> str:
     """A card's hardware history ("A, torch x; B, torch y") as "A then B" ("1 threads", as
-    cards before the singular was written say, reads "1 thread")."""
-    return " then ".join(h.split(", torch")[0].replace(" 1 threads)", " 1 thread)") for h in hardware.split("; "))
+    cards before the singular was written say, reads "1 thread"), a machine named once where
+    sessions on it followed each other (only its torch version changed, or nothing)."""
+    named = [h.split(", torch")[0].replace(" 1 threads)", " 1 thread)") for h in hardware.split("; ")]
+    return " then ".join(m for i, m in enumerate(named) if i == 0 or m != named[i - 1])
 
 
 def batch_size(training: dict) -> int:
@@ -267,16 +269,19 @@ def build() -> str:
         "(a shortfall that one decimal would round up to it is shown to two). The Siamese network's own row, "
         "served without fine-tuning, is set beside Vinyals et al. 2016's figures for that network without "
         "fine-tuning; the fine-tuned figures, the cells to reach, beside its fine-tuned row. The networks read antialiased grey "
-        "levels where the papers' code read binary characters, an easier input; the rows \"on the papers' input\" "
-        "are the same recipes trained and tested on binary characters, as the papers' code read them (below the "
-        "table: \"The input differs from the papers' code\")."
+        "levels where the released code of Finn et al. and Snell et al. read binary characters, an easier input "
+        "(Vinyals et al. released none); the rows \"on the papers' input\" are the same recipes trained and "
+        "tested on binary characters, as that code read them (below the table: \"The input differs from the "
+        "papers' code\")."
         + trainval_note("omniglot", "vinyals", "conv4"),
         table("omniglot", "vinyals", "conv4", OMNIGLOT_SETTINGS, PUBLISHED_OMNIGLOT),
         tally("omniglot", "vinyals", "conv4", OMNIGLOT_SETTINGS, PUBLISHED_OMNIGLOT),
         training_budget("omniglot", "vinyals", "conv4"),
         "**Omniglot, Lake split** (train on the 30 background alphabets minus the 5 used for validation, "
         "test on the 20 evaluation alphabets, characters as drawn): the harder question of entirely new "
-        "alphabets, which is what a person drawing their own symbols asks. No published counterpart.",
+        "alphabets, which is what a person drawing their own symbols asks. No directly comparable published "
+        "figure: Koch et al. 2015 and Lake et al. 2015 tested 20-way 1-shot tasks within one alphabet of these "
+        "evaluation alphabets, another task.",
         table("omniglot", "lake", "conv4", OMNIGLOT_SETTINGS, None),
         training_budget("omniglot", "lake", "conv4"),
     ]

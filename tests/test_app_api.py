@@ -1074,6 +1074,26 @@ def test_learn_tab_reads_the_checkpoints_facts_from_their_cards():
         assert f"`{name}`" in learn and kept_start(read_card(CHECKPOINT_DIR / name))
 
 
+def test_the_fine_tuning_info_says_what_the_card_and_the_code_do():
+    """The Siamese fine-tuning slider's info names the steps of the card's fine-tuned row and the
+    rate and distorted copies ``SiameseNetwork.FINETUNE`` uses, in both languages (typed there:
+    this test keeps them the code's and the card's)."""
+    import app
+    from fewshot.methods.siamese import SiameseNetwork
+
+    recorded = app.ZOOS["characters"].recorded_accuracy("siamese", 5, 1, finetuned=True)
+    steps = recorded["adapt_steps"]
+    assert app.EN["app_finetune_info"].startswith(f"0: the network as meta-trained; {steps}: fine-tuned")
+    assert app.ZH["app_finetune_info"].startswith(f"0：保持元训练得到的网络；{steps}：")
+    assert SiameseNetwork.FINETUNE["lr"] == 1e-4
+    assert "Adam at 10⁻⁴" in app.EN["app_finetune_info"] and "Adam、学习率 10⁻⁴" in app.ZH["app_finetune_info"]
+    copies = SiameseNetwork.FINETUNE["copies_one_shot"]
+    assert SiameseNetwork.FINETUNE["copies_k_shot"] == 0  # (the info says copies only at one image)
+    assert f"{['no', 'one', 'two', 'three', 'four'][copies]} distorted copies of each when a class has one image" \
+        in app.EN["app_finetune_info"]
+    assert f"每张再加{'零一两三四'[copies]}个扭曲的副本" in app.ZH["app_finetune_info"]
+
+
 def test_both_languages_say_everything_with_the_same_blanks():
     """Every message and interface text exists in English and Chinese, with the same {fields}
     to fill, and the interface's keys cannot collide with Gradio's own (prefixed app_)."""

@@ -30,6 +30,9 @@ def test_budget_counts_transfer_pretraining_in_batches_and_names_every_machine()
     assert module.machines("NVIDIA H200, torch 2.11.0+cu130; CPU (x86_64, 2 cores, 1 threads), torch 2.14.1") == \
         "NVIDIA H200 then CPU (x86_64, 2 cores, 1 thread)"
     assert module.machines("CPU (x86_64, 2 cores, 2 threads), torch 2.14.1") == "CPU (x86_64, 2 cores, 2 threads)"
+    assert module.machines("CPU (x86_64, 2 cores, 1 threads), torch 2.14.1; CPU (x86_64, 2 cores, 1 thread), torch "
+                           "2.14.1; NVIDIA H200, torch 2.11.0; CPU (x86_64, 2 cores, 1 thread), torch 2.14.1") == \
+        "CPU (x86_64, 2 cores, 1 thread) then NVIDIA H200 then CPU (x86_64, 2 cores, 1 thread)"
 
 
 def fake_cards(monkeypatch, module, cards):

@@ -103,9 +103,9 @@ class MetaLSTM(StepwiseAdaptation):
     parameters, θ_t = f_t ⊙ θ_{t-1} + i_t ⊙ (−∇_{θ_{t-1}} L_t): a learned update rule with a
     learned, per-parameter learning rate i_t and forgetting f_t. The initial cell state θ_0,
     the learner's initialisation, is meta-learned too. Following the paper, the gradient and
-    loss fed to the meta-learner are inputs only (second derivatives are dropped), and batch
-    normalisation uses the statistics of the support set (kept for the queries), as in this
-    project's MAML.
+    loss fed to the meta-learner are inputs only (second derivatives are dropped). Batch
+    normalisation, this project's choice as in its MAML, uses the statistics of the support set
+    (kept for the queries).
 
     Arguments:
         ways: rows of the learner's head (first rows used for fewer ways).
