@@ -51,7 +51,7 @@ from fewshot.methods import METHODS  # noqa: E402
 from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
-    DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, ImageCache, ModelZoo, TaskError, adaptation_defaults,
+    DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, Classified, ImageCache, ModelZoo, TaskError, adaptation_defaults,
     checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
     import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
@@ -1659,7 +1659,7 @@ ZH_SOURCES = {"Koch et al.'s network, in Finn et al. 2017": "Koch 等的网络�
 
 @RETURN_MEMORY
 def classify_api(method: str, support_images: list[gr.FileData], class_names: list[str],
-                 query_images: list[gr.FileData], domain: str = "characters") -> dict:
+                 query_images: list[gr.FileData], domain: str = "characters") -> Classified:
     """Classify query images with a method adapted to a support set.
 
     Arguments: method (siamese, matching, maml, protonet, or meta-lstm, transfer and pixels,
@@ -1677,11 +1677,18 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     try:
         if domain not in DOMAINS:
             raise Refusal(f"Unknown or unavailable domain {domain!r}; choose one of {', '.join(DOMAINS)}.")
+        if not isinstance(method, str) or not method.strip():
+            raise Refusal(f"method is missing: give one of {', '.join(ZOOS[domain].available())} as a string.")
         support, queries = uploaded_paths(support_images, "support_images"), uploaded_paths(query_images, "query_images")
-        return classify(ZOOS[domain], str(method).strip().lower(), support, class_labels(class_names), queries,
+        return classify(ZOOS[domain], method.strip().lower(), support, class_labels(class_names), queries,
                         cache=CACHE, domain=domain)
     except (Refusal, TaskError, ImageInputError) as error:  # the caller's input: a message, no trace in the log
         raise gr.Error(str(error), print_exception=False) from None
+
+
+# the API page's types, the answer's shape included: Gradio reads a signature's annotations as
+# written, which postponed evaluation (``from __future__ import annotations``) leaves as strings
+classify_api.__signature__ = inspect.signature(classify_api, eval_str=True)
 
 
 def uploaded_paths(items: Any, argument: str) -> list[str]:
@@ -1704,9 +1711,13 @@ def uploaded_paths(items: Any, argument: str) -> list[str]:
 
 
 def uploaded(path: Any) -> bool:
-    """Whether ``path`` is a file a client uploaded (it lies in Gradio's upload folder)."""
+    """Whether ``path`` is a file a client uploaded (a file inside Gradio's upload folder, not
+    the folder itself)."""
     try:
-        return isinstance(path, str) and Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve())
+        if not isinstance(path, str):
+            return False
+        resolved, folder = Path(path).resolve(), Path(get_upload_folder()).resolve()
+        return resolved != folder and resolved.is_relative_to(folder) and not resolved.is_dir()
     except ValueError:  # (a path with a NUL in it)
         return False
 
@@ -2116,7 +2127,9 @@ def build() -> gr.Blocks:
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
         compare_button.click(compare_methods, [task, device, task_shown], [compare_table, compare_status, compared_for],
                              **flow).then(**outdated)
-        gr.api(classify_api, api_name="classify", concurrency_limit=4)
+        # the API page shows the whole docstring (Gradio shows only its first paragraph)
+        gr.api(classify_api, api_name="classify", concurrency_limit=4,
+               api_description=" ".join(inspect.getdoc(classify_api).split()))
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

@@ -13,12 +13,13 @@ import hashlib
 import importlib
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import Tensor
@@ -37,17 +38,22 @@ METHOD_ORDER = tuple(METHODS)  # the order the app lists them in, each once a ch
 MAX_WAYS = 10
 MIN_WAYS = 2
 MAX_NAME = 60  # characters in a class name: longer ones stretch the app's task view and plot legends
-# images per task, so that one call cannot hold a worker for minutes: every image is read and,
-# for photos, encoded by EfficientNet-Lite0 (about 0.1 s each on one CPU thread); 20 is every
-# drawing of an Omniglot character, four times the papers' largest shot
+# images per task, which bound what one call holds a worker for: every image is read (a phone's
+# 12-megapixel photo in 0.2-0.4 s on one CPU thread) and, for photos, encoded by
+# EfficientNet-Lite0 (about 0.1 s each), so a call at the limits takes a minute or two
+# (benchmarks/photo_memory.py); 20 is every drawing of an Omniglot character, four times the
+# papers' largest shot
 MAX_SHOTS = 20  # support images per class
 MAX_QUERIES = 100  # query images per call
 
 
 def clean_class_name(name: Any) -> str:
     """A class name as typed, its spaces tidied: trimmed, and a run of them inside one space
-    ("my  flag" and "my flag" read the same on the screen, so they name the same class)."""
-    return " ".join(str(name).split())
+    ("my  flag" and "my flag" read the same on the screen, so they name the same class);
+    control characters (a NUL, an escape) dropped, and a name that shows as nothing, made of
+    invisible format characters only (a zero-width space, a direction mark), read as empty."""
+    text = " ".join("".join(c for c in str(name) if c.isspace() or unicodedata.category(c) != "Cc").split())
+    return text if any(unicodedata.category(c) != "Cf" for c in text) else ""
 
 
 def checked_class_name(name: Any) -> str:
@@ -553,6 +559,26 @@ def run_to_end(zoo: ModelZoo, method: str, task: PreparedTask, **options) -> Run
     return result
 
 
+class Answer(TypedDict):
+    """One query's answer in ``classify``: its most probable class, and every class's probability."""
+
+    label: str
+    confidences: dict[str, float]
+
+
+class Classified(TypedDict):
+    """What ``classify`` returns (the ``/classify`` endpoint's answer)."""
+
+    method: str
+    classes: list[str]
+    predictions: list[Answer]
+    device: str
+    checkpoint: str
+    adapt_ms: float
+    classify_ms: float
+    encode_ms: float
+
+
 def classify(
     zoo: ModelZoo,
     method: str,
@@ -562,7 +588,7 @@ def classify(
     device: str = "auto",
     cache: ImageCache | None = None,
     domain: str = "characters",
-) -> dict[str, Any]:
+) -> Classified:
     """The ``/classify`` contract: support images with a class name each, and queries.
 
     Returns ``{"method", "classes", "predictions": [{"label", "confidences": {class: p}}],
@@ -575,7 +601,8 @@ def classify(
                         method=method)
     if len(support) != len(support_class_names):
         raise TaskError(
-            f"Give one class name per support image: {len(support)} images, {len(support_class_names)} names.",
+            f"Give one class name per support image: {len(support)} image{'s' * (len(support) != 1)}, "
+            f"{len(support_class_names)} name{'s' * (len(support_class_names) != 1)}.",
             "names_mismatch", images=len(support), names=len(support_class_names),
         )
     if not queries:
@@ -621,7 +648,7 @@ def classify(
 
 __all__ = [
     "ModelZoo", "ImageCache", "PreparedTask", "RunResult", "TaskError", "ImageInputError",
-    "prepare_task", "run_method", "run_to_end", "classify", "adaptation_defaults", "pick_device", "cuda_available",
+    "prepare_task", "run_method", "run_to_end", "classify", "Classified", "adaptation_defaults", "pick_device", "cuda_available",
     "METHOD_ORDER", "MAX_NAME", "MAX_QUERIES", "MAX_SHOTS", "MAX_WAYS", "MIN_WAYS", "checked_class_name",
     "checked_queries", "checked_shots", "class_key", "clean_class_name",
 ]

@@ -4,6 +4,7 @@ and the task-building flow (one client = one browser session with its own task).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -225,10 +226,13 @@ def test_an_event_the_server_does_not_hold_is_answered_with_task_lost(app_server
     ("a name that is not text", "class_names[1] is None"),
     ("names that are booleans", "class_names[0] is True"),
     ("nested lists", "support_images[0] is not an uploaded file"),
+    ("no method", "method is missing: give one of siamese, matching, maml, protonet"),
+    ("one name for two images", "Give one class name per support image: 2 images, 1 name."),
+    ("an invisible name", "Every support image needs a non-empty class name."),
 ])
 def test_classify_refuses_malformed_arguments(client, case, message):
     classes, files, names, queries = support_set(1)
-    support, labels = [handle_file(f) for f in files[:2]], names[:2]
+    support, labels, method = [handle_file(f) for f in files[:2]], names[:2], "protonet"
     if case == "names as one string":
         labels = "ab"
     elif case == "a name that is not text":
@@ -237,9 +241,43 @@ def test_classify_refuses_malformed_arguments(client, case, message):
         labels = [True, False]
     elif case == "nested lists":
         support = [[handle_file(files[0])], [handle_file(files[1])]]
+    elif case == "no method":  # (it read as the method "none")
+        method = None
+    elif case == "one name for two images":  # (it said "1 names")
+        labels = names[:1]
+    elif case == "an invisible name":  # a zero-width space: it was a class that showed as nothing
+        labels = [names[0], "\u200b"]
     with pytest.raises(AppError) as caught:
-        client.predict("protonet", support, labels, [handle_file(queries[0])], api_name="/classify")
+        client.predict(method, support, labels, [handle_file(queries[0])], api_name="/classify")
     assert message in str(caught.value)
+
+
+def test_the_api_page_says_what_classify_takes_and_returns():
+    """The "Use via API" page showed only the docstring's first line and an answer of type Any:
+    now its whole description (methods, limits, the answer's fields) and the answer's shape."""
+    import app
+
+    endpoint = app.demo.get_api_info()["named_endpoints"]["/classify"]
+    assert "Returns {\"predictions\"" in endpoint["description"] and "at most 100" in endpoint["description"]
+    assert endpoint["returns"][0]["python_type"]["type"].startswith(
+        "dict(method: str, classes: list[str], predictions: list[dict(label: str, confidences: dict(str, float))]")
+
+
+def test_only_files_inside_the_upload_folder_count_as_uploaded(tmp_path):
+    """The upload folder itself (a path sent over plain HTTP) was taken as an upload and then
+    reported as an image that "does not exist"; it is refused as not uploaded."""
+    import app
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder())
+    assert not app.uploaded(str(folder)) and not app.uploaded(str(folder) + "/") and not app.uploaded(str(tmp_path))
+    inside = folder / "qa-uploaded-test" / "a.png"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        inside.write_bytes(b"x")
+        assert app.uploaded(str(inside)) and not app.uploaded(str(inside.parent))
+    finally:
+        shutil.rmtree(inside.parent)
 
 
 def test_classify_takes_a_single_query_file(client):

@@ -80,10 +80,11 @@ def test_classroom_words_what_a_student_saw(monkeypatch):
 
 
 def test_photo_memory_prints_a_row_per_input():
-    out = subprocess.run([sys.executable, "benchmarks/photo_memory.py", "--strips", "5000", "--photos", "2,33"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+    out = subprocess.run([sys.executable, "benchmarks/photo_memory.py", "--strips", "5000", "--camera", "640x480",
+                          "--photos", "2,33"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line]
-    assert [r[0].strip() for r in rows[1:]] == ["prepare_photo, 5,000 x 1 strip", "encode, 2 photos in batches of 32",
+    assert [r[0].strip() for r in rows[1:]] == ["prepare_photo, 5,000 x 1 strip", "prepare_photo, 640 x 480 JPEG",
+                                               "prepare_character, 640 x 480 JPEG", "encode, 2 photos in batches of 32",
                                                "encode, 33 photos in batches of 32", "encode, 33 photos all at once"]
     assert all(row[2].strip().endswith(" MB") and row[3].strip().endswith(" s") for row in rows[1:])
 

@@ -101,6 +101,21 @@ def test_classify_reads_class_names_as_the_app_does():
     assert refused.value.code == "name_too_long"
 
 
+def test_names_that_show_as_nothing_are_no_names():
+    """A name of invisible format characters only (a zero-width space, a direction override)
+    was a class whose name showed as nothing, and a NUL stayed in a name: control characters
+    are dropped, and a name left with nothing visible is refused as a missing one. Format
+    characters inside a visible name stay (a joiner in an emoji, a mark beside Hebrew)."""
+    from fewshot.service import clean_class_name
+
+    assert [clean_class_name(n) for n in ("\u200b", "\u202e ", "\u200b\u200f", "\x00", "\t\n")] == [""] * 5
+    assert clean_class_name("a\x00b\x1b") == "ab" and clean_class_name(" my \t flag ") == "my flag"
+    assert clean_class_name("\u200fשלום") == "\u200fשלום" and clean_class_name("👨\u200d👩") == "👨\u200d👩"
+    image = demo_task()[1][0]
+    with pytest.raises(TaskError, match="non-empty class name"):
+        classify(ZOO, "protonet", [image, image], ["a", "\u200b"], [image], cache=CACHE)
+
+
 def test_names_that_are_one_class_are_named_when_a_task_is_left_with_one(tmp_path):
     """Support images under "Eye" and "eye" are one class: where that leaves a single class,
     the refusal names the spellings, not only the count."""
