@@ -159,6 +159,16 @@ def keeping_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(training)
 
 
+def outside_inference_mode(generator: str) -> None:
+    """Refuse to run ``generator`` (a method's ``adaptation``, the Siamese ``finetuning``) under
+    ``torch.inference_mode()``, whose tensors autograd cannot use, with the way out: a generator
+    cannot hold a context open between its steps, as ``adapt`` does (``gradient_steps``)."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{generator}() takes gradient steps, which torch.inference_mode() forbids: call adapt(), "
+                           f"which leaves inference mode for them, or run {generator}() outside it (under "
+                           "torch.no_grad() if you like)")
+
+
 @contextmanager
 def gradient_steps(module: nn.Module, *tensors: Tensor | None) -> Iterator[tuple[Tensor | None, ...]]:
     """Where adaptation takes gradient steps on ``module``: afterwards it is in the caller's mode

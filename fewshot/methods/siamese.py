@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradient_steps, query_record,
-                   squared_distances)
+from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradient_steps,
+                   outside_inference_mode, query_record, squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -189,6 +189,7 @@ class SiameseNetwork(MetricClassifier):
         queries, each record also holds their class probabilities (and with their labels,
         loss and accuracy) under that step's weights. Afterwards ``encode`` uses the last
         step's weights. (With Koch's loss the verification weights α stay as trained.)"""
+        outside_inference_mode("finetuning")
         if not self.finetunable:
             raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
                              "it needs a Conv-4 on one-channel images")

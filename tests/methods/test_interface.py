@@ -154,6 +154,21 @@ def test_adapt_takes_its_gradient_steps_under_inference_mode(name, task):
     assert all(not p.is_inference() and p.grad is None for p in model.parameters())
 
 
+@pytest.mark.parametrize("name", [name for name in METHODS if takes_steps(small(name))])
+def test_the_step_generators_say_how_to_run_under_inference_mode(name, task):
+    """``adaptation()`` (and the Siamese ``finetuning()``), the generators a UI draws step by step,
+    failed under ``torch.inference_mode()`` with autograd's raw error: they refuse there, naming
+    ``adapt()``, and run outside it."""
+    sx, sy, qx, qy = task
+    model = small(name).eval()
+    generator = "finetuning" if name == "siamese" else "adaptation"
+    with torch.inference_mode(), pytest.raises(RuntimeError, match=rf"{generator}\(\) takes gradient steps.*adapt\(\)"):
+        next(getattr(model, generator)(sx, sy, qx, qy, 1))
+    with torch.no_grad():
+        records = list(getattr(model, generator)(sx, sy, qx, qy, 1))
+    assert [r["step"] for r in records][:1] == [0] and len(records) >= 2
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 def test_images_outside_their_range_are_refused(name, task):
     """Characters as floats 0..255 classified silently worse (transfer learning 95% -> 75% on
