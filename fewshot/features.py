@@ -73,6 +73,8 @@ def mini_imagenet_features(
     """
     if per_class is not None and per_class < 1:  # (a negative count sliced from the end: zeros were returned)
         raise ValueError(f"per_class must be at least 1 (images of every class), not {per_class}")
+    device = torch.device(device)
+    torch.empty(0, device=device)  # a device that cannot be used fails here, before the cache's partial file is made
     cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}-{name}.npy"
     wnids, images = load_mini_imagenet_part(root, part)
     classes, examples = images.shape[:2]

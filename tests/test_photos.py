@@ -67,6 +67,18 @@ def test_feature_cache_is_resumable_and_usable_in_part(tiny_mini_imagenet, tmp_p
     assert torch.allclose(torch.from_numpy(np.array(full[3, 4:5])).float(), direct, atol=2e-2, rtol=1e-2)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_features_on_an_unusable_device_leave_no_partial_file(tiny_mini_imagenet, tmp_path, monkeypatch):
+    """Called with a device that cannot be used, ``mini_imagenet_features`` failed at its first
+    batch and left a partial file of the whole part's size behind; it fails before making it."""
+    from fewshot import features as feature_module
+
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path))
+    with pytest.raises((RuntimeError, AssertionError)):  # (its words differ between builds of torch)
+        feature_module.mini_imagenet_features("val", tiny_mini_imagenet, device="cuda", batch=4, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_conv4_training_with_augmentation_records_it_and_resumes_only_as_it_was(tiny_mini_imagenet, tmp_path,
                                                                                monkeypatch):
     """Chen et al.'s baseline trains on augmented photos (``--augment``): the card says so, the
