@@ -5,6 +5,8 @@ as an unbroken one."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,40 @@ def test_characters_train_with_distortions_and_the_card_says_so(tmp_path):
     assert torch.load(tmp_path / "state.pt", weights_only=True)["augment"] is not None
     with pytest.raises(SystemExit, match="with --augment"):
         train.main(common + ["--steps", "4"])
+
+
+def test_brightness_jitter_scales_a_grey_image_both_ways():
+    """On a uniform grey image contrast and saturation change nothing and brightness (ref =
+    black) multiplies it by a = 1 + U(-0.4, 0.4)."""
+    images = torch.full((2000, 3, 6, 6), 0.5)
+    out = PhotoAugmentation(seed=0, min_area=1.0, ratio=(1.0, 1.0))(images)
+    level = out.mean(dim=(1, 2, 3))
+    assert float(level.min()) < 0.5 * 0.65 and float(level.max()) > 0.5 * 1.35
+    assert float(level.min()) >= 0.5 * 0.6 - 1e-4 and float(level.max()) <= 0.5 * 1.4 + 1e-4
+
+
+def test_colour_jitter_of_an_augmented_photo_is_pils_brightness_contrast_and_saturation():
+    import numpy as np
+    from PIL import Image, ImageEnhance
+
+    array = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    x = torch.from_numpy(array).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    augment = PhotoAugmentation(seed=0)
+    factors = iter([0.8, 0.7, 0.9])  # (below 1: PIL clips each step, this only the last)
+    augment.crop_and_flip = lambda n: torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]], dtype=torch.float64)
+    augment.uniform = lambda n, low, high: torch.tensor([next(factors)], dtype=torch.float64)
+    ours = augment(x)[0].permute(1, 2, 0).numpy()
+    image = Image.fromarray(array)
+    for kind, factor in (("Brightness", 0.8), ("Contrast", 0.7), ("Color", 0.9)):
+        image = getattr(ImageEnhance, kind)(image).enhance(factor)
+    assert np.abs(ours - np.asarray(image) / 255.0).max() <= 4 / 255
+
+
+def test_character_distortions_reach_both_ends_of_each_range():
+    only = dict(probability=1.0)
+    theta = CharacterDistortion(seed=0, shear=0.0, scale=(1.0, 1.0), **only).distortions(4000)
+    shift = theta[:, :, 2]
+    assert float(shift.abs().max()) > 0.95 * 4 / 105  # 2 of 105 pixels: 4/105 of a side spanning 2
+    sine = theta[:, 1, 0]  # sin θ, θ in [-10°, 10°]
+    assert float(sine.min()) < -0.95 * math.sin(math.radians(10)) and float(sine.max()) > 0.95 * math.sin(
+        math.radians(10))

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from fewshot.data import (
-    MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, OMNIGLOT_ALPHABETS_ZH, DataNotFoundError, FewShotDataset,
-    TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, omniglot_cache, resize_drawing,
-    sample_mini_imagenet_files, sample_omniglot_files, split_class_names,
+    MINI_IMAGENET_TEST_NAMES, MINI_IMAGENET_TEST_WNIDS, OMNIGLOT_ALPHABETS_ZH, ClassBatchSampler, DataNotFoundError,
+    FewShotDataset, TaskSampler, default_data_root, load_dataset, load_mini_imagenet_part, omniglot_cache,
+    resize_drawing, sample_mini_imagenet_files, sample_omniglot_files, split_class_names, to_float,
 )
 
 from .conftest import needs_omniglot
@@ -315,3 +315,26 @@ def test_a_cache_setting_that_names_a_file_is_refused_before_anything_is_decoded
     with pytest.raises(DataNotFoundError) as refused:
         load_dataset("omniglot", "vinyals", "test", root=tmp_path)
     assert f"FEWSHOT_CACHE={file / under}: {file} is a file, not a folder" in str(refused.value) and decoded == []
+
+
+def test_class_batches_reach_every_class_and_example_and_follow_their_seed():
+    classes, examples = 4, 3
+    ids = torch.arange(classes * examples, dtype=torch.uint8).view(classes, examples, 1, 1, 1)
+    dataset = FewShotDataset(ids, [f"c{i}" for i in range(classes)])
+    images, labels = ClassBatchSampler(dataset, 600, seed=0).sample()
+    assert set(images.flatten().tolist()) == set(range(classes * examples))  # every image can be drawn
+    assert torch.equal(images.flatten() // examples, labels)  # each label is its image's class
+    other, _ = ClassBatchSampler(dataset, 600, seed=1).sample()
+    assert not torch.equal(images, other)
+
+
+@needs_omniglot
+def test_max_examples_cuts_the_images_of_every_class_not_the_classes():
+    dataset = load_dataset("omniglot", "vinyals", "val", max_examples=3)
+    assert dataset.images.shape == (172, 3, 1, 28, 28)
+
+
+def test_photos_are_augmented_as_pixels_in_0_1_before_they_are_normalised():
+    seen = []
+    to_float(torch.full((2, 3, 4, 4), 255, dtype=torch.uint8), "photos", lambda x: seen.append(x) or x)
+    assert float(seen[0].max()) == 1.0 and float(seen[0].min()) == 1.0

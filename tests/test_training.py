@@ -9,6 +9,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -880,3 +881,133 @@ def test_a_tie_names_the_same_step_after_a_resume_as_in_the_live_run(tmp_path, m
     card = train.main(common + ["--export"])
     assert card["training"]["best_step"] == 2
     assert_checkpoint_holds(trainval / "ck", validations[2]["weights"])
+
+
+def test_the_papers_defaults_follow_the_ways_and_shots():
+    """MAML (Finn et al.): queries = shots, meta-batch 32 / 16, α 0.4 / 0.1, 1 / 5 inner steps in
+    training and 3 / 5 at test, the switch at 20 ways; Meta-LSTM clips at 0.25; ProtoNet halves
+    its rate every 2,000 steps; a 20-way run serves 5- and 20-way."""
+    five = train.parse_args(["--method", "maml", "--shots", "5", "--out", "x"])
+    assert (five.queries, five.meta_batch, five.inner_lr, five.inner_steps, five.test_inner_steps) == (5, 32, 0.4, 1, 3)
+    twenty = train.parse_args(["--method", "maml", "--ways", "20", "--out", "x"])
+    assert (twenty.queries, twenty.meta_batch, twenty.inner_lr, twenty.inner_steps, twenty.test_inner_steps) == \
+        (1, 16, 0.1, 5, 5)
+    assert train.parse_args(["--method", "meta-lstm", "--out", "x"]).clip_grad == 0.25
+    assert train.parse_args(["--method", "protonet", "--out", "x"]).lr_halve_every == 2000
+    assert train.parse_args(["--method", "matching", "--ways", "20", "--out", "x"]).serve == [(5, 1), (20, 1)]
+
+
+@pytest.mark.parametrize("method, argv, key, value", [
+    ("maml", ["--first-order"], "first_order", True),
+    ("maml", ["--inner-steps", "2"], "inner_steps", 2),
+    ("maml", ["--test-inner-steps", "7"], "test_inner_steps", 7),
+    ("meta-lstm", ["--updates", "3"], "updates", 3),
+    ("siamese", ["--embedding-dim", "16"], "embedding_dim", 16),
+    ("siamese", ["--margin", "2"], "margin", 2.0),
+    ("matching", ["--fce"], "fce", True),
+    ("transfer", ["--head", "cosine"], "head", "cosine"),
+])
+def test_each_method_flag_reaches_the_network(method, argv, key, value):
+    """A method's flag builds the network it names (else the card and the run identity record a
+    setting the network never had: --first-order trained second-order MAML)."""
+    args = train.parse_args(["--method", method, *argv, "--out", "x"])
+    images = SimpleNamespace(domain="characters", image_shape=(1, 28, 28), num_classes=10)
+    assert train.method_config(args, images)[key] == value
+
+
+@pytest.mark.parametrize("flag, value", [("--max-classes", "30"), ("--val-episodes", "7"), ("--lr", "0.01"),
+                                         ("--max-examples", "10"), ("--seed", "3"), ("--clip-grad", "1")])
+def test_what_the_run_trains_or_validates_on_is_part_of_its_identity(flag, value):
+    base = ["--method", "protonet", "--out", "x"]
+    assert train.run_identity(train.parse_args(base)) != train.run_identity(train.parse_args(base + [flag, value]))
+
+
+def test_the_meta_gradient_is_clipped_to_the_norm_asked_for():
+    """--clip-grad (Meta-LSTM's 0.25): the gradient the optimiser steps with has at most that norm."""
+    from fewshot.methods import PrototypicalNetworks
+
+    torch.manual_seed(0)
+    model = PrototypicalNetworks(hidden=4)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
+    batch = (torch.rand(1, 4, 1, 28, 28), torch.tensor([[0, 0, 1, 1]]), torch.rand(1, 4, 1, 28, 28),
+             torch.tensor([[0, 0, 1, 1]]))
+    train.MetaUpdate(model, optimiser, 2, graph=False, clip=1e-3)(*batch)
+    norm = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]).norm()
+    assert norm <= 1e-3 * 1.001
+
+
+@needs_omniglot
+def test_the_card_records_the_tasks_trained_and_validated_on_and_validation_uses_the_served_shots(tmp_path, monkeypatch):
+    seen = []
+    validations = scripted_validation(monkeypatch, [0.2, 0.3])
+    evaluate = train.evaluate
+    monkeypatch.setattr(train, "evaluate", lambda m, d, ways, shots, *a, **k: seen.append((ways, shots)) or
+                        evaluate(m, d, ways, shots, *a, **k))
+    card = train.main(short_run(tmp_path, "--steps", "1", "--val-every", "1", "--meta-batch", "2",
+                                "--serve", "3x2", "--lr", "0.004"))
+    run = card["training"]
+    assert (run["ways"], run["shots"], run["queries"], run["meta_batch"], run["lr"]) == (5, 1, 2, 2, 0.004)
+    assert (run["validation"]["ways"], run["validation"]["shots"]) == (3, 2) and seen == [(3, 2)] * 2
+    assert len(validations) == 2
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == 0.004  # the optimiser steps at the rate recorded
+
+
+@needs_omniglot
+def test_the_learning_rate_halves_on_schedule_through_a_resume(tmp_path, monkeypatch):
+    scripted_validation(monkeypatch, [0.1, 0.2, 0.3, 0.4])
+    train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1", "--lr-halve-every", "1"))
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 4)
+    train.main(short_run(tmp_path, "--steps", "3", "--val-every", "1", "--lr-halve-every", "1"))
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
+
+
+@needs_omniglot
+def test_a_time_limit_stops_at_the_first_step_past_it_resumably(tmp_path, monkeypatch):
+    ticks = iter(range(0, 100_000, 10))  # every clock reading 10 s later
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    scripted_validation(monkeypatch, [0.1] * 10)
+    card = train.main(short_run(tmp_path, "--steps", "50", "--val-every", "50", "--time-limit", "25"))
+    assert card["training"]["stopped"] == "time limit (25 s)" and 1 <= card["training"]["steps"] < 50
+    assert card["training"]["steps"] > 1  # not at the first step (the clock had not yet passed 25 s)
+
+
+@needs_omniglot
+def test_a_resumed_run_trains_on_exactly_as_an_unbroken_one(tmp_path, monkeypatch):
+    """The live weights after steps 1-2 and a resume for 3-4 are those of 4 unbroken steps: the
+    sampler, the optimiser's moments, the learning-rate schedule and the augmentation all go on
+    where they stopped. (test_training_resumes_from_its_state compares the *best* checkpoints,
+    which are the same whenever the best step came before the resume.)"""
+    states = {}
+    for name, stops in (("straight", [4]), ("resumed", [2, 4])):
+        scripted_validation(monkeypatch, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        for steps in stops:
+            train.main(short_run(tmp_path / name, "--steps", str(steps), "--val-every", "2", "--augment",
+                                 "--lr-halve-every", "3"))
+        states[name] = torch.load(tmp_path / name / "state.pt", weights_only=True)
+    for key, value in states["straight"]["model"].items():
+        assert torch.allclose(value.float(), states["resumed"]["model"][key].float(), atol=1e-6), key
+    assert states["resumed"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 2)  # halved at step 3
+
+
+@needs_omniglot
+def test_every_training_image_is_augmented_support_and_query_with_the_runs_seed(tmp_path, monkeypatch):
+    """--augment distorts every training image (Koch et al.): the support and the query images
+    of each task, from a generator seeded by --seed."""
+    counted, seeds = [], []
+    original = train.augmentation_for
+
+    def spy(domain, seed):
+        seeds.append(seed)
+        augmentation = original(domain, seed)
+        call = augmentation.__call__
+        augmentation.__class__ = type("Counted", (type(augmentation),), {
+            "__call__": lambda self, images: counted.append(images.shape[:-3].numel()) or call(images)})
+        return augmentation
+
+    monkeypatch.setattr(train, "augmentation_for", spy)
+    scripted_validation(monkeypatch, [0.1, 0.2])
+    train.main(short_run(tmp_path, "--steps", "1", "--val-every", "1", "--augment", "--seed", "3"))
+    assert seeds == [3] and sum(counted) == 5 * (1 + 2)  # 5 ways x (1 shot + 2 queries)

@@ -297,3 +297,17 @@ def test_per_task_state_is_kept_out_of_the_weights(task, tmp_path, monkeypatch):
     monkeypatch.setitem(METHODS, "fitted-head", FittedHead)
     with pytest.raises(AssertionError, match="adapt added to the weights"):
         test_embed_is_for_serving_alike_in_every_method("fitted-head", task)
+
+
+@pytest.mark.parametrize("name", ["maml", "meta-lstm"])
+def test_a_querys_training_logits_do_not_depend_on_the_other_queries(name, task):
+    """Meta-training normalises the queries with the support set's statistics, as adaptation does
+    (a query batch's own statistics let queries leak into each other's loss)."""
+    from fewshot.methods import build_method
+
+    sx, sy, qx, qy = task
+    torch.manual_seed(0)
+    model = build_method(name, ways=5, hidden=8, **({"updates": 2} if name == "meta-lstm" else {}))
+    _, together = model.task_loss(sx, sy, qx, qy, ways=5)
+    _, fewer = model.task_loss(sx, sy, qx[:4], qy[:4], ways=5)
+    assert torch.allclose(together[:4], fewer, atol=1e-5)

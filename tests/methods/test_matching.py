@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -112,3 +113,11 @@ def test_full_context_embeddings_cite_the_appendix_that_defines_them():
     assert "appendix A.1" in MatchingNetworks.full_context_query.__doc__
     assert "appendix A.2" in MatchingNetworks.full_context_support.__doc__
     assert "A.2" not in MatchingNetworks.full_context_query.__doc__
+
+
+def test_matching_networks_scale_starts_at_10_and_stays_at_1_when_not_learned():
+    from fewshot.methods import MatchingNetworks
+
+    assert float(MatchingNetworks().log_scale.detach().exp()) == pytest.approx(10.0)
+    fixed = MatchingNetworks(learn_scale=False)
+    assert not fixed.log_scale.requires_grad and float(fixed.log_scale.exp()) == 1.0

@@ -139,3 +139,35 @@ def test_a_querys_prediction_does_not_depend_on_the_other_queries(task):
     alone = torch.cat([model.predict_proba(qx[i : i + 1]) for i in range(len(qx))])
     assert torch.allclose(together, alone, atol=1e-5)
     assert torch.allclose(trace.steps[-1]["query_probabilities"], together, atol=1e-5)
+
+
+def test_meta_lstm_trains_on_the_queries_after_all_its_updates(task):
+    from fewshot.methods import MetaLSTM
+
+    sx, sy, qx, qy = task
+    torch.manual_seed(0)
+    model = MetaLSTM(ways=5, updates=2, hidden=8)
+    *_, (theta, *_, layout) = model.unroll(sx, sy, 5, 2)
+    n = len(sx)
+    _, logits = model.learner_forward(theta, layout, torch.cat([sx, qx]), reference_rows=n)
+    loss, got = model.task_loss(sx, sy, qx, qy, ways=5)
+    assert torch.allclose(got, logits[n:], atol=1e-5) and torch.isclose(loss, F.cross_entropy(logits[n:], qy))
+
+
+def test_meta_lstm_treats_the_learners_gradient_as_an_input():
+    """Ravi & Larochelle drop second derivatives: with gates fixed at (α, 1), θ_1 = θ_0 - α ∇L(θ_0)
+    with ∇L a constant, so ∂ Σ θ_1 / ∂ θ_0 = 1 for every coordinate (not 1 - α H 1)."""
+    from fewshot.methods import MetaLSTM
+
+    torch.manual_seed(0)
+    model = MetaLSTM(ways=3, updates=1, in_channels=4, hidden=8, backbone="features")
+    with torch.no_grad():
+        model.meta_learner.input_gate.weight.zero_()
+        model.meta_learner.input_gate.bias.fill_(math.log(0.5 / 0.5))
+        model.meta_learner.forget_gate.weight.zero_()
+        model.meta_learner.forget_gate.bias.fill_(100.0)
+    x, y = torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])
+    (theta, *_), = list(model.unroll(x, y, ways=3, updates=1))
+    grads = torch.autograd.grad(theta.sum(), list(model.learner.parameters()))
+    for g in grads:
+        assert torch.allclose(g, torch.ones_like(g))

@@ -44,3 +44,13 @@ def test_meta_batch_backward_gives_the_gradient_of_the_mean_loss(task):
     assert torch.allclose(got_loss, loss, rtol=1e-12) and torch.equal(got_accuracy, accuracy)
     for p, g in zip(model.parameters(), expected):
         assert torch.allclose(p.grad, g, rtol=1e-9, atol=1e-12)
+
+
+def test_prototypes_are_learned_through_the_support_images_too(task):
+    from fewshot.methods import PrototypicalNetworks
+
+    sx, sy, qx, qy = task
+    sx = sx.clone().requires_grad_()
+    loss, _ = PrototypicalNetworks().task_loss(sx, sy, qx, qy, ways=5)
+    loss.backward()
+    assert sx.grad is not None and sx.grad.abs().sum() > 0
