@@ -2162,11 +2162,26 @@ CLEAR_QUERY_SKETCH = CLEAR_PAD.replace("PAD", "query-sketch")
 CSS = """
 .class-title {max-width: 12em; overflow-wrap: anywhere}
 /* keyboard focus shows: the theme changes a focused slider by a pixel, a radio button subtly, a
-   text box's border to indigo 300 (2:1 on white, where WCAG asks 3:1) */
-input[type=range]:focus-visible, input[type=radio]:focus-visible, input[type=checkbox]:focus-visible,
-button:focus-visible, [role=tab]:focus-visible {outline: 3px solid #4f46e5 !important; outline-offset: 2px}
+   text box's border to indigo 300 (2:1 on white, where WCAG asks 3:1). The ring is indigo 600 on
+   light panels (6.3:1 on white), indigo 200 on dark ones (9.8:1 on #1f2937, 7:1 on a number box's
+   #374151: indigo 600 had 2.3 and 1.65) */
+:root {--app-focus: #4f46e5; --app-focus-choice: #000000}
+.dark {--app-focus: #c7d2fe; --app-focus-choice: #c7d2fe}
+input[type=range]:focus-visible, input[type=checkbox]:focus-visible,
+button:focus-visible, [role=tab]:focus-visible {outline: 3px solid var(--app-focus) !important; outline-offset: 2px}
 textarea:focus-visible, input[type=text]:focus-visible, input[type=number]:focus-visible,
-input:not([type]):focus-visible {outline: 3px solid #4f46e5 !important; outline-offset: 0}
+input:not([type]):focus-visible {outline: 3px solid var(--app-focus) !important; outline-offset: 0}
+/* a radio option's ring goes round its whole label: round the button it lay on the checked label's
+   own indigo 600 (1:1). Its colour stands out from that label and from the panel: black in light
+   mode (3.3:1 on indigo 600, 21:1 on white; no indigo has 3:1 on both), indigo 200 in dark (4.2:1
+   on indigo 600, 9.8:1 on the panel) */
+input[type=radio]:focus-visible {outline: none !important}
+label:has(> input[type=radio]:focus-visible) {outline: 3px solid var(--app-focus-choice) !important;
+  outline-offset: 2px}
+/* the selected tab's words: Gradio writes them in the accent, indigo 500 (4.46:1 on white, 4.28:1 on
+   the dark page), under WCAG's 4.5:1; indigo 700 (7.9:1) and, dark, indigo 300 (9.6:1) */
+.gradio-container [role=tab][aria-selected=true] {color: var(--primary-700)}
+.dark .gradio-container [role=tab][aria-selected=true] {color: var(--primary-300)}
 .class-gallery, .query-gallery {min-height: 0}
 /* a class's thumbnails (and the queries', on this tab and on Classify) wrap at the box's width
    (Gradio lays out a fixed number of columns and hides the ones past the edge) and take the rows
@@ -2210,14 +2225,36 @@ input:not([type]):focus-visible {outline: 3px solid #4f46e5 !important; outline-
 /* sections are headings of the second level under the page's title (a screen reader's outline
    has no gap), at the size Gradio gives the third */
 .prose h2 {font-size: var(--text-lg)}
+/* Windows' high contrast (forced colours) draws what the theme shows by colour alone in its own few
+   colours: a checked radio button (its dot a background picture) looked unchecked, the sliders'
+   tracks and thumbs, the selected tab's underline and the selected thumbnail's ring (a shadow)
+   were gone. Drawn here in the system's colours, which follow the person's scheme */
+@media (forced-colors: active) {
+  input[type=radio]:checked {forced-color-adjust: none; background: Highlight !important;
+    border-color: Highlight !important; box-shadow: inset 0 0 0 3px Canvas}
+  label:has(> input[type=radio]:checked) {border: 2px solid Highlight}
+  input[type=range] {forced-color-adjust: none}
+  input[type=range]::-webkit-slider-runnable-track {
+    background: linear-gradient(to right, Highlight var(--range_progress), GrayText var(--range_progress)) !important;
+    border: 1px solid CanvasText}
+  input[type=range]::-moz-range-track {background: GrayText; border: 1px solid CanvasText}
+  input[type=range]::-moz-range-progress {background: Highlight}
+  input[type=range]::-webkit-slider-thumb {background: ButtonText !important; box-shadow: 0 0 0 2px Canvas !important}
+  input[type=range]::-moz-range-thumb {background: ButtonText !important; box-shadow: 0 0 0 2px Canvas !important}
+  [role=tab][aria-selected=true]::after {forced-color-adjust: none; background-color: Highlight !important}
+  [role=tab][aria-selected=true] {text-decoration: underline}
+  .thumbnail-item.selected {outline: 3px solid Highlight !important; outline-offset: -3px}
+}
 """
 
 # Gradio's Soft theme, with its light mode's text darkened to WCAG's 4.5:1: block labels were indigo
 # 500 on indigo 100 (3.6:1), white on primary buttons and chosen radios 4.5 (4.47:1), and the
 # slider's limits and other subdued text neutral 400 on white (2.5:1)
+# (dark mode: a hovered button, primary or secondary, was white on indigo 500, 4.46:1: indigo 700, 7.9:1)
 THEME = gr.themes.Soft().set(
     block_label_text_color="*primary_700", block_title_text_color="*primary_700",
     button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+    button_primary_background_fill_hover_dark="*primary_700", button_secondary_background_fill_hover_dark="*primary_700",
     checkbox_label_background_fill_selected="*primary_600", body_text_color_subdued="*neutral_600",
 )
 

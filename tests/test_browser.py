@@ -931,3 +931,92 @@ def test_long_and_right_to_left_names_and_a_touch_screen(browser, app_server):
     assert page.evaluate("() => [...document.querySelectorAll('.modebar-container')].filter("
                          "e => getComputedStyle(e).display !== 'none').length") == 0
     context.close()
+
+
+# WCAG 2's contrast of two computed colours ("rgb(r, g, b)" or "rgba(...)"), and the colour behind an
+# element: its own background, else the first ancestor's that is not see-through
+CONTRAST_JS = """
+  const channels = (colour) => colour.match(/[\\d.]+/g).map(Number);
+  const luminance = (colour) => {
+    const [r, g, b] = channels(colour).slice(0, 3).map((c) => c / 255)
+      .map((c) => c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = (a, b) => {
+    const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (high + 0.05) / (low + 0.05);
+  };
+  const behind = (element) => {
+    for (let e = element; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor;
+      if (!/^rgba\\(.*, 0\\)$/.test(colour) && colour !== "transparent") return colour;
+    }
+    return "rgb(255, 255, 255)";
+  };
+"""
+
+
+def focus_ring_contrast(page) -> dict:
+    """The keyboard focus ring on the checked Method option (reached with Tab, so that it is
+    :focus-visible): its width, and its colour's contrast with the checked label (which the ring
+    either lies on or goes round) and with what lies behind the label."""
+    page.locator("#method input:checked").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(400)  # (the theme's transition of a label's colours)
+    return page.evaluate("() => {" + CONTRAST_JS + """
+      const input = document.activeElement, label = input.closest("label");
+      if (!input.checked || !input.matches(":focus-visible")) return {focused: false};
+      const ring = [input, label].find((e) => getComputedStyle(e).outlineStyle !== "none");
+      if (!ring) return {focused: true, width: 0};
+      const colour = getComputedStyle(ring).outlineColor;
+      return {focused: true, width: parseFloat(getComputedStyle(ring).outlineWidth),
+              label: contrast(colour, getComputedStyle(label).backgroundColor),
+              page: contrast(colour, behind(label.parentElement))};
+    }""")
+
+
+def selected_tab_contrast(page) -> float:
+    return page.evaluate("() => {" + CONTRAST_JS + """
+      const tab = document.querySelector('[role="tab"][aria-selected="true"]');
+      return contrast(getComputedStyle(tab).color, behind(tab));
+    }""")
+
+
+def test_focus_on_a_checked_option_and_the_selected_tab_show_in_light_dark_and_forced_colours(browser, app_server):
+    """The focus ring on a checked radio option (Method) stands out (3:1) from the checked label and
+    from the panel, in light and in dark mode: it was indigo 600 on the label's indigo 600 (1:1).
+    The selected tab's words have 4.5:1 (indigo 500: 4.46 on white, 4.28 on the dark page), a hovered
+    primary button's white words 4.5:1 in dark mode (4.46). In forced colours (Windows' high contrast)
+    a checked radio button's colours differ from an unchecked one's (both were the system's Canvas,
+    the dot a white background picture)."""
+    for scheme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+        page.goto(app_server.url)
+        page.wait_for_selector("#add-images")
+        assert selected_tab_contrast(page) >= 4.5, (scheme, selected_tab_contrast(page))
+        page.get_by_role("tab", name="2 · Adapt").click()
+        page.wait_for_selector("#method input:checked")
+        assert selected_tab_contrast(page) >= 4.5, (scheme, selected_tab_contrast(page))
+        ring = focus_ring_contrast(page)
+        assert ring["focused"] and ring["width"] >= 2, (scheme, ring)
+        assert ring["label"] >= 3 and ring["page"] >= 3, (scheme, ring)
+        page.hover("#adapt")
+        page.wait_for_timeout(400)  # (the theme's transition)
+        hovered = page.evaluate("() => {" + CONTRAST_JS + """
+          const button = document.querySelector("#adapt");
+          return contrast(getComputedStyle(button).color, getComputedStyle(button).backgroundColor);
+        }""")
+        assert hovered >= 4.5, (scheme, hovered)
+        if scheme == "light":
+            page.emulate_media(forced_colors="active")
+            looks = page.evaluate("""() => [...document.querySelectorAll('#method input[type="radio"]')].map((radio) => {
+              const style = getComputedStyle(radio);
+              // (its colours: the picture of its dot is drawn white, or not at all)
+              return [radio.checked, style.backgroundColor + " " + style.boxShadow];
+            })""")
+            checked = {look for on, look in looks if on}
+            unchecked = {look for on, look in looks if not on}
+            assert len(checked) == 1 and checked.isdisjoint(unchecked), looks
+        page.close()
+
