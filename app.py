@@ -454,6 +454,28 @@ MESSAGES = {
         "matrix_matching": "Attention", "matrix_protonet": "Distances to the prototypes",
         "matrix_meta-lstm": "Learned gates", "steps_probs": "Probabilities per inner step",
         "truth": "true class", "step": "step {n}",
+        "adapting": "Adapting…", "classifying": "Classifying…",
+        # the plots in words (plot_words): what each figure shows, read from its drawn numbers
+        "embedding_words": "In this 2-D picture, {near} of {n} queries lie nearest the mean (star) of the class they "
+                           "were classified as.",
+        "embedding_others": " Nearer another class's mean: {items}.", "embedding_item": "{query} (classified {predicted}) → {nearest}",
+        "embedding_alone": "{s} support images of {c} classes, around their means (stars); no queries.",
+        "distances_words": "{same} of {n} support images are nearest another image of their own class.",
+        "distances_others": " Nearest an image of another class: {items}.",
+        "attention_words": "{right} of {n} queries attend most to a support image of their own class.",
+        "attention_others": " The others attend most to: {items}.",
+        "attention_each": "The support image each query attends to most: {items}.",
+        "prototypes_words": "{right} of {n} queries are nearest the prototype of their own class.",
+        "prototypes_others": " The others are nearest: {items}.",
+        "prototypes_each": "The prototype each query is nearest: {items}.",
+        "gates_words": "After update {step}, the mean input gate (a learned learning rate) of each layer: {inputs}; "
+                       "the mean forget gate: {forgets}.",
+        "why_probabilities": "Query {n}, the classes' probabilities, highest first: {items}.",
+        "why_distances": "Query {n}, the distance to each class's mean code, nearest first: {items}.",
+        "why_prototypes": "Query {n}, the squared distance to each prototype, nearest first: {items}.",
+        "why_attention": "Query {n}, the attention over the support images, highest first: {items}.",
+        "why_steps": "Query {n}, the classes' probabilities, highest first, {first}: {start}; {last}: {end}.",
+        "after_step": "after step {n}", "and_more": "; and {n} more",
     },
     "zh": {
         "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
@@ -515,6 +537,25 @@ MESSAGES = {
         "prototypes": "到每个原型的平方距离（最近者胜）", "matrix_siamese": "支持集图像之间的距离", "matrix_matching": "注意力",
         "matrix_protonet": "到原型的距离", "matrix_meta-lstm": "学到的门", "steps_probs": "每一步内循环后的概率",
         "truth": "真实类别", "step": "第 {n} 步",
+        "adapting": "正在适应…", "classifying": "正在分类…",
+        "embedding_words": "在这张二维图中，{n} 个查询里有 {near} 个离其预测类别的均值（星形）最近。",
+        "embedding_others": "离另一个类别的均值更近的：{items}。", "embedding_item": "{query}（预测为{predicted}）→ {nearest}",
+        "embedding_alone": "{c} 个类别的 {s} 张支持图像，围绕各自的均值（星形）；没有查询。",
+        "distances_words": "{n} 张支持图像中有 {same} 张离本类别的另一张图像最近。",
+        "distances_others": "离其他类别的图像最近的：{items}。",
+        "attention_words": "{n} 个查询中有 {right} 个最关注本类别的支持图像。",
+        "attention_others": "其余查询最关注的：{items}。",
+        "attention_each": "每个查询最关注的支持图像：{items}。",
+        "prototypes_words": "{n} 个查询中有 {right} 个离本类别的原型最近。",
+        "prototypes_others": "其余查询最近的原型：{items}。",
+        "prototypes_each": "每个查询最近的原型：{items}。",
+        "gates_words": "第 {step} 次更新之后，每层输入门（学到的学习率）的均值：{inputs}；遗忘门的均值：{forgets}。",
+        "why_probabilities": "查询 {n}，各类别的概率（从高到低）：{items}。",
+        "why_distances": "查询 {n}，到各类别平均编码的距离（从近到远）：{items}。",
+        "why_prototypes": "查询 {n}，到各原型的平方距离（从近到远）：{items}。",
+        "why_attention": "查询 {n}，对支持图像的注意力（从高到低）：{items}。",
+        "why_steps": "查询 {n}，各类别的概率（从高到低），{first}：{start}；{last}：{end}。",
+        "after_step": "第 {n} 步之后", "and_more": "；另有 {n} 个",
     },
 }
 
@@ -1357,18 +1398,27 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang,
         method="siamese-finetuned" if method == "siamese" and steps_seen else method, unit_length=method == "matching")
     matrix = gr.update(value=None, visible=False)
+    # (each marked with what its rows and columns are, for its words: plot_words)
+    support_classes = prepared_task.support_labels.tolist()
+    query_classes = None if prepared_task.query_labels is None else prepared_task.query_labels.tolist()
     if method == "siamese":
-        matrix = gr.update(value=viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names,
-                                                          lang), visible=True)
+        matrix = gr.update(value=described(
+            viz.distance_matrix_plot(trace.matrices["distances"], prepared_task.support_names, lang), "distances",
+            lang, rows=prepared_task.support_names, columns=prepared_task.support_names, row_classes=support_classes,
+            column_classes=support_classes), visible=True)
     elif method == "matching" and result.prediction is not None:
-        matrix = gr.update(value=viz.attention_plot(result.prediction.explanation["attention"],
-                                                    prepared_task.query_names, prepared_task.support_names, lang),
-                           visible=True)
+        matrix = gr.update(value=described(
+            viz.attention_plot(result.prediction.explanation["attention"], prepared_task.query_names,
+                               prepared_task.support_names, lang), "attention", lang,
+            rows=prepared_task.query_names, columns=prepared_task.support_names, row_classes=query_classes,
+            column_classes=support_classes), visible=True)
     elif method in PROTOTYPE_RULE and result.prediction is not None:
-        matrix = gr.update(value=viz.prototype_distances_plot(result.prediction.explanation["prototype_distances"],
-                                                              prepared_task.query_names, names, lang), visible=True)
+        matrix = gr.update(value=described(
+            viz.prototype_distances_plot(result.prediction.explanation["prototype_distances"],
+                                         prepared_task.query_names, names, lang), "prototypes", lang,
+            rows=prepared_task.query_names, columns=names, row_classes=query_classes), visible=True)
     elif method == "meta-lstm":
-        matrix = gr.update(value=viz.gates_plot(steps_seen, lang), visible=True)
+        matrix = gr.update(value=described(viz.gates_plot(steps_seen, lang), "gates", lang), visible=True)
     if matrix.get("visible"):  # the box's label says what this method's matrix is
         matrix["label"] = say(lang, f"matrix_{'protonet' if method in PROTOTYPE_RULE else method}")
     curve = gr.update(value=viz.adaptation_curve(steps_seen, result.baseline_steps, lang, method, others, own),
@@ -1393,6 +1443,27 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[-1], recorded[-1], names,
                                                                   prepared_task.query_names, lang), visible=True)
     yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, adaptation_key(task, method)
+
+
+def announced(key: str, outputs: int, status: int):
+    """An event's handler that first writes ``key``'s message ("Adapting…") to its status line
+    (output ``status`` of ``outputs``; the others as they were), so that a screen reader hears,
+    and everyone sees, that the work began; then answers as the handler does (its name, and so
+    the event's API name, are the handler's). The results of a run stay until its answer, and
+    the runs' out-of-date checks (``outdated_results``) follow the answer as before."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+            first = [gr.skip()] * outputs
+            first[status] = say(language(request), key)
+            yield tuple(first)
+            if inspect.isgeneratorfunction(fn):
+                yield from fn(*args, **kwargs)
+            else:
+                yield fn(*args, **kwargs)
+        return run
+    return wrap
 
 
 def recorded_step(step, state: dict) -> int:
@@ -1426,6 +1497,86 @@ def replay_words(step, state, most: int = 5) -> str:
         return say(lang, "replay_predicted", step=state["steps"][index], items=items) + more
     return say(lang, "replay_right", step=state["steps"][index], right=len(labels) - len(shown), n=len(labels)) + \
         (say(lang, "replay_wrong", items=items) + more if shown else "")
+
+
+def described(figure, words: str, lang: str, **facts: Any):
+    """``figure`` marked for ``plot_words``: what kind of plot it is (``words``), its language, and
+    what its numbers are of (names, classes), in its ``layout.meta``, which Plotly does not show."""
+    return figure.update_layout(meta={"words": words, "lang": lang, **facts})
+
+
+def plot_words(plot: Any, most: int = 5) -> str:
+    """A plot's text alternative, made from the numbers of the figure itself (as Gradio hands a
+    handler the plot the page shows, or a ``go.Figure``), so that the words cannot say other than
+    the picture: the embedding (which class mean each query lies nearest in the picture), the
+    Adapt tab's matrix (each query's nearest or most attended support class; the support images'
+    nearest neighbours; Meta-LSTM's gates), and the Classify tab's "Why" for the selected query.
+    Empty for no plot, or a plot that is not marked (``described``)."""
+    if plot is None:
+        return ""
+    figure = viz.figure_json(getattr(plot, "plot", None) or (plot.get("plot") if isinstance(plot, dict) and
+                                                             "plot" in plot else plot))
+    meta = figure.get("layout", {}).get("meta") or {}
+    kind, lang = meta.get("words"), meta.get("lang", "en")
+    if kind is None:
+        return ""
+    separator = "；" if lang == "zh" else "; "
+
+    def listed(items: list[str]) -> str:
+        more = say(lang, "and_more", n=len(items) - most) if len(items) > most else ""
+        return separator.join(items[:most]) + more
+
+    if kind == "embedding":
+        facts = viz.embedding_facts(figure)
+        classes, queries = facts["classes"], facts["queries"]
+        if not queries:
+            return say(lang, "embedding_alone", s=facts["support"], c=len(classes))
+        others = [q for q in queries if q["predicted"] != q["nearest"]]
+        words = say(lang, "embedding_words", near=len(queries) - len(others), n=len(queries))
+        if others:
+            words += say(lang, "embedding_others", items=listed([say(
+                lang, "embedding_item", query=plain(q["name"]), nearest=plain(classes[q["nearest"]]),
+                predicted="—" if q["predicted"] is None else plain(classes[q["predicted"]])) for q in others]))
+        return words
+    if kind == "gates":  # Meta-LSTM's mean gates per layer: their values after the last update
+        panels = {"x": [], "x2": []}
+        for trace in figure["data"]:
+            panels.setdefault(trace.get("xaxis", "x"), []).append(
+                f"{plain(trace['name'])} {viz.plotted(trace['y'])[-1]:.3g}")
+        last = max((viz.plotted(t["x"])[-1] for t in figure["data"]), default=0)
+        return say(lang, "gates_words", step=int(last), inputs=separator.join(panels["x"]),
+                   forgets=separator.join(panels["x2"]))
+    if kind.startswith("why_"):  # the Classify tab's explanation of one query
+        if kind == "why_steps":  # MAML: a row per inner step, its first and its last
+            z = viz.plotted(figure["data"][0]["z"])
+            rows = [", ".join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
+                    for row in (z[0], z[-1])]
+            return say(lang, kind, n=meta["query"], first=say(lang, "after_step", n=meta["steps"][0]), start=rows[0],
+                       last=say(lang, "after_step", n=meta["steps"][-1]), end=rows[1])
+        values = viz.plotted(figure["data"][0]["y"])
+        nearest_first = kind in ("why_distances", "why_prototypes")
+        order = np.argsort(values if nearest_first else -values, kind="stable")[:3]
+        shown = "{:.2f}" if kind != "why_probabilities" else "{:.0%}"
+        return say(lang, kind, n=meta["query"], items=separator.join(
+            f"{plain(meta['names'][i])} {shown.format(values[i])}" for i in order))
+    # a heatmap: a row per query (or support image), a column per support image or class
+    z = viz.plotted(figure["data"][0]["z"])
+    rows, columns = meta["rows"], meta["columns"]
+    if kind == "distances":  # the support images among themselves: each one's nearest other image
+        z = np.where(np.eye(len(z), dtype=bool), np.inf, z)
+    chosen = np.argmax(z, 1) if kind == "attention" else np.argmin(z, 1)
+    column_class = meta.get("column_classes") or list(range(len(columns)))  # (prototypes: a column per class)
+    items = [(i, int(j)) for i, j in enumerate(chosen)]
+    mine = meta.get("row_classes")
+    if mine is None:
+        return say(lang, f"{kind}_each", items=listed(
+            [f"{plain(rows[i])} → {plain(columns[j])} ({z[i, j]:.2f})" for i, j in items]))
+    others = [(i, j) for i, j in items if column_class[j] != mine[i]]
+    words = say(lang, f"{kind}_words", right=len(items) - len(others), same=len(items) - len(others), n=len(items))
+    if others:
+        words += say(lang, f"{kind}_others", items=listed(
+            [f"{plain(rows[i])} → {plain(columns[j])} ({z[i, j]:.2f})" for i, j in others]))
+    return words
 
 
 def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, finetune_steps) -> dict:
@@ -1507,17 +1658,24 @@ def explain_query(index: int, state: dict):
         key, words = ("class_distances", "nearest") if method == "siamese" else ("prototype_distances", "prototypes")
         plot = viz.probability_bars(explanation[key][index], names, viz.stacked_title(title, say(lang, words)))
         plot.update_yaxes(range=None)  # distances, not probabilities: contrastive ones pass 1
+        kind = "why_distances" if method == "siamese" else "why_prototypes"
     elif method == "matching":
         plot = viz.probability_bars(explanation["attention"][index], state["support"],
                                     viz.stacked_title(title, say(lang, "attention_one")))
+        kind, names = "why_attention", state["support"]
     elif method != "maml":  # Meta-LSTM, transfer: the final probabilities
         plot = viz.probability_bars(state["probabilities"][index], names, title)
+        kind = "why_probabilities"
     else:
         per_step = torch.tensor(explanation["step_probabilities"])[:, index, :]
         plot = viz.heatmap(per_step, [say(lang, "step", n=s) for s in range(len(per_step))], names,
                            viz.stacked_title(title, say(lang, "steps_probs")), "Greens", zmin=0, zmax=1)
+        kind = "why_steps"
     if method == "siamese":
         plot.update_yaxes(range=None)
+    # (its words, plot_words, say what it shows of which query)
+    described(plot, kind, lang, query=index + 1, names=list(names),
+              **({"steps": list(range(len(per_step)))} if kind == "why_steps" else {}))
     return confidences, plot
 
 
@@ -2024,11 +2182,15 @@ def build() -> gr.Blocks:
                 adapt_button = gr.Button(i("app_adapt"), variant="primary", elem_id="adapt")
                 adapt_status = gr.Markdown(elem_id="adapt-status", latex_delimiters=[])  # (names as typed)
                 with gr.Row():
-                    curve = gr.Plot(label=i("app_curve"), elem_id="maml-curve")
-                    embedding = gr.Plot(label=i("app_embedding"), elem_id="embedding")
+                    curve = gr.Plot(label=i("app_curve"), elem_id="maml-curve")  # (in words: the status line)
+                    with gr.Column():
+                        embedding = gr.Plot(label=i("app_embedding"), elem_id="embedding")
+                        # each plot's words, made from the figure drawn (plot_words): (names as typed)
+                        embedding_text = gr.Markdown(elem_id="embedding-words", latex_delimiters=[])
                 matrix = gr.Plot(label=i("app_matrix"), elem_id="matrix")
+                matrix_text = gr.Markdown(elem_id="matrix-words", latex_delimiters=[])
                 replay = gr.Slider(0, 5, value=0, step=1, label=i("app_replay"), visible=False)
-                replay_plot = gr.Plot(label=i("app_replay_plot"))
+                replay_plot = gr.Plot(label=i("app_replay_plot"), elem_id="replay-plot")
                 replay_text = gr.Markdown(elem_id="replay-words", latex_delimiters=[])  # (names as typed)
 
             with gr.Tab(i("app_tab_classify"), id="classify"):
@@ -2054,6 +2216,7 @@ def build() -> gr.Blocks:
                 query_gallery = gr.Gallery(label=i("app_query_gallery"), columns=8, fit_columns=False, height=200,
                                            allow_preview=False, object_fit="contain", elem_id="query-gallery")
                 explanation = gr.Plot(label=i("app_explanation"), elem_id="explanation")
+                explanation_text = gr.Markdown(elem_id="why-words", latex_delimiters=[])  # (names as typed)
 
             with gr.Tab(i("app_tab_compare"), id="compare"):
                 gr.Markdown(i("app_compare_help"))
@@ -2108,7 +2271,8 @@ def build() -> gr.Blocks:
                                 label, query_gallery, explanation, classify_status, classify_state, classified_for,
                                 compare_table, compare_status, compared_for], **ui_only}
         task.change(**outdated)
-        adapt_button.click(run_adaptation, [task, method, device, steps, inner_lr, curves_state, finetune_steps,
+        adapt_button.click(announced("adapting", 9, 3)(run_adaptation),
+                           [task, method, device, steps, inner_lr, curves_state, finetune_steps,
                                             task_shown],
                            [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state,
                             adapted_for],
@@ -2116,7 +2280,10 @@ def build() -> gr.Blocks:
         replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
         # (also when the plot is cleared, or drawn anew by Adapt)
         replay_plot.change(replay_words, [replay, replay_state], replay_text, **ui_only)
-        classify_button.click(classify_queries,
+        # the other plots' words, from the figure each shows (also when it is cleared, or drawn anew)
+        for plot, words in ((embedding, embedding_text), (matrix, matrix_text), (explanation, explanation_text)):
+            plot.change(plot_words, plot, words, **ui_only)
+        classify_button.click(announced("classifying", 6, 3)(classify_queries),
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
                               [label, query_gallery, explanation, classify_status, classify_state, classified_for],
@@ -2275,15 +2442,25 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # shows when it appears (Gradio's Markdown has no such option).
 # (7) A thumbnail is named by its caption (a query's "✗ eye (62%) · truth: moon", a support image's
 # file), where Gradio named it "Thumbnail 3 of 30", and says whether it is the selected one.
+# A query's thumbnail (the Classify tab's, and the task's) starts with its number ("Query 5: ✓ eye
+# (100%)"), which the "Why" plot and its words name it by: three alike captions read alike.
 # (8) A toast's heading is in the page's language: Gradio heads it with its kind in English
 # ("Warning" above Chinese words), whatever title the server gives.
+# (9) A plot is a figure named by its label and described by its words (the status line for the
+# curve, each other plot's words line under it); Plotly's pictures are hidden from screen readers,
+# which read them as unnamed images named by their tick labels ("0.00 0.00 0.00 …").
+# (10) A group of radio buttons (a fieldset without a legend) is named by its visible label.
 APP_JS = """
 () => {
-  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words";
+  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words, " +
+                       "#embedding-words, #matrix-words, #why-words";
   const zhTabs = %s;
   const titles = %s;
   const tabLabels = %s;  // [English, Chinese] of every tab
   const toastHeadings = %s;  // Gradio's English heading -> Chinese
+  const queryNumber = %s;  // a query's thumbnail's name, before its caption
+  const PLOT_WORDS = {"maml-curve": "adapt-status", "embedding": "embedding-words", "matrix": "matrix-words",
+                      "replay-plot": "replay-words", "explanation": "why-words"};
   let pending = false;
   const sync = () => {
     pending = false;
@@ -2309,7 +2486,12 @@ APP_JS = """
     });
     document.querySelectorAll("button.thumbnail-item").forEach((item) => {  // (7)
       const caption = item.querySelector(".caption-label");
-      const text = caption && caption.textContent.trim();  // (no layout, unlike innerText)
+      let text = caption && caption.textContent.trim();  // (no layout, unlike innerText)
+      const queries = item.closest("#query-gallery, .query-gallery");
+      if (queries) {  // (numbered as the "Why" plot numbers them)
+        const n = [...queries.querySelectorAll("button.thumbnail-item")].indexOf(item) + 1;
+        text = queryNumber[lang].replace("{n}", n) + (text ? queryNumber[lang + "_colon"] + text : "");
+      }
       if (text && item.getAttribute("aria-label") !== text) item.setAttribute("aria-label", text);
       const pressed = String(item.classList.contains("selected"));
       if (item.getAttribute("aria-pressed") !== pressed) item.setAttribute("aria-pressed", pressed);
@@ -2321,6 +2503,27 @@ APP_JS = """
                                                          text.nodeValue.trim() === toastHeadings[word]);
       const wanted = english && (lang === "zh" ? toastHeadings[english] : english) + " ";
       if (wanted && text.nodeValue !== wanted) text.nodeValue = wanted;
+    });
+    Object.entries(PLOT_WORDS).forEach(([id, words]) => {  // (9)
+      const block = document.getElementById(id);
+      const plot = block && block.querySelector(".js-plotly-plot");
+      if (!plot) return;
+      const label = block.querySelector('[data-testid="block-label"]');
+      if (label && !label.id) label.id = id + "-label";
+      const wanted = {"role": "figure", "aria-describedby": words};
+      if (label) wanted["aria-labelledby"] = label.id;
+      Object.entries(wanted).forEach(([name, value]) => {
+        if (plot.getAttribute(name) !== value) plot.setAttribute(name, value);
+      });
+      plot.querySelectorAll("svg.main-svg").forEach((svg) => {
+        if (svg.getAttribute("aria-hidden") !== "true") svg.setAttribute("aria-hidden", "true");
+      });
+    });
+    document.querySelectorAll("fieldset").forEach((group, index) => {  // (10)
+      const label = group.querySelector('[data-testid="block-info"]');
+      if (!label || !group.querySelector('input[type="radio"]')) return;
+      if (!label.id) label.id = (group.id || "choices-" + index) + "-label";
+      if (group.getAttribute("aria-labelledby") !== label.id) group.setAttribute("aria-labelledby", label.id);
     });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
@@ -2353,7 +2556,8 @@ APP_JS = """
 """ % (json.dumps([ZH[key] for key in STEP_TAB_KEYS]),
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
        json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False),
-       json.dumps({"Warning": "警告", "Error": "错误", "Info": "提示", "Success": "成功"}, ensure_ascii=False))
+       json.dumps({"Warning": "警告", "Error": "错误", "Info": "提示", "Success": "成功"}, ensure_ascii=False),
+       json.dumps({"en": "Query {n}", "en_colon": ": ", "zh": "查询 {n}", "zh_colon": "："}, ensure_ascii=False))
 
 fetch_omniglot_if_asked()
 demo = build()

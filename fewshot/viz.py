@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -212,6 +213,8 @@ def embedding_plot(
     by cosine, as Matching Networks do)."""
     # each centre's name written beside its star, so that classes differ by more than their colour
     tags = [plain(short_label(str(name), 16)) for name in class_names]
+    # the names as given, in each trace's meta (which Plotly does not show): what embedding_facts reads
+    raw_classes, raw_queries = [str(n) for n in class_names], [str(n) for n in query_names]
     class_names, support_names, query_names = ([plain(n) for n in names]
                                                for names in (class_names, support_names, query_names))
     parts = [trace.support_embeddings, trace.class_centres]
@@ -236,7 +239,7 @@ def embedding_plot(
             marker=dict(size=22, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
             text=[tags[c]], textposition="top center", textfont=dict(size=11),
             customdata=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{customdata}<extra></extra>",
-            showlegend=False,
+            showlegend=False, meta={"centre": c, "name": raw_classes[c]},
         ))
     if len(parts) == 3:
         q = xy[s + n:]
@@ -248,6 +251,7 @@ def embedding_plot(
                         line=dict(width=2, color="black")),
             text=[f"{qn} → {class_names[p]}" if p is not None else qn for qn, p in zip(query_names, predicted)],
             hovertemplate="%{text}<extra></extra>", showlegend=False,
+            meta={"queries": raw_queries, "predicted": [None if p is None else int(p) for p in predicted]},
         ))
     for c, name in enumerate(class_names):
         rows = [i for i, label in enumerate(labels) if label == c]
@@ -255,7 +259,7 @@ def embedding_plot(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name,
             marker=dict(size=10, color=colour(c), line=dict(width=1.5, color="white")),
             text=[f"{support_names[i]} ({text(lang, 'support')})" for i in rows],
-            hovertemplate="%{text}<extra></extra>", showlegend=False,
+            hovertemplate="%{text}<extra></extra>", showlegend=False, meta={"support": c},
         ))
     # the legend: plain shapes for what a marker is (support image, centre, query coloured by its
     # predicted class), one short row. Each class is named by the tag beside its star: an entry per
@@ -270,11 +274,57 @@ def embedding_plot(
                                              line=dict(width=width, color="black"))))
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
-    fig.update_layout(legend=dict(itemclick=False, itemdoubleclick=False))  # its entries are keys, not traces
+    fig.update_layout(legend=dict(itemclick=False, itemdoubleclick=False),  # its entries are keys, not traces
+                      meta={"words": "embedding", "lang": lang})
     title = text(lang, "embedding")
     if method is not None and f"space_{method}" in TEXT["en"]:
         title = stacked_title(title, text(lang, f"space_{method}"))
     return _layout(fig, title)
+
+
+def figure_json(figure: Any) -> dict:
+    """A figure as Plotly's JSON holds it (what a page is sent, and what Gradio hands a handler
+    that takes a plot as input): from a ``go.Figure``, its JSON text, or the parsed JSON."""
+    if isinstance(figure, go.Figure):
+        figure = figure.to_json()
+    return json.loads(figure) if isinstance(figure, (str, bytes)) else figure
+
+
+def plotted(values: Any) -> np.ndarray:
+    """An array of a figure's JSON as numbers: a list, or (Plotly 6 on) a typed array, base64
+    bytes with their dtype and shape."""
+    if isinstance(values, dict) and "bdata" in values:
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]).newbyteorder("<"))
+        shape = values.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(values if values is not None else [], dtype=float)  # (None: NaN)
+
+
+def embedding_facts(figure: Any) -> dict | None:
+    """What an ``embedding_plot`` shows, read from its drawn points (so that words made from
+    them say what the picture shows): ``classes`` (names), ``support`` (how many support
+    images), and per query its ``name``, the class it was ``predicted`` as (an index, or None)
+    and the class whose mean (star) lies ``nearest`` it in the picture. None for another figure."""
+    fig = figure_json(figure)
+    if (fig.get("layout", {}).get("meta") or {}).get("words") != "embedding":
+        return None
+    centres, classes, support, queries = {}, {}, 0, []
+    for trace in fig["data"]:
+        meta = trace.get("meta") or {}
+        if "centre" in meta:
+            centres[meta["centre"]] = (float(plotted(trace["x"])[0]), float(plotted(trace["y"])[0]))
+            classes[meta["centre"]] = meta["name"]
+        elif "support" in meta:
+            support += len(plotted(trace["x"]))
+        elif "queries" in meta:
+            points = np.stack([plotted(trace["x"]), plotted(trace["y"])], 1)
+            queries = list(zip(meta["queries"], meta["predicted"], points))
+    order = sorted(centres)
+    stars = np.array([centres[c] for c in order])
+    return {"classes": [classes[c] for c in order], "support": support,
+            "queries": [{"name": name, "predicted": predicted,
+                         "nearest": order[int(np.argmin(((stars - point) ** 2).sum(1)))]}
+                        for name, predicted, point in queries]}
 
 
 def short_label(name: str, limit: int = 24) -> str:

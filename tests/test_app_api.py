@@ -1374,3 +1374,84 @@ def test_a_page_whose_session_the_server_lost_is_told_so(app_server):
     lost.predict("glyphs-3way", api_name="/load_example")
     status = lost.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, page, api_name="/classify_queries")[-1]
     assert status.startswith("Classified 9 image(s)"), status
+
+
+def test_the_plots_have_words_made_from_their_own_numbers():
+    """The embedding, the Adapt tab's matrix and the Classify tab's "Why" each have a line of words
+    (a screen reader's only way to them, and a quick read for anyone), made from the figure the
+    page shows, in its language: the Why words name the query as its thumbnail does ("Query 5")
+    and list the classes in the order of the bars drawn; the matrix words count the queries whose
+    nearest prototype or most attended image is of their own class, and name the others."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import app
+    from fewshot import viz
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    *_, state, _ = app.classify_queries(task, "protonet", "cpu", 3, 0.4, None, None, None, 0, None)
+    _, plot = app.explain_query(4, state)
+    words = app.plot_words(gr_plot(plot))
+    bars = list(plot.data[0].y)
+    nearest = sorted(range(len(bars)), key=bars.__getitem__)
+    assert words.startswith("Query 5, the squared distance to each prototype"), words
+    assert words.index(state["classes"][nearest[0]]) < words.index(state["classes"][nearest[1]]), words
+    assert f"{bars[nearest[0]]:.2f}" in words
+    chinese = app.plot_words(app.explain_query(4, {**state, "lang": "zh"})[1])
+    assert chinese.startswith("查询 5，到各原型的平方距离"), chinese
+    *_, state, _ = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
+    words = app.plot_words(app.explain_query(0, state)[1])
+    assert words.startswith("Query 1, the classes' probabilities") and "after step 0" in words and \
+        "after step 3" in words, words
+    # the matrix: two queries of class 0, one of class 1; the second query lies nearest class 1's prototype
+    distances = torch.tensor([[0.5, 2.0], [3.0, 1.0], [4.0, 0.25]])
+    figure = app.described(viz.prototype_distances_plot(distances, ["q1", "q2", "q3"], ["eye", "fork"]),
+                           "prototypes", "en", rows=["q1", "q2", "q3"], columns=["eye", "fork"], row_classes=[0, 0, 1])
+    assert app.plot_words(figure) == "2 of 3 queries are nearest the prototype of their own class. " \
+                                     "The others are nearest: q2 → fork (1.00)."
+    attention = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
+    figure = app.described(viz.attention_plot(attention, ["q1", "q2"], ["eye · 1", "eye · 2", "fork · 1"], "zh"),
+                           "attention", "zh", rows=["q1", "q2"], columns=["eye · 1", "eye · 2", "fork · 1"],
+                           row_classes=[0, 0], column_classes=[0, 0, 1])
+    assert app.plot_words(figure) == "2 个查询中有 1 个最关注本类别的支持图像。其余查询最关注的：q2 → fork · 1 (0.50)。"
+    # the embedding: what the picture shows, counted from its points
+    embedding = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0]]),
+                                                   class_centres=torch.tensor([[0.0, 0], [4, 0]]),
+                                                   support_labels=torch.tensor([0, 1])),
+                                   ["eye", "fork"], ["eye · 1", "fork · 1"],
+                                   query_embeddings=torch.tensor([[0.5, 0], [3.0, 0], [1.0, 0]]),
+                                   query_names=["q1", "q2", "q3"], query_predicted=[0, 1, 1])
+    assert app.plot_words(gr_plot(embedding)) == (
+        "In this 2-D picture, 2 of 3 queries lie nearest the mean (star) of the class they were classified as. "
+        "Nearer another class's mean: q3 (classified fork) → eye.")
+    assert app.plot_words(None) == "" and app.plot_words(viz.probability_bars([1.0], ["a"], "t")) == ""
+
+
+def gr_plot(figure):
+    """A figure as Gradio hands it to a handler that takes the plot as input."""
+    import gradio as gr
+
+    return gr.Plot().preprocess(gr.Plot().postprocess(figure))
+
+
+def test_adapt_and_classify_first_say_that_they_started():
+    """The Adapt and Classify buttons' events first write "Adapting…" / "Classifying…" (in the
+    page's language) to their status line, every other output left as it was, then answer as
+    their handlers do: the status line stayed as it was until the result came."""
+    import gradio as gr
+
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    events = {fn.name: fn for fn in app.demo.fns.values() if fn.name in ("run_adaptation", "classify_queries")}
+    assert [len(events[name].outputs) for name in ("run_adaptation", "classify_queries")] == [9, 6]
+    adapt = events["run_adaptation"].fn(task, "protonet", "cpu", 3, 0.4, {}, 0, gr.Request(headers={
+        "accept-language": "zh-CN"}))
+    assert next(adapt) == (gr.skip(),) * 3 + ("正在适应…",) + (gr.skip(),) * 5
+    *_, last = adapt
+    assert last[3].startswith("**原型网络**"), last[3]
+    classify = events["classify_queries"].fn(task, "protonet", "cpu", 3, 0.4, None, None, None, 0, None)
+    assert next(classify) == (gr.skip(),) * 3 + ("Classifying…",) + (gr.skip(),) * 2
+    label, gallery, plot, status, state, key = next(classify)
+    assert status.startswith("Classified 9 image(s)") and key == app.task_key(task)

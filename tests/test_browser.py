@@ -813,9 +813,10 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     page.click("#classify")
     page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
                            timeout=60000)
-    # a screen reader hears each query's result (its caption), not "Thumbnail 2 of 9", and which is selected
+    # a screen reader hears each query's number and result (its caption), not "Thumbnail 2 of 9", and
+    # which is selected
     thumbnails = "[...document.querySelectorAll('#query-gallery button.thumbnail-item')]"
-    page.wait_for_function(f"() => {thumbnails}.every(b => b.getAttribute('aria-label').startsWith('✓'))")
+    page.wait_for_function(f"() => {thumbnails}.every((b, i) => b.getAttribute('aria-label').startsWith(`Query ${{i + 1}}: ✓`))")
     page.locator("#query-gallery button.thumbnail-item").nth(1).click()
     pressed = ",".join(["false", "true"] + ["false"] * 7)  # (the example's 9 queries)
     page.wait_for_function(f"p => {thumbnails}.map(b => b.getAttribute('aria-pressed')).join() === p", arg=pressed)
@@ -1020,3 +1021,65 @@ def test_focus_on_a_checked_option_and_the_selected_tab_show_in_light_dark_and_f
             assert len(checked) == 1 and checked.isdisjoint(unchecked), looks
         page.close()
 
+
+def test_plots_radio_groups_and_query_thumbnails_are_named_and_told_in_words(browser, app_server):
+    """A screen reader's way to the results: each radio group is named by its label; the embedding,
+    the matrix and the "Why" plot each have a line of words that says what the drawn numbers say
+    (checked here against the numbers Plotly drew), and each plot is a figure described by its
+    words, its pictures hidden (read as unnamed images named by tick labels, "0.00 0.00 …"); the
+    queries' thumbnails, whose captions read alike ("✓ flag (100%)" three times), start with
+    their number, which the Why plot names them by."""
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    for group in ("Method", "Device"):
+        assert page.get_by_role("group", name=group, exact=True).count() == 1, group
+    page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
+    page.click("#adapt")
+    words = "id => document.querySelector(`#${id} .md`)?.textContent.trim() || ''"
+    page.wait_for_function(f"() => ({words})('matrix-words') && ({words})('embedding-words')", timeout=60000)
+    for plot in ("#embedding", "#matrix"):
+        page.wait_for_selector(f"{plot} .js-plotly-plot", timeout=30000)
+    drawn = page.evaluate("""() => {
+      const values = (v) => Array.from(v && v._inputArray ? v._inputArray : v, (row) =>
+                                         typeof row === "number" ? row : Array.from(row));
+      const embedding = document.querySelector("#embedding .js-plotly-plot").data;
+      const stars = embedding.filter((t) => t.meta && "centre" in t.meta).map((t) => [values(t.x)[0], values(t.y)[0]]);
+      const queries = embedding.find((t) => t.meta && t.meta.queries);
+      const [x, y] = [values(queries.x), values(queries.y)];
+      const nearest = x.map((_, i) => stars.map(([sx, sy]) => (sx - x[i]) ** 2 + (sy - y[i]) ** 2)
+                                           .reduce((best, d, c, all) => d < all[best] ? c : best, 0));
+      const matrix = values(document.querySelector("#matrix .js-plotly-plot").data[0].z);
+      return {nearMine: nearest.filter((c, i) => c === queries.meta.predicted[i]).length, queries: x.length,
+              prototype: matrix.map((row) => row.indexOf(Math.min(...row)))};
+    }""")
+    embedding_words = page.evaluate(words, "embedding-words")
+    assert embedding_words.startswith(f"In this 2-D picture, {drawn['nearMine']} of {drawn['queries']} queries"), \
+        embedding_words
+    # (the example's queries come three per class, in class order)
+    right = sum(c == i // 3 for i, c in enumerate(drawn["prototype"]))
+    assert page.evaluate(words, "matrix-words").startswith(f"{right} of 9 queries are nearest the prototype"), \
+        page.evaluate(words, "matrix-words")
+    described = """id => { const plot = document.querySelector(`#${id} .js-plotly-plot`);
+      return [plot.getAttribute("role"), document.getElementById(plot.getAttribute("aria-labelledby"))?.textContent.trim(),
+              plot.getAttribute("aria-describedby"),
+              [...plot.querySelectorAll("svg.main-svg")].every((svg) => svg.getAttribute("aria-hidden") === "true")]; }"""
+    assert page.evaluate(described, "embedding") == ["figure", "Embedding space", "embedding-words", True]
+    assert page.evaluate(described, "matrix")[2:] == ["matrix-words", True]
+
+    page.get_by_role("tab", name="3 · Classify").click()
+    page.click("#classify")
+    page.wait_for_function(f"() => ({words})('why-words').startsWith('Query 1,')", timeout=60000)
+    names = page.locator("#query-gallery button.thumbnail-item").evaluate_all("items => items.map(i => i.ariaLabel)")
+    assert len(names) == 9 and all(name.startswith(f"Query {n}: ") for n, name in enumerate(names, 1)), names
+    page.get_by_role("button", name=names[4]).click()
+    page.wait_for_function(f"() => ({words})('why-words').startsWith('Query 5,') && document.querySelector("
+                           "'#explanation .js-plotly-plot')?.layout.title.text.startsWith('query 5')", timeout=30000)
+    bars = page.evaluate("() => { const trace = document.querySelector('#explanation .js-plotly-plot').data[0];"
+                         " return [Array.from(trace.y), trace.customdata]; }")
+    nearest = min(range(len(bars[0])), key=bars[0].__getitem__)
+    why = page.evaluate(words, "why-words")
+    assert why.startswith(f"Query 5, the squared distance to each prototype, nearest first: {bars[1][nearest]} "
+                          f"{bars[0][nearest]:.2f}"), why
+    assert page.evaluate(described, "explanation")[2:] == ["why-words", True]
+    page.close()

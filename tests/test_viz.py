@@ -269,3 +269,24 @@ def test_the_embedding_plot_is_centred_on_its_points():
     xy = viz.project_2d(points + 100)
     assert np.allclose(xy.mean(0), 0, atol=1e-9)
     assert xy[:, 0].var() >= xy[:, 1].var()
+
+
+def test_embedding_facts_read_the_drawn_points():
+    """The embedding's words (app.plot_words) are made from the points the figure draws, as the
+    page gets them (Plotly's JSON, whose arrays are typed and base64-coded): each query's nearest
+    star in the picture, beside the class it was classified as, with the names as given."""
+    names = ["eye", "<b>fork</b>", "ladder"]
+    fig = viz.embedding_plot(trace(), names, [f"s{i}" for i in range(6)], query_embeddings=torch.randn(5, 8),
+                             query_names=[f"q{i}" for i in range(5)], query_predicted=[2, 0, 1, 2, 0])
+    facts = viz.embedding_facts(fig.to_json())
+    stars = np.array([(t.x[0], t.y[0]) for t in fig.data if t.marker.symbol == "star" and t.x[0] is not None])
+    drawn = next(t for t in fig.data if t.marker.symbol == "diamond" and t.x[0] is not None)
+    nearest = [int(np.argmin(((stars - (x, y)) ** 2).sum(1))) for x, y in zip(drawn.x, drawn.y)]
+    assert facts["classes"] == names and facts["support"] == 6
+    assert [q["nearest"] for q in facts["queries"]] == nearest
+    assert [(q["name"], q["predicted"]) for q in facts["queries"]] == [(f"q{i}", p) for i, p in
+                                                                      enumerate([2, 0, 1, 2, 0])]
+    assert viz.embedding_facts(viz.embedding_plot(trace(), names, ["s"] * 6))["queries"] == []
+    assert viz.embedding_facts(viz.probability_bars([0.5, 0.5], ["a", "b"], "t")) is None
+    grid = viz.figure_json(viz.heatmap(torch.tensor([[0.25, 1.5], [3.0, -2.0]]), ["a", "b"], ["c", "d"], "t", "Blues"))
+    assert viz.plotted(grid["data"][0]["z"]).tolist() == [[0.25, 1.5], [3.0, -2.0]]
