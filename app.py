@@ -2450,6 +2450,18 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # curve, each other plot's words line under it); Plotly's pictures are hidden from screen readers,
 # which read them as unnamed images named by their tick labels ("0.00 0.00 0.00 …").
 # (10) A group of radio buttons (a fieldset without a legend) is named by its visible label.
+# (11) The names and tooltips Gradio and Plotly give their own controls in English ("range slider
+# for 类别数", "Reset to default value", "Zoom") are in the page's language; a remove button's
+# name joins its class's name with the language's colon.
+# (11) the English names Gradio 6.31 and Plotly 3 give their own controls, in Chinese
+CONTROL_WORDS = {
+    "Click to upload or drop files": "点击上传或将文件拖放到此处", "File upload": "文件上传", "Empty value": "空",
+    "Reset to default value": "恢复默认值", "Download All": "全部下载", "More tabs": "更多标签页",
+    "Gradio footer navigation": "Gradio 页脚导航", "Download plot as a PNG": "将图下载为 PNG", "Zoom": "缩放",
+    "Zoom in": "放大", "Zoom out": "缩小", "Pan": "平移", "Autoscale": "自动缩放", "Reset axes": "重置坐标轴",
+    "Box Select": "框选", "Lasso Select": "套索选择",
+}
+CONTROL_PREFIXES = [["number input for ", "{}的数字输入框"], ["range slider for ", "{}的滑块"]]
 APP_JS = """
 () => {
   const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words, " +
@@ -2459,6 +2471,14 @@ APP_JS = """
   const tabLabels = %s;  // [English, Chinese] of every tab
   const toastHeadings = %s;  // Gradio's English heading -> Chinese
   const queryNumber = %s;  // a query's thumbnail's name, before its caption
+  const controlWords = %s;  // (11) Gradio's and Plotly's English names -> Chinese
+  const controlPrefixes = %s;  // (11) [English prefix of a control's name, Chinese with {} for the rest]
+  const shownWords = new WeakMap();  // (11) element -> {attribute: [its English, as shown]}
+  const chinese = (english) => {
+    if (controlWords[english]) return controlWords[english];
+    const prefix = controlPrefixes.find(([start]) => english.startsWith(start));
+    return prefix ? prefix[1].replace("{}", english.slice(prefix[0].length)) : null;
+  };
   const PLOT_WORDS = {"maml-curve": "adapt-status", "embedding": "embedding-words", "matrix": "matrix-words",
                       "replay-plot": "replay-words", "explanation": "why-words"};
   let pending = false;
@@ -2525,6 +2545,21 @@ APP_JS = """
       if (!label.id) label.id = (group.id || "choices-" + index) + "-label";
       if (group.getAttribute("aria-labelledby") !== label.id) group.setAttribute("aria-labelledby", label.id);
     });
+    document.querySelectorAll("[aria-label], [title], [data-title]").forEach((element) => {  // (11)
+      const shown = shownWords.get(element) || {};
+      ["aria-label", "title", "data-title"].forEach((name) => {
+        const now = element.getAttribute(name);
+        if (now === null) return;
+        // (what this script wrote stands for its English; anything else is a new English name)
+        const english = shown[name] && shown[name][1] === now ? shown[name][0] : now;
+        const translated = chinese(english);
+        if (!translated) return;
+        const wanted = lang === "zh" ? translated : english;
+        shown[name] = [english, wanted];
+        if (now !== wanted) element.setAttribute(name, wanted);
+      });
+      shownWords.set(element, shown);
+    });
     // (3)
     document.querySelectorAll(".remove-image").forEach((button) => {
       const row = button.closest(".row");
@@ -2532,7 +2567,7 @@ APP_JS = """
       if (!title) return;
       const text = title.innerText.trim();
       const name = text.slice(0, text.lastIndexOf(" · ") < 0 ? text.length : text.lastIndexOf(" · "));
-      const label = button.innerText.trim() + ": " + name;
+      const label = button.innerText.trim() + (lang === "zh" ? "：" : ": ") + name;
       if (button.getAttribute("aria-label") !== label) button.setAttribute("aria-label", label);
       const gallery = row.querySelector(".class-gallery");
       if (gallery && gallery.getAttribute("aria-label") !== name) {
@@ -2557,7 +2592,8 @@ APP_JS = """
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
        json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False),
        json.dumps({"Warning": "警告", "Error": "错误", "Info": "提示", "Success": "成功"}, ensure_ascii=False),
-       json.dumps({"en": "Query {n}", "en_colon": ": ", "zh": "查询 {n}", "zh_colon": "："}, ensure_ascii=False))
+       json.dumps({"en": "Query {n}", "en_colon": ": ", "zh": "查询 {n}", "zh_colon": "："}, ensure_ascii=False),
+       json.dumps(CONTROL_WORDS, ensure_ascii=False), json.dumps(CONTROL_PREFIXES, ensure_ascii=False))
 
 fetch_omniglot_if_asked()
 demo = build()

@@ -533,6 +533,15 @@ def test_chinese_interface(browser, app_server):
     assert "Averages each class" not in page.inner_text("body")
     page.get_by_role("radio", name="孪生网络", exact=True).check()  # its fine-tuning slider's words
     page.wait_for_function("() => document.body.innerText.includes('在支持集上微调的步数')", timeout=30000)
+    # Gradio's and Plotly's own controls are named in Chinese too (a slider was "range slider for
+    # 孪生网络：…", its reset button "Reset to default value", the upload button "Click to upload…")
+    page.wait_for_selector('[aria-label="孪生网络：在支持集上微调的步数的滑块"]', state="attached", timeout=30000)
+    names = page.evaluate("() => [...document.querySelectorAll('[aria-label], [data-title]')].map("
+                          "e => e.getAttribute('aria-label') || e.getAttribute('data-title'))")
+    assert "恢复默认值" in names and "孪生网络：在支持集上微调的步数的数字输入框" in names
+    english = [n for n in names if n.startswith(("range slider for", "number input for", "Reset to default",
+                                                 "Click to upload", "Empty value"))]
+    assert not english, english
     # the Learn tab's bold words end in a full-width colon: written **界面上：**, Markdown showed the
     # asterisks; and a line break between two Chinese characters is no stray space
     page.get_by_role("tab", name="原理").click()
