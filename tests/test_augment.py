@@ -161,3 +161,15 @@ def test_character_distortions_reach_both_ends_of_each_range():
     sine = theta[:, 1, 0]  # sin θ, θ in [-10°, 10°]
     assert float(sine.min()) < -0.95 * math.sin(math.radians(10)) and float(sine.max()) > 0.95 * math.sin(
         math.radians(10))
+
+
+def test_a_distortion_that_reaches_past_the_drawing_reads_background_there():
+    """Where a distortion samples outside the image (a scale of 1.25 maps the output's margin past
+    the input's edges) it reads background, zero ink, as Koch et al.'s distortions leave blank
+    paper (padded with the border's pixels, a stroke touching the edge was smeared across the
+    margin: an all-ink drawing stayed all ink)."""
+    ink = torch.ones(2, 1, 20, 20)
+    grow = CharacterDistortion(seed=0, rotation=0.0, shear=0.0, scale=(1.25, 1.25), shift=0.0, probability=1.0)
+    out = grow(ink.clone())
+    assert float(out[..., 0, :].max()) == 0.0 and float(out[..., :, -1].max()) == 0.0  # the margin: background
+    assert torch.equal(out[..., 8:12, 8:12], ink[..., 8:12, 8:12])  # the middle: the drawing

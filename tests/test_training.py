@@ -904,12 +904,15 @@ def test_the_papers_defaults_follow_the_ways_and_shots():
     ("meta-lstm", ["--updates", "3"], "updates", 3),
     ("siamese", ["--embedding-dim", "16"], "embedding_dim", 16),
     ("siamese", ["--margin", "2"], "margin", 2.0),
+    ("siamese", ["--siamese-loss", "koch"], "loss", "koch"),
+    ("siamese", ["--siamese-loss", "contrastive-active"], "loss", "contrastive-active"),
     ("matching", ["--fce"], "fce", True),
     ("transfer", ["--head", "cosine"], "head", "cosine"),
 ])
 def test_each_method_flag_reaches_the_network(method, argv, key, value):
     """A method's flag builds the network it names (else the card and the run identity record a
-    setting the network never had: --first-order trained second-order MAML)."""
+    setting the network never had: --first-order trained second-order MAML; a --siamese-loss
+    left out of the configuration trains and ships the contrastive loss whatever was asked)."""
     args = train.parse_args(["--method", method, *argv, "--out", "x"])
     images = SimpleNamespace(domain="characters", image_shape=(1, 28, 28), num_classes=10)
     assert train.method_config(args, images)[key] == value
@@ -936,6 +939,26 @@ def test_the_meta_gradient_is_clipped_to_the_norm_asked_for():
     assert norm <= 1e-3 * 1.001
 
 
+def test_a_pretraining_step_moves_the_weights_down_the_loss_gradient():
+    """Transfer learning's pretraining step (MetaUpdate.pretrain) steps the optimiser with the
+    gradient of its batch's classification loss. A gradient cleared before the step left every
+    weight where it was, and the short-training test still passed: its batch norm's running
+    averages, which move without any gradient, were enough to beat the untrained network."""
+    import copy
+
+    torch.manual_seed(0)
+    model = build_method("transfer", hidden=4, train_classes=3).train()
+    reference = copy.deepcopy(model)
+    images, labels = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss, _ = reference.pretrain_loss(images, labels)
+    loss.backward()
+    expected = {name: p.detach() - 0.1 * p.grad for name, p in reference.named_parameters()}
+    train.MetaUpdate(model, torch.optim.SGD(model.parameters(), lr=0.1), 3, graph=False).pretrain(images, labels)
+    for name, p in model.named_parameters():
+        assert torch.allclose(p.detach(), expected[name], atol=1e-6), name
+    assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), reference.parameters()))
+
+
 @needs_omniglot
 def test_the_card_records_the_tasks_trained_and_validated_on_and_validation_uses_the_served_shots(tmp_path, monkeypatch):
     seen = []
@@ -955,13 +978,16 @@ def test_the_card_records_the_tasks_trained_and_validated_on_and_validation_uses
 
 @needs_omniglot
 def test_the_learning_rate_halves_on_schedule_through_a_resume(tmp_path, monkeypatch):
+    """The rate halves every --lr-halve-every steps through a resume, and the card records the
+    schedule the optimiser followed (a card that said 0, a constant rate, passed every test)."""
     scripted_validation(monkeypatch, [0.1, 0.2, 0.3, 0.4])
     train.main(short_run(tmp_path, "--steps", "2", "--val-every", "1", "--lr-halve-every", "1"))
     state = torch.load(tmp_path / "state.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 4)
-    train.main(short_run(tmp_path, "--steps", "3", "--val-every", "1", "--lr-halve-every", "1"))
+    card = train.main(short_run(tmp_path, "--steps", "3", "--val-every", "1", "--lr-halve-every", "1"))
     state = torch.load(tmp_path / "state.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
+    assert (card["training"]["lr"], card["training"]["lr_halve_every"]) == (1e-3, 1)
 
 
 @needs_omniglot
@@ -972,6 +998,19 @@ def test_a_time_limit_stops_at_the_first_step_past_it_resumably(tmp_path, monkey
     card = train.main(short_run(tmp_path, "--steps", "50", "--val-every", "50", "--time-limit", "25"))
     assert card["training"]["stopped"] == "time limit (25 s)" and 1 <= card["training"]["steps"] < 50
     assert card["training"]["steps"] > 1  # not at the first step (the clock had not yet passed 25 s)
+
+
+@needs_omniglot
+def test_a_time_limit_passed_one_step_before_the_last_stops_there(tmp_path, monkeypatch):
+    """The time limit is passed at step 2 of 3 (the clock reads 30 s against 25): the run stops
+    there, resumably, and says so; it did not go on to the last step and call it finished (a run
+    on a lent machine has no time for one more step, and its validation)."""
+    ticks = iter(range(0, 100_000, 10))
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    scripted_validation(monkeypatch, [0.1] * 10)
+    card = train.main(short_run(tmp_path, "--steps", "3", "--val-every", "50", "--time-limit", "25"))
+    assert (card["training"]["steps"], card["training"]["stopped"]) == (2, "time limit (25 s)")
+    assert torch.load(tmp_path / "state.pt", weights_only=True)["step"] == 2
 
 
 @needs_omniglot
@@ -1011,3 +1050,21 @@ def test_every_training_image_is_augmented_support_and_query_with_the_runs_seed(
     scripted_validation(monkeypatch, [0.1, 0.2])
     train.main(short_run(tmp_path, "--steps", "1", "--val-every", "1", "--augment", "--seed", "3"))
     assert seeds == [3] and sum(counted) == 5 * (1 + 2)  # 5 ways x (1 shot + 2 queries)
+
+
+@needs_omniglot
+def test_the_training_tasks_are_drawn_with_the_runs_seed(tmp_path, monkeypatch):
+    """--seed chooses the training tasks, as it chooses the augmentation and the initial weights:
+    a sampler seeded otherwise trained every seed on the same sequence of tasks, and the run
+    identity refused a resume under another --seed that would have drawn the same ones."""
+    seeds = []
+    original = train.TaskSampler
+
+    def spy(dataset, ways, shots, queries, seed=0):
+        seeds.append(seed)
+        return original(dataset, ways, shots, queries, seed=seed)
+
+    monkeypatch.setattr(train, "TaskSampler", spy)
+    scripted_validation(monkeypatch, [0.1, 0.2])
+    train.main(short_run(tmp_path, "--steps", "1", "--val-every", "1", "--seed", "3"))
+    assert seeds == [3]

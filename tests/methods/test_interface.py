@@ -311,3 +311,29 @@ def test_a_querys_training_logits_do_not_depend_on_the_other_queries(name, task)
     _, together = model.task_loss(sx, sy, qx, qy, ways=5)
     _, fewer = model.task_loss(sx, sy, qx[:4], qy[:4], ways=5)
     assert torch.allclose(together[:4], fewer, atol=1e-5)
+
+
+@pytest.mark.parametrize("task_norm", [False, True])
+def test_each_conv4_block_is_convolution_batch_norm_relu_and_pooling(task_norm):
+    """Conv-4, every method's network on images (Vinyals, Finn, Snell et al.): each block is
+    ReLU(max-pool(batch-norm(conv 3x3))), the pooling and the ReLU in either order being the
+    same function. Nothing else looked inside the blocks: without the ReLU, every method trained
+    and served a network with no nonlinearity but the pooling, and no test failed."""
+    from fewshot.backbone import Conv4
+
+    torch.manual_seed(0)
+    net = Conv4(in_channels=1, hidden=4, task_norm=task_norm)
+    for p in net.parameters():  # break the norms' ones and zeros: offsets of both signs
+        p.data.add_(0.3 * torch.randn_like(p))
+    x = torch.rand(5, 1, 28, 28)
+    expected, clipped = x, 0
+    for block in net.blocks:
+        z = block.conv(expected)
+        mean, variance = z.mean(dim=(0, 2, 3), keepdim=True), z.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+        gamma, beta = block.norm.weight.view(1, -1, 1, 1), block.norm.bias.view(1, -1, 1, 1)
+        z = (z - mean) / (variance + 1e-5).sqrt() * gamma + beta
+        pooled = F.max_pool2d(z, 2)
+        clipped += int((pooled < 0).sum())
+        expected = F.relu(pooled)
+    assert torch.allclose(net.train()(x), expected.flatten(1), atol=1e-4)
+    assert clipped > 0  # the ReLU had values below zero to clip
