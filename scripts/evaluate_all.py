@@ -4,16 +4,23 @@
     python scripts/evaluate_all.py --only 'protonet-*' --episodes 1000 --device cuda
     python scripts/evaluate_all.py --only 'maml-omniglot-vinyals-*' --transductive   # Finn et al.'s test protocol
     python scripts/evaluate_all.py --only 'siamese-omniglot-*' --finetune-steps 10   # fine-tuned on each support set
+    python scripts/evaluate_all.py --check --only 'protonet-*' --max-seconds 60   # do the recorded numbers reproduce?
 
 Each evaluation is ``python -m fewshot.evaluate --checkpoint ... --record --json``; the card
 then holds the result and the exact command, and ``scripts/results_table.py`` builds the
-README's table from the cards.
+README's table from the cards. ``--check`` records nothing: it runs each recorded evaluation's
+own command again (less ``--record``) and prints a table of the recorded and the measured
+accuracy, exiting 1 where one differs (the episodes are drawn from the seed, so on the same
+software they agree to the last digit).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
+import io
+import shlex
 import sys
 from pathlib import Path
 
@@ -35,6 +42,42 @@ def checkpoint_globs(text: str) -> list[str]:
     return globs
 
 
+def described(recorded: dict) -> str:
+    """A recorded evaluation in a few words: "5-way 1-shot, 1,000 episodes, seed 0" and how it differs
+    from one on the test classes (the validation classes, Finn et al.'s protocol, fine-tuning)."""
+    words = [f"{recorded['ways']}-way {recorded['shots']}-shot", f"{recorded['episodes']:,} episodes",
+             f"seed {recorded['seed']}"]
+    if "/" in recorded.get("split", ""):  # ("vinyals/val": its validation classes)
+        words.append(f"{recorded['split'].split('/')[1]} classes")
+    if recorded.get("adapt_transductive"):
+        words.append("as Finn et al.'s code tested")
+    if recorded.get("adapt_steps"):
+        words.append(f"fine-tuned {recorded['adapt_steps']} steps")
+    return ", ".join(words)
+
+
+def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> int:
+    """Run each recorded evaluation of ``chosen`` again, with the command on its card less
+    ``--record`` (those that took over ``max_seconds`` when recorded left out), and print the
+    recorded and the measured accuracy side by side; the number that differ."""
+    print("| checkpoint | evaluation | recorded % | measured % | same |")
+    print("| --- | --- | ---: | ---: | --- |")
+    differ = 0
+    for folder, card in chosen:
+        for recorded in card.get("evaluation", []):
+            if max_seconds is not None and recorded.get("seconds", 0) > max_seconds:
+                continue
+            words = shlex.split(recorded["command"])
+            argv = [w for w in words[words.index("fewshot.evaluate") + 1:] if w != "--record"]
+            with contextlib.redirect_stdout(io.StringIO()):  # (its JSON line: the table says it)
+                measured = evaluate.main(argv)["accuracy"]
+            same = measured == recorded["accuracy"]
+            differ += not same
+            print(f"| {folder.name} | {described(recorded)} | {100 * recorded['accuracy']:.4f} | {100 * measured:.4f} | "
+                  f"{'yes' if same else 'NO'} |", flush=True)
+    return differ
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="*", type=checkpoint_globs, help="comma-separated globs over checkpoint names")
@@ -42,6 +85,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-done", action="store_true", help="skip settings already recorded in the card")
+    parser.add_argument("--check", action="store_true",
+                        help="record nothing: run each recorded evaluation's command again and compare (exit 1 where "
+                             "one differs)")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="with --check: leave out evaluations that took longer than this when recorded")
     parser.add_argument("--transductive", action="store_true",
                         help="MAML checkpoints only: Finn et al.'s test protocol (their number of queries per class, "
                              "batch-normalised together), recorded beside the main evaluation")
@@ -49,6 +97,10 @@ def main() -> None:
                         help="Siamese checkpoints only: fine-tune on each support set for this many steps (the "
                              "published row's protocol), recorded beside the main evaluation")
     args = parser.parse_args()
+    if args.check:
+        chosen = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
+                  if any(fnmatch.fnmatch(folder.name, p) for p in args.only)]
+        sys.exit(1 if check(chosen, args.max_seconds) else 0)
     chosen = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
               if any(fnmatch.fnmatch(folder.name, p) for p in args.only)
               and not (args.transductive and card["method"] != "maml")

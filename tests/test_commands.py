@@ -23,6 +23,8 @@ import torch
 
 from fewshot import evaluate, train
 
+from .conftest import needs_omniglot
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 CARDS = sorted(ROOT.glob("checkpoints/*/card.json"))
@@ -217,3 +219,32 @@ def test_a_mistyped_command_is_refused_with_the_reason(command, message, monkeyp
     with pytest.raises(SystemExit) as exit:
         check(command, monkeypatch)
     assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+@needs_omniglot
+def test_evaluate_all_check_runs_each_recorded_evaluation_again_and_compares(tmp_path, monkeypatch, capsys):
+    """``scripts/evaluate_all.py --check`` records nothing: it runs each evaluation recorded on a
+    card with the command recorded beside it, and says whether the number reproduces; one that
+    does not is a failure (exit 1)."""
+    import shutil
+
+    from .conftest import load_script
+
+    script = load_script("scripts/evaluate_all.py")
+    folder = tmp_path / "checkpoints" / "pixels-omniglot-vinyals"
+    shutil.copytree(ROOT / "checkpoints" / "pixels-omniglot-vinyals", folder)
+    argv = ["--checkpoint", str(folder), "--ways", "5", "--shots", "1", "--episodes", "3", "--seed", "0",
+            "--device", "cpu", "--json"]
+    recorded = {**evaluate.main(argv), "command": "python -m fewshot.evaluate " + shlex.join(argv) + " --record"}
+    card = json.loads((folder / "card.json").read_text())
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    for accuracy, code, same in ((recorded["accuracy"], 0, "yes"), (recorded["accuracy"] - 0.01, 1, "NO")):
+        (folder / "card.json").write_text(json.dumps({**card, "evaluation": [{**recorded, "accuracy": accuracy}]}))
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["evaluate_all.py", "--check"])
+        with pytest.raises(SystemExit) as exit:
+            script.main()
+        rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| pixels")]
+        assert exit.value.code == code and rows == [
+            f"| pixels-omniglot-vinyals | 5-way 1-shot, 3 episodes, seed 0 | {100 * accuracy:.4f} | "
+            f"{100 * recorded['accuracy']:.4f} | {same} |"]
