@@ -27,6 +27,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
 from http.cookies import CookieError, SimpleCookie  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -456,16 +457,18 @@ MESSAGES = {
         "truth": "true class", "step": "step {n}",
         "adapting": "Adapting…", "classifying": "Classifying…",
         # the plots in words (plot_words): what each figure shows, read from its drawn numbers
-        "embedding_words": "In this 2-D picture, {near} of {n} queries lie nearest the mean (star) of the class they "
-                           "were classified as.",
-        "embedding_others": " Nearer another class's mean: {items}.", "embedding_item": "{query} (classified {predicted}) → {nearest}",
+        "embedding_words": "Queries that lie nearest the mean (star) of the class they were classified as, in this 2-D "
+                           "picture: {near} of {n}.",
+        "embedding_others": " Nearer another class's mean: {items}.",
+        "embedding_item": "{query} (classified as {predicted}) → {nearest}",
         "embedding_alone": "{s} support images of {c} classes, around their means (stars); no queries.",
-        "distances_words": "{same} of {n} support images are nearest another image of their own class.",
+        "distances_words": "Support images nearest another image of their own class: {same} of {n}.",
+        "distances_single": "Every class has one support image, so each one's nearest image is of another class: {items}.",
         "distances_others": " Nearest an image of another class: {items}.",
-        "attention_words": "{right} of {n} queries attend most to a support image of their own class.",
+        "attention_words": "Queries that attend most to a support image of their own class: {right} of {n}.",
         "attention_others": " The others attend most to: {items}.",
         "attention_each": "The support image each query attends to most: {items}.",
-        "prototypes_words": "{right} of {n} queries are nearest the prototype of their own class.",
+        "prototypes_words": "Queries nearest the prototype of their own class: {right} of {n}.",
         "prototypes_others": " The others are nearest: {items}.",
         "prototypes_each": "The prototype each query is nearest: {items}.",
         "gates_words": "After update {step}, the mean input gate (a learned learning rate) of each layer: {inputs}; "
@@ -475,7 +478,7 @@ MESSAGES = {
         "why_prototypes": "Query {n}, the squared distance to each prototype, nearest first: {items}.",
         "why_attention": "Query {n}, the attention over the support images, highest first: {items}.",
         "why_steps": "Query {n}, the classes' probabilities, highest first, {first}: {start}; {last}: {end}.",
-        "after_step": "after step {n}", "and_more": "; and {n} more",
+        "after_step": "after step {n}", "before_steps": "before adapting (step 0)", "and_more": "; and {n} more",
     },
     "zh": {
         "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
@@ -542,6 +545,7 @@ MESSAGES = {
         "embedding_others": "离另一个类别的均值更近的：{items}。", "embedding_item": "{query}（预测为{predicted}）→ {nearest}",
         "embedding_alone": "{c} 个类别的 {s} 张支持图像，围绕各自的均值（星形）；没有查询。",
         "distances_words": "{n} 张支持图像中有 {same} 张离本类别的另一张图像最近。",
+        "distances_single": "每个类别只有一张支持图像，所以每张图像最近的都是其他类别的图像：{items}。",
         "distances_others": "离其他类别的图像最近的：{items}。",
         "attention_words": "{n} 个查询中有 {right} 个最关注本类别的支持图像。",
         "attention_others": "其余查询最关注的：{items}。",
@@ -555,7 +559,7 @@ MESSAGES = {
         "why_prototypes": "查询 {n}，到各原型的平方距离（从近到远）：{items}。",
         "why_attention": "查询 {n}，对支持图像的注意力（从高到低）：{items}。",
         "why_steps": "查询 {n}，各类别的概率（从高到低），{first}：{start}；{last}：{end}。",
-        "after_step": "第 {n} 步之后", "and_more": "；另有 {n} 个",
+        "after_step": "第 {n} 步之后", "before_steps": "适应前（第 0 步）", "and_more": "；另有 {n} 个",
     },
 }
 
@@ -1289,7 +1293,14 @@ def outdated_results(task, method, adapted_for: str | None, classified_for: str 
 def cleared_adaptation(message: str) -> tuple:
     """The Adapt tab's results taken away (curve, embedding, matrix, replay), ``message`` in their place."""
     return (gr.update(value=None, visible=False), None, gr.update(value=None, visible=False), message,
-            gr.update(visible=False), gr.update(value=None, visible=False), None)
+            replay_hidden(), gr.update(value=None, visible=False), None)
+
+
+def replay_hidden() -> dict:
+    """The replay slider hidden, and back at step 0: a value left from a longer run (a transfer
+    head's 100 steps) was sent by the page with the next run's replay events, and failed Gradio's
+    check against that run's shorter slider ("Value 100 is greater than maximum value 10.")."""
+    return gr.update(visible=False, value=0)
 
 
 def outdated_adaptation(adapted_for: str | None, request: gr.Request):
@@ -1363,8 +1374,11 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         if kind == "step":
             steps_seen.append(value)
             figure = viz.adaptation_curve(steps_seen, baseline_seen, lang, method, others, own)
-            yield (gr.update(value=figure, visible=True),
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            # (the first step also takes the last run's replay away: replay_hidden)
+            replay_gone = (replay_hidden(), gr.update(value=None, visible=False), None) if len(steps_seen) == 1 \
+                else (gr.skip(),) * 3
+            yield (gr.update(value=figure, visible=True), gr.skip(), gr.skip(), gr.skip(), *replay_gone, gr.skip(),
+                   gr.skip())
             time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
         elif kind == "baseline":
             baseline_seen.append(value)
@@ -1427,7 +1441,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         kept = curves if curves and curves.get("task") == curves_key else {"task": curves_key}
         curves = {**kept, method: curve_records(steps_seen)}
     replay_state = None
-    replay = gr.update(visible=False)
+    replay = replay_hidden()
     replay_plot = gr.update(value=None, visible=False)
     if steps_seen and prepared_task.query_images is not None:
         probabilities = torch.stack([r["query_probabilities"] for r in steps_seen]).cpu()
@@ -1520,11 +1534,17 @@ def plot_words(plot: Any, most: int = 5) -> str:
     kind, lang = meta.get("words"), meta.get("lang", "en")
     if kind is None:
         return ""
-    separator = "；" if lang == "zh" else "; "
+    separator, comma, colon = ("；", "、", "：") if lang == "zh" else ("; ", ", ", ": ")
 
-    def listed(items: list[str]) -> str:
+    def listed(items: list[str], most: int = most) -> str:
         more = say(lang, "and_more", n=len(items) - most) if len(items) > most else ""
         return separator.join(items[:most]) + more
+
+    def number(value: float) -> str:  # (two decimals on a raw-pixel distance of 11,504 were noise)
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+    def bracketed(text: str) -> str:
+        return f"（{text}）" if lang == "zh" else f" ({text})"
 
     if kind == "embedding":
         facts = viz.embedding_facts(figure)
@@ -1542,23 +1562,25 @@ def plot_words(plot: Any, most: int = 5) -> str:
         panels = {"x": [], "x2": []}
         for trace in figure["data"]:
             panels.setdefault(trace.get("xaxis", "x"), []).append(
-                f"{plain(trace['name'])} {viz.plotted(trace['y'])[-1]:.3g}")
+                f"{plain(trace['name'])}{colon}{viz.plotted(trace['y'])[-1]:.3f}")
         last = max((viz.plotted(t["x"])[-1] for t in figure["data"]), default=0)
         return say(lang, "gates_words", step=int(last), inputs=separator.join(panels["x"]),
                    forgets=separator.join(panels["x2"]))
     if kind.startswith("why_"):  # the Classify tab's explanation of one query
         if kind == "why_steps":  # MAML: a row per inner step, its first and its last
             z = viz.plotted(figure["data"][0]["z"])
-            rows = [", ".join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
+            rows = [comma.join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
                     for row in (z[0], z[-1])]
-            return say(lang, kind, n=meta["query"], first=say(lang, "after_step", n=meta["steps"][0]), start=rows[0],
-                       last=say(lang, "after_step", n=meta["steps"][-1]), end=rows[1])
+            first = meta["steps"][0]
+            return say(lang, kind, n=meta["query"], start=rows[0], last=say(lang, "after_step", n=meta["steps"][-1]),
+                       first=say(lang, "before_steps") if first == 0 else say(lang, "after_step", n=first), end=rows[1])
         values = viz.plotted(figure["data"][0]["y"])
         nearest_first = kind in ("why_distances", "why_prototypes")
-        order = np.argsort(values if nearest_first else -values, kind="stable")[:3]
-        shown = "{:.2f}" if kind != "why_probabilities" else "{:.0%}"
-        return say(lang, kind, n=meta["query"], items=separator.join(
-            f"{plain(meta['names'][i])} {shown.format(values[i])}" for i in order))
+        order = np.argsort(values if nearest_first else -values, kind="stable")
+        shown = number if kind != "why_probabilities" else "{:.0%}".format
+        # the three first, and how many more the plot has (a student reads that there are others)
+        return say(lang, kind, n=meta["query"], items=listed(
+            [f"{plain(meta['names'][i])} {shown(values[i])}" for i in order], most=3))
     # a heatmap: a row per query (or support image), a column per support image or class
     z = viz.plotted(figure["data"][0]["z"])
     rows, columns = meta["rows"], meta["columns"]
@@ -1568,14 +1590,21 @@ def plot_words(plot: Any, most: int = 5) -> str:
     column_class = meta.get("column_classes") or list(range(len(columns)))  # (prototypes: a column per class)
     items = [(i, int(j)) for i, j in enumerate(chosen)]
     mine = meta.get("row_classes")
+
+    def entries(pairs: list[tuple[int, int]]) -> list[str]:
+        return [f"{plain(rows[i])} → {plain(columns[j])}{bracketed(number(z[i, j]))}" for i, j in pairs]
+
     if mine is None:
-        return say(lang, f"{kind}_each", items=listed(
-            [f"{plain(rows[i])} → {plain(columns[j])} ({z[i, j]:.2f})" for i, j in items]))
+        return say(lang, f"{kind}_each", items=listed(entries(items)))
+    if kind == "distances":  # an image alone in its class has no image of its own class to be near
+        counts = Counter(mine)
+        if all(counts[c] == 1 for c in mine):
+            return say(lang, "distances_single", items=listed(entries(items)))
+        items = [(i, j) for i, j in items if counts[mine[i]] > 1]
     others = [(i, j) for i, j in items if column_class[j] != mine[i]]
     words = say(lang, f"{kind}_words", right=len(items) - len(others), same=len(items) - len(others), n=len(items))
     if others:
-        words += say(lang, f"{kind}_others", items=listed(
-            [f"{plain(rows[i])} → {plain(columns[j])} ({z[i, j]:.2f})" for i, j in others]))
+        words += say(lang, f"{kind}_others", items=listed(entries(others)))
     return words
 
 
@@ -2464,8 +2493,9 @@ CONTROL_WORDS = {
 CONTROL_PREFIXES = [["number input for ", "{}的数字输入框"], ["range slider for ", "{}的滑块"]]
 APP_JS = """
 () => {
-  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words, " +
-                       "#embedding-words, #matrix-words, #why-words";
+  // (the embedding's and the matrix's words are not read out as they come, after the status line
+  // that says the run ended: each plot is described by them)
+  const STATUS_LINES = "#status, #adapt-status, #classify-status, #compare-status, #replay-words, #why-words";
   const zhTabs = %s;
   const titles = %s;
   const tabLabels = %s;  // [English, Chinese] of every tab

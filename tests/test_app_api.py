@@ -1397,24 +1397,48 @@ def test_the_plots_have_words_made_from_their_own_numbers():
     nearest = sorted(range(len(bars)), key=bars.__getitem__)
     assert words.startswith("Query 5, the squared distance to each prototype"), words
     assert words.index(state["classes"][nearest[0]]) < words.index(state["classes"][nearest[1]]), words
-    assert f"{bars[nearest[0]]:.2f}" in words
+    assert f"{bars[nearest[0]]:.3g}" in words
     chinese = app.plot_words(app.explain_query(4, {**state, "lang": "zh"})[1])
     assert chinese.startswith("查询 5，到各原型的平方距离"), chinese
     *_, state, _ = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
     words = app.plot_words(app.explain_query(0, state)[1])
-    assert words.startswith("Query 1, the classes' probabilities") and "after step 0" in words and \
+    assert words.startswith("Query 1, the classes' probabilities") and "before adapting (step 0)" in words and \
         "after step 3" in words, words
+    chinese = app.plot_words(app.explain_query(0, {**state, "lang": "zh"})[1])  # (a Chinese list: 、, not ", ")
+    assert "适应前（第 0 步）" in chinese and "、" in chinese and ", " not in chinese, chinese
+    # the three first bars, and how many more there are (a 5-way task's student reads that there are others)
+    probabilities = viz.probability_bars([0.1, 0.4, 0.2, 0.25, 0.05], list("abcde"), "t")
+    words = app.plot_words(app.described(probabilities, "why_probabilities", "en", query=2, names=list("abcde")))
+    assert words == "Query 2, the classes' probabilities, highest first: b 40%; d 25%; c 20%; and 2 more.", words
     # the matrix: two queries of class 0, one of class 1; the second query lies nearest class 1's prototype
     distances = torch.tensor([[0.5, 2.0], [3.0, 1.0], [4.0, 0.25]])
     figure = app.described(viz.prototype_distances_plot(distances, ["q1", "q2", "q3"], ["eye", "fork"]),
                            "prototypes", "en", rows=["q1", "q2", "q3"], columns=["eye", "fork"], row_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "2 of 3 queries are nearest the prototype of their own class. " \
-                                     "The others are nearest: q2 → fork (1.00)."
+    assert app.plot_words(figure) == "Queries nearest the prototype of their own class: 2 of 3. " \
+                                     "The others are nearest: q2 → fork (1)."
     attention = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
     figure = app.described(viz.attention_plot(attention, ["q1", "q2"], ["eye · 1", "eye · 2", "fork · 1"], "zh"),
                            "attention", "zh", rows=["q1", "q2"], columns=["eye · 1", "eye · 2", "fork · 1"],
                            row_classes=[0, 0], column_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "2 个查询中有 1 个最关注本类别的支持图像。其余查询最关注的：q2 → fork · 1 (0.50)。"
+    assert app.plot_words(figure) == "2 个查询中有 1 个最关注本类别的支持图像。其余查询最关注的：q2 → fork · 1（0.5）。"
+    # the Siamese network's distances among the support images: an image alone in its class has no
+    # image of its own class to be near (1-shot tasks said "0 of 5 ... nearest ... their own class")
+    distances = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    one_shot = app.described(viz.distance_matrix_plot(distances, ["a", "b", "c"]), "distances", "en",
+                             rows=["a", "b", "c"], columns=["a", "b", "c"], row_classes=[0, 1, 2],
+                             column_classes=[0, 1, 2])
+    assert app.plot_words(one_shot) == "Every class has one support image, so each one's nearest image is of " \
+                                       "another class: a → b (1); b → a (1); c → a (2)."
+    mixed = app.described(viz.distance_matrix_plot(distances, ["a", "b", "c"]), "distances", "en",
+                          rows=["a", "b", "c"], columns=["a", "b", "c"], row_classes=[0, 0, 1], column_classes=[0, 0, 1])
+    assert app.plot_words(mixed) == "Support images nearest another image of their own class: 2 of 2."
+    # Meta-LSTM's gates: each layer's value after a colon, to three decimals (0.99999 read "1")
+    gates = viz.gates_plot([{"step": 0, "input_gate": {"block 1": 0.5, "head": 0.25},
+                             "forget_gate": {"block 1": 0.999996, "head": 0.9}},
+                            {"step": 1, "input_gate": {"block 1": 0.6, "head": 0.3},
+                             "forget_gate": {"block 1": 0.999996, "head": 0.95}}])
+    gate_words = app.plot_words(app.described(gates, "gates", "en"))
+    assert ": 1.000" in gate_words and ": 0.600" in gate_words, gate_words
     # the embedding: what the picture shows, counted from its points
     embedding = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0]]),
                                                    class_centres=torch.tensor([[0.0, 0], [4, 0]]),
@@ -1423,8 +1447,8 @@ def test_the_plots_have_words_made_from_their_own_numbers():
                                    query_embeddings=torch.tensor([[0.5, 0], [3.0, 0], [1.0, 0]]),
                                    query_names=["q1", "q2", "q3"], query_predicted=[0, 1, 1])
     assert app.plot_words(gr_plot(embedding)) == (
-        "In this 2-D picture, 2 of 3 queries lie nearest the mean (star) of the class they were classified as. "
-        "Nearer another class's mean: q3 (classified fork) → eye.")
+        "Queries that lie nearest the mean (star) of the class they were classified as, in this 2-D picture: 2 of 3. "
+        "Nearer another class's mean: q3 (classified as fork) → eye.")
     assert app.plot_words(None) == "" and app.plot_words(viz.probability_bars([1.0], ["a"], "t")) == ""
 
 

@@ -1063,12 +1063,12 @@ def test_plots_radio_groups_and_query_thumbnails_are_named_and_told_in_words(bro
               prototype: matrix.map((row) => row.indexOf(Math.min(...row)))};
     }""")
     embedding_words = page.evaluate(words, "embedding-words")
-    assert embedding_words.startswith(f"In this 2-D picture, {drawn['nearMine']} of {drawn['queries']} queries"), \
-        embedding_words
+    assert embedding_words.startswith("Queries that lie nearest the mean (star) of the class they were classified as, "
+                                      f"in this 2-D picture: {drawn['nearMine']} of {drawn['queries']}."), embedding_words
     # (the example's queries come three per class, in class order)
     right = sum(c == i // 3 for i, c in enumerate(drawn["prototype"]))
-    assert page.evaluate(words, "matrix-words").startswith(f"{right} of 9 queries are nearest the prototype"), \
-        page.evaluate(words, "matrix-words")
+    assert page.evaluate(words, "matrix-words").startswith(
+        f"Queries nearest the prototype of their own class: {right} of 9."), page.evaluate(words, "matrix-words")
     described = """id => { const plot = document.querySelector(`#${id} .js-plotly-plot`);
       return [plot.getAttribute("role"), document.getElementById(plot.getAttribute("aria-labelledby"))?.textContent.trim(),
               plot.getAttribute("aria-describedby"),
@@ -1089,6 +1089,29 @@ def test_plots_radio_groups_and_query_thumbnails_are_named_and_told_in_words(bro
     nearest = min(range(len(bars[0])), key=bars[0].__getitem__)
     why = page.evaluate(words, "why-words")
     assert why.startswith(f"Query 5, the squared distance to each prototype, nearest first: {bars[1][nearest]} "
-                          f"{bars[0][nearest]:.2f}"), why
+                          f"{bars[0][nearest]:.3g}"), why
     assert page.evaluate(described, "explanation")[2:] == ["why-words", True]
+    page.close()
+
+
+def test_a_shorter_run_after_a_longer_one_replays_without_an_error(browser, app_server):
+    """MAML (3 steps), then transfer learning (a head's 100 steps), then MAML again: the replay
+    slider kept the longer run's 100 while hidden, the page sent it with the next run's replay
+    events, and Gradio refused it against that run's shorter slider: three "Value 100 is greater
+    than maximum value 3." error toasts. A run's slider now starts again from step 0."""
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    for method in ("MAML", "Transfer learning", "MAML"):
+        page.get_by_role("radio", name=method, exact=True).check()
+        page.wait_for_function("() => !document.querySelector('#adapt-status').innerText.includes('adapted')",
+                               timeout=30000)
+        page.click("#adapt")
+        page.wait_for_function(f"() => document.querySelector('#adapt-status').innerText.includes('{method} adapted')",
+                               timeout=120000)
+        page.wait_for_function("() => document.querySelector('#replay-words').innerText.includes('queries right')",
+                               timeout=60000)
+    page.wait_for_timeout(1500)  # (the replay's events follow the run's answer)
+    toasts = page.locator(".toast-body").all_inner_texts()
+    assert not [t for t in toasts if "maximum" in t or "Error" in t], toasts
     page.close()
