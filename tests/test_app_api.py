@@ -1479,3 +1479,141 @@ def test_adapt_and_classify_first_say_that_they_started():
     assert next(classify) == (gr.skip(),) * 3 + ("Classifying…",) + (gr.skip(),) * 2
     label, gallery, plot, status, state, key = next(classify)
     assert status.startswith("Classified 9 image(s)") and key == app.task_key(task)
+
+
+def test_the_why_words_of_each_method_list_its_bars_in_order():
+    """Found unguarded by a mutation test of app.py's UI layer: each method's "Why" in words lists
+    the three first bars in the order the method decides by (the Siamese network's distances nearest
+    first, as prototypes'; Matching Networks' attention over the support images, by their names;
+    Meta-LSTM's probabilities highest first), MAML's its first and last inner step, and a Chinese
+    page's items follow one another with "；"."""
+    import app
+
+    siamese = {"method": "siamese", "classes": ["a", "b", "c", "d"], "support": ["a1", "b1", "c1", "d1"],
+               "probabilities": [[0.3, 0.1, 0.4, 0.2]], "explanation": {"class_distances": [[0.4, 1.7, 0.1, 0.9]]},
+               "lang": "en"}
+    assert app.plot_words(app.explain_query(0, siamese)[1]) == \
+        "Query 1, the distance to each class's mean code, nearest first: c 0.10; a 0.40; d 0.90."
+    assert app.plot_words(app.explain_query(0, {**siamese, "lang": "zh"})[1]) == \
+        "查询 1，到各类别平均编码的距离（从近到远）：c 0.10；a 0.40；d 0.90。"
+    matching = {"method": "matching", "classes": ["a", "b"], "support": ["a · 1", "a · 2", "b · 1"],
+                "probabilities": [[0.7, 0.3]], "explanation": {"attention": [[0.1, 0.6, 0.3]]}, "lang": "en"}
+    assert app.plot_words(app.explain_query(0, matching)[1]) == \
+        "Query 1, the attention over the support images, highest first: a · 2 0.60; b · 1 0.30; a · 1 0.10."
+    lstm = {"method": "meta-lstm", "classes": ["a", "b", "c", "d"], "support": [], "explanation": {}, "lang": "en",
+            "probabilities": [[0.1, 0.2, 0.3, 0.4], [0.3, 0.1, 0.4, 0.2]]}
+    assert app.plot_words(app.explain_query(1, lstm)[1]) == \
+        "Query 2, the classes' probabilities, highest first: c 40%; a 30%; d 20%."
+    steps = [[[0.4, 0.3, 0.2, 0.1]], [[0.1, 0.2, 0.3, 0.4]], [[0.1, 0.5, 0.15, 0.25]]]  # (steps, queries, classes)
+    maml = {"method": "maml", "classes": ["a", "b", "c", "d"], "support": [], "probabilities": [steps[-1][0]],
+            "explanation": {"step_probabilities": steps}, "lang": "en"}
+    assert app.plot_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
+                                                             "after step 0: a 40%, b 30%, c 20%; "
+                                                             "after step 2: b 50%, d 25%, c 15%.")
+
+
+def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
+    """Found unguarded by a mutation test of app.py's UI layer: the Siamese network's support
+    distances leave each image's distance to itself out; Matching Networks' attention counts an image
+    of the query's own class by the class of its column (not the column's index); a list past
+    ``most`` ends "and N more", one of ``most`` does not; an embedding without queries counts its
+    classes; Meta-LSTM's gates are said after their last update, inputs then forgets."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import app
+    from fewshot import viz
+
+    names = ["a1", "a2", "b1", "b2"]
+    distances = torch.tensor([[0, 1.0, 0.5, 3.0], [1.0, 0, 2.0, 2.5], [0.5, 2.0, 0, 0.8], [3.0, 2.5, 0.8, 0]])
+    figure = app.described(viz.distance_matrix_plot(distances, names), "distances", "en", rows=names, columns=names,
+                           row_classes=[0, 0, 1, 1], column_classes=[0, 0, 1, 1])
+    assert app.plot_words(figure) == ("2 of 4 support images are nearest another image of their own class. "
+                                      "Nearest an image of another class: a1 → b1 (0.50); b1 → a1 (0.50).")
+    columns = ["eye · 1", "eye · 2", "fork · 1"]
+    figure = app.described(viz.attention_plot(torch.tensor([[0.2, 0.7, 0.1]]), ["q1"], columns), "attention", "en",
+                           rows=["q1"], columns=columns, row_classes=[0], column_classes=[0, 0, 1])
+    assert app.plot_words(figure) == "1 of 1 queries attend most to a support image of their own class."
+    prototypes = torch.tensor([[2.0, 0.5], [3.0, 1.0], [4.0, 0.25]])
+    said = []
+    for k in (3, 2):
+        figure = app.described(viz.prototype_distances_plot(prototypes[:k], ["q1", "q2", "q3"][:k], ["eye", "fork"]),
+                               "prototypes", "zh", rows=["q1", "q2", "q3"][:k], columns=["eye", "fork"],
+                               row_classes=[0] * k)
+        said.append(app.plot_words(figure, most=2))
+    assert said == ["3 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork (0.50)；q2 → fork (1.00)；另有 1 个。",
+                    "2 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork (0.50)；q2 → fork (1.00)。"]
+    alone = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0], [0, 1]]),
+                                               class_centres=torch.tensor([[0.0, 0.5], [4, 0]]),
+                                               support_labels=torch.tensor([0, 1, 0])), ["eye", "fork"], ["e1", "f1", "e2"])
+    assert app.plot_words(alone) == "3 support images of 2 classes, around their means (stars); no queries."
+    gates = viz.gates_plot([{"step": 0, "input_gate": {"conv1": 0.1, "classifier": 0.3},
+                             "forget_gate": {"conv1": 0.9, "classifier": 0.8}},
+                            {"step": 1, "input_gate": {"conv1": 0.2, "classifier": 0.35},
+                             "forget_gate": {"conv1": 0.95, "classifier": 0.7}}])
+    assert app.plot_words(app.described(gates, "gates", "en")) == (
+        "After update 1, the mean input gate (a learned learning rate) of each layer: conv1 0.2; classifier 0.35; "
+        "the mean forget gate: conv1 0.95; classifier 0.7.")
+
+
+def test_each_tab_out_of_date_says_so_by_its_own_key():
+    """Found unguarded by a mutation test of app.py's UI layer: Adapt's results of another method on
+    the same task say that the method changed (not the task); the Compare table is cleared by its own
+    key, also where the Classify tab's results are current."""
+    import gradio as gr
+
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    key = app.task_key(task)
+    other_method = app.outdated_results(task, "protonet", app.adaptation_key(task, "maml"), None, None, None)
+    assert other_method[3] == "The method has changed: adapt again."
+    compared = app.outdated_results(task, "maml", None, key, "an older task", None)
+    assert compared[:14] == (gr.skip(),) * 14 and compared[15] == "The task has changed: compare again."
+
+
+def test_class_names_in_captions_are_isolated_from_their_numbers():
+    """Found unguarded outside the browser test by a mutation test of app.py's UI layer: each class
+    name in a Classify caption is set off (U+2068 .. U+2069), so that a right-to-left name keeps the
+    percentage beside it where it is written."""
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    task["classes"][0]["name"] = "שלום"
+    _, gallery, *_ = app.classify_queries(task, "protonet", "cpu", 3, 0.4, None, None, None, 0, None)
+    captions = [caption for _, caption in gallery["value"]]
+    assert any("\u2068שלום\u2069 (" in c for c in captions), captions
+    for caption in captions:
+        assert caption.startswith(("✓ \u2068", "✗ \u2068")), caption
+        assert caption.count("\u2068") == caption.count("\u2069") == (1 if caption.startswith("✓") else 2), caption
+
+
+def test_chinese_sentences_that_follow_another_start_without_a_space():
+    """Found unguarded by a mutation test of app.py's UI layer: a message that follows another
+    starts with a space in English and none in Chinese (the status line read "…毫秒。 查询准确率")."""
+    import app
+
+    assert app.say("en", "accuracy", acc=0.5) == " Query accuracy: **50%**."
+    assert app.say("zh", "accuracy", acc=0.5) == "查询准确率：**50%**。"
+
+
+def test_the_api_reads_class_names_as_documented():
+    """Found unguarded without an app server by a mutation test of app.py's UI layer: /classify's
+    class names are a list, whole numbers taken as names, booleans and anything else refused with
+    the name's position; a missing method and an unknown domain are said before any file is read."""
+    import re
+
+    import gradio as gr
+
+    import app
+
+    assert app.class_labels([1, "b", 2]) == ["1", "b", "2"] and app.class_labels(None) == []
+    for names, said in (("ab", "class_names must be a list"), ([True, False], "class_names[0] is True"),
+                        (["a", 1.5], "class_names[1] is 1.5")):
+        with pytest.raises(app.Refusal, match=re.escape(said)):
+            app.class_labels(names)
+    for method, domain, said in ((" ", "characters", "method is missing"), (None, "characters", "method is missing"),
+                                 ("protonet", "sketches", "Unknown or unavailable domain 'sketches'")):
+        with pytest.raises(gr.Error, match=re.escape(said)):
+            app.classify_api(method, [], [], [], domain)
