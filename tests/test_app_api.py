@@ -1493,22 +1493,22 @@ def test_the_why_words_of_each_method_list_its_bars_in_order():
                "probabilities": [[0.3, 0.1, 0.4, 0.2]], "explanation": {"class_distances": [[0.4, 1.7, 0.1, 0.9]]},
                "lang": "en"}
     assert app.plot_words(app.explain_query(0, siamese)[1]) == \
-        "Query 1, the distance to each class's mean code, nearest first: c 0.10; a 0.40; d 0.90."
+        "Query 1, the distance to each class's mean code, nearest first: c 0.1; a 0.4; d 0.9; and 1 more."
     assert app.plot_words(app.explain_query(0, {**siamese, "lang": "zh"})[1]) == \
-        "查询 1，到各类别平均编码的距离（从近到远）：c 0.10；a 0.40；d 0.90。"
+        "查询 1，到各类别平均编码的距离（从近到远）：c 0.1；a 0.4；d 0.9；另有 1 个。"
     matching = {"method": "matching", "classes": ["a", "b"], "support": ["a · 1", "a · 2", "b · 1"],
                 "probabilities": [[0.7, 0.3]], "explanation": {"attention": [[0.1, 0.6, 0.3]]}, "lang": "en"}
     assert app.plot_words(app.explain_query(0, matching)[1]) == \
-        "Query 1, the attention over the support images, highest first: a · 2 0.60; b · 1 0.30; a · 1 0.10."
+        "Query 1, the attention over the support images, highest first: a · 2 0.6; b · 1 0.3; a · 1 0.1."
     lstm = {"method": "meta-lstm", "classes": ["a", "b", "c", "d"], "support": [], "explanation": {}, "lang": "en",
             "probabilities": [[0.1, 0.2, 0.3, 0.4], [0.3, 0.1, 0.4, 0.2]]}
     assert app.plot_words(app.explain_query(1, lstm)[1]) == \
-        "Query 2, the classes' probabilities, highest first: c 40%; a 30%; d 20%."
+        "Query 2, the classes' probabilities, highest first: c 40%; a 30%; d 20%; and 1 more."
     steps = [[[0.4, 0.3, 0.2, 0.1]], [[0.1, 0.2, 0.3, 0.4]], [[0.1, 0.5, 0.15, 0.25]]]  # (steps, queries, classes)
     maml = {"method": "maml", "classes": ["a", "b", "c", "d"], "support": [], "probabilities": [steps[-1][0]],
             "explanation": {"step_probabilities": steps}, "lang": "en"}
     assert app.plot_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
-                                                             "after step 0: a 40%, b 30%, c 20%; "
+                                                             "before adapting (step 0): a 40%, b 30%, c 20%; "
                                                              "after step 2: b 50%, d 25%, c 15%.")
 
 
@@ -1529,12 +1529,12 @@ def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
     distances = torch.tensor([[0, 1.0, 0.5, 3.0], [1.0, 0, 2.0, 2.5], [0.5, 2.0, 0, 0.8], [3.0, 2.5, 0.8, 0]])
     figure = app.described(viz.distance_matrix_plot(distances, names), "distances", "en", rows=names, columns=names,
                            row_classes=[0, 0, 1, 1], column_classes=[0, 0, 1, 1])
-    assert app.plot_words(figure) == ("2 of 4 support images are nearest another image of their own class. "
-                                      "Nearest an image of another class: a1 → b1 (0.50); b1 → a1 (0.50).")
+    assert app.plot_words(figure) == ("Support images nearest another image of their own class: 2 of 4. "
+                                      "Nearest an image of another class: a1 → b1 (0.5); b1 → a1 (0.5).")
     columns = ["eye · 1", "eye · 2", "fork · 1"]
     figure = app.described(viz.attention_plot(torch.tensor([[0.2, 0.7, 0.1]]), ["q1"], columns), "attention", "en",
                            rows=["q1"], columns=columns, row_classes=[0], column_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "1 of 1 queries attend most to a support image of their own class."
+    assert app.plot_words(figure) == "Queries that attend most to a support image of their own class: 1 of 1."
     prototypes = torch.tensor([[2.0, 0.5], [3.0, 1.0], [4.0, 0.25]])
     said = []
     for k in (3, 2):
@@ -1542,8 +1542,8 @@ def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
                                "prototypes", "zh", rows=["q1", "q2", "q3"][:k], columns=["eye", "fork"],
                                row_classes=[0] * k)
         said.append(app.plot_words(figure, most=2))
-    assert said == ["3 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork (0.50)；q2 → fork (1.00)；另有 1 个。",
-                    "2 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork (0.50)；q2 → fork (1.00)。"]
+    assert said == ["3 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork（0.5）；q2 → fork（1）；另有 1 个。",
+                    "2 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork（0.5）；q2 → fork（1）。"]
     alone = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0], [0, 1]]),
                                                class_centres=torch.tensor([[0.0, 0.5], [4, 0]]),
                                                support_labels=torch.tensor([0, 1, 0])), ["eye", "fork"], ["e1", "f1", "e2"])
@@ -1553,8 +1553,8 @@ def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
                             {"step": 1, "input_gate": {"conv1": 0.2, "classifier": 0.35},
                              "forget_gate": {"conv1": 0.95, "classifier": 0.7}}])
     assert app.plot_words(app.described(gates, "gates", "en")) == (
-        "After update 1, the mean input gate (a learned learning rate) of each layer: conv1 0.2; classifier 0.35; "
-        "the mean forget gate: conv1 0.95; classifier 0.7.")
+        "After update 1, the mean input gate (a learned learning rate) of each layer: conv1: 0.200; classifier: 0.350; "
+        "the mean forget gate: conv1: 0.950; classifier: 0.700.")
 
 
 def test_each_tab_out_of_date_says_so_by_its_own_key():
