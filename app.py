@@ -2629,13 +2629,20 @@ fetch_omniglot_if_asked()
 demo = build()
 
 
+def stopped(*_) -> None:
+    """Stopped by a signal (a host stopping the app): the app's own folder goes first (a host kills
+    a process that is slow to end, and a clean-clone test once found the folder left after one),
+    then exit as from Ctrl-C, so that the other exit handlers run."""
+    shutil.rmtree(UPLOADS, ignore_errors=True)
+    sys.exit(0)
+
+
 def launch(**options):
     """Start the app (``python app.py``); options go to ``Blocks.launch``."""
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
     options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
     import_optimiser_machinery()
-    # stopped by a signal (a host stopping the app), exit as from Ctrl-C, so that atexit runs
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, stopped)
     options.setdefault("app_kwargs", {"middleware": [Middleware(RequestCheck)]})
     # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
     # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have

@@ -47,6 +47,6 @@ class AppServer:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=30)  # (a loaded machine: the app's exit handlers run first)
         except subprocess.TimeoutExpired:
             self.process.kill()
