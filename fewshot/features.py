@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checkpoints import resolve_device
 from .data import (
     MINI_IMAGENET_SIZE, default_cache_dir, load_mini_imagenet_part, write_atomically, write_text_atomically,
 )
@@ -73,8 +74,7 @@ def mini_imagenet_features(
     """
     if per_class is not None and per_class < 1:  # (a negative count sliced from the end: zeros were returned)
         raise ValueError(f"per_class must be at least 1 (images of every class), not {per_class}")
-    device = torch.device(device)
-    torch.empty(0, device=device)  # a device that cannot be used fails here, before the cache's partial file is made
+    device = resolve_device(device)  # a device that cannot be used is refused here, before the cache's partial file
     cache = default_cache_dir() / f"mini-imagenet-{part}-{MINI_IMAGENET_SIZE}-{name}.npy"
     wnids, images = load_mini_imagenet_part(root, part)
     classes, examples = images.shape[:2]
@@ -124,7 +124,6 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from .data import DataNotFoundError
-    from .checkpoints import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m fewshot.features", description=main.__doc__)
     parts = ("train", "val", "test")
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.per_class is not None and args.per_class < 1:
         parser.error("--per-class must be at least 1")
-    try:  # (a device that cannot be used, found only at the first batch, left a partial file behind)
+    try:  # (refused as the flags are read, named as the flag)
         device = resolve_device(args.device)
     except ValueError as error:
         parser.error(f"--device: {error}")
