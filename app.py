@@ -1567,13 +1567,12 @@ def plot_words(plot: Any, most: int = 5) -> str:
         return say(lang, "gates_words", step=int(last), inputs=separator.join(panels["x"]),
                    forgets=separator.join(panels["x2"]))
     if kind.startswith("why_"):  # the Classify tab's explanation of one query
-        if kind == "why_steps":  # MAML: a row per inner step, its first and its last
+        if kind == "why_steps":  # MAML: a row per inner step from step 0, its first and its last
             z = viz.plotted(figure["data"][0]["z"])
             rows = [comma.join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
                     for row in (z[0], z[-1])]
-            first = meta["steps"][0]
-            return say(lang, kind, n=meta["query"], start=rows[0], last=say(lang, "after_step", n=meta["steps"][-1]),
-                       first=say(lang, "before_steps") if first == 0 else say(lang, "after_step", n=first), end=rows[1])
+            return say(lang, kind, n=meta["query"], first=say(lang, "before_steps"), start=rows[0],
+                       last=say(lang, "after_step", n=len(z) - 1), end=rows[1])
         values = viz.plotted(figure["data"][0]["y"])
         nearest_first = kind in ("why_distances", "why_prototypes")
         order = np.argsort(values if nearest_first else -values, kind="stable")
@@ -1703,8 +1702,7 @@ def explain_query(index: int, state: dict):
     if method == "siamese":
         plot.update_yaxes(range=None)
     # (its words, plot_words, say what it shows of which query)
-    described(plot, kind, lang, query=index + 1, names=list(names),
-              **({"steps": list(range(len(per_step)))} if kind == "why_steps" else {}))
+    described(plot, kind, lang, query=index + 1, names=list(names))
     return confidences, plot
 
 
