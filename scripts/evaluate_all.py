@@ -97,13 +97,12 @@ def main() -> None:
                         help="Siamese checkpoints only: fine-tune on each support set for this many steps (the "
                              "published row's protocol), recorded beside the main evaluation")
     args = parser.parse_args()
+    named = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
+             if any(fnmatch.fnmatch(folder.name, p) for p in args.only)]
     if args.check:
-        chosen = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
-                  if any(fnmatch.fnmatch(folder.name, p) for p in args.only)]
-        sys.exit(1 if check(chosen, args.max_seconds) else 0)
-    chosen = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
-              if any(fnmatch.fnmatch(folder.name, p) for p in args.only)
-              and not (args.transductive and card["method"] != "maml")
+        sys.exit(1 if check(named, args.max_seconds) else 0)
+    chosen = [(folder, card) for folder, card in named
+              if not (args.transductive and card["method"] != "maml")
               and not (args.finetune_steps and card["method"] != "siamese")]
     if not chosen:  # (else it printed nothing)
         parser.error("none of the checkpoints --only names is one " +
