@@ -1283,7 +1283,7 @@ def outdated_results(task, method, adapted_for: str | None, classified_for: str 
     same_task = adapted and adapted_for.split(" ", 1)[0] == key  # another method's results
     adapt = cleared_adaptation(say(lang, "stale_method") if same_task else
                                say(lang, "stale", again=say(lang, "again_adapt")))
-    classify = (None, None, None, say(lang, "stale", again=say(lang, "again_classify")), None)
+    classify = (None, None, None, "", say(lang, "stale", again=say(lang, "again_classify")), None)
     compare = (gr.update(value=None, visible=False), say(lang, "stale", again=say(lang, "again_compare")))
     return (*(adapt + (None,) if adapted else [gr.skip()] * (len(adapt) + 1)),
             *(classify + (None,) if classified else [gr.skip()] * (len(classify) + 1)),
@@ -1291,9 +1291,15 @@ def outdated_results(task, method, adapted_for: str | None, classified_for: str 
 
 
 def cleared_adaptation(message: str) -> tuple:
-    """The Adapt tab's results taken away (curve, embedding, matrix, replay), ``message`` in their place."""
-    return (gr.update(value=None, visible=False), None, gr.update(value=None, visible=False), message,
-            replay_hidden(), gr.update(value=None, visible=False), None)
+    """The Adapt tab's results taken away (curve, embedding, matrix, replay, and their words),
+    ``message`` in their place."""
+    return (gr.update(value=None, visible=False), None, "", gr.update(value=None, visible=False), "", message,
+            *replay_gone())
+
+
+def replay_gone() -> tuple:
+    """The replay taken away: its slider (``replay_hidden``), its plot, its words and its state."""
+    return replay_hidden(), gr.update(value=None, visible=False), "", None
 
 
 def replay_hidden() -> dict:
@@ -1308,7 +1314,7 @@ def outdated_adaptation(adapted_for: str | None, request: gr.Request):
     tab says so (they stayed under the new method's name and summary). Curves that MAML and
     Meta-LSTM drew on this task stay in the session, to be drawn together at the next Adapt."""
     if adapted_for is None:
-        return (gr.skip(),) * 8
+        return (gr.skip(),) * 11
     return (*cleared_adaptation(say(language(request), "stale_method")), None)
 
 
@@ -1346,7 +1352,7 @@ def curve_records(steps: list[dict]) -> list[dict]:
 
 
 @RETURN_MEMORY
-@friendly(9, status=3)
+@friendly(12, status=5)
 def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps, request: gr.Request,
                    shown: str = ""):
     """Generator: streams the learning curve step by step (MAML's inner loop, Meta-LSTM's updates,
@@ -1375,10 +1381,8 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
             steps_seen.append(value)
             figure = viz.adaptation_curve(steps_seen, baseline_seen, lang, method, others, own)
             # (the first step also takes the last run's replay away: replay_hidden)
-            replay_gone = (replay_hidden(), gr.update(value=None, visible=False), None) if len(steps_seen) == 1 \
-                else (gr.skip(),) * 3
-            yield (gr.update(value=figure, visible=True), gr.skip(), gr.skip(), gr.skip(), *replay_gone, gr.skip(),
-                   gr.skip())
+            replay = replay_gone() if len(steps_seen) == 1 else (gr.skip(),) * 4
+            yield (gr.update(value=figure, visible=True), *(gr.skip(),) * 5, *replay, gr.skip(), gr.skip())
             time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
         elif kind == "baseline":
             baseline_seen.append(value)
@@ -1440,9 +1444,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     if method in LEARNING_CURVES:
         kept = curves if curves and curves.get("task") == curves_key else {"task": curves_key}
         curves = {**kept, method: curve_records(steps_seen)}
-    replay_state = None
-    replay = replay_hidden()
-    replay_plot = gr.update(value=None, visible=False)
+    replay, replay_plot, replay_text, replay_state = replay_gone()
     if steps_seen and prepared_task.query_images is not None:
         probabilities = torch.stack([r["query_probabilities"] for r in steps_seen]).cpu()
         replay_state = {"probabilities": probabilities.tolist(), "classes": names, "steps": [r["step"] for r in steps_seen],
@@ -1456,7 +1458,9 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
                            step=stride, value=recorded[-1])
         replay_plot = gr.update(value=viz.step_probabilities_plot(probabilities[-1], recorded[-1], names,
                                                                   prepared_task.query_names, lang), visible=True)
-    yield curve, embedding, matrix, status, replay, replay_plot, replay_state, curves, adaptation_key(task, method)
+        replay_text = replay_words(recorded[-1], replay_state)
+    yield (curve, *with_words(embedding), *with_words(matrix), status, replay, replay_plot, replay_text, replay_state,
+           curves, adaptation_key(task, method))
 
 
 def announced(key: str, outputs: int, status: int):
@@ -1486,12 +1490,14 @@ def recorded_step(step, state: dict) -> int:
     return min(range(len(recorded)), key=lambda i: abs(recorded[i] - (step or 0)))
 
 
-def replay_step(step, state):
+def replay_step(step, state) -> tuple:
+    """The replay's heatmap after the recorded step nearest ``step``, and its words (``replay_words``)."""
     if not state:
-        return None
+        return None, ""
     index = recorded_step(step, state)
-    return viz.step_probabilities_plot(torch.tensor(state["probabilities"][index]), state["steps"][index],
-                                       state["classes"], state["queries"], state["lang"])
+    return (viz.step_probabilities_plot(torch.tensor(state["probabilities"][index]), state["steps"][index],
+                                        state["classes"], state["queries"], state["lang"]),
+            replay_words(step, state))
 
 
 def replay_words(step, state, most: int = 5) -> str:
@@ -1519,10 +1525,16 @@ def described(figure, words: str, lang: str, **facts: Any):
     return figure.update_layout(meta={"words": words, "lang": lang, **facts})
 
 
+def with_words(plot: Any) -> tuple:
+    """A handler's output for a plot (a figure, or a ``gr.update`` of one) and the output for its
+    words line (``plot_words``), which go to the page together: words computed from the plot the
+    page sent back once it showed it arrived later, after a request carrying the whole figure."""
+    return plot, plot_words(plot.get("value") if isinstance(plot, dict) else plot)
+
+
 def plot_words(plot: Any, most: int = 5) -> str:
-    """A plot's text alternative, made from the numbers of the figure itself (as Gradio hands a
-    handler the plot the page shows, or a ``go.Figure``), so that the words cannot say other than
-    the picture: the embedding (which class mean each query lies nearest in the picture), the
+    """A plot's text alternative, made from the numbers of the figure itself (a ``go.Figure``, or
+    a plot as Gradio hands one to a handler), so that the words cannot say other than the picture: the embedding (which class mean each query lies nearest in the picture), the
     Adapt tab's matrix (each query's nearest or most attended support class; the support images'
     nearest neighbours; Meta-LSTM's gates), and the Classify tab's "Why" for the selected query.
     Empty for no plot, or a plot that is not marked (``described``)."""
@@ -1619,7 +1631,7 @@ def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, f
 
 
 @RETURN_MEMORY
-@friendly(6, status=3)
+@friendly(7, status=4)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
                      request: gr.Request, shown: str = ""):
     lang = language(request)
@@ -1672,7 +1684,7 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     if result.encoder:  # not for a checkpoint that reads pixels (no learning, Conv-4)
         status += say(lang, "encoded", ms=result.encode_ms)
     label, plot = explain_query(first, state)
-    return label, gr.update(value=gallery, selected_index=first), plot, status, state, task_key(task)
+    return label, gr.update(value=gallery, selected_index=first), *with_words(plot), status, state, task_key(task)
 
 
 def explain_query(index: int, state: dict):
@@ -1707,9 +1719,11 @@ def explain_query(index: int, state: dict):
 
 
 def select_query(state, event: gr.SelectData):
+    """A query's thumbnail chosen: its label, its explanation plot and the plot's words."""
     if not state:
-        return gr.skip(), gr.skip()
-    return explain_query(int(event.index), state)
+        return gr.skip(), gr.skip(), gr.skip()
+    label, plot = explain_query(int(event.index), state)
+    return label, *with_words(plot)
 
 
 @RETURN_MEMORY
@@ -2289,33 +2303,26 @@ def build() -> gr.Blocks:
             changed.change(lambda m, d: gr.update(visible=m == "siamese" and d == "characters"), [method, domain],
                            siamese_controls, **ui_only)
         task.change(maml_defaults, [task, maml_serving], [steps, inner_lr, maml_serving], **ui_only)
-        method.input(outdated_adaptation, adapted_for, [curve, embedding, matrix, adapt_status, replay, replay_plot,
-                                                        replay_state, adapted_for], **ui_only)
+        adapt_outputs = [curve, embedding, embedding_text, matrix, matrix_text, adapt_status, replay, replay_plot,
+                         replay_text, replay_state]
+        classify_outputs = [label, query_gallery, explanation, explanation_text, classify_status, classify_state]
+        method.input(outdated_adaptation, adapted_for, adapt_outputs + [adapted_for], **ui_only)
         # results computed on another task (or, on the Adapt tab, by another method) are taken away: when
         # the task changes, and when a run ends (the task or method may have changed while it ran)
         outdated = {"fn": outdated_results, "inputs": [task, method, adapted_for, classified_for, compared_for],
-                    "outputs": [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, adapted_for,
-                                label, query_gallery, explanation, classify_status, classify_state, classified_for,
+                    "outputs": [*adapt_outputs, adapted_for, *classify_outputs, classified_for,
                                 compare_table, compare_status, compared_for], **ui_only}
         task.change(**outdated)
-        adapt_button.click(announced("adapting", 9, 3)(run_adaptation),
-                           [task, method, device, steps, inner_lr, curves_state, finetune_steps,
-                                            task_shown],
-                           [curve, embedding, matrix, adapt_status, replay, replay_plot, replay_state, curves_state,
-                            adapted_for],
-                           **flow).then(**outdated)
-        replay.change(replay_step, [replay, replay_state], replay_plot, **ui_only)
-        # (also when the plot is cleared, or drawn anew by Adapt)
-        replay_plot.change(replay_words, [replay, replay_state], replay_text, **ui_only)
-        # the other plots' words, from the figure each shows (also when it is cleared, or drawn anew)
-        for plot, words in ((embedding, embedding_text), (matrix, matrix_text), (explanation, explanation_text)):
-            plot.change(plot_words, plot, words, **ui_only)
-        classify_button.click(announced("classifying", 6, 3)(classify_queries),
+        # (each plot's words come with it, from the same figure: plot_words)
+        adapt_button.click(announced("adapting", 12, 5)(run_adaptation),
+                           [task, method, device, steps, inner_lr, curves_state, finetune_steps, task_shown],
+                           adapt_outputs + [curves_state, adapted_for], **flow).then(**outdated)
+        replay.change(replay_step, [replay, replay_state], [replay_plot, replay_text], **ui_only)
+        classify_button.click(announced("classifying", 7, 4)(classify_queries),
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
-                              [label, query_gallery, explanation, classify_status, classify_state, classified_for],
-                              **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
-        query_gallery.select(select_query, [classify_state], [label, explanation], **ui_only)
+                              classify_outputs + [classified_for], **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
+        query_gallery.select(select_query, [classify_state], [label, explanation, explanation_text], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)

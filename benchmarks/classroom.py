@@ -119,10 +119,10 @@ def lesson(client: Client, steps: list[str], timeout: float, student: Student, s
                 status, count = streamed(EXAMPLE, api_name="/load_example")[0][3], 1
             elif step == "adapt":
                 last, count = streamed("maml", "auto", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
-                status = last[3]
+                status = last[5]
             elif step == "classify":
                 status, count = streamed("protonet", "auto", 3, 0.4, None, None, None, 0, NO_PAGE,
-                                         api_name="/classify_queries")[0][3], 1
+                                         api_name="/classify_queries")[0][4], 1
             else:
                 last, count = streamed("auto", NO_PAGE, api_name="/compare_methods")
                 status = last[1]

@@ -307,11 +307,11 @@ def test_task_building_flow(app_server):
         assert status.startswith("⚠") and message in status, status
     out = client.predict("0", classes[0], [handle_file(files[2])], None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     assert out[-1] == f"Added 1 image(s) to “{classes[0]}”."
-    curve, embedding, matrix, status, replay, replay_plot = client.predict(
+    curve, embedding, _, matrix, _, status, replay, replay_plot, _ = client.predict(
         "maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert status.startswith("**MAML** adapted on **CPU**"), status
     assert "no labelled queries" in status and "classifying 0 queries" not in status, status
-    label, gallery, explanation, classify_status = client.predict(
+    label, gallery, explanation, _, classify_status = client.predict(
         "protonet", "cpu", 3, 0.4, [handle_file(q) for q in queries[:3]], None, None, 0,
         NO_PAGE, api_name="/classify_queries")
     assert label["label"] == classes[0] and len(gallery["value"]) == 3
@@ -380,9 +380,9 @@ def test_the_name_box_decides_which_class_gets_the_images(app_server):
 def test_sessions_do_not_share_tasks(app_server):
     a, b = Client(app_server.url, verbose=False), Client(app_server.url, verbose=False)
     a.predict("glyphs-3way", api_name="/load_example")
-    status_b = b.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
+    status_b = b.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[5]
     assert "Build a task first" in status_b
-    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
+    assert "Prototypical" in a.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[5]
 
 
 def test_messages_follow_the_browser_language(app_server, tmp_path):
@@ -396,7 +396,7 @@ def test_messages_follow_the_browser_language(app_server, tmp_path):
     assert "scan.png" in status and "不是可以读取的图像文件" in status
     assert "/scan.png" not in status, status  # the file's name, not its path on the server
     # the methods' names too: in statuses and in Compare's rows
-    status = chinese.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[3]
+    status = chinese.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[5]
     assert "**原型网络**" in status, status
     assert "。 " not in status, status  # no space between Chinese sentences
     table, _ = chinese.predict("cpu", NO_PAGE, api_name="/compare_methods")
@@ -458,7 +458,7 @@ def test_photo_flow_keeps_the_task_across_domains(app_server):
     assert "too easy" in compare_status and "random mini-ImageNet task" in compare_status, compare_status
     status = client.predict("characters", "protonet", NO_PAGE, api_name="/set_domain")[-1]
     assert "nothing was removed" in status
-    curve, embedding, matrix, status, replay, replay_plot = client.predict(
+    curve, embedding, _, matrix, _, status, replay, replay_plot, _ = client.predict(
         "protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert "omniglot" in status and "Query accuracy" in status, status
 
@@ -475,7 +475,7 @@ def test_a_network_that_kept_its_start_says_so(app_server):
         pytest.skip("the photo MAML checkpoint learned something")
     client = Client(app_server.url, verbose=False)
     client.predict("scenes-3way", api_name="/load_example")
-    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")
+    curve, embedding, _, _, _, status, *_ = client.predict("maml", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")
     names = trace_names(curve)
     assert names and all(name.endswith("θ: untouched start") for name in names), names
     assert f"none of its {card['training']['steps']:,} updates" in status and "no second curve" in status, status
@@ -483,12 +483,12 @@ def test_a_network_that_kept_its_start_says_so(app_server):
     assert "features of the adapted network θ′" in title, title  # the plot names the space it projects
     # any method's network that kept its start says so (it has no curve to label)
     protonet = read_card(ModelZoo.for_domain("photos").checkpoint("protonet", 3, 5))
-    status = client.predict("protonet", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")[3]
+    status = client.predict("protonet", "cpu", 3, 0.1, 0, NO_PAGE, api_name="/run_adaptation")[5]
     assert ("Nothing in this network was meta-learned" in status) == kept_start(protonet), status
     assert "no second curve" not in status
     # a network that learned draws its meta-learned θ beside the random start, and no such note
     client.predict("glyphs-3way", api_name="/load_example")
-    curve, embedding, _, status, *_ = client.predict("maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
+    curve, embedding, _, _, _, status, *_ = client.predict("maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     names = trace_names(curve)
     assert any(name.endswith("meta-learned θ") for name in names) and any(
         name.endswith("random initialisation") for name in names), names
@@ -525,7 +525,7 @@ def test_meta_lstm_curve_is_drawn_beside_mamls_on_the_same_task(app_server):
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
     client.predict("maml", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
-    curve, _, gates, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
+    curve, _, _, gates, _, status, *_ = client.predict("meta-lstm", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")
     assert status.startswith("**Meta-LSTM** adapted"), status
     names = trace_names(curve)
     assert "support loss · Meta-LSTM" in names and "support loss · MAML" in names, names
@@ -643,8 +643,8 @@ def test_maml_with_no_inner_steps_shows_its_start(app_server):
     slider (a slider needs two ends: the app once failed every output with a bare 'Error')."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-3way", api_name="/load_example")
-    curve, _, _, status, replay, replay_plot = client.predict("maml", "cpu", 0, 0.4, 0, NO_PAGE,
-                                                              api_name="/run_adaptation")
+    curve, _, _, _, _, status, replay, replay_plot, _ = client.predict("maml", "cpu", 0, 0.4, 0, NO_PAGE,
+                                                                       api_name="/run_adaptation")
     assert "MAML** adapted" in status and "Query accuracy" in status, status
     assert replay["visible"] is False and replay_plot["visible"] is True, (replay, replay_plot)
     steps = {x for trace in json.loads(curve["value"]["plot"])["data"] for x in trace["x"]}
@@ -903,8 +903,8 @@ def adapted(task, method, curves=None, steps=3, lr=0.4):
     import app
 
     *_, last = app.run_adaptation(task, method, "cpu", steps, lr, curves or {}, 0, None)
-    return dict(zip(("curve", "embedding", "matrix", "status", "replay", "replay_plot", "replay_state", "curves",
-                     "key"), last))
+    return dict(zip(("curve", "embedding", "embedding_words", "matrix", "matrix_words", "status", "replay",
+                     "replay_plot", "replay_words", "replay_state", "curves", "key"), last))
 
 
 def test_what_the_adapt_tab_shows_is_the_run_it_describes():
@@ -923,7 +923,7 @@ def test_what_the_adapt_tab_shows_is_the_run_it_describes():
     first = maml["replay_plot"]["value"]
     assert first.layout.title.text.endswith("after step 4") and np.allclose(first.data[0].z, state["probabilities"][-1])
     for k in (0, 2):
-        assert np.allclose(app.replay_step(k, state).data[0].z, state["probabilities"][k])
+        assert np.allclose(app.replay_step(k, state)[0].data[0].z, state["probabilities"][k])
     traces = {t.name: t.y for t in maml["curve"]["value"].data}
     own = [f"{k}: {a:.0%}" for k, a in enumerate(traces["query accuracy · meta-learned θ"])]
     start = [f"{k}: {a:.0%}" for k, a in enumerate(traces["query accuracy · random initialisation"])]
@@ -967,12 +967,13 @@ def test_the_classify_and_compare_tabs_say_what_they_show():
 
     task = app.example_task(app.DEMO / "glyphs-3way")
     *_, state, _ = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
-    label, plot = app.select_query(state, SimpleNamespace(index=2))
+    label, plot, words = app.select_query(state, SimpleNamespace(index=2))
+    assert words == app.plot_words(plot) and words.startswith("Query 3, "), words
     assert label == {n: p for n, p in zip(state["classes"], state["probabilities"][2])}
     assert plot.layout.title.text.startswith("query 3"), plot.layout.title.text
     assert list(plot.layout.yaxis.ticktext) == ["step 0", "step 1", "step 2", "step 3"]
     outputs = next(fn.outputs for fn in app.demo.fns.values() if fn.name == "select_query")
-    assert [type(o).__name__ for o in outputs] == ["Label", "Plot"]
+    assert [type(o).__name__ for o in outputs] == ["Label", "Plot", "Markdown"]
     assert app.explain_query(0, state)[1].layout.title.text.startswith("query 1")
     row = app.refused_row("MAML", TaskError("Give at least one query image.", "no_queries"), "zh")
     assert row[1] == app.ERRORS_ZH["no_queries"], row
@@ -1012,8 +1013,9 @@ def test_early_answers_fill_every_output_of_their_event():
     assert app.outdated_results(task, "maml", app.adaptation_key(task, "maml"), key, key, None) == \
         (gr.skip(),) * outputs["outdated_results"]
     stale = app.outdated_results(task, "maml", "an older task", None, None, None)
-    assert len(stale) == outputs["outdated_results"] and "task has changed" in stale[3], stale[3]
-    assert stale[8:] == (gr.skip(),) * (outputs["outdated_results"] - 8)  # (Classify and Compare untouched)
+    assert len(stale) == outputs["outdated_results"] and "task has changed" in stale[5], stale[5]
+    assert stale[1:3] == (None, "") and stale[8] == ""  # the embedding and replay, their words too
+    assert stale[11:] == (gr.skip(),) * (outputs["outdated_results"] - 11)  # (Classify and Compare untouched)
     drawing = {"composite": np.asarray(Image.open(task["classes"][0]["images"][0]["path"]).convert("RGBA"))}
     task, *_ = app.add_images(task, "0", "", None, drawing, None, None)
     assert app.add_images(task, "0", "", None, drawing, None, None) == (gr.skip(),) * outputs["add_images"]
@@ -1268,15 +1270,15 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     step by step and the queries are classified by the fine-tuned network."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-5way", api_name="/load_example")
-    curve, embedding, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, NO_PAGE,
-                                                          api_name="/run_adaptation")
+    curve, embedding, _, matrix, _, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 0, NO_PAGE,
+                                                                api_name="/run_adaptation")
     assert curve["visible"] is False and "Fine-tuned" not in status, status
     # the embedding plot shows the codes h(x) that the distances are taken between (it said "f(x)",
     # in siamese.py's notation the Conv-4 features), and says when they are the fine-tuned network's
     title = json.loads(embedding["plot"])["layout"]["title"]["text"]
     assert "codes h(x), projected from the features f(x)" in title, title
-    curve, embedding, matrix, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, NO_PAGE,
-                                                          api_name="/run_adaptation")
+    curve, embedding, _, matrix, _, status, *_ = client.predict("siamese", "cpu", 3, 0.4, 4, NO_PAGE,
+                                                                api_name="/run_adaptation")
     assert "Fine-tuned on the support set for 4 step(s) first." in status, status
     title = json.loads(embedding["plot"])["layout"]["title"]["text"]
     assert "codes h(x) of the network fine-tuned on the support set" in title, title
@@ -1284,7 +1286,7 @@ def test_siamese_fine_tuning_from_the_adapt_tab(app_server):
     assert names and "support pair loss · trained network" in names and not any("support accuracy" in n for n in names)
     assert matrix["visible"] is True  # the fine-tuned network's distances
     assert matrix["label"] == "Distances between the support images"  # the box says which matrix it is
-    _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
+    _, _, _, _, classify_status = client.predict("siamese", "cpu", 3, 0.4, None, None, None, 4,
                                               NO_PAGE, api_name="/classify_queries")
     assert "Fine-tuned on the support set for 4 step(s) first." in classify_status, classify_status
 
@@ -1297,16 +1299,16 @@ def test_replay_slider_counts_steps_and_captions_say_right_or_wrong_first(app_se
     client.predict("glyphs-5way", api_name="/load_example")
     import app
 
-    curve, _, _, _, replay, replay_plot = client.predict("transfer", "cpu", 3, 0.4, 0, NO_PAGE,
-                                                         api_name="/run_adaptation")
+    curve, _, _, _, _, _, replay, replay_plot, _ = client.predict("transfer", "cpu", 3, 0.4, 0, NO_PAGE,
+                                                                  api_name="/run_adaptation")
     steps = json.loads(curve["value"]["plot"])["data"][0]["x"]
     assert steps[0] == 0 and steps[-1] > 20, steps
     assert (replay["minimum"], replay["maximum"], replay["step"], replay["value"]) == (0, steps[-1], 5, steps[-1])
     assert json.loads(replay_plot["value"]["plot"])["layout"]["title"]["text"].endswith(f"after step {steps[-1]}")
     state = {"probabilities": [[[0.5, 0.5]]] * len(steps), "steps": steps, "classes": ["a", "b"], "queries": ["q"],
              "lang": "en"}
-    assert app.replay_step(50, state).layout.title.text.endswith("after step 50")
-    _, gallery, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, NO_PAGE,
+    assert app.replay_step(50, state)[0].layout.title.text.endswith("after step 50")
+    _, gallery, _, _, _ = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, NO_PAGE,
                                       api_name="/classify_queries")
     captions = [item["caption"] for item in gallery["value"]]
     assert captions and all(c.startswith(("✓ ", "✗ ")) for c in captions), captions
@@ -1459,6 +1461,35 @@ def gr_plot(figure):
     return gr.Plot().preprocess(gr.Plot().postprocess(figure))
 
 
+def test_each_plot_comes_with_its_words():
+    """The Adapt and Classify answers carry each plot's words beside the plot (app.with_words),
+    equal to the words of the figure as the page receives it; no event takes a plot as its input:
+    the words were once made in a request of their own, which sent the whole figure back from the
+    page after it showed it, and came after it."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    for method in ("matching", "protonet", "siamese", "maml"):
+        shown = adapted(task, method)
+        assert shown["embedding_words"] and \
+            shown["embedding_words"] == app.plot_words(gr_plot(shown["embedding"])), method
+        matrix = shown["matrix"]["value"] if shown["matrix"]["visible"] else None
+        assert shown["matrix_words"] == ("" if matrix is None else app.plot_words(gr_plot(matrix))), method
+        assert (shown["matrix_words"] != "") == (method != "maml"), method  # (MAML draws no matrix)
+    state = shown["replay_state"]
+    assert shown["replay_words"] == app.replay_words(3, state) and shown["replay_words"].startswith("After step 3: ")
+    assert app.replay_step(1, state)[1] == app.replay_words(1, state)
+    label, gallery, plot, words, *_ = app.classify_queries(task, "matching", "cpu", 3, 0.4, None, None, None, 0, None)
+    assert words and words == app.plot_words(gr_plot(plot["value"] if isinstance(plot, dict) else plot))
+    assert app.select_query(app.classify_queries(task, "matching", "cpu", 3, 0.4, None, None, None, 0, None)[-2],
+                            SimpleNamespace(index=1))[2].startswith("Query 2, ")
+    assert not [fn.name for fn in app.demo.fns.values() if any(isinstance(c, gr.Plot) for c in fn.inputs)]
+
+
 def test_adapt_and_classify_first_say_that_they_started():
     """The Adapt and Classify buttons' events first write "Adapting…" / "Classifying…" (in the
     page's language) to their status line, every other output left as it was, then answer as
@@ -1469,15 +1500,15 @@ def test_adapt_and_classify_first_say_that_they_started():
 
     task = app.example_task(app.DEMO / "glyphs-3way")
     events = {fn.name: fn for fn in app.demo.fns.values() if fn.name in ("run_adaptation", "classify_queries")}
-    assert [len(events[name].outputs) for name in ("run_adaptation", "classify_queries")] == [9, 6]
+    assert [len(events[name].outputs) for name in ("run_adaptation", "classify_queries")] == [12, 7]
     adapt = events["run_adaptation"].fn(task, "protonet", "cpu", 3, 0.4, {}, 0, gr.Request(headers={
         "accept-language": "zh-CN"}))
-    assert next(adapt) == (gr.skip(),) * 3 + ("正在适应…",) + (gr.skip(),) * 5
+    assert next(adapt) == (gr.skip(),) * 5 + ("正在适应…",) + (gr.skip(),) * 6
     *_, last = adapt
-    assert last[3].startswith("**原型网络**"), last[3]
+    assert last[5].startswith("**原型网络**"), last[5]
     classify = events["classify_queries"].fn(task, "protonet", "cpu", 3, 0.4, None, None, None, 0, None)
-    assert next(classify) == (gr.skip(),) * 3 + ("Classifying…",) + (gr.skip(),) * 2
-    label, gallery, plot, status, state, key = next(classify)
+    assert next(classify) == (gr.skip(),) * 4 + ("Classifying…",) + (gr.skip(),) * 2
+    label, gallery, plot, words, status, state, key = next(classify)
     assert status.startswith("Classified 9 image(s)") and key == app.task_key(task)
 
 
@@ -1568,9 +1599,9 @@ def test_each_tab_out_of_date_says_so_by_its_own_key():
     task = app.example_task(app.DEMO / "glyphs-3way")
     key = app.task_key(task)
     other_method = app.outdated_results(task, "protonet", app.adaptation_key(task, "maml"), None, None, None)
-    assert other_method[3] == "The method has changed: adapt again."
+    assert other_method[5] == "The method has changed: adapt again."
     compared = app.outdated_results(task, "maml", None, key, "an older task", None)
-    assert compared[:14] == (gr.skip(),) * 14 and compared[15] == "The task has changed: compare again."
+    assert compared[:18] == (gr.skip(),) * 18 and compared[19] == "The task has changed: compare again."
 
 
 def test_class_names_in_captions_are_isolated_from_their_numbers():
