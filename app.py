@@ -422,7 +422,7 @@ MESSAGES = {
         "by_step": " Query accuracy at each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
         "replay_right": "After step {step}: {right} of {n} queries right.", "replay_wrong": " Wrong: {items}.",
-        "replay_more": " And {n} more.", "replay_predicted": "After step {step}: {items}.",
+        "replay_predicted": "After step {step}: {items}.",
         "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
                       "start, as validation kept none of its {n:,} updates.",
         "start_kept_maml": " Its θ is the random start itself, so there is no second curve from a random start.",
@@ -512,7 +512,7 @@ MESSAGES = {
         "by_step": " 每一步的查询准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
         "replay_right": "第 {step} 步之后：{n} 个查询中 {right} 个正确。", "replay_wrong": "错误：{items}。",
-        "replay_more": "另有 {n} 个。", "replay_predicted": "第 {step} 步之后：{items}。",
+        "replay_predicted": "第 {step} 步之后：{items}。",
         "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
         "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",
         "maml_protocol": " MAML 论文中的数字把每个任务的查询放在一个批次里做归一化（Finn 等人的代码就是这样）；"
@@ -1509,14 +1509,24 @@ def replay_words(step, state, most: int = 5) -> str:
     confidence, predicted = torch.tensor(state["probabilities"][index]).max(1)
     labels = state.get("labels")
     shown = [i for i, p in enumerate(predicted.tolist()) if labels is None or p != labels[i]]
-    items = ("；" if lang == "zh" else "; ").join(
-        f"{plain(state['queries'][i])} → {plain(classes[int(predicted[i])])} ({float(confidence[i]):.0%})"
-        for i in shown[:most])
-    more = say(lang, "replay_more", n=len(shown) - most) if len(shown) > most else ""
+    items = listed([f"{plain(state['queries'][i])} → {plain(classes[int(predicted[i])])}"
+                    f"{bracketed(f'{float(confidence[i]):.0%}', lang)}" for i in shown], lang, most)
     if labels is None:
-        return say(lang, "replay_predicted", step=state["steps"][index], items=items) + more
+        return say(lang, "replay_predicted", step=state["steps"][index], items=items)
     return say(lang, "replay_right", step=state["steps"][index], right=len(labels) - len(shown), n=len(labels)) + \
-        (say(lang, "replay_wrong", items=items) + more if shown else "")
+        (say(lang, "replay_wrong", items=items) if shown else "")
+
+
+def listed(items: list[str], lang: str, most: int) -> str:
+    """The ``most`` first of ``items`` as a list inside a sentence, and how many more there are:
+    "a; b; and 2 more" ("a；b；另有 2 个")."""
+    more = say(lang, "and_more", n=len(items) - most) if len(items) > most else ""
+    return ("；" if lang == "zh" else "; ").join(items[:most]) + more
+
+
+def bracketed(text: str, lang: str) -> str:
+    """`` (text)`` after a word; in Chinese full-width, with no space: ``（text）``."""
+    return f"（{text}）" if lang == "zh" else f" ({text})"
 
 
 def described(figure, words: str, lang: str, **facts: Any):
@@ -1548,15 +1558,8 @@ def plot_words(plot: Any, most: int = 5) -> str:
         return ""
     separator, comma, colon = ("；", "、", "：") if lang == "zh" else ("; ", ", ", ": ")
 
-    def listed(items: list[str], most: int = most) -> str:
-        more = say(lang, "and_more", n=len(items) - most) if len(items) > most else ""
-        return separator.join(items[:most]) + more
-
     def number(value: float) -> str:  # (two decimals on a raw-pixel distance of 11,504 were noise)
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-    def bracketed(text: str) -> str:
-        return f"（{text}）" if lang == "zh" else f" ({text})"
 
     if kind == "embedding":
         facts = viz.embedding_facts(figure)
@@ -1568,7 +1571,7 @@ def plot_words(plot: Any, most: int = 5) -> str:
         if others:
             words += say(lang, "embedding_others", items=listed([say(
                 lang, "embedding_item", query=plain(q["name"]), nearest=plain(classes[q["nearest"]]),
-                predicted="—" if q["predicted"] is None else plain(classes[q["predicted"]])) for q in others]))
+                predicted="—" if q["predicted"] is None else plain(classes[q["predicted"]])) for q in others], lang, most))
         return words
     if kind == "gates":  # Meta-LSTM's mean gates per layer: their values after the last update
         panels = {"x": [], "x2": []}
@@ -1591,7 +1594,7 @@ def plot_words(plot: Any, most: int = 5) -> str:
         shown = number if kind != "why_probabilities" else "{:.0%}".format
         # the three first, and how many more the plot has (a student reads that there are others)
         return say(lang, kind, n=meta["query"], items=listed(
-            [f"{plain(meta['names'][i])} {shown(values[i])}" for i in order], most=3))
+            [f"{plain(meta['names'][i])} {shown(values[i])}" for i in order], lang, most=3))
     # a heatmap: a row per query (or support image), a column per support image or class
     z = viz.plotted(figure["data"][0]["z"])
     rows, columns = meta["rows"], meta["columns"]
@@ -1603,19 +1606,19 @@ def plot_words(plot: Any, most: int = 5) -> str:
     mine = meta.get("row_classes")
 
     def entries(pairs: list[tuple[int, int]]) -> list[str]:
-        return [f"{plain(rows[i])} → {plain(columns[j])}{bracketed(number(z[i, j]))}" for i, j in pairs]
+        return [f"{plain(rows[i])} → {plain(columns[j])}{bracketed(number(z[i, j]), lang)}" for i, j in pairs]
 
     if mine is None:
-        return say(lang, f"{kind}_each", items=listed(entries(items)))
+        return say(lang, f"{kind}_each", items=listed(entries(items), lang, most))
     if kind == "distances":  # an image alone in its class has no image of its own class to be near
         counts = Counter(mine)
         if all(counts[c] == 1 for c in mine):
-            return say(lang, "distances_single", items=listed(entries(items)))
+            return say(lang, "distances_single", items=listed(entries(items), lang, most))
         items = [(i, j) for i, j in items if counts[mine[i]] > 1]
     others = [(i, j) for i, j in items if column_class[j] != mine[i]]
     words = say(lang, f"{kind}_words", right=len(items) - len(others), same=len(items) - len(others), n=len(items))
     if others:
-        words += say(lang, f"{kind}_others", items=listed(entries(others)))
+        words += say(lang, f"{kind}_others", items=listed(entries(others), lang, most))
     return words
 
 

@@ -792,14 +792,14 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
              "queries": [f"q{i}" for i in range(8)], "labels": [0] * 8, "lang": "en"}
     assert app.replay_words(4, state) == "After step 5: 4 of 8 queries right. Wrong: q1 → b\\* (70%); q3 → b\\* " \
         "(70%); q5 → b\\* (70%); q7 → b\\* (70%)."
-    assert app.replay_words(5, state, most=2).endswith("q3 → b\\* (70%). And 2 more.")
+    assert app.replay_words(5, state, most=2).endswith("q3 → b\\* (70%); and 2 more.")
     assert app.replay_words(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
     assert app.replay_words(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
         "q0 → a (90%); q2 → a (90%); q4 → a (90%); q6 → a (90%)."
-    assert "And" not in app.replay_words(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "And 0 more.")
+    assert "more" not in app.replay_words(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "and 0 more")
     assert app.replay_words(5, {**state, "labels": None}, most=2) == \
-        "After step 5: q0 → a (90%); q1 → b\\* (70%). And 6 more."
-    assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\* (70%)；q3")
+        "After step 5: q0 → a (90%); q1 → b\\* (70%); and 6 more."
+    assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\*（70%）；q3")
     assert app.replay_words(3, None) == ""
 
 
