@@ -2512,8 +2512,12 @@ APP_JS = """
   const controlWords = %s;  // (11) Gradio's and Plotly's English names -> Chinese
   const controlPrefixes = %s;  // (11) [English prefix of a control's name, Chinese with {} for the rest]
   const shownWords = new WeakMap();  // (11) element -> {attribute: [its English, as shown]}
+  // (11) what is named by a name a person gave (the Class menu's options, the Label's bars, a class's
+  // thumbnails and gallery) keeps it, whatever English words it spells
+  const USER_NAMES = '[role="option"], meter, .thumbnail-item, .class-gallery';
   const chinese = (english) => {
-    if (controlWords[english]) return controlWords[english];
+    // (own keys only: a name "constructor" found the object's prototype's function)
+    if (Object.hasOwn(controlWords, english)) return controlWords[english];
     const prefix = controlPrefixes.find(([start]) => english.startsWith(start));
     return prefix ? prefix[1].replace("{}", english.slice(prefix[0].length)) : null;
   };
@@ -2584,6 +2588,7 @@ APP_JS = """
       if (group.getAttribute("aria-labelledby") !== label.id) group.setAttribute("aria-labelledby", label.id);
     });
     document.querySelectorAll("[aria-label], [title], [data-title]").forEach((element) => {  // (11)
+      if (element.matches(USER_NAMES)) return;  // (a class named "Pan" is no Plotly pan tool)
       const shown = shownWords.get(element) || {};
       ["aria-label", "title", "data-title"].forEach((name) => {
         const now = element.getAttribute(name);

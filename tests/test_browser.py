@@ -552,6 +552,40 @@ def test_chinese_interface(browser, app_server):
     page.close()
 
 
+def test_class_names_that_are_control_words_keep_their_names_on_a_chinese_page(browser, app_server):
+    """The Chinese names of Gradio's and Plotly's controls (CONTROL_WORDS) are for their controls:
+    a class named "Pan" was read out as "平移" (Plotly's pan tool) in the Class menu and on the
+    Label's bars, and one named "constructor" as "function Object() { [native code] }" (a name
+    looked up on the words' object found its prototype's)."""
+    page = open_app(browser, app_server.url, locale="zh-CN")
+    page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
+    page.get_by_label("示例任务").click()
+    page.get_by_role("option", name="glyphs-3way").click()
+    page.click("#load-example")
+    page.wait_for_selector(".class-gallery")
+    for old, new in (("flag", "Pan"), ("moon", "constructor")):
+        page.locator("#class-choice input").click()
+        page.get_by_role("option", name=old, exact=True).click()
+        wait_for_name(page, old)
+        name_box(page).fill(new)
+        page.get_by_role("button", name="重命名类别").click()
+        page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
+                               ".some(e => e.innerText.includes(name))", arg=new, timeout=30000)
+    page.locator("#class-choice input").click()
+    page.wait_for_selector('[role="option"]')
+    page.wait_for_timeout(300)  # (the script's next pass over the page)
+    options = page.evaluate("() => [...document.querySelectorAll('[role=option]')].map(o => o.getAttribute('aria-label'))")
+    assert "Pan" in options and "constructor" in options, options
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="3 · 分类").click()
+    page.click("#classify")
+    page.wait_for_function("() => document.querySelectorAll('meter').length === 3", timeout=60000)
+    page.wait_for_timeout(300)
+    bars = page.evaluate("() => [...document.querySelectorAll('meter')].map(m => m.getAttribute('aria-label'))")
+    assert sorted(bars) == ["Pan", "constructor", "wave"], bars
+    page.close()
+
+
 def test_random_omniglot_task_then_compare(browser, app_server):
     from .conftest import HAVE_OMNIGLOT
 
