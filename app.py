@@ -478,6 +478,7 @@ MESSAGES = {
         "why_prototypes": "Query {n}, the squared distance to each prototype, nearest first: {items}.",
         "why_attention": "Query {n}, the attention over the support images, highest first: {items}.",
         "why_steps": "Query {n}, the classes' probabilities, highest first, {first}: {start}; {last}: {end}.",
+        "why_no_steps": "Query {n}, the classes' probabilities, highest first, {first}, no inner step taken: {start}.",
         "after_step": "after step {n}", "before_steps": "before adapting (step 0)", "and_more": "; and {n} more",
     },
     "zh": {
@@ -559,6 +560,7 @@ MESSAGES = {
         "why_prototypes": "查询 {n}，到各原型的平方距离（从近到远）：{items}。",
         "why_attention": "查询 {n}，对支持图像的注意力（从高到低）：{items}。",
         "why_steps": "查询 {n}，各类别的概率（从高到低），{first}：{start}；{last}：{end}。",
+        "why_no_steps": "查询 {n}，各类别的概率（从高到低），{first}，未走任何内循环步：{start}。",
         "after_step": "第 {n} 步之后", "before_steps": "适应前（第 0 步）", "and_more": "；另有 {n} 个",
     },
 }
@@ -1586,6 +1588,8 @@ def plot_words(plot: Any, most: int = 5) -> str:
             z = viz.plotted(figure["data"][0]["z"])
             rows = [comma.join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
                     for row in (z[0], z[-1])]
+            if len(z) == 1:  # (the steps' slider at 0: step 0 is the last, no step to be after)
+                return say(lang, "why_no_steps", n=meta["query"], first=say(lang, "before_steps"), start=rows[0])
             return say(lang, kind, n=meta["query"], first=say(lang, "before_steps"), start=rows[0],
                        last=say(lang, "after_step", n=len(z) - 1), end=rows[1])
         values = viz.plotted(figure["data"][0]["y"])

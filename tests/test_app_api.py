@@ -1543,6 +1543,22 @@ def test_the_why_words_of_each_method_list_its_bars_in_order():
                                                              "after step 2: b 50%, d 25%, c 15%.")
 
 
+def test_the_why_words_of_maml_without_an_inner_step_say_no_step_was_taken():
+    """MAML with the inner steps' slider at 0 (it starts at 0): the Why heatmap has one row, step 0,
+    and its words said the same probabilities twice, "before adapting (step 0): a 40%, …; after
+    step 0: a 40%, …", as if a step had been taken."""
+    import app
+
+    steps = [[[0.4, 0.3, 0.2, 0.1]]]  # (steps, queries, classes): step 0 only
+    maml = {"method": "maml", "classes": ["a", "b", "c", "d"], "support": [], "probabilities": [steps[0][0]],
+            "explanation": {"step_probabilities": steps}, "lang": "en"}
+    assert app.plot_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
+                                                             "before adapting (step 0), no inner step taken: "
+                                                             "a 40%, b 30%, c 20%.")
+    assert app.plot_words(app.explain_query(0, {**maml, "lang": "zh"})[1]) == \
+        "查询 1，各类别的概率（从高到低），适应前（第 0 步），未走任何内循环步：a 40%、b 30%、c 20%。"
+
+
 def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
     """Found unguarded by a mutation test of app.py's UI layer: the Siamese network's support
     distances leave each image's distance to itself out; Matching Networks' attention counts an image
