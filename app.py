@@ -480,6 +480,7 @@ MESSAGES = {
         "why_steps": "Query {n}, the classes' probabilities, highest first, {first}: {start}; {last}: {end}.",
         "why_no_steps": "Query {n}, the classes' probabilities, highest first, {first}, no inner step taken: {start}.",
         "after_step": "after step {n}", "before_steps": "before adapting (step 0)", "and_more": "; and {n} more",
+        "and_more_listed": ", and {n} more",
     },
     "zh": {
         "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
@@ -562,6 +563,7 @@ MESSAGES = {
         "why_steps": "查询 {n}，各类别的概率（从高到低），{first}：{start}；{last}：{end}。",
         "why_no_steps": "查询 {n}，各类别的概率（从高到低），{first}，未走任何内循环步：{start}。",
         "after_step": "第 {n} 步之后", "before_steps": "适应前（第 0 步）", "and_more": "；另有 {n} 个",
+        "and_more_listed": "、另有 {n} 个",
     },
 }
 
@@ -1511,12 +1513,18 @@ def replay_words(step, state, most: int = 5) -> str:
     confidence, predicted = torch.tensor(state["probabilities"][index]).max(1)
     labels = state.get("labels")
     shown = [i for i, p in enumerate(predicted.tolist()) if labels is None or p != labels[i]]
-    items = listed([f"{plain(state['queries'][i])} → {plain(classes[int(predicted[i])])}"
+    items = listed([f"{named(state['queries'][i])} → {named(classes[int(predicted[i])])}"
                     f"{bracketed(f'{float(confidence[i]):.0%}', lang)}" for i in shown], lang, most)
     if labels is None:
         return say(lang, "replay_predicted", step=state["steps"][index], items=items)
     return say(lang, "replay_right", step=state["steps"][index], right=len(labels) - len(shown), n=len(labels)) + \
         (say(lang, "replay_wrong", items=items) if shown else "")
+
+
+def named(name: str) -> str:
+    """A class's or an image's name inside words: as typed (``plain``), and set off (``isolated``),
+    so that a right-to-left name keeps its number beside it ("שלום 30%" showed as "30% שלום")."""
+    return isolated(plain(name))
 
 
 def listed(items: list[str], lang: str, most: int) -> str:
@@ -1560,8 +1568,9 @@ def plot_words(plot: Any, most: int = 5) -> str:
         return ""
     separator, comma, colon = ("；", "、", "：") if lang == "zh" else ("; ", ", ", ": ")
 
-    def number(value: float) -> str:  # (two decimals on a raw-pixel distance of 11,504 were noise)
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    def number(value: float) -> str:  # (two decimals on a raw-pixel distance of 11,504 were noise;
+        # an attention of 1.23e-05 was read out as "e minus 05")
+        return f"{value:,.0f}" if abs(value) >= 100 else "< 0.001" if 0 < abs(value) < 0.001 else f"{value:.3g}"
 
     if kind == "embedding":
         facts = viz.embedding_facts(figure)
@@ -1572,8 +1581,8 @@ def plot_words(plot: Any, most: int = 5) -> str:
         words = say(lang, "embedding_words", near=len(queries) - len(others), n=len(queries))
         if others:
             words += say(lang, "embedding_others", items=listed([say(
-                lang, "embedding_item", query=plain(q["name"]), nearest=plain(classes[q["nearest"]]),
-                predicted="—" if q["predicted"] is None else plain(classes[q["predicted"]])) for q in others], lang, most))
+                lang, "embedding_item", query=named(q["name"]), nearest=named(classes[q["nearest"]]),
+                predicted="—" if q["predicted"] is None else named(classes[q["predicted"]])) for q in others], lang, most))
         return words
     if kind == "gates":  # Meta-LSTM's mean gates per layer: their values after the last update
         panels = {"x": [], "x2": []}
@@ -1586,8 +1595,9 @@ def plot_words(plot: Any, most: int = 5) -> str:
     if kind.startswith("why_"):  # the Classify tab's explanation of one query
         if kind == "why_steps":  # MAML: a row per inner step from step 0, its first and its last
             z = viz.plotted(figure["data"][0]["z"])
-            rows = [comma.join(f"{plain(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
-                    for row in (z[0], z[-1])]
+            more = say(lang, "and_more_listed", n=len(z[0]) - 3) if len(z[0]) > 3 else ""
+            rows = [comma.join(f"{named(meta['names'][c])} {row[c]:.0%}" for c in np.argsort(-row, kind="stable")[:3])
+                    + more for row in (z[0], z[-1])]
             if len(z) == 1:  # (the steps' slider at 0: step 0 is the last, no step to be after)
                 return say(lang, "why_no_steps", n=meta["query"], first=say(lang, "before_steps"), start=rows[0])
             return say(lang, kind, n=meta["query"], first=say(lang, "before_steps"), start=rows[0],
@@ -1598,7 +1608,7 @@ def plot_words(plot: Any, most: int = 5) -> str:
         shown = number if kind != "why_probabilities" else "{:.0%}".format
         # the three first, and how many more the plot has (a student reads that there are others)
         return say(lang, kind, n=meta["query"], items=listed(
-            [f"{plain(meta['names'][i])} {shown(values[i])}" for i in order], lang, most=3))
+            [f"{named(meta['names'][i])} {shown(values[i])}" for i in order], lang, most=3))
     # a heatmap: a row per query (or support image), a column per support image or class
     z = viz.plotted(figure["data"][0]["z"])
     rows, columns = meta["rows"], meta["columns"]
@@ -1610,7 +1620,7 @@ def plot_words(plot: Any, most: int = 5) -> str:
     mine = meta.get("row_classes")
 
     def entries(pairs: list[tuple[int, int]]) -> list[str]:
-        return [f"{plain(rows[i])} → {plain(columns[j])}{bracketed(number(z[i, j]), lang)}" for i, j in pairs]
+        return [f"{named(rows[i])} → {named(columns[j])}{bracketed(number(z[i, j]), lang)}" for i, j in pairs]
 
     if mine is None:
         return say(lang, f"{kind}_each", items=listed(entries(items), lang, most))
@@ -1883,8 +1893,11 @@ def classify_api(method: str, support_images: list[gr.FileData], class_names: li
     try:
         if domain not in DOMAINS:
             raise Refusal(f"Unknown or unavailable domain {domain!r}; choose one of {', '.join(DOMAINS)}.")
-        if not isinstance(method, str) or not method.strip():
+        if method is None or isinstance(method, str) and not method.strip():
             raise Refusal(f"method is missing: give one of {', '.join(ZOOS[domain].available())} as a string.")
+        if not isinstance(method, str):
+            raise Refusal(f"method must be a string, one of {', '.join(ZOOS[domain].available())}; "
+                          f"{method!r} was given.")
         support, queries = uploaded_paths(support_images, "support_images"), uploaded_paths(query_images, "query_images")
         return classify(ZOOS[domain], method.strip().lower(), support, class_labels(class_names), queries,
                         cache=CACHE, domain=domain)

@@ -51,9 +51,14 @@ def clean_class_name(name: Any) -> str:
     """A class name as typed, its spaces tidied: trimmed, and a run of them inside one space
     ("my  flag" and "my flag" read the same on the screen, so they name the same class);
     control characters (a NUL, an escape) dropped, and a name that shows as nothing, made of
-    invisible format characters only (a zero-width space, a direction mark), read as empty."""
+    invisible format characters (a zero-width space, a direction mark) and blank letters (the
+    Hangul fillers, the blank Braille pattern) only, read as empty."""
     text = " ".join("".join(c for c in str(name) if c.isspace() or unicodedata.category(c) != "Cc").split())
-    return text if any(unicodedata.category(c) != "Cf" for c in text) else ""
+    return text if any(unicodedata.category(c) != "Cf" and c not in BLANK_LETTERS for c in text) else ""
+
+
+# letters that show as nothing (in most fonts an empty space): Hangul's fillers, the blank Braille pattern
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def checked_class_name(name: Any) -> str:

@@ -790,17 +790,17 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
     rows = [[0.9, 0.1], [0.3, 0.7]] * 4  # (queries 1, 3, 5, 7 go to b; all are a's)
     state = {"probabilities": [[[0.5, 0.5]] * 8, rows], "steps": [0, 5], "classes": ["a", "b*"],
              "queries": [f"q{i}" for i in range(8)], "labels": [0] * 8, "lang": "en"}
-    assert app.replay_words(4, state) == "After step 5: 4 of 8 queries right. Wrong: q1 → b\\* (70%); q3 → b\\* " \
+    assert seen_replay(4, state) == "After step 5: 4 of 8 queries right. Wrong: q1 → b\\* (70%); q3 → b\\* " \
         "(70%); q5 → b\\* (70%); q7 → b\\* (70%)."
-    assert app.replay_words(5, state, most=2).endswith("q3 → b\\* (70%); and 2 more.")
-    assert app.replay_words(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
-    assert app.replay_words(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
+    assert seen_replay(5, state, most=2).endswith("q3 → b\\* (70%); and 2 more.")
+    assert seen_replay(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
+    assert seen_replay(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
         "q0 → a (90%); q2 → a (90%); q4 → a (90%); q6 → a (90%)."
-    assert "more" not in app.replay_words(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "and 0 more")
-    assert app.replay_words(5, {**state, "labels": None}, most=2) == \
+    assert "more" not in seen_replay(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "and 0 more")
+    assert seen_replay(5, {**state, "labels": None}, most=2) == \
         "After step 5: q0 → a (90%); q1 → b\\* (70%); and 6 more."
-    assert app.replay_words(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\*（70%）；q3")
-    assert app.replay_words(3, None) == ""
+    assert seen_replay(5, {**state, "lang": "zh"}).startswith("第 5 步之后：8 个查询中 4 个正确。错误：q1 → b\\*（70%）；q3")
+    assert seen_replay(3, None) == ""
 
 
 def test_task_edits_at_their_edges():
@@ -1394,52 +1394,52 @@ def test_the_plots_have_words_made_from_their_own_numbers():
     task = app.example_task(app.DEMO / "glyphs-3way")
     *_, state, _ = app.classify_queries(task, "protonet", "cpu", 3, 0.4, None, None, None, 0, None)
     _, plot = app.explain_query(4, state)
-    words = app.plot_words(gr_plot(plot))
+    words = seen_words(gr_plot(plot))
     bars = list(plot.data[0].y)
     nearest = sorted(range(len(bars)), key=bars.__getitem__)
     assert words.startswith("Query 5, the squared distance to each prototype"), words
     assert words.index(state["classes"][nearest[0]]) < words.index(state["classes"][nearest[1]]), words
     assert f"{bars[nearest[0]]:.3g}" in words
-    chinese = app.plot_words(app.explain_query(4, {**state, "lang": "zh"})[1])
+    chinese = seen_words(app.explain_query(4, {**state, "lang": "zh"})[1])
     assert chinese.startswith("查询 5，到各原型的平方距离"), chinese
     *_, state, _ = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
-    words = app.plot_words(app.explain_query(0, state)[1])
+    words = seen_words(app.explain_query(0, state)[1])
     assert words.startswith("Query 1, the classes' probabilities") and "before adapting (step 0)" in words and \
         "after step 3" in words, words
-    chinese = app.plot_words(app.explain_query(0, {**state, "lang": "zh"})[1])  # (a Chinese list: 、, not ", ")
+    chinese = seen_words(app.explain_query(0, {**state, "lang": "zh"})[1])  # (a Chinese list: 、, not ", ")
     assert "适应前（第 0 步）" in chinese and "、" in chinese and ", " not in chinese, chinese
     # the three first bars, and how many more there are (a 5-way task's student reads that there are others)
     probabilities = viz.probability_bars([0.1, 0.4, 0.2, 0.25, 0.05], list("abcde"), "t")
-    words = app.plot_words(app.described(probabilities, "why_probabilities", "en", query=2, names=list("abcde")))
+    words = seen_words(app.described(probabilities, "why_probabilities", "en", query=2, names=list("abcde")))
     assert words == "Query 2, the classes' probabilities, highest first: b 40%; d 25%; c 20%; and 2 more.", words
     # the matrix: two queries of class 0, one of class 1; the second query lies nearest class 1's prototype
     distances = torch.tensor([[0.5, 2.0], [3.0, 1.0], [4.0, 0.25]])
     figure = app.described(viz.prototype_distances_plot(distances, ["q1", "q2", "q3"], ["eye", "fork"]),
                            "prototypes", "en", rows=["q1", "q2", "q3"], columns=["eye", "fork"], row_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "Queries nearest the prototype of their own class: 2 of 3. " \
+    assert seen_words(figure) == "Queries nearest the prototype of their own class: 2 of 3. " \
                                      "The others are nearest: q2 → fork (1)."
     attention = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
     figure = app.described(viz.attention_plot(attention, ["q1", "q2"], ["eye · 1", "eye · 2", "fork · 1"], "zh"),
                            "attention", "zh", rows=["q1", "q2"], columns=["eye · 1", "eye · 2", "fork · 1"],
                            row_classes=[0, 0], column_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "2 个查询中有 1 个最关注本类别的支持图像。其余查询最关注的：q2 → fork · 1（0.5）。"
+    assert seen_words(figure) == "2 个查询中有 1 个最关注本类别的支持图像。其余查询最关注的：q2 → fork · 1（0.5）。"
     # the Siamese network's distances among the support images: an image alone in its class has no
     # image of its own class to be near (1-shot tasks said "0 of 5 ... nearest ... their own class")
     distances = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
     one_shot = app.described(viz.distance_matrix_plot(distances, ["a", "b", "c"]), "distances", "en",
                              rows=["a", "b", "c"], columns=["a", "b", "c"], row_classes=[0, 1, 2],
                              column_classes=[0, 1, 2])
-    assert app.plot_words(one_shot) == "Every class has one support image, so each one's nearest image is of " \
+    assert seen_words(one_shot) == "Every class has one support image, so each one's nearest image is of " \
                                        "another class: a → b (1); b → a (1); c → a (2)."
     mixed = app.described(viz.distance_matrix_plot(distances, ["a", "b", "c"]), "distances", "en",
                           rows=["a", "b", "c"], columns=["a", "b", "c"], row_classes=[0, 0, 1], column_classes=[0, 0, 1])
-    assert app.plot_words(mixed) == "Support images nearest another image of their own class: 2 of 2."
+    assert seen_words(mixed) == "Support images nearest another image of their own class: 2 of 2."
     # Meta-LSTM's gates: each layer's value after a colon, to three decimals (0.99999 read "1")
     gates = viz.gates_plot([{"step": 0, "input_gate": {"block 1": 0.5, "head": 0.25},
                              "forget_gate": {"block 1": 0.999996, "head": 0.9}},
                             {"step": 1, "input_gate": {"block 1": 0.6, "head": 0.3},
                              "forget_gate": {"block 1": 0.999996, "head": 0.95}}])
-    gate_words = app.plot_words(app.described(gates, "gates", "en"))
+    gate_words = seen_words(app.described(gates, "gates", "en"))
     assert ": 1.000" in gate_words and ": 0.600" in gate_words, gate_words
     # the embedding: what the picture shows, counted from its points
     embedding = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0]]),
@@ -1448,10 +1448,10 @@ def test_the_plots_have_words_made_from_their_own_numbers():
                                    ["eye", "fork"], ["eye · 1", "fork · 1"],
                                    query_embeddings=torch.tensor([[0.5, 0], [3.0, 0], [1.0, 0]]),
                                    query_names=["q1", "q2", "q3"], query_predicted=[0, 1, 1])
-    assert app.plot_words(gr_plot(embedding)) == (
+    assert seen_words(gr_plot(embedding)) == (
         "Queries that lie nearest the mean (star) of the class they were classified as, in this 2-D picture: 2 of 3. "
         "Nearer another class's mean: q3 (classified as fork) → eye.")
-    assert app.plot_words(None) == "" and app.plot_words(viz.probability_bars([1.0], ["a"], "t")) == ""
+    assert seen_words(None) == "" and seen_words(viz.probability_bars([1.0], ["a"], "t")) == ""
 
 
 def gr_plot(figure):
@@ -1459,6 +1459,47 @@ def gr_plot(figure):
     import gradio as gr
 
     return gr.Plot().preprocess(gr.Plot().postprocess(figure))
+
+
+def seen_words(*args, **kwargs) -> str:
+    """app.plot_words as read: without the isolates that set each name off (app.named)."""
+    import app
+
+    return app.plot_words(*args, **kwargs).replace("\u2068", "").replace("\u2069", "")
+
+
+def seen_replay(*args, **kwargs) -> str:
+    """app.replay_words as read: without the isolates that set each name off (app.named)."""
+    import app
+
+    return app.replay_words(*args, **kwargs).replace("\u2068", "").replace("\u2069", "")
+
+
+def test_names_in_words_are_set_off_from_their_numbers():
+    """Found by a review: the plots' and the replay's words set each class and image name off
+    (U+2068 .. U+2069), as the captions do, so that a right-to-left name keeps the number beside
+    it where it is written ("30% שלום ,%42 مرحبا" on a page); the MAML Why words say how many
+    classes they leave out, as the others do; a tiny value is not read as "1.23e-05"."""
+    import app
+    from fewshot import viz
+
+    words = app.plot_words(app.described(viz.probability_bars([0.7, 0.3], ["שלום", "b"], "t"), "why_probabilities",
+                                         "en", query=1, names=["שלום", "b"]))
+    assert "\u2068שלום\u2069 70%" in words and "\u2068b\u2069 30%" in words, words
+    state = {"probabilities": [[[0.2, 0.8]]] * 2, "steps": [0, 1], "classes": ["a", "مرحبا"], "queries": ["q"],
+             "labels": [0], "lang": "en"}
+    assert "\u2068q\u2069 → \u2068مرحبا\u2069 (80%)" in app.replay_words(1, state)
+    steps = [[[0.4, 0.3, 0.2, 0.06, 0.04]], [[0.1, 0.2, 0.3, 0.15, 0.25]]]
+    maml = {"method": "maml", "classes": list("abcde"), "support": [], "probabilities": [steps[1][0]],
+            "explanation": {"step_probabilities": steps}, "lang": "en"}
+    assert seen_words(app.explain_query(0, maml)[1]) == (
+        "Query 1, the classes' probabilities, highest first, before adapting (step 0): a 40%, b 30%, c 20%, "
+        "and 2 more; after step 1: c 30%, e 25%, b 20%, and 2 more.")
+    assert seen_words(app.explain_query(0, {**maml, "lang": "zh"})[1]).endswith("c 30%、e 25%、b 20%、另有 2 个。")
+    attention = app.described(viz.probability_bars([0.99998, 1.23e-05], ["a · 1", "b · 1"], "t"), "why_attention",
+                              "en", query=1, names=["a · 1", "b · 1"])
+    assert seen_words(attention) == "Query 1, the attention over the support images, highest first: a · 1 1; " \
+                                    "b · 1 < 0.001.", seen_words(attention)
 
 
 def test_each_plot_comes_with_its_words():
@@ -1523,24 +1564,24 @@ def test_the_why_words_of_each_method_list_its_bars_in_order():
     siamese = {"method": "siamese", "classes": ["a", "b", "c", "d"], "support": ["a1", "b1", "c1", "d1"],
                "probabilities": [[0.3, 0.1, 0.4, 0.2]], "explanation": {"class_distances": [[0.4, 1.7, 0.1, 0.9]]},
                "lang": "en"}
-    assert app.plot_words(app.explain_query(0, siamese)[1]) == \
+    assert seen_words(app.explain_query(0, siamese)[1]) == \
         "Query 1, the distance to each class's mean code, nearest first: c 0.1; a 0.4; d 0.9; and 1 more."
-    assert app.plot_words(app.explain_query(0, {**siamese, "lang": "zh"})[1]) == \
+    assert seen_words(app.explain_query(0, {**siamese, "lang": "zh"})[1]) == \
         "查询 1，到各类别平均编码的距离（从近到远）：c 0.1；a 0.4；d 0.9；另有 1 个。"
     matching = {"method": "matching", "classes": ["a", "b"], "support": ["a · 1", "a · 2", "b · 1"],
                 "probabilities": [[0.7, 0.3]], "explanation": {"attention": [[0.1, 0.6, 0.3]]}, "lang": "en"}
-    assert app.plot_words(app.explain_query(0, matching)[1]) == \
+    assert seen_words(app.explain_query(0, matching)[1]) == \
         "Query 1, the attention over the support images, highest first: a · 2 0.6; b · 1 0.3; a · 1 0.1."
     lstm = {"method": "meta-lstm", "classes": ["a", "b", "c", "d"], "support": [], "explanation": {}, "lang": "en",
             "probabilities": [[0.1, 0.2, 0.3, 0.4], [0.3, 0.1, 0.4, 0.2]]}
-    assert app.plot_words(app.explain_query(1, lstm)[1]) == \
+    assert seen_words(app.explain_query(1, lstm)[1]) == \
         "Query 2, the classes' probabilities, highest first: c 40%; a 30%; d 20%; and 1 more."
     steps = [[[0.4, 0.3, 0.2, 0.1]], [[0.1, 0.2, 0.3, 0.4]], [[0.1, 0.5, 0.15, 0.25]]]  # (steps, queries, classes)
     maml = {"method": "maml", "classes": ["a", "b", "c", "d"], "support": [], "probabilities": [steps[-1][0]],
             "explanation": {"step_probabilities": steps}, "lang": "en"}
-    assert app.plot_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
-                                                             "before adapting (step 0): a 40%, b 30%, c 20%; "
-                                                             "after step 2: b 50%, d 25%, c 15%.")
+    assert seen_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
+                                                         "before adapting (step 0): a 40%, b 30%, c 20%, and 1 more; "
+                                                         "after step 2: b 50%, d 25%, c 15%, and 1 more.")
 
 
 def test_the_why_words_of_maml_without_an_inner_step_say_no_step_was_taken():
@@ -1552,11 +1593,11 @@ def test_the_why_words_of_maml_without_an_inner_step_say_no_step_was_taken():
     steps = [[[0.4, 0.3, 0.2, 0.1]]]  # (steps, queries, classes): step 0 only
     maml = {"method": "maml", "classes": ["a", "b", "c", "d"], "support": [], "probabilities": [steps[0][0]],
             "explanation": {"step_probabilities": steps}, "lang": "en"}
-    assert app.plot_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
-                                                             "before adapting (step 0), no inner step taken: "
-                                                             "a 40%, b 30%, c 20%.")
-    assert app.plot_words(app.explain_query(0, {**maml, "lang": "zh"})[1]) == \
-        "查询 1，各类别的概率（从高到低），适应前（第 0 步），未走任何内循环步：a 40%、b 30%、c 20%。"
+    assert seen_words(app.explain_query(0, maml)[1]) == ("Query 1, the classes' probabilities, highest first, "
+                                                         "before adapting (step 0), no inner step taken: "
+                                                         "a 40%, b 30%, c 20%, and 1 more.")
+    assert seen_words(app.explain_query(0, {**maml, "lang": "zh"})[1]) == \
+        "查询 1，各类别的概率（从高到低），适应前（第 0 步），未走任何内循环步：a 40%、b 30%、c 20%、另有 1 个。"
 
 
 def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
@@ -1576,30 +1617,30 @@ def test_the_matrix_embedding_and_gates_words_read_their_own_figures():
     distances = torch.tensor([[0, 1.0, 0.5, 3.0], [1.0, 0, 2.0, 2.5], [0.5, 2.0, 0, 0.8], [3.0, 2.5, 0.8, 0]])
     figure = app.described(viz.distance_matrix_plot(distances, names), "distances", "en", rows=names, columns=names,
                            row_classes=[0, 0, 1, 1], column_classes=[0, 0, 1, 1])
-    assert app.plot_words(figure) == ("Support images nearest another image of their own class: 2 of 4. "
+    assert seen_words(figure) == ("Support images nearest another image of their own class: 2 of 4. "
                                       "Nearest an image of another class: a1 → b1 (0.5); b1 → a1 (0.5).")
     columns = ["eye · 1", "eye · 2", "fork · 1"]
     figure = app.described(viz.attention_plot(torch.tensor([[0.2, 0.7, 0.1]]), ["q1"], columns), "attention", "en",
                            rows=["q1"], columns=columns, row_classes=[0], column_classes=[0, 0, 1])
-    assert app.plot_words(figure) == "Queries that attend most to a support image of their own class: 1 of 1."
+    assert seen_words(figure) == "Queries that attend most to a support image of their own class: 1 of 1."
     prototypes = torch.tensor([[2.0, 0.5], [3.0, 1.0], [4.0, 0.25]])
     said = []
     for k in (3, 2):
         figure = app.described(viz.prototype_distances_plot(prototypes[:k], ["q1", "q2", "q3"][:k], ["eye", "fork"]),
                                "prototypes", "zh", rows=["q1", "q2", "q3"][:k], columns=["eye", "fork"],
                                row_classes=[0] * k)
-        said.append(app.plot_words(figure, most=2))
+        said.append(seen_words(figure, most=2))
     assert said == ["3 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork（0.5）；q2 → fork（1）；另有 1 个。",
                     "2 个查询中有 0 个离本类别的原型最近。其余查询最近的原型：q1 → fork（0.5）；q2 → fork（1）。"]
     alone = viz.embedding_plot(SimpleNamespace(support_embeddings=torch.tensor([[0.0, 0], [4, 0], [0, 1]]),
                                                class_centres=torch.tensor([[0.0, 0.5], [4, 0]]),
                                                support_labels=torch.tensor([0, 1, 0])), ["eye", "fork"], ["e1", "f1", "e2"])
-    assert app.plot_words(alone) == "3 support images of 2 classes, around their means (stars); no queries."
+    assert seen_words(alone) == "3 support images of 2 classes, around their means (stars); no queries."
     gates = viz.gates_plot([{"step": 0, "input_gate": {"conv1": 0.1, "classifier": 0.3},
                              "forget_gate": {"conv1": 0.9, "classifier": 0.8}},
                             {"step": 1, "input_gate": {"conv1": 0.2, "classifier": 0.35},
                              "forget_gate": {"conv1": 0.95, "classifier": 0.7}}])
-    assert app.plot_words(app.described(gates, "gates", "en")) == (
+    assert seen_words(app.described(gates, "gates", "en")) == (
         "After update 1, the mean input gate (a learned learning rate) of each layer: conv1: 0.200; classifier: 0.350; "
         "the mean forget gate: conv1: 0.950; classifier: 0.700.")
 
@@ -1661,6 +1702,8 @@ def test_the_api_reads_class_names_as_documented():
         with pytest.raises(app.Refusal, match=re.escape(said)):
             app.class_labels(names)
     for method, domain, said in ((" ", "characters", "method is missing"), (None, "characters", "method is missing"),
+                                 (5, "characters", "method must be a string, one of siamese, matching, maml, "
+                                                   "protonet, meta-lstm, transfer, pixels; 5 was given"),
                                  ("protonet", "sketches", "Unknown or unavailable domain 'sketches'")):
         with pytest.raises(gr.Error, match=re.escape(said)):
             app.classify_api(method, [], [], [], domain)

@@ -109,6 +109,9 @@ def test_names_that_show_as_nothing_are_no_names():
     from fewshot.service import clean_class_name
 
     assert [clean_class_name(n) for n in ("\u200b", "\u202e ", "\u200b\u200f", "\x00", "\t\n")] == [""] * 5
+    # letters that show as nothing: the Hangul filler (a review sent it through /classify), the blank Braille pattern
+    assert [clean_class_name(n) for n in ("\u3164", "\uffa0\u115f", " \u2800 ")] == [""] * 3
+    assert clean_class_name("\u1100\u1161") == "\u1100\u1161" and clean_class_name("\u2801") == "\u2801"
     assert clean_class_name("a\x00b\x1b") == "ab" and clean_class_name(" my \t flag ") == "my flag"
     assert clean_class_name("\u200fשלום") == "\u200fשלום" and clean_class_name("👨\u200d👩") == "👨\u200d👩"
     image = demo_task()[1][0]
