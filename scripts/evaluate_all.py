@@ -56,13 +56,13 @@ def described(recorded: dict) -> str:
     return ", ".join(words)
 
 
-def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> int:
+def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> list[bool]:
     """Run each recorded evaluation of ``chosen`` again, with the command on its card less
     ``--record`` (those that took over ``max_seconds`` when recorded left out), and print the
-    recorded and the measured accuracy side by side; the number that differ."""
+    recorded and the measured accuracy side by side; for each, whether they are the same."""
     print("| checkpoint | evaluation | recorded % | measured % | same |")
     print("| --- | --- | ---: | ---: | --- |")
-    differ = 0
+    reproduced = []
     for folder, card in chosen:
         for recorded in card.get("evaluation", []):
             if max_seconds is not None and recorded.get("seconds", 0) > max_seconds:
@@ -72,10 +72,10 @@ def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> int:
             with contextlib.redirect_stdout(io.StringIO()):  # (its JSON line: the table says it)
                 measured = evaluate.main(argv)["accuracy"]
             same = measured == recorded["accuracy"]
-            differ += not same
+            reproduced.append(same)
             print(f"| {folder.name} | {described(recorded)} | {100 * recorded['accuracy']:.4f} | {100 * measured:.4f} | "
                   f"{'yes' if same else 'NO'} |", flush=True)
-    return differ
+    return reproduced
 
 
 def main() -> None:
@@ -100,7 +100,11 @@ def main() -> None:
     named = [(folder, card) for folder, card in list_checkpoints(ROOT / "checkpoints")
              if any(fnmatch.fnmatch(folder.name, p) for p in args.only)]
     if args.check:
-        sys.exit(1 if check(named, args.max_seconds) else 0)
+        reproduced = check(named, args.max_seconds)
+        if not reproduced:  # (a check of nothing once passed)
+            parser.error("no evaluation recorded on these checkpoints to check" +
+                         (f" that took at most {args.max_seconds:g} s" if args.max_seconds is not None else ""))
+        sys.exit(0 if all(reproduced) else 1)
     chosen = [(folder, card) for folder, card in named
               if not (args.transductive and card["method"] != "maml")
               and not (args.finetune_steps and card["method"] != "siamese")]

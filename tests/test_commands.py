@@ -248,3 +248,9 @@ def test_evaluate_all_check_runs_each_recorded_evaluation_again_and_compares(tmp
         assert exit.value.code == code and rows == [
             f"| pixels-omniglot-vinyals | 5-way 1-shot, 3 episodes, seed 0 | {100 * accuracy:.4f} | "
             f"{100 * recorded['accuracy']:.4f} | {same} |"]
+    # a check that would leave every evaluation out is refused (it printed an empty table and passed)
+    (folder / "card.json").write_text(json.dumps({**card, "evaluation": [{**recorded, "seconds": 5.0}]}))
+    monkeypatch.setattr(sys, "argv", ["evaluate_all.py", "--check", "--max-seconds", "4"])
+    with pytest.raises(SystemExit) as exit:
+        script.main()
+    assert exit.value.code == 2 and "that took at most 4 s" in capsys.readouterr().err
