@@ -1122,8 +1122,9 @@ def test_plots_radio_groups_and_query_thumbnails_are_named_and_told_in_words(bro
                          " return [Array.from(trace.y), trace.customdata]; }")
     nearest = min(range(len(bars[0])), key=bars[0].__getitem__)
     why = page.evaluate(words, "why-words")
-    assert why.startswith(f"Query 5, the squared distance to each prototype, nearest first: {bars[1][nearest]} "
-                          f"{bars[0][nearest]:.3g}"), why
+    # (each name set off by Unicode isolates, U+2068 .. U+2069: app.named)
+    assert why.startswith(f"Query 5, the squared distance to each prototype, nearest first: \u2068{bars[1][nearest]}"
+                          f"\u2069 {bars[0][nearest]:.3g}"), why
     assert page.evaluate(described, "explanation")[2:] == ["why-words", True]
     page.close()
 
