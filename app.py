@@ -456,6 +456,7 @@ MESSAGES = {
         "matrix_meta-lstm": "Learned gates", "steps_probs": "Probabilities per inner step",
         "truth": "true class", "step": "step {n}",
         "adapting": "Adapting…", "classifying": "Classifying…",
+        "failed": "⚠ This run stopped on an error of the app's own. Try again; if it happens again, reload the page.",
         # the plots in words (plot_words): what each figure shows, read from its drawn numbers
         "embedding_words": "Queries that lie nearest the mean (star) of the class they were classified as, in this 2-D "
                            "picture: {near} of {n}.",
@@ -543,6 +544,7 @@ MESSAGES = {
         "matrix_protonet": "到原型的距离", "matrix_meta-lstm": "学到的门", "steps_probs": "每一步内循环后的概率",
         "truth": "真实类别", "step": "第 {n} 步",
         "adapting": "正在适应…", "classifying": "正在分类…",
+        "failed": "⚠ 本次运行因应用自身的错误而中止。请重试；如果再次出现，请刷新页面。",
         "embedding_words": "在这张二维图中，{n} 个查询里有 {near} 个离其预测类别的均值（星形）最近。",
         "embedding_others": "离另一个类别的均值更近的：{items}。", "embedding_item": "{query}（预测为{predicted}）→ {nearest}",
         "embedding_alone": "{c} 个类别的 {s} 张支持图像，围绕各自的均值（星形）；没有查询。",
@@ -1472,18 +1474,28 @@ def announced(key: str, outputs: int, status: int):
     (output ``status`` of ``outputs``; the others as they were), so that a screen reader hears,
     and everyone sees, that the work began; then answers as the handler does (its name, and so
     the event's API name, are the handler's). The results of a run stay until its answer, and
-    the runs' out-of-date checks (``outdated_results``) follow the answer as before."""
+    the runs' out-of-date checks (``outdated_results``) follow the answer as before. A failure
+    that is not a refusal (those ``friendly`` words: a bug, memory run out) replaces "Adapting…"
+    with a line that says so, then goes on to Gradio, which shows its error."""
     def wrap(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
             request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
-            first = [gr.skip()] * outputs
-            first[status] = say(language(request), key)
-            yield tuple(first)
-            if inspect.isgeneratorfunction(fn):
-                yield from fn(*args, **kwargs)
-            else:
-                yield fn(*args, **kwargs)
+
+            def saying(message: str) -> tuple:
+                values = [gr.skip()] * outputs
+                values[status] = say(language(request), message)
+                return tuple(values)
+
+            yield saying(key)
+            try:
+                if inspect.isgeneratorfunction(fn):
+                    yield from fn(*args, **kwargs)
+                else:
+                    yield fn(*args, **kwargs)
+            except Exception:  # (else the line said "Adapting…" for ever)
+                yield saying("failed")
+                raise
         return run
     return wrap
 

@@ -1553,6 +1553,32 @@ def test_adapt_and_classify_first_say_that_they_started():
     assert status.startswith("Classified 9 image(s)") and key == app.task_key(task)
 
 
+def test_a_run_that_fails_on_an_error_of_the_apps_own_says_so(monkeypatch):
+    """Found by a review: a run that failed on anything but a refusal (a bug, memory run out) left
+    its status line saying "Adapting…" for ever; it now says that the run stopped, then the error
+    goes on to Gradio (its toast)."""
+    import gradio as gr
+
+    import app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app, "run_method", broken)
+    monkeypatch.setattr(app, "run_to_end", broken)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    events = {fn.name: fn for fn in app.demo.fns.values() if fn.name in ("run_adaptation", "classify_queries")}
+    for name, arguments, status in (("run_adaptation", (task, "protonet", "cpu", 3, 0.4, {}, 0), 5),
+                                    ("classify_queries", (task, "protonet", "cpu", 3, 0.4, None, None, None, 0), 4)):
+        run = events[name].fn(*arguments, gr.Request(headers={"accept-language": "zh-CN"}))
+        assert next(run)[status] in ("正在适应…", "正在分类…")
+        stopped = next(run)
+        assert stopped[status] == app.say("zh", "failed") and stopped[status].startswith("⚠ 本次运行"), stopped
+        assert stopped[:status] + stopped[status + 1:] == (gr.skip(),) * (len(stopped) - 1)
+        with pytest.raises(RuntimeError, match="a bug"):
+            next(run)
+
+
 def test_the_why_words_of_each_method_list_its_bars_in_order():
     """Found unguarded by a mutation test of app.py's UI layer: each method's "Why" in words lists
     the three first bars in the order the method decides by (the Siamese network's distances nearest
