@@ -785,8 +785,6 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
     """The replay's heatmap has a text alternative: after the step the slider shows (the recorded
     step nearest it), how many queries are right, and the first five wrong ones with the class
     each went to and its probability; a task without labels gets each query's class."""
-    import app
-
     rows = [[0.9, 0.1], [0.3, 0.7]] * 4  # (queries 1, 3, 5, 7 go to b; all are a's)
     state = {"probabilities": [[[0.5, 0.5]] * 8, rows], "steps": [0, 5], "classes": ["a", "b*"],
              "queries": [f"q{i}" for i in range(8)], "labels": [0] * 8, "lang": "en"}
