@@ -2522,6 +2522,14 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # for 类别数", "Reset to default value", "Zoom") are in the page's language; a remove button's
 # name joins its class's name with the language's colon.
 # (11) the English names Gradio 6.31 and Plotly 3 give their own controls, in Chinese
+def plotly_chunk() -> str:
+    """Where the page finds the part of Gradio's front end that holds Plotly, relative to the page
+    ("assets/PlotlyPlot-<hash>.js", as its index.html finds its own scripts), or "" where this
+    Gradio has no such file (the page then loads Plotly as Gradio does, at the first plot)."""
+    found = sorted((Path(gr.__file__).parent / "templates" / "frontend" / "assets").glob("PlotlyPlot-*.js"))
+    return f"assets/{found[0].name}" if len(found) == 1 else ""
+
+
 CONTROL_WORDS = {
     "Click to upload or drop files": "点击上传或将文件拖放到此处", "File upload": "文件上传", "Empty value": "空",
     "Reset to default value": "恢复默认值", "Download All": "全部下载", "More tabs": "更多标签页",
@@ -2663,13 +2671,21 @@ APP_JS = """
   window.addEventListener("beforeunload", (event) => {
     if (document.querySelector(".class-gallery")) { event.preventDefault(); event.returnValue = "task"; return "task"; }
   });
+  // (12) Plotly, once the page is idle: Gradio loads it (4.6 MB) only when a first plot comes, and
+  // the first Adapt waited 4-6 s for it, its curve's steps drawn at once, not one by one
+  const plotly = %s;
+  if (plotly) {
+    const load = () => import(new URL(plotly, document.baseURI).href).catch(() => {});
+    if ("requestIdleCallback" in window) requestIdleCallback(load, {timeout: 10000}); else setTimeout(load, 3000);
+  }
 }
 """ % (json.dumps([ZH[key] for key in STEP_TAB_KEYS]),
        json.dumps({"en": page_title("en"), "zh": page_title("zh")}, ensure_ascii=False),
        json.dumps([[EN[key], ZH[key]] for key in TAB_KEYS], ensure_ascii=False),
        json.dumps({"Warning": "警告", "Error": "错误", "Info": "提示", "Success": "成功"}, ensure_ascii=False),
        json.dumps({"en": "Query {n}", "en_colon": ": ", "zh": "查询 {n}", "zh_colon": "："}, ensure_ascii=False),
-       json.dumps(CONTROL_WORDS, ensure_ascii=False), json.dumps(CONTROL_PREFIXES, ensure_ascii=False))
+       json.dumps(CONTROL_WORDS, ensure_ascii=False), json.dumps(CONTROL_PREFIXES, ensure_ascii=False),
+       json.dumps(plotly_chunk()))
 
 fetch_omniglot_if_asked()
 demo = build()

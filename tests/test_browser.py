@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "glyphs-5way"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -21,9 +22,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -1149,4 +1148,25 @@ def test_a_shorter_run_after_a_longer_one_replays_without_an_error(browser, app_
     page.wait_for_timeout(1500)  # (the replay's events follow the run's answer)
     toasts = page.locator(".toast-body").all_inner_texts()
     assert not [t for t in toasts if "maximum" in t or "Error" in t], toasts
+    page.close()
+
+
+def test_plotly_is_loaded_once_the_page_is_idle_and_only_once(browser, app_server):
+    """Gradio loads Plotly (4.6 MB) only when a first plot comes: the first Adapt waited 4-6 s for
+    it, and its curve's steps came drawn at once, not one by one. The page loads it once idle,
+    from the file Gradio's own plot asks for, so that the two are one module."""
+    import app
+
+    chunk = app.plotly_chunk()
+    assert chunk.startswith("assets/PlotlyPlot-") and chunk.endswith(".js"), chunk  # (this Gradio has it)
+    page = open_app(browser, app_server.url)
+    loaded = "() => performance.getEntriesByType('resource').filter((e) => e.name.includes('PlotlyPlot-'))" \
+             ".map((e) => e.name)"
+    page.wait_for_function(f"() => ({loaded})().length > 0", timeout=60000)
+    assert page.evaluate(loaded) == [app_server.url + chunk]
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.click("#adapt")
+    page.wait_for_selector("#embedding .js-plotly-plot", timeout=60000)
+    assert page.evaluate(loaded) == [app_server.url + chunk]  # (Gradio's plot found it loaded)
     page.close()
