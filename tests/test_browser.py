@@ -1006,7 +1006,7 @@ def focus_ring_contrast(page) -> dict:
     page.locator("#method input:checked").focus()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")
-    page.wait_for_timeout(400)  # (the theme's transition of a label's colours)
+    settled(page, "document.activeElement.closest('label')")  # (the theme's transition of a label's colours)
     return page.evaluate("() => {" + CONTRAST_JS + """
       const input = document.activeElement, label = input.closest("label");
       if (!input.checked || !input.matches(":focus-visible")) return {focused: false};
@@ -1017,6 +1017,13 @@ def focus_ring_contrast(page) -> dict:
               label: contrast(colour, getComputedStyle(label).backgroundColor),
               page: contrast(colour, behind(label.parentElement))};
     }""")
+
+
+def settled(page, element: str) -> None:
+    """Wait until the element that the JavaScript expression ``element`` finds runs no animation or
+    transition (a fixed wait of 400 ms once read a label's colours half-way, on a busy machine)."""
+    page.wait_for_function(f"() => {{ const e = {element}; return e && e.getAnimations().length === 0; }}",
+                           timeout=10000)
 
 
 def selected_tab_contrast(page) -> float:
@@ -1045,7 +1052,7 @@ def test_focus_on_a_checked_option_and_the_selected_tab_show_in_light_dark_and_f
         assert ring["focused"] and ring["width"] >= 2, (scheme, ring)
         assert ring["label"] >= 3 and ring["page"] >= 3, (scheme, ring)
         page.hover("#adapt")
-        page.wait_for_timeout(400)  # (the theme's transition)
+        settled(page, "document.querySelector('#adapt')")  # (the theme's transition)
         hovered = page.evaluate("() => {" + CONTRAST_JS + """
           const button = document.querySelector("#adapt");
           return contrast(getComputedStyle(button).color, getComputedStyle(button).backgroundColor);
