@@ -1176,4 +1176,33 @@ def test_plotly_is_loaded_once_the_page_is_idle_and_only_once(browser, app_serve
     page.click("#adapt")
     page.wait_for_selector("#embedding .js-plotly-plot", timeout=60000)
     assert page.evaluate(loaded) == [app_server.url + chunk]  # (Gradio's plot found it loaded)
+
+
+def test_plots_taken_out_of_the_page_are_purged(browser, app_server):
+    """Gradio 6.31's Plot draws each new figure in a new element and drops the old one without
+    Plotly's purge, and the "resize" listener Plotly puts on the window for each plot held every
+    plot drawn in memory (APP_JS (13)): adapting with another method, then the first again, leaves
+    the window as many "resize" listeners as the first two runs did."""
+    page = open_app(browser, app_server.url)
+    cdp = page.context.new_cdp_session(page)
+
+    def resize_listeners() -> int:
+        window = cdp.send("Runtime.evaluate", {"expression": "window", "objectGroup": "purge"})["result"]["objectId"]
+        listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": window})["listeners"]
+        cdp.send("Runtime.releaseObjectGroup", {"objectGroup": "purge"})
+        return sum(listener["type"] == "resize" for listener in listeners)
+
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    counts = []
+    for method in ("Prototypical Networks", "Matching Networks") * 2:
+        page.get_by_role("radio", name=method, exact=True).check()
+        page.click("#adapt")
+        page.wait_for_function("m => / adapted on /.test(document.querySelector('#adapt-status').textContent)"
+                               " && document.querySelector('#adapt-status').textContent.includes(m.split(' ')[0])",
+                               arg=method, timeout=60000)
+        for plot in ("#embedding", "#matrix"):
+            page.wait_for_selector(f"{plot} .js-plotly-plot .main-svg", timeout=30000)
+        counts.append(resize_listeners())
+    assert counts[2:] == counts[:2], counts
     page.close()
