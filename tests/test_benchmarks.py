@@ -2,10 +2,12 @@
 timings on shared machines are noise)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from .conftest import needs_omniglot
@@ -58,6 +60,19 @@ def test_classroom_runs_a_student_through_the_lesson():
     assert all(float(v) >= 0 for v in cpu.split(" / "))
     assert all(float(v.replace(",", "")) > 100 for v in memory.split(" / "))
     assert any(line.startswith("- With 1 student, 1 finished the lesson") for line in lines), out
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="Debian chromium is not installed")
+def test_first_adapt_times_a_page_s_first_and_second_adapt():
+    """One page in Chromium: its first and second Adapt, each with the times its curve's first and
+    last points were drawn, and how many of the curve's 4 states (MAML's 3 steps) were seen."""
+    out = subprocess.run([sys.executable, "benchmarks/first_adapt.py", "--repeats", "1", "--look", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith("| 1 |")]
+    assert [row[1] for row in rows] == ["first", "second"], out
+    for _, _, first, last, states in rows:
+        assert 0 < float(first.replace(",", "")) <= float(last.replace(",", "")) and 1 <= int(states) <= 4, out
 
 
 def test_classroom_words_what_a_student_saw(monkeypatch):
