@@ -2350,8 +2350,11 @@ def build() -> gr.Blocks:
                            [task, method, device, steps, inner_lr, curves_state, finetune_steps, task_shown],
                            adapt_outputs + [curves_state, adapted_for], **flow).then(**outdated)
         # (a person's move only: Adapt sets the slider and draws its heatmap itself, and a change there
-        # asked for the same heatmap again)
-        replay.input(replay_step, [replay, replay_state], [replay_plot, replay_text], **ui_only)
+        # asked for the same heatmap again. always_last, as .change was: an input's default, "once",
+        # dropped the moves made while a heatmap was on its way, and the slider stopped on a step
+        # its heatmap and words were not of)
+        replay.input(replay_step, [replay, replay_state], [replay_plot, replay_text], trigger_mode="always_last",
+                     **ui_only)
         classify_button.click(announced("classifying", 7, 4)(classify_queries),
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],

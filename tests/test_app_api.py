@@ -809,6 +809,10 @@ def test_the_replay_heatmap_is_asked_for_only_when_a_person_moves_the_slider():
 
     fn = next(fn for fn in app.demo.fns.values() if fn.name == "replay_step")
     assert [event for _, event in fn.targets] == ["input"]
+    # the last of quick moves is drawn (as .change's always_last did): with an input's default,
+    # "once", the moves made while a heatmap was on its way were dropped (three quick left arrows:
+    # the slider at step 0, its heatmap and words of step 1)
+    assert fn.trigger_mode == "always_last"
 
 
 def test_task_edits_at_their_edges():
