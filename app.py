@@ -2673,7 +2673,9 @@ APP_JS = """
   const purgeRemoved = (records) => records.forEach((record) => record.removedNodes.forEach((node) => {
     if (node.nodeType !== Node.ELEMENT_NODE || !window.Plotly) return;
     const plots = node.matches(".js-plotly-plot") ? [node] : node.querySelectorAll(".js-plotly-plot");
-    plots.forEach((plot) => { if (!plot.isConnected) window.Plotly.purge(plot); });  // (not moved)
+    // (once what was running has ended: Gradio's old plot had begun drawing the new figure, and a purge
+    // inside that draw threw in Plotly, "reading '_redrawFromAutoMarginCount'"; not one moved since)
+    plots.forEach((plot) => setTimeout(() => { if (!plot.isConnected) window.Plotly.purge(plot); }));
   }));
   new MutationObserver((records) => {
     purgeRemoved(records);  // (13)

@@ -1206,3 +1206,28 @@ def test_plots_taken_out_of_the_page_are_purged(browser, app_server):
         counts.append(resize_listeners())
     assert counts[2:] == counts[:2], counts
     page.close()
+
+
+def test_plots_purged_while_still_drawing_raise_no_error(browser, app_server):
+    """Gradio's old plot starts drawing the new figure before it is taken out, and a purge at once,
+    inside the draw (its promises still to run), threw in Plotly ("Cannot read properties of
+    undefined (reading '_redrawFromAutoMarginCount')", at each step of MAML's curve and each move of
+    the replay). The page purges a plot once what was running has ended, and still frees it."""
+    page = open_app(browser, app_server.url)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    load_example(page, "glyphs-3way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="MAML", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelector('#replay-words').innerText.includes('queries right')",
+                           timeout=120000)
+    replay = page.get_by_label("range slider for Replay: query probabilities after step")
+    for step in ("2", "1"):
+        replay.press("ArrowLeft")
+        page.wait_for_function("step => document.querySelector('#replay-plot .js-plotly-plot')?.layout.title.text"
+                               ".endsWith('step ' + step)", arg=step, timeout=30000)
+    page.wait_for_timeout(1000)
+    assert not errors, errors
+    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].every((plot) => plot._fullLayout)")
+    page.close()
