@@ -1559,16 +1559,17 @@ def described(figure, words: str, lang: str, **facts: Any):
 
 def with_words(plot: Any) -> tuple:
     """A handler's output for a plot (a figure, or a ``gr.update`` of one) and the output for its
-    words line (``plot_words``), which go to the page together: words computed from the plot the
-    page sent back once it showed it arrived later, after a request carrying the whole figure."""
+    words line (``plot_words``), which reach the page together. (The words were once made by an
+    event of their own, which sent the whole figure back up from the page, and came after it.)"""
     return plot, plot_words(plot.get("value") if isinstance(plot, dict) else plot)
 
 
 def plot_words(plot: Any, most: int = 5) -> str:
-    """A plot's text alternative, made from the numbers of the figure itself (a ``go.Figure``, or
-    a plot as Gradio hands one to a handler), so that the words cannot say other than the picture: the embedding (which class mean each query lies nearest in the picture), the
-    Adapt tab's matrix (each query's nearest or most attended support class; the support images'
-    nearest neighbours; Meta-LSTM's gates), and the Classify tab's "Why" for the selected query.
+    """A plot's text alternative, made from the numbers of the figure itself (a ``go.Figure``, or a
+    plot as Gradio hands one to a handler), so that the words cannot say other than the picture:
+    the embedding (which class mean each query lies nearest in the picture), the Adapt tab's
+    matrix (each query's nearest or most attended support class; the support images' nearest
+    neighbours; Meta-LSTM's gates), and the Classify tab's "Why" for the selected query.
     Empty for no plot, or a plot that is not marked (``described``)."""
     if plot is None:
         return ""
