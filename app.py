@@ -1593,9 +1593,9 @@ def plot_words(plot: Any, most: int = 5) -> str:
         others = [q for q in queries if q["predicted"] != q["nearest"]]
         words = say(lang, "embedding_words", near=len(queries) - len(others), n=len(queries))
         if others:
-            words += say(lang, "embedding_others", items=listed([say(
-                lang, "embedding_item", query=named(q["name"]), nearest=named(classes[q["nearest"]]),
-                predicted="—" if q["predicted"] is None else named(classes[q["predicted"]])) for q in others], lang, most))
+            items = [say(lang, "embedding_item", query=named(q["name"]), nearest=named(classes[q["nearest"]]),
+                         predicted="—" if q["predicted"] is None else named(classes[q["predicted"]])) for q in others]
+            words += say(lang, "embedding_others", items=listed(items, lang, most))
         return words
     if kind == "gates":  # Meta-LSTM's mean gates per layer: their values after the last update
         panels = {"x": [], "x2": []}
@@ -2359,7 +2359,8 @@ def build() -> gr.Blocks:
         classify_button.click(announced("classifying", 7, 4)(classify_queries),
                               [task, method, device, steps, inner_lr, query_files, query_sketch, query_camera,
                                finetune_steps, task_shown],
-                              classify_outputs + [classified_for], **flow).then(None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
+                              classify_outputs + [classified_for], **flow).then(
+            None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
         query_gallery.select(select_query, [classify_state], [label, explanation, explanation_text], **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
