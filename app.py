@@ -2361,7 +2361,13 @@ def build() -> gr.Blocks:
                                finetune_steps, task_shown],
                               classify_outputs + [classified_for], **flow).then(
             None, classify_status, None, js=CLEAR_QUERY_SKETCH, **ui_only).then(**outdated)
-        query_gallery.select(select_query, [classify_state], [label, explanation, explanation_text], **ui_only)
+        # every click answered, one at a time, in the order made: with a select's default, "once", a
+        # thumbnail clicked while the previous one's "Why" was on its way was dropped, and the gallery
+        # highlighted a query that the label, the plot and its words were not of. (Not always_last, as
+        # the replay's: Gradio 6.31 runs the deferred event again with the first click's data, the
+        # query it already explained; a slider's value is read again, a click's index is not)
+        query_gallery.select(select_query, [classify_state], [label, explanation, explanation_text],
+                             trigger_mode="multiple", concurrency_limit=1, **ui_only)
         # Gradio's sketchpad waits for its brush tool to be picked: pick it when the tab opens
         for tab, pad in ((draw_tab, "support-sketch"), (query_draw_tab, "query-sketch")):
             tab.select(None, js=PICK_BRUSH.replace("PAD", pad), **ui_only)
