@@ -2572,8 +2572,9 @@ APP_JS = """
   // thumbnails and gallery) keeps it, whatever English words it spells
   const USER_NAMES = '[role="option"], meter, .thumbnail-item, .class-gallery';
   const chinese = (english) => {
-    // (own keys only: a name "constructor" found the object's prototype's function)
-    if (Object.hasOwn(controlWords, english)) return controlWords[english];
+    // (own keys only: a name "constructor" found the object's prototype's function; not Object.hasOwn,
+    // which browsers before 2022 lack, Safari 15.3 among them)
+    if (Object.prototype.hasOwnProperty.call(controlWords, english)) return controlWords[english];
     const prefix = controlPrefixes.find(([start]) => english.startsWith(start));
     return prefix ? prefix[1].replace("{}", english.slice(prefix[0].length)) : null;
   };
