@@ -98,7 +98,10 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
         except UnidentifiedImageError:
             raise UnreadableImageError(f"{label} is not an image file (PNG, JPEG, GIF, WebP, BMP or TIFF) that can be read.",
                                        "not_image", name=label) from None
-        except OSError:
+        except Exception:  # OSError, and what a reader raises on a malformed file: Pillow's PNG reader a
+            # ValueError for a colour profile or text chunk that inflates past its limit (a 5 kB file) or a
+            # short IHDR, its AVIF reader a RuntimeError, neither of them an ImageInputError (which the app
+            # shows): they reached the page and /classify as Gradio's bare "Error"
             raise UnreadableImageError(f"{label} could not be read.", "unreadable", name=label) from None
     width, height = image.size
     if width * height > MAX_PIXELS:

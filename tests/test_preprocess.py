@@ -4,6 +4,8 @@ or fails with a clear, typed error."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +138,50 @@ def test_bad_inputs_raise_typed_errors(data, error):
     assert "upload.png" in str(caught.value)
     # words for a person, not the decoder's internals ("OSError: image file is truncated ...", "PIL")
     assert "Error" not in str(caught.value) and "PIL" not in str(caught.value), str(caught.value)
+
+
+def png_with_chunk(kind: bytes, data: bytes) -> bytes:
+    """The reference glyph as a PNG with one more chunk before its pixels (after IHDR)."""
+    png = encode(glyph())
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return png[:33] + chunk + png[33:]  # (8 bytes of signature, 25 of IHDR)
+
+
+def png_with_short_ihdr() -> bytes:
+    """The reference glyph as a PNG whose IHDR chunk says it has 11 bytes, not 13 (one byte changed)."""
+    png = encode(glyph())
+    return png[:11] + b"\x0b" + png[12:]  # (the last byte of IHDR's length)
+
+
+def avif_missing_its_image() -> bytes:
+    """A small AVIF whose primary item (``pitm``) names an item the file does not hold."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow reads no AVIF")
+    data = bytearray(encode(glyph(64), "AVIF"))
+    at = data.index(b"pitm")
+    data[at + 8 : at + 10] = b"\x63\x01"  # (4 bytes of version and flags, then the item's id)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", [
+    # Pillow raises ValueError, not OSError, for each of these PNGs: a colour profile or a text
+    # chunk that inflates past its 1 MB limit (a metadata bomb, 5 kB on disk), and an IHDR chunk
+    # that says it is shorter than it must be (one byte changed: a damaged file)
+    lambda: png_with_chunk(b"iCCP", b"icc\0\0" + zlib.compress(bytes(5_000_000), 9)),
+    lambda: png_with_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * 5_000_000, 9)),
+    png_with_short_ihdr,
+    avif_missing_its_image,  # and its AVIF reader RuntimeError
+], ids=["iCCP bomb", "zTXt bomb", "short IHDR", "AVIF without its image"])
+@pytest.mark.parametrize("domain", ["characters", "photos"])
+def test_files_the_decoder_rejects_with_its_own_errors_are_refused_as_unreadable(make, domain):
+    """Whatever Pillow raises on a malformed file, the person is told that the file could not be
+    read, by name (the app shows an ``ImageInputError``'s words; anything else reached the page and
+    /classify as Gradio's bare "Error", its trace in the server's log)."""
+    with pytest.raises(UnreadableImageError) as caught:
+        prepare(make(), domain, name="upload.png")
+    assert str(caught.value) == "upload.png could not be read." and caught.value.code == "unreadable"
 
 
 def test_decompression_bomb_is_refused_before_decoding():
