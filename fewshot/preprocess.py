@@ -197,7 +197,10 @@ def ink_map(image: Image.Image) -> np.ndarray:
         grey = np.asarray(_reduce(reduced, WORKING_SIDE), dtype=np.float64) / 255.0
         alpha = None
     if alpha is not None:
-        ink = alpha  # whatever the stroke colour, what was painted is the ink
+        # whatever the stroke colour, what was painted is the ink: above the paper's own opacity, where
+        # a canvas is not wholly transparent (its border's level; read as ink, it made a symbol a line)
+        paper = float(np.median(np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])))
+        ink = (alpha - paper) / (1.0 - paper) if 0 < paper < 0.5 else alpha
     else:
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         ink = 1.0 - grey if np.median(border) >= 0.5 else grey.copy()

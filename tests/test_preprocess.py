@@ -91,6 +91,17 @@ def test_transparent_canvas():
     assert similar(prepare_character(rgba)) > 0.95
 
 
+@pytest.mark.parametrize("paper", [10, 40, 100])
+def test_a_canvas_whose_paper_is_partly_transparent(paper):
+    """A drawing exported over a paper layer that is not wholly transparent (opacity 10, 40 or 100 of
+    255 where nothing was drawn): the ink is what was painted above the paper. The paper's level was
+    read as ink, and the symbol came out as a straight line (similarity 0.08), with no message."""
+    alpha = np.maximum(np.asarray(glyph(ink=255, paper=0)), paper)
+    rgba = np.zeros((*alpha.shape, 4), dtype=np.uint8)
+    rgba[..., 3] = alpha
+    assert similar(prepare_character(encode(Image.fromarray(rgba, "RGBA")))) > 0.95
+
+
 def test_exif_orientation_is_honoured():
     upright = glyph(mode="RGB")
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # what the camera wrote
