@@ -1488,18 +1488,23 @@ def gr_plot(figure):
     return gr.Plot().preprocess(gr.Plot().postprocess(figure))
 
 
+def unisolated(text: str) -> str:
+    """Words as read: without the isolates that set each name off (app.named)."""
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
 def seen_words(*args, **kwargs) -> str:
-    """app.plot_words as read: without the isolates that set each name off (app.named)."""
+    """app.plot_words as read (unisolated)."""
     import app
 
-    return app.plot_words(*args, **kwargs).replace("\u2068", "").replace("\u2069", "")
+    return unisolated(app.plot_words(*args, **kwargs))
 
 
 def seen_replay(*args, **kwargs) -> str:
-    """app.replay_words as read: without the isolates that set each name off (app.named)."""
+    """app.replay_words as read (unisolated)."""
     import app
 
-    return app.replay_words(*args, **kwargs).replace("\u2068", "").replace("\u2069", "")
+    return unisolated(app.replay_words(*args, **kwargs))
 
 
 def test_names_in_words_are_set_off_from_their_numbers():
