@@ -136,14 +136,25 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
     return np.clip(array * scale, 0, 255).astype(np.uint8)
 
 
-def _grey_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Luminance in [0, 1] and, when the image has real transparency, alpha in [0, 1]."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else max(values.max(), 1.0)
-        if image.mode == "F" and values.max() <= 1.0:
-            top = 1.0
-        return np.clip(values / top, 0, 1), None
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _grey_and_alpha(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """Luminance in [0, 1] and, when the image has real transparency, alpha in [0, 1]. A 16-bit or
+    float image is first made ``factor`` times smaller (the mean of each block; the others are
+    reduced before, in their own mode: ``_reduce``)."""
+    if image.mode in HIGH_BIT_MODES:
+        # its scale from its largest value, then its pixels as 32-bit floats, shrunk before numpy
+        # sees them: a 6000x6000 16-bit PNG (100 kB) as float64 arrays at full size, three at once,
+        # took 0.8-1 GB of a server's memory for one image
+        top = float(image.getextrema()[1])
+        scale = 65535.0 if image.mode.startswith("I;16") or top > 255 else max(top, 1.0)
+        if image.mode == "F" and top <= 1.0:
+            scale = 1.0
+        image = image.convert("F")
+        if factor > 1:
+            image = image.reduce(factor)
+        return np.clip(np.asarray(image, dtype=np.float64) / scale, 0, 1), None
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
@@ -164,7 +175,7 @@ def _reduce(image: Image.Image, side: int) -> Image.Image:
     scale = side / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
-        return image  # 16-bit and float images are reduced after conversion
+        return image  # 16-bit and float images are reduced in _grey_and_alpha
     return image.resize(size, Image.Resampling.BOX)
 
 
@@ -191,11 +202,7 @@ def ink_map(image: Image.Image) -> np.ndarray:
     lighting (a phone photo of paper) is removed by subtracting a smooth background estimate.
     """
     image = _reduce(image, WORKING_SIDE)
-    grey, alpha = _grey_and_alpha(image)
-    if max(grey.shape) > WORKING_SIDE:  # 16-bit and float inputs, reduced now
-        reduced = Image.fromarray((grey * 255).astype(np.uint8))
-        grey = np.asarray(_reduce(reduced, WORKING_SIDE), dtype=np.float64) / 255.0
-        alpha = None
+    grey, alpha = _grey_and_alpha(image, factor=-(-max(image.size) // WORKING_SIDE))  # (16-bit, float)
     if alpha is not None:
         # whatever the stroke colour, what was painted is the ink: above the paper's own opacity, where
         # a canvas is not wholly transparent (its border's level; read as ink, it made a symbol a line)
@@ -398,8 +405,8 @@ def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -
     EfficientNet-Lite0 (``fewshot.features.encode``); ``fewshot.service.model_inputs`` does
     either, as the app does."""
     image = open_image(source, name)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        grey, _ = _grey_and_alpha(image)
+    if image.mode in HIGH_BIT_MODES:  # (made smaller first, as far as the resizing below would)
+        grey, _ = _grey_and_alpha(image, factor=max(1, min(image.size) // (3 * size)))
         image = Image.fromarray((grey * 255).astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
