@@ -2078,7 +2078,7 @@ class RequestCheck:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        version = self.PATHS.get(scope.get("path", "").rstrip("/")) if scope["type"] == "http" else None
+        version = self.PATHS.get(self.route_path(scope)) if scope["type"] == "http" else None
         if version is None or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
         chunks, size, more = [], 0, True
@@ -2113,6 +2113,16 @@ class RequestCheck:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": headers}, self.replay(body, False, receive), send)
+
+    @staticmethod
+    def route_path(scope) -> str:
+        """The request's path inside the app, as Starlette routes it: less the prefix the app is
+        served under where the path keeps it (``root_path``: ``gr.mount_gradio_app``'s path, or
+        ``GRADIO_ROOT_PATH`` behind a proxy that passes the prefix on), and less a trailing slash."""
+        path, prefix = scope.get("path", ""), scope.get("root_path", "").rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix):]
+        return path.rstrip("/")
 
     @staticmethod
     def replay(body: bytes, more: bool, receive):

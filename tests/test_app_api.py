@@ -890,6 +890,49 @@ def test_the_request_check_reads_a_large_body_no_further_than_its_limit():
     assert got[0] == 2 and got[1] == chunk * 2 and b"".join(got[1:]) == chunk * 5
 
 
+@pytest.mark.parametrize("served", ["mount", "root_path"])
+def test_the_request_check_reads_paths_under_the_prefix_the_app_is_served_at(served):
+    """Served under a prefix, by ``gr.mount_gradio_app(host, demo, path="/fewshot")`` or with
+    ``GRADIO_ROOT_PATH=/fewshot`` behind a proxy that passes the prefix on, a request's path starts
+    with the prefix: the check took "/fewshot/gradio_api/call/classify" for no path of its own and
+    passed everything to Gradio unchecked, so a plain HTTP call that left out ``domain``, as the
+    README allows, failed in Gradio ("didn't receive enough input values"), and one missing more
+    got no 422. (A proxy that strips the prefix sends the path without it, as before.)"""
+    import fastapi
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Mount, Route
+    from starlette.responses import JSONResponse
+    from starlette.testclient import TestClient
+
+    import app
+
+    passed = []
+
+    async def gradio(request):  # (stands for Gradio's route: what the check let through)
+        passed.append(await request.json())
+        return JSONResponse({"event_id": "x"})
+
+    paths = ["/fewshot/gradio_api/call/classify"]
+    if served == "mount":  # (Starlette's Mount, as mount_gradio_app mounts Gradio's app)
+        gradio_app = Starlette(routes=[Route("/gradio_api/call/classify", gradio, methods=["POST"])],
+                               middleware=[Middleware(app.RequestCheck)])
+        host = Starlette(routes=[Mount("/fewshot", app=gradio_app)])
+    else:  # (Gradio's app with its root_path set, as GRADIO_ROOT_PATH sets it)
+        host = fastapi.FastAPI(middleware=[Middleware(app.RequestCheck)])
+        host.root_path = "/fewshot"
+        host.add_route("/gradio_api/call/classify", gradio, methods=["POST"])
+        paths.append("/gradio_api/call/classify")  # (from a proxy that strips the prefix)
+    client = TestClient(host)
+    for path in paths:
+        answer = client.post(path, json={"data": ["protonet"]})
+        assert answer.status_code == 422 and "missing: support_images, class_names, query_images." in \
+            answer.json()["error"], (path, answer.text)
+        answer = client.post(path, json={"data": ["protonet", [], [], []]})  # (domain left out)
+        assert answer.status_code == 200 and passed[-1] == {"data": ["protonet", [], [], [], "characters"]}, \
+            (path, passed)
+
+
 def test_a_stale_remove_button_removes_nothing():
     """A second press of a thumbnail's Remove button drawn before the first one's answer (a double
     click) found the next image in the selected one's place, and removed it too."""
