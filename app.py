@@ -2738,7 +2738,9 @@ def stopped(*_) -> None:
 def launch(**options):
     """Start the app (``python app.py``); options go to ``Blocks.launch``."""
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
-    options.setdefault("allowed_paths", [str(data / "omniglot"), str(data / "mini-imagenet")])
+    # and the examples' images (Gradio serves the working folder's files too, but the app may be
+    # started from another: `python /path/to/app.py`)
+    options.setdefault("allowed_paths", [str(DEMO), str(data / "omniglot"), str(data / "mini-imagenet")])
     import_optimiser_machinery()
     signal.signal(signal.SIGTERM, stopped)
     options.setdefault("app_kwargs", {"middleware": [Middleware(RequestCheck)]})

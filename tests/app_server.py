@@ -20,7 +20,8 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None, cwd: Path | None = None) -> None:
+        """``cwd``: the folder ``app.py`` is started from (``python <project>/app.py``), the project's own if None."""
         self.port = port or free_port()  # (a given port: the same server started again)
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -28,7 +29,7 @@ class AppServer:
         self.log = open(ROOT / ".pytest_cache" / f"app-{self.port}.log", "w") \
             if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
         self.started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log,
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=cwd or ROOT, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while time.time() < deadline:

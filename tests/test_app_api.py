@@ -933,6 +933,26 @@ def test_the_request_check_reads_paths_under_the_prefix_the_app_is_served_at(ser
             (path, passed)
 
 
+def test_examples_show_when_the_app_is_started_from_another_folder(tmp_path):
+    """``python /path/to/app.py`` started from a folder outside the project (a service, a
+    container's WORKDIR): Gradio sends the browser only files under the working folder, the temp
+    folder and ``allowed_paths``, and refused the examples' images ("Cannot move
+    …/demo/glyphs-3way/query/flag/1.png to the gradio cache dir"): the task view stayed empty and
+    Classify failed."""
+    from .app_server import AppServer
+
+    (tmp_path / "tmp").mkdir()  # (a temp folder the project is not in, as on most machines)
+    server = AppServer(env={"TMPDIR": str(tmp_path / "tmp")}, cwd=tmp_path)
+    try:
+        client = Client(server.url, verbose=False)
+        assert client.predict("glyphs-3way", api_name="/load_example")[-2].startswith("Loaded glyphs-3way")
+        status = client.predict("protonet", "cpu", 3, 0.4, None, None, None, 0, NO_PAGE,
+                                api_name="/classify_queries")[-1]
+        assert status.startswith("Classified 9 image(s)"), status
+    finally:
+        server.stop()
+
+
 def test_a_stale_remove_button_removes_nothing():
     """A second press of a thumbnail's Remove button drawn before the first one's answer (a double
     click) found the next image in the selected one's place, and removed it too."""
