@@ -2590,6 +2590,11 @@ APP_JS = """
   };
   const PLOT_WORDS = {"maml-curve": "adapt-status", "embedding": "embedding-words", "matrix": "matrix-words",
                       "replay-plot": "replay-words", "explanation": "why-words"};
+  // (1) in another site's frame, as huggingface.co/spaces/… shows a Space from *.hf.space, a
+  // SameSite=Lax cookie is neither kept nor sent: there it is SameSite=None (which needs Secure,
+  // so https), and Partitioned, kept for that site alone where the browser blocks other cookies
+  const COOKIE_SITE = window.self !== window.top && window.isSecureContext ?
+    "; SameSite=None; Secure; Partitioned" : "; SameSite=Lax";
   let pending = false;
   const sync = () => {
     pending = false;
@@ -2597,7 +2602,7 @@ APP_JS = """
     const selected = [...document.querySelectorAll('[role="tab"][aria-selected="true"]')];
     const lang = selected.some((tab) => zhTabs.includes(tab.textContent.trim())) ? "zh" : "en";
     if (!document.cookie.includes("app_lang=" + lang)) {
-      document.cookie = "app_lang=" + lang + "; path=/; SameSite=Lax";
+      document.cookie = "app_lang=" + lang + "; path=/" + COOKIE_SITE;
     }
     if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
     document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)

@@ -516,6 +516,44 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     page.close()
 
 
+def test_settings_language_reaches_the_servers_messages_in_another_sites_frame(browser, app_server):
+    """huggingface.co/spaces/… shows a Space in a frame from another site (*.hf.space), where the
+    browser neither keeps nor sends a SameSite=Lax cookie: once Gradio's Settings had switched the
+    page to Chinese, the server's messages stayed in English (the cookie never set)."""
+    import http.server
+    import threading
+
+    framed = app_server.url.replace("127.0.0.1", "localhost")  # another site than the 127.0.0.1 page's
+    frame_page = f'<iframe id="app" src="{framed}" width="1350" height="1050"></iframe>'.encode()
+
+    class Outer(http.server.BaseHTTPRequestHandler):  # (a server of its own: Chromium lets a page
+        def do_GET(self):                             # that came from no server frame no local one)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(frame_page)))
+            self.end_headers()
+            self.wfile.write(frame_page)
+
+        def log_message(self, *_):
+            pass
+
+    outer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Outer)
+    threading.Thread(target=outer.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    page.goto(f"http://127.0.0.1:{outer.server_address[1]}/")
+    page.frame_locator("#app").locator("#add-images").wait_for(timeout=60000)
+    frame = next(f for f in page.frames if f.url.startswith(framed))
+    frame.click("#add-images")  # no images: refused, in English
+    frame.wait_for_function("() => document.querySelector('#status').innerText.includes('Choose images')",
+                            timeout=30000)
+    switch_language(frame, "Settings", "简体中文")
+    frame.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
+    frame.click("#add-images")
+    frame.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
+    page.close()
+    outer.shutdown()
+
+
 def test_chinese_interface(browser, app_server):
     page = open_app(browser, app_server.url, locale="zh-CN")
     page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
