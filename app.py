@@ -2194,7 +2194,7 @@ def build() -> gr.Blocks:
                             class_name = gr.Textbox(label=i("app_class_name"), elem_id="class-name")
                         with gr.Tabs():
                             with gr.Tab(i("app_upload")):
-                                files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                files = gr.File(file_count="multiple", type="filepath",
                                                 label=i("app_files"), elem_id="support-files")
                             with gr.Tab(i("app_draw")) as draw_tab:
                                 sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
@@ -2283,7 +2283,7 @@ def build() -> gr.Blocks:
                     with gr.Column():
                         with gr.Tabs():
                             with gr.Tab(i("app_upload")):
-                                query_files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                query_files = gr.File(file_count="multiple", type="filepath",
                                                       label=i("app_query_files"), elem_id="query-files")
                             with gr.Tab(i("app_draw")) as query_draw_tab:
                                 query_sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
@@ -2548,6 +2548,11 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # listener Plotly puts on the window for each plot held every old plot in memory, its SVG and its
 # listeners (measured in Chromium: 2,200 DOM nodes and 330 listeners more at each Adapt and Classify
 # with another method, none of them freed).
+# (14) The upload fields' file chooser lists images (accept="image/*"), but the fields take any
+# file: the app says which files it skipped and why, in the page's language, and keeps the rest.
+# Gradio's own check of file_types=["image"] refused the whole batch, its images too, for one file
+# that was not an image or had no extension (a PNG named "scan"), with an English toast on a
+# Chinese page ("Invalid file type: notes.txt. Only image allowed.").
 # (11) the English names Gradio 6.31 and Plotly 3 give their own controls, in Chinese
 def plotly_chunk() -> str:
     """Where the page finds the part of Gradio's front end that holds Plotly, relative to the page
@@ -2605,6 +2610,9 @@ APP_JS = """
       document.cookie = "app_lang=" + lang + "; path=/" + COOKIE_SITE;
     }
     if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
+    document.querySelectorAll("#support-files input[type=file], #query-files input[type=file]").forEach((input) => {
+      if (input.accept !== "image/*") input.accept = "image/*";  // (14)
+    });
     document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)
       const text = tab.firstChild;
       if (!text || text.nodeType !== Node.TEXT_NODE) return;

@@ -243,6 +243,34 @@ def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_p
     page.close()
 
 
+def test_a_batch_with_a_file_that_is_no_image_keeps_its_images(browser, app_server, tmp_path):
+    """One file of a batch that is no image (notes.txt), or an image without an extension (a PNG
+    named "scan"): Gradio's check of file_types refused the whole batch, its images too, with an
+    English toast on a Chinese page ("Invalid file type: notes.txt. Only image allowed."). The
+    app now skips what it cannot read, names it in the page's language, and adds the rest; the
+    file chooser still lists images."""
+    page = open_app(browser, app_server.url, locale="zh-CN")
+    image = sorted((DEMO / "support" / "eye").glob("*.png"))[0]
+    (tmp_path / "eye.png").write_bytes(image.read_bytes())
+    (tmp_path / "scan").write_bytes(image.read_bytes())
+    (tmp_path / "notes.txt").write_text("not an image")
+    chooser = page.locator("#support-files input[type=file]")
+    page.wait_for_function("() => document.querySelector('#support-files input[type=file]').accept === 'image/*'")
+    name_box(page).fill("eye")
+    chooser.set_input_files([str(tmp_path / name) for name in ("eye.png", "scan", "notes.txt")])
+    page.wait_for_function("() => document.querySelectorAll('#support-files .file-preview tr').length >= 3",
+                           timeout=30000)
+    page.click("#add-images")
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText === 'eye · 2')",
+                           timeout=30000)
+    told = page.locator(".toast-body", has_text="notes.txt")
+    told.wait_for(timeout=30000)
+    assert "跳过" in told.inner_text() and page.locator(".toast-body", has_text="Invalid file type").count() == 0
+    page.get_by_role("tab", name="3 · 分类").click()
+    page.wait_for_function("() => document.querySelector('#query-files input[type=file]').accept === 'image/*'")
+    page.close()
+
+
 def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
     """A server restarted under an open page (a Space sleeps, is rebuilt) holds none of its task:
     the page still shows the task, and its buttons say that it is gone and to reload, where
