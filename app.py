@@ -170,9 +170,10 @@ seen in training; a symbol you draw yourself may be one that was (the training c
 Greek, Cyrillic, Korean and Japanese kana).
 
 ## Siamese network (Koch et al., 2015)
-Twin encoders with shared weights map two images to $f(x_1), f(x_2)$; their distance is
-$d = \lVert f(x_1) - f(x_2) \rVert$. Koch et al. trained a same-or-different verifier on such pairs (a sigmoid
-of a weighted L1 distance, with cross-entropy). The networks here are trained with the contrastive loss
+Twin encoders with shared weights map two images to codes $h(x_1), h(x_2)$, a linear projection of the
+network's features $f(x)$ (as the embedding plot says); their distance is $d = \lVert h(x_1) - h(x_2) \rVert$.
+Koch et al. trained a same-or-different verifier on such pairs (a sigmoid of a weighted L1 distance, with
+cross-entropy). The networks here are trained with the contrastive loss
 instead (Hadsell et al., 2006), which learned faster on the validation characters, with $y = 1$ for a pair
 of the same class:
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
@@ -180,7 +181,7 @@ The characters' network averages it over the same-class pairs, and over the diff
 closer than the margin $m$ (pairs already pushed apart have no gradient and would only dilute it); the
 photos' network over all different-class pairs; in both, the two averages weigh the same.
 With one image per class a query takes the class of its nearest support image; with $K$, of the nearest
-class mean code $c_k = \frac{1}{K}\sum_i f(x_{ki})$ (the rule the validation characters chose). **On screen:**
+class mean code $c_k = \frac{1}{K}\sum_i h(x_{ki})$ (the rule the validation characters chose). **On screen:**
 the pairwise distance matrix of the support set, and for a query its distance to every class.
 **Fine-tuning (optional, characters):** Koch et al. did not fine-tune on new tasks; Vinyals et al. tabled their
 network both as trained and fine-tuned on each task, and the Siamese figures the results are held to (Finn et al.'s
@@ -230,7 +231,8 @@ Compare tab shows what that costs (or, with good features, how little).
 Prototypical Networks' rule with the identity for $f$: each class's mean *image* is its prototype and a
 query goes to the nearest in raw pixels. Nothing is trained. The Compare tab runs it beside the others on
 your task, each with its accuracy measured on the test split: the gap between this row and Prototypical
-Networks' is what meta-learning the embedding bought.
+Networks' is what the meta-learned embedding bought over no learning at all, and the transfer row shows
+how much of that gap an ordinary classifier's features close too.
 
 ## Two domains
 **Characters**: a Conv-4 meta-trained on Omniglot reads drawings at 28×28. **Photos**: a frozen
@@ -240,8 +242,8 @@ network adds a random projection, and MAML, Meta-LSTM and transfer learning a ne
 on the 64 mini-ImageNet training classes (on tasks; transfer learning as one ordinary classifier), validation on
 16 others choosing between its updates and that untouched start. {photos_kept} ImageNet already contains the
 test classes, so the photo models' accuracy is not comparable with the papers' tables. No learning reads
-the photos' 84×84 pixels instead (only standardised per colour channel), so its row shows what the pretrained features and the meta-training
-bought together.
+the photos' 84×84 pixels instead (only standardised per colour channel), so the gap between its row and
+the others is what the pretrained features and the meta-training bought together.
 """
 
 ZH["app_learn_md"] = r"""
@@ -251,13 +253,13 @@ ZH["app_learn_md"] = r"""
 随机抽取的任务中的类别在训练中从未出现过；你自己画的符号则可能出现过（训练字符包括拉丁、希腊、西里尔、韩文和日文假名）。
 
 ## 孪生网络（Koch 等，2015）
-共享权重的两个编码器把两张图像映射为 $f(x_1), f(x_2)$，二者距离为 $d = \lVert f(x_1) - f(x_2) \rVert$。
+共享权重的两个编码器把两张图像映射为编码 $h(x_1), h(x_2)$（网络特征 $f(x)$ 的线性投影，与嵌入图的说明一致），二者距离为 $d = \lVert h(x_1) - h(x_2) \rVert$。
 Koch 等人在这样的图像对上训练一个判断“同类或不同类”的验证器（加权 L1 距离经过 sigmoid，用交叉熵训练）。
 这里的网络改用对比损失（Hadsell 等，2006）训练，它在验证集字符上学得更快；同类图像对 $y = 1$：
 $$L = y\,d^2 + (1 - y)\,\max(0,\ m - d)^2$$
 字符网络的损失在同类图像对上取平均，在距离仍小于间隔 $m$ 的异类图像对上取平均（已被推开的图像对没有梯度，只会稀释损失）；
 照片网络则在所有异类图像对上取平均；两种网络都让两个平均值权重相同。每类一张图像时，查询归入与它最近的支持图像所属的类别；每类 $K$ 张时，归入平均编码
-$c_k = \frac{1}{K}\sum_i f(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
+$c_k = \frac{1}{K}\sum_i h(x_{ki})$ 最近的类别（验证集字符选出的规则）。**界面上**：支持集的两两距离矩阵，以及查询到每个类别的距离。
 **微调（可选，仅字符）**：Koch 等没有在新任务上微调；Vinyals 等把他们的网络按训练所得和在每个任务上微调后各列了一行，本项目对照的孪生网络数字（Finn 等转引）是微调后的那一行。这里复制一份权重，在支持集图像上用 Adam 对同一个成对损失走几步；
 某个类别只有一张图像时（它没有别的同类图像对），每张再加三个扭曲的副本；步数和学习率是在验证集字符上选出的。在“适应”页设置步数，可以逐步看到损失下降和查询准确率的变化。
 
@@ -294,14 +296,14 @@ $\theta_t = f_t \odot \theta_{t-1} - i_t \odot \nabla_{\theta_{t-1}} L_t$。当�
 ## 不学习：底线
 把原型网络的规则用在恒等映射 $f$ 上：每个类别的平均*图像*就是它的原型，查询归入原始像素上最近的那个。
 没有任何训练。“比较”页会在你的任务上把它和其他方法放在一起运行，并列出各自在测试集上测得的准确率：
-它和原型网络之间的差距，就是元学习出的嵌入带来的。
+它和原型网络之间的差距，就是元学习出的嵌入相对于完全不学习带来的提升；迁移学习那一行则显示，普通分类器的特征也能缩小其中多少差距。
 
 ## 两个领域
 **字符**：在 Omniglot 上元训练的 Conv-4 读取 28×28 的手绘图。**照片**：在 ImageNet 上预训练、参数冻结的
 EfficientNet-Lite0 把 84×84 的照片变成 1280 个数。每种方法在其上的小网络一开始都让这些数原样通过（只把长度缩放为 10）；孪生网络另加一个随机投影，MAML、Meta-LSTM 和迁移学习另加一个新的随机分类器；每个网络都
 在 mini-ImageNet 的 64 个训练类别上训练过（在任务上训练；迁移学习则作为一个普通分类器训练），再由另外 16 个验证类别在各次更新和未经训练的起点之间做选择。{photos_kept}
 ImageNet 已经包含测试类别，所以照片模型的准确率不能与论文中的表格相比。“不学习”读取照片的 84×84 像素（只按颜色通道做了标准化），
-所以它那一行显示的是预训练特征和元训练合起来带来的提升。
+所以其他各行与它那一行之间的差距，才是预训练特征和元训练合起来带来的提升。
 """
 
 
@@ -374,7 +376,7 @@ ZH.update({
     "app_blurb_maml": "**MAML（模型无关元学习）** — 学习一个初始化，从它出发在支持集上走几步梯度下降就能适应新任务。",
     "app_blurb_protonet": "**Prototypical Networks（原型网络）** — 把每个类别的支持图像嵌入取平均得到原型；离查询最近的"
                           "原型获胜。",
-    "app_blurb_meta-lstm": "**Meta-LSTM** — 由一个 LSTM 学习更新规则：它的细胞状态就是分类器的权重，输入门"
+    "app_blurb_meta-lstm": "**Meta-LSTM** — 由一个 LSTM 学习更新规则：它的细胞状态就是整个学习器网络（每一层）的权重，输入门"
                            "就是步长，遗忘门决定保留多少权重。",
     "app_blurb_transfer": "**Transfer learning（迁移学习）** — 先作为训练类别的普通分类器预训练，再在支持集上拟合一个"
                           "新的分类头。",
@@ -452,7 +454,7 @@ MESSAGES = {
         "device": "device", "checkpoint": "checkpoint", "query": "query",
         "nearest": "Distance to each class's mean code (nearest wins)", "attention_one": "Attention over the support images",
         "prototypes": "Squared distance to each prototype (nearest wins)", "matrix_siamese": "Distances between the support images",
-        "matrix_matching": "Attention", "matrix_protonet": "Distances to the prototypes",
+        "matrix_matching": "Attention", "matrix_protonet": "Squared distances to the prototypes",
         "matrix_meta-lstm": "Learned gates", "steps_probs": "Probabilities per inner step",
         "truth": "true class", "step": "step {n}",
         "adapting": "Adapting…", "classifying": "Classifying…",
@@ -541,7 +543,7 @@ MESSAGES = {
         "device": "设备", "checkpoint": "检查点", "query": "查询",
         "nearest": "到每个类别平均编码的距离（最近者胜）", "attention_one": "对支持图像的注意力",
         "prototypes": "到每个原型的平方距离（最近者胜）", "matrix_siamese": "支持集图像之间的距离", "matrix_matching": "注意力",
-        "matrix_protonet": "到原型的距离", "matrix_meta-lstm": "学到的门", "steps_probs": "每一步内循环后的概率",
+        "matrix_protonet": "到原型的平方距离", "matrix_meta-lstm": "学到的门", "steps_probs": "每一步内循环后的概率",
         "truth": "真实类别", "step": "第 {n} 步",
         "adapting": "正在适应…", "classifying": "正在分类…",
         "failed": "⚠ 本次运行因应用自身的错误而中止。请重试；如果再次出现，请刷新页面。",

@@ -1031,7 +1031,7 @@ def test_what_the_adapt_tab_shows_is_the_run_it_describes():
     again = adapted(task, "maml", curves=both["curves"])  # (its own curve once, not again as "the other")
     assert [t.name for t in again["curve"]["value"].data if "MAML" in (t.name or "")] == [f"{c} · MAML" for c in curves]
     pixels = adapted(task, "pixels")
-    assert pixels["matrix"]["label"] == "Distances to the prototypes" and "No learning" in pixels["status"]
+    assert pixels["matrix"]["label"] == "Squared distances to the prototypes" and "No learning" in pixels["status"]
     legend = [t.name for t in pixels["embedding"].data if t.name]  # (the legend's swatches)
     assert "prototype" in legend and "class mean" not in legend, legend
     photos = {**task, "domain": "photos", "classes": [dict(c, name=f"{c['name']}{k}") for k in range(2)

@@ -117,8 +117,8 @@ class MetaLSTM(StepwiseAdaptation):
 
     name = "meta-lstm"
     title = "Meta-LSTM"
-    summary = ("An LSTM learns the update rule: its cell state is the classifier's weights, its input gate the step "
-               "sizes, its forget gate how much of the weights to keep.")
+    summary = ("An LSTM learns the update rule: its cell state is the weights of the whole learner network (every "
+               "layer), its input gate the step sizes, its forget gate how much of the weights to keep.")
     # Ravi & Larochelle 2017: one task per update, 15 queries per class, Adam 1e-3, gradients clipped at 0.25
     training_defaults = {"ways": 5, "queries": 15, "meta_batch": 1, "lr": 1e-3, "lr_halve_every": 0, "clip": 0.25}
 

@@ -17,7 +17,8 @@ class RawPixels(PrototypicalNetworks):
     cropped and centred; an 84x84 photo), and the rule is Snell et al.'s:
     c_k = 1/|S_k| sum_{x_i in S_k} x_i, p(y = k | x) ∝ exp(-||x - c_k||^2). Nothing is trained
     (no parameters), so the difference between this row and Prototypical Networks' is
-    exactly what meta-training the embedding bought. Vinyals et al. (2016) tabled a raw-pixel
+    what meta-training the embedding bought over no learning at all (transfer learning's row,
+    an ordinary classifier's features, shows how much of it needs no meta-training). Vinyals et al. (2016) tabled a raw-pixel
     baseline with another rule (cosine nearest neighbour); no published figure is comparable
     with this one.
     """
