@@ -1264,7 +1264,8 @@ def method_blurb(method: str):
 
 
 def maml_defaults(task, serving):
-    """Set the MAML sliders to what the checkpoint serving this task was trained for, when
+    """Set the MAML sliders to the test-time inner steps and α of the checkpoint serving this task
+    (``test_inner_steps``, which may exceed the steps it meta-trained with: 3 against 1 at 5-way), when
     another checkpoint comes to serve it (``serving``: the last one's name); an edit that keeps
     the checkpoint keeps the steps and α the person chose."""
     ways = max(len(task["classes"]), 2)
