@@ -244,3 +244,26 @@ def test_networks_on_the_papers_input_have_rows_and_a_tally_of_their_own(monkeyp
     fake_cards(monkeypatch, module, [grey])
     assert "papers' input" not in module.tally("omniglot", "vinyals", "conv4", [(5, 1)], published)
     assert "papers' input" not in module.training_budget("omniglot", "vinyals", "conv4")  # not a missing recipe
+
+
+def test_the_readmes_words_on_the_no_learning_row_quote_the_cards():
+    """The paragraph under the tables quotes three cells (no learning, Prototypical Networks and the
+    transfer Baseline, 5-way 1-shot characters): they are typed there, so they are held to the
+    cards' recorded evaluations here."""
+    import json
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    said = re.search(r"Its distance from the rows\s+above is what learning bought: ([\d.]+)% against ([\d.]+)% on "
+                     r"5-way 1-shot characters for Prototypical\s+Networks, and ([\d.]+)% already for the transfer "
+                     r"Baseline", readme)
+    assert said, "the paragraph's wording changed: update this test with it"
+
+    def recorded(name: str) -> str:
+        card = json.loads((ROOT / "checkpoints" / name / "card.json").read_text())
+        main, = [e for e in card["evaluation"] if (e["ways"], e["shots"], e["episodes"]) == (5, 1, 1000)
+                 and e.get("queries", 15) == 15 and not e.get("adapt_transductive") and not e.get("finetune_steps")]
+        return f"{100 * main['accuracy']:.1f}"
+
+    assert list(said.groups()) == [recorded("pixels-omniglot-vinyals"), recorded("protonet-omniglot-vinyals-1shot"),
+                                   recorded("transfer-omniglot-vinyals-baseline")]
