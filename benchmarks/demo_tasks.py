@@ -23,7 +23,7 @@ def task(shots: int, queries: int, domain: str = "characters") -> tuple[list[str
             support.append(str(path))
             names.append(cls)
     pool = [str(p) for cls in classes for p in sorted((demo / "query" / cls).glob("*.png"))]
-    return support, names, (pool * 4)[:queries]
+    return support, names, (pool * (queries // len(pool) + 1))[:queries]
 
 
 def task_label(domain: str, ways: int, shots: int, queries: int) -> str:

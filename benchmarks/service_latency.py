@@ -3,6 +3,7 @@ tasks once their images' features are cached, i.e. what a user waits for after t
 run of a task (changing the method, or running again).
 
     python benchmarks/service_latency.py [--domain photos] [--repeats 5] [--threads 1] [--device cuda]
+                                         [--methods maml,meta-lstm] [--queries 1,10,100]
 
 Prints one row per method and task: the median over ``--repeats`` calls of adapt + classify
 (the model's own time, as ``/classify`` reports it) and of the whole call (loading the
@@ -37,17 +38,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app's default is 1)")
     parser.add_argument("--methods", default=",".join(METHOD_ORDER))
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--queries", default=None,
+                        help="comma-separated numbers of queries to time, each with 1 and 5 shots "
+                             "(default: 1 and 10, the app benchmark's tasks)")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: CUDA is not available here")
     torch.set_num_threads(args.threads)
+    settings = SETTINGS if args.queries is None else \
+        [(shots, int(n)) for shots in (1, 5) for n in args.queries.split(",")]
     zoo, cache = ModelZoo.for_domain(args.domain), ImageCache()
     where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(f"device: {where}, {args.threads} torch thread(s); torch {torch.__version__}; features cached\n")
     print("| method | task | model: adapt + classify, median (ms) | whole call, median (ms) |")
     print("| --- | --- | ---: | ---: |")
     for method in args.methods.split(","):
-        for shots, queries in SETTINGS:
+        for shots, queries in settings:
             support, names, query = task(shots, queries, args.domain)
             # once untimed: it fills the caches (and warms CUDA up)
             classify(zoo, method, support, names, query, device=args.device, cache=cache, domain=args.domain)

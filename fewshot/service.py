@@ -469,6 +469,7 @@ def run_method(
     steps: int | None = None,
     lr: float | None = None,
     baseline: bool = False,
+    explain: bool = True,
 ) -> Iterator[tuple[str, Any]]:
     """Adapt ``method`` to the task, then classify its queries.
 
@@ -479,7 +480,9 @@ def run_method(
     (``baseline=True``; none where that start is the checkpoint itself, whose meta-training kept
     no update: ``RunResult.baseline_is_theta``), and finally ``("done", RunResult)``. ``steps``
     and ``lr`` default to what the checkpoint was made for (for a Siamese network: no
-    fine-tuning, as served).
+    fine-tuning, as served). ``explain=False`` answers the queries' probabilities alone (what
+    ``/classify`` returns): the steps score no queries, and the prediction holds no embeddings
+    (``query_embeddings`` has width 0) and no explanation. The probabilities are the same.
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
     steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
@@ -510,8 +513,10 @@ def run_method(
         start = time.perf_counter()
     if learns or finetunes:
         records, busy = [], 0.0
-        stepping = model.adaptation(support, labels, queries, query_labels, steps, lr) if learns else \
-            model.finetuning(support, labels, queries, query_labels, steps, lr)
+        # (each step scores the queries, for a curve and a replay: /classify shows no step)
+        scored, scored_labels = (queries, query_labels) if explain else (None, None)
+        stepping = model.adaptation(support, labels, scored, scored_labels, steps, lr) if learns else \
+            model.finetuning(support, labels, scored, scored_labels, steps, lr)
         for record in stepping:
             _sync(device)
             busy += time.perf_counter() - start
@@ -528,7 +533,8 @@ def run_method(
     prediction = None
     start = time.perf_counter()
     if queries is not None:
-        prediction = model.predict(queries)
+        prediction = model.predict(queries) if explain else \
+            Prediction(model.predict_proba(queries), queries.new_empty(len(queries), 0))
         trace.query, trace.query_labels = prediction, query_labels
     _sync(device)
     classify_ms = 1000 * (time.perf_counter() - start)
@@ -630,7 +636,7 @@ def classify(
                         f"{spellings[-1]} name one class (case aside).", "one_class_named_twice",
                         need=MIN_WAYS, names=", ".join(spellings))
     task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
-    result = run_to_end(zoo, method, task, device=device)
+    result = run_to_end(zoo, method, task, device=device, explain=False)
     probabilities = result.prediction.probabilities.cpu()
     predictions = [
         {
