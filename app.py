@@ -1691,7 +1691,9 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
         prepared_task = prepared(task, lang)
         shown = [(q["path"], q["name"]) for q in task["queries"]]
     options = adaptation_options(method, task["domain"], device, steps, inner_lr, finetune_steps)
-    result = run_to_end(zoo_of(task), method, prepared_task, **options)
+    # (the steps' curve is the Adapt tab's: here they score no queries, which took MAML's 3 steps
+    # 4 passes over the queries beside its prediction's)
+    result = run_to_end(zoo_of(task), method, prepared_task, score_steps=False, **options)
     probabilities = result.prediction.probabilities.cpu()
     names = prepared_task.class_names
     labels = prepared_task.query_labels

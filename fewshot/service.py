@@ -469,6 +469,7 @@ def run_method(
     steps: int | None = None,
     lr: float | None = None,
     baseline: bool = False,
+    score_steps: bool = True,
     explain: bool = True,
 ) -> Iterator[tuple[str, Any]]:
     """Adapt ``method`` to the task, then classify its queries.
@@ -480,9 +481,11 @@ def run_method(
     (``baseline=True``; none where that start is the checkpoint itself, whose meta-training kept
     no update: ``RunResult.baseline_is_theta``), and finally ``("done", RunResult)``. ``steps``
     and ``lr`` default to what the checkpoint was made for (for a Siamese network: no
-    fine-tuning, as served). ``explain=False`` answers the queries' probabilities alone (what
-    ``/classify`` returns): the steps score no queries, and the prediction holds no embeddings
-    (``query_embeddings`` has width 0) and no explanation. The probabilities are the same.
+    fine-tuning, as served). ``score_steps=False``: the steps score no queries (their records
+    hold the support set's loss and accuracy alone: no curve of the queries, no replay).
+    ``explain=False``: the prediction holds the probabilities alone, no embeddings
+    (``query_embeddings`` has width 0) and no explanation (MAML's probabilities at each step).
+    Neither changes the probabilities: ``/classify`` uses both, the app's Classify tab the first.
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
     steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
@@ -513,8 +516,7 @@ def run_method(
         start = time.perf_counter()
     if learns or finetunes:
         records, busy = [], 0.0
-        # (each step scores the queries, for a curve and a replay: /classify shows no step)
-        scored, scored_labels = (queries, query_labels) if explain else (None, None)
+        scored, scored_labels = (queries, query_labels) if score_steps else (None, None)
         stepping = model.adaptation(support, labels, scored, scored_labels, steps, lr) if learns else \
             model.finetuning(support, labels, scored, scored_labels, steps, lr)
         for record in stepping:
@@ -636,7 +638,7 @@ def classify(
                         f"{spellings[-1]} name one class (case aside).", "one_class_named_twice",
                         need=MIN_WAYS, names=", ".join(spellings))
     task = prepare_task(names, support, labels, queries, cache=cache, domain=domain)
-    result = run_to_end(zoo, method, task, device=device, explain=False)
+    result = run_to_end(zoo, method, task, device=device, score_steps=False, explain=False)
     probabilities = result.prediction.probabilities.cpu()
     predictions = [
         {

@@ -468,18 +468,23 @@ def test_names_and_classes_at_their_limits():
 def test_classify_scores_the_queries_once_with_the_probabilities_an_explained_run_gives(method):
     """/classify answers probabilities alone: its adaptation scores no queries at its steps (MAML's
     scored every query at each of its 4 steps, and its prediction again at each step, 9 passes
-    where 1 answers), and the probabilities are those of the run the app explains (the Siamese
-    network's fine-tuning scores its queries at each step too)."""
+    where 1 answers), nor does the Classify tab's, whose explanation is its prediction's; the
+    probabilities are those of the run the Adapt tab draws (the Siamese network's fine-tuning
+    scores its queries at each step too)."""
     classes, support, labels, queries, query_labels = demo_task("glyphs-3way")
     task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
     steps = 2 if method == "siamese" else None
     explained = run_to_end(ZOO, method, task, device="cpu", steps=steps)
     assert all("query_probabilities" in record for record in explained.trace.steps)
-    answered = run_to_end(ZOO, method, task, device="cpu", steps=steps, explain=False)
+    answered = run_to_end(ZOO, method, task, device="cpu", steps=steps, score_steps=False, explain=False)
     assert answered.trace.steps and not any("query_probabilities" in record or "query_loss" in record
                                             for record in answered.trace.steps)
     assert answered.prediction.explanation == {} and answered.prediction.query_embeddings.shape == (len(queries), 0)
     assert torch.allclose(answered.prediction.probabilities, explained.prediction.probabilities, atol=1e-6)
+    told = run_to_end(ZOO, method, task, device="cpu", steps=steps, score_steps=False)  # (the Classify tab's)
+    assert not any("query_probabilities" in record for record in told.trace.steps)
+    assert told.prediction.explanation.keys() == explained.prediction.explanation.keys()
+    assert torch.allclose(told.prediction.probabilities, explained.prediction.probabilities, atol=1e-6)
     if steps is None:  # (/classify serves a Siamese network as trained, not fine-tuned)
         out = classify(ZOO, method, support, [classes[i] for i in labels], queries, cache=CACHE)
         assert [p["label"] for p in out["predictions"]] == [classes[k] for k in explained.prediction.labels]
