@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .methods import METHODS
 from .methods.base import class_means
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -54,6 +55,7 @@ TEXT = {
         "gates_title": "Meta-LSTM's learned gates: mean per layer; i_t acts as a learned learning rate", "update": "update",
         "step_maml": "inner step", "step_meta-lstm": "learner update", "step_siamese": "fine-tuning step",
         "step_transfer": "head-fitting step", "step_shared": "step",
+        "adaptation_title": "{method}: adaptation, step by step",
         "layer_block": "conv block {n}", "layer_classifier": "classifier", "layer_features": "feature network",
     },
     "zh": {
@@ -82,6 +84,7 @@ TEXT = {
         "gates_title": "Meta-LSTM 学到的门：每层的均值；输入门 i_t 相当于学到的学习率", "update": "更新",
         "step_maml": "内循环步数", "step_meta-lstm": "学习器更新次数", "step_siamese": "微调步数",
         "step_transfer": "拟合分类头的步数", "step_shared": "步数",
+        "adaptation_title": "{method}：逐步适应",
         "layer_block": "卷积块 {n}", "layer_classifier": "分类器", "layer_features": "特征网络",
     },
 }
@@ -444,11 +447,15 @@ def adaptation_curve(steps: Sequence[dict[str, Any]], baseline: Sequence[dict[st
     # their legends say whose curve is whose); a tick per step while they fit a phone's half-width
     # panel, every other step up to 20, then Plotly's choice (transfer: 100 steps)
     last = max((r["step"] for records, _, _ in series for r in records), default=0)
-    fig.update_xaxes(title=text(lang, "step_shared" if others else f"step_{method}"),
+    # (a method added later has no words of its own here: "step", and its title from fewshot.methods)
+    own_step = f"step_{method}" in TEXT["en"] and not others
+    fig.update_xaxes(title=text(lang, f"step_{method}" if own_step else "step_shared"),
                      dtick=1 if last <= 6 else 2 if last <= 20 else None)
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    return _layout(fig, _two_lines(text(lang, f"{method}_title")), height=380)
+    title = text(lang, f"{method}_title") if f"{method}_title" in TEXT["en"] else \
+        text(lang, "adaptation_title").format(method=METHODS[method].title if method in METHODS else method)
+    return _layout(fig, _two_lines(title), height=380)
 
 
 def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:

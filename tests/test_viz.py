@@ -290,3 +290,23 @@ def test_embedding_facts_read_the_drawn_points():
     assert viz.embedding_facts(viz.probability_bars([0.5, 0.5], ["a", "b"], "t")) is None
     grid = viz.figure_json(viz.heatmap(torch.tensor([[0.25, 1.5], [3.0, -2.0]]), ["a", "b"], ["c", "d"], "t", "Blues"))
     assert viz.plotted(grid["data"][0]["z"]).tolist() == [[0.25, 1.5], [3.0, -2.0]]
+
+
+def test_a_method_added_later_draws_its_curve_with_the_words_it_has(monkeypatch):
+    """README, "Adding a method": a method that learns at adaptation (a ``StepwiseAdaptation``
+    in its own file) is served by the app as soon as its checkpoint is there; its curve in the
+    Adapt tab looked up words that only the shipped methods have ("step_<name>",
+    "<name>_title") and the tab failed with a KeyError. It says "step", and the method's own
+    title, in both languages."""
+    from fewshot.methods import METHODS
+
+    monkeypatch.setitem(METHODS, "proto-head", SimpleNamespace(title="Prototype head"))
+    steps = [{"step": s, "support_loss": 1.0 / (s + 1), "support_accuracy": 0.5, "query_accuracy": 0.6}
+             for s in range(3)]
+    en, zh = (viz.adaptation_curve(steps, lang=lang, method="proto-head") for lang in ("en", "zh"))
+    assert en.layout.xaxis.title.text == "step" and zh.layout.xaxis.title.text == "步数"
+    assert en.layout.title.text.startswith("Prototype head<br>") and "adaptation" in en.layout.title.text
+    assert zh.layout.title.text.startswith("Prototype head<br>")
+    assert [list(t.y) for t in en.data] == [[1.0, 0.5, 1 / 3], [0.5] * 3, [0.6] * 3]
+    # the shipped methods keep their own words
+    assert viz.adaptation_curve(steps, method="maml").layout.xaxis.title.text == "inner step"
