@@ -122,8 +122,16 @@ def check_support(support_images: Tensor, support_labels: Tensor) -> int:
         raise ValueError("the support set is empty: give at least one image of each of two classes or more")
     ways = int(support_labels.max()) + 1
     counts = torch.bincount(support_labels, minlength=ways)
-    if ways < 2 or bool((counts == 0).any()):
-        raise ValueError("labels must be 0..N-1 with N >= 2 and at least one image each")
+    if ways < 2:
+        raise ValueError("labels must be 0..N-1 with N >= 2 and at least one image each: the support set has one "
+                         "class (label 0), and a task needs two or more to tell apart")
+    missing = torch.nonzero(counts == 0).flatten().tolist()
+    if missing:
+        given = sorted(set(support_labels.tolist()))
+        raise ValueError(f"labels must be 0..N-1 with N >= 2 and at least one image each: the support labels are "
+                         f"{given[:20]}{' ...' if len(given) > 20 else ''}, and no image has label "
+                         f"{', '.join(map(str, missing[:20]))}{' ...' if len(missing) > 20 else ''}; number the "
+                         "classes 0..N-1, e.g. torch.unique(labels, return_inverse=True)[1] (the query labels alike)")
     return ways
 
 
@@ -232,6 +240,9 @@ class FewShotClassifier(nn.Module):
         if weights is not None and images.dtype != weights.dtype:
             raise TypeError(f"the {what} images are {images.dtype} and this network's weights {weights.dtype}: "
                             f"convert one to the other (images.to({weights.dtype}))")
+        if weights is None and torch.finfo(images.dtype).bits < 32:  # (no learning: no weights to match)
+            raise TypeError(f"the {what} images are {images.dtype}: squared distances summed over every pixel "
+                            f"overflow it (inf, then NaN probabilities); pass images.float()")
         expected = (self.in_channels,) if self.backbone_name == "features" else \
             (self.in_channels, self.image_size, self.image_size)
         if tuple(images.shape[1:]) != expected:
@@ -245,6 +256,7 @@ class FewShotClassifier(nn.Module):
                              f"with {how}")
         if len(images) == 0:
             raise ValueError(f"no {what} images")
+        images = images.detach()  # (its range, not a gradient: float() of a tensor that requires one warns)
         if not bool(torch.isfinite(images).all()):
             raise ValueError(f"the {what} images hold NaN or infinite values: every pixel must be a number "
                              f"(make each image with {how})")
@@ -279,7 +291,7 @@ class FewShotClassifier(nn.Module):
         if query_images is not None:
             self.check_images(query_images, "query")
         ways = check_support(support_images, support_labels)
-        mean = float(support_images.mean())
+        mean = float(support_images.detach().mean())
         if self.in_channels == 1 and self.backbone_name == "conv4" and mean > INVERTED_CHARACTERS_MEAN:
             warnings.warn(f"the support images look inverted, dark ink on light paper (their mean is {mean:.2f}), "
                           "and this network reads bright ink (1) on a dark background (0), as Omniglot is prepared "

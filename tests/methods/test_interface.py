@@ -70,6 +70,11 @@ def test_misuse_is_explained(name, task):
         # (at the bound: a label 5 of a 5-way task once gave a query accuracy of 0 without a word)
         (lambda: model.adapt(sx, sy, qx, torch.full_like(qy, 5)), ValueError, "below 5, the number of classes"),
         (lambda: model.adapt(sx[sy == 0], sy[sy == 0]), ValueError, "N >= 2"),  # one class: nothing to tell apart
+        (lambda: model.adapt(sx[sy == 0], sy[sy == 0]), ValueError, r"has one class \(label 0\)"),
+        # labels that are not 0..N-1 (a dataset's own class ids): which are missing, and how to renumber them
+        (lambda: model.adapt(sx, sy * 2 + 3), ValueError,
+         r"support labels are \[3, 5, 7, 9, 11\], and no image has label 0, 1, 2, 4, 6, 8, 10.*"
+         r"torch\.unique\(labels, return_inverse=True\)\[1\]"),
         (lambda: model.adapt(sx, sy, None, qy), ValueError, "query labels without query images"),
         (lambda: model.predict(qx), RuntimeError, "adapt"),
     ]
@@ -338,3 +343,30 @@ def test_each_conv4_block_is_convolution_batch_norm_relu_and_pooling(task_norm):
         expected = F.relu(pooled)
     assert torch.allclose(net.train()(x), expected.flatten(1), atol=1e-4)
     assert clipped > 0  # the ReLU had values below zero to clip
+
+
+def test_images_that_require_a_gradient_are_checked_without_a_warning():
+    """The range checks read ``float(images.min())``: on images that require a gradient (a
+    differentiable preprocessing before ``adapt``) torch warned "Converting a tensor with
+    requires_grad=True to a scalar may lead to unexpected behavior" from inside the library.
+    torch warns once per process, so the check runs in a fresh one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import warnings, torch
+from fewshot.methods import build_method
+warnings.simplefilter("error")
+torch.manual_seed(0)
+images, labels = torch.rand(4, 1, 28, 28).mul(0.3).requires_grad_(), torch.tensor([0, 0, 1, 1])
+for name in ("maml", "protonet"):
+    model = build_method(name, hidden=8)
+    model.adapt(images, labels)
+    assert model.predict_proba(images).shape == (4, 2)
+print("quiet")
+"""
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0 and "quiet" in run.stdout, run.stderr[-2000:]

@@ -56,3 +56,21 @@ def test_training_it_is_refused_but_steps_0_writes_its_card(tmp_path):
     train.main(common + ["--steps", "0"])
     _, card = load_checkpoint(tmp_path / "pixels")
     assert card["training"]["steps"] == 0 and 0.2 < card["training"]["validation"]["best_accuracy"] < 0.9
+
+
+def test_half_precision_is_refused_where_its_distances_overflow():
+    """No learning has no weights whose dtype the images must match, so it took float16 photos
+    and summed 21,168 squared pixel differences in half precision: past 65,504 they are inf,
+    and a query between two prototypes got NaN probabilities. It is refused with the fix;
+    float32 and float64 are read as before."""
+    model = RawPixels(in_channels=3, image_size=84)
+    support = torch.stack([torch.full((3, 84, 84), -2.0), torch.full((3, 84, 84), 2.0)])
+    labels, query = torch.tensor([0, 1]), torch.zeros(1, 3, 84, 84)
+    with pytest.raises(TypeError, match=r"torch\.float16.*overflow.*images\.float\(\)"):
+        model.adapt(support.half(), labels)
+    model.adapt(support, labels)
+    with pytest.raises(TypeError, match=r"query images are torch\.bfloat16"):
+        model.predict(query.bfloat16())
+    assert torch.equal(model.predict_proba(query), torch.tensor([[0.5, 0.5]]))
+    model.adapt(support.double(), labels)
+    assert torch.equal(model.predict_proba(query.double()), torch.tensor([[0.5, 0.5]], dtype=torch.float64))
