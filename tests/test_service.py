@@ -488,3 +488,38 @@ def test_classify_scores_the_queries_once_with_the_probabilities_an_explained_ru
     if steps is None:  # (/classify serves a Siamese network as trained, not fine-tuned)
         out = classify(ZOO, method, support, [classes[i] for i in labels], queries, cache=CACHE)
         assert [p["label"] for p in out["predictions"]] == [classes[k] for k in explained.prediction.labels]
+
+
+@pytest.mark.parametrize("method, options", [("maml", {"baseline": True}), ("meta-lstm", {}), ("transfer", {}),
+                                             ("siamese", {"steps": 2}), ("protonet", {})])
+def test_a_caller_under_inference_mode_is_served_as_any_other(method, options):
+    """A server may answer its requests under ``torch.inference_mode()``. ``adapt`` leaves it for
+    its gradient steps, but ``run_method`` (and so ``classify``) drove the step generators
+    itself, and MAML, Meta-LSTM, the transfer head and a fine-tuned Siamese network failed with
+    "adaptation() takes gradient steps, which torch.inference_mode() forbids: call adapt()".
+    Served so, every method answers as outside it (from a zoo that loaded its networks in
+    inference mode too), and the caller's code between the steps stays in inference mode."""
+    classes, support, labels, queries, query_labels = demo_task("glyphs-3way", shots=2)
+    task = prepare_task(classes, support, labels, queries, query_labels, cache=CACHE)
+
+    def served(zoo):
+        events = []
+        for kind, value in run_method(zoo, method, task, device="cpu", **options):
+            events.append((kind, value, torch.is_inference_mode_enabled()))
+        return events
+
+    zoo = ModelZoo()  # (its networks are loaded under inference mode below)
+    with torch.inference_mode():
+        inside = served(zoo)
+    outside = served(ZOO)
+    assert all(mode for *_, mode in inside)
+    assert [kind for kind, *_ in inside] == [kind for kind, *_ in outside]
+    done, expected = inside[-1][1], outside[-1][1]
+    assert torch.equal(done.prediction.probabilities, expected.prediction.probabilities)
+    assert [r["support_loss"] for r in done.trace.steps] == [r["support_loss"] for r in expected.trace.steps]
+    assert [r["support_loss"] for r in done.baseline_steps] == [r["support_loss"] for r in expected.baseline_steps]
+    if method == "maml":
+        assert done.baseline_steps  # (MAML's steps from a random start, in inference mode too)
+    with torch.inference_mode():
+        answer = classify(zoo, method, support, [classes[i] for i in labels], queries, cache=CACHE)
+    assert [p["label"] for p in answer["predictions"]] == [classes[i] for i in done.prediction.labels.tolist()]
