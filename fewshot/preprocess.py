@@ -147,18 +147,17 @@ def _grey_and_alpha(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, np
         # its scale from its largest value, then its pixels as 32-bit floats, shrunk before numpy
         # sees them: a 6000x6000 16-bit PNG (100 kB) as float64 arrays at full size, three at once,
         # took 0.8-1 GB of a server's memory for one image
-        top = float(image.getextrema()[1])
+        # (the extrema of the floats: Pillow's getextrema refuses I;16B and I;16L, which a big-endian
+        # 16-bit TIFF opens as)
+        floats = image.convert("F")
+        top = float(floats.getextrema()[1])
         scale = 65535.0 if image.mode.startswith("I;16") or top > 255 else max(top, 1.0)
         if image.mode == "F" and top <= 1.0:
             scale = 1.0
-        image = image.convert("F")
         if factor > 1:
-            image = image.reduce(factor)
-        return np.clip(np.asarray(image, dtype=np.float64) / scale, 0, 1), None
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGB")
+            floats = floats.reduce(factor)
+        return np.clip(np.asarray(floats, dtype=np.float64) / scale, 0, 1), None
+    image = _common_mode(image)
     alpha = None
     if image.mode in ("LA", "RGBA"):
         a = np.asarray(image.getchannel("A"), dtype=np.float64) / 255.0
@@ -169,13 +168,26 @@ def _grey_and_alpha(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, np
     return grey, alpha
 
 
+def _common_mode(image: Image.Image) -> Image.Image:
+    """An 8-bit image in a mode ``_grey_and_alpha`` reads: a palette as RGB, or RGBA where it has a
+    transparent colour; CMYK, YCbCr and the rest as RGB."""
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+        return image.convert("RGB")
+    return image
+
+
 def _reduce(image: Image.Image, side: int) -> Image.Image:
     if max(image.size) <= side:
         return image
+    if image.mode in HIGH_BIT_MODES:
+        return image  # 16-bit and float images are reduced in _grey_and_alpha
+    # (a palette or CMYK image in the mode it is read in first: left at full size, a 3000x3000 GIF's
+    # ink map had 9 megapixels, not 1)
+    image = _common_mode(image)
     scale = side / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
-        return image  # 16-bit and float images are reduced in _grey_and_alpha
     return image.resize(size, Image.Resampling.BOX)
 
 

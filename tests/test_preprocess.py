@@ -341,3 +341,31 @@ def test_a_large_sixteen_bit_image_costs_no_more_than_its_eight_bit_self(prepare
         assert similar(answers[0]) > 0.95 and similar(answers[1]) > 0.95
     else:  # the same picture (made smaller by its own path: edges differ by a fraction of a pixel)
         assert (answers[0] - answers[1]).abs().mean() < 0.005
+
+
+@pytest.mark.parametrize("size", [200, 1500])
+def test_a_big_endian_sixteen_bit_tiff_is_read_as_its_little_endian_self(size):
+    """A 16-bit TIFF in Motorola byte order (ImageJ's, many scanners') opens as mode I;16B, whose
+    extrema Pillow refuses to compute ("image has wrong mode"): the ValueError reached the page
+    and /classify as Gradio's bare "Error". It reads as the same pixels in Intel order."""
+    values = np.asarray(glyph().resize((size, size)), dtype=np.uint16) * 257
+    big = Image.frombytes("I;16B", (size, size), values.astype(">u2").tobytes())
+    data = encode(big, "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == "I;16B"
+    little = encode(Image.fromarray(values), "TIFF")
+    assert torch.equal(prepare_character(data), prepare_character(little))
+    assert torch.equal(prepare_photo(data), prepare_photo(little))
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK"])
+def test_a_large_palette_or_cmyk_image_is_reduced_like_any_other(mode):
+    """Palette (GIF, an 8-bit PNG) and CMYK (a print scan's JPEG) images are brought to RGB and
+    made smaller before the ink is found: a 3000x3000 one's ink map had 3000x3000 pixels, not
+    1024x1024, and took twice the memory and time of the same image in RGB."""
+    from fewshot.preprocess import WORKING_SIDE, ink_map, open_image
+
+    image = glyph().convert("RGB").resize((3000, 3000))
+    data = encode(image.convert(mode), "PNG" if mode == "P" else "JPEG")
+    ink = ink_map(open_image(data))
+    assert ink.shape == (WORKING_SIDE, WORKING_SIDE) == ink_map(open_image(encode(image))).shape
+    assert similar(prepare_character(data)) > 0.95
