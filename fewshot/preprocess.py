@@ -139,10 +139,10 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
 HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 
 
-def _grey_and_alpha(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+def _grey_and_alpha(image: Image.Image, side: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Luminance in [0, 1] and, when the image has real transparency, alpha in [0, 1]. A 16-bit or
-    float image is first made ``factor`` times smaller (the mean of each block; the others are
-    reduced before, in their own mode: ``_reduce``)."""
+    float image is first made smaller, to ``side`` pixels on its longer side (box averaging, as
+    ``_reduce`` does the others before, in their own mode)."""
     if image.mode in HIGH_BIT_MODES:
         # its scale from its largest value, then its pixels as 32-bit floats, shrunk before numpy
         # sees them: a 6000x6000 16-bit PNG (100 kB) as float64 arrays at full size, three at once,
@@ -154,8 +154,8 @@ def _grey_and_alpha(image: Image.Image, factor: int = 1) -> tuple[np.ndarray, np
         scale = 65535.0 if image.mode.startswith("I;16") or top > 255 else max(top, 1.0)
         if image.mode == "F" and top <= 1.0:
             scale = 1.0
-        if factor > 1:
-            floats = floats.reduce(factor)
+        if side is not None and max(floats.size) > side:
+            floats = floats.resize(_scaled_size(floats.size, side), Image.Resampling.BOX)
         return np.clip(np.asarray(floats, dtype=np.float64) / scale, 0, 1), None
     image = _common_mode(image)
     alpha = None
@@ -186,9 +186,13 @@ def _reduce(image: Image.Image, side: int) -> Image.Image:
     # (a palette or CMYK image in the mode it is read in first: left at full size, a 3000x3000 GIF's
     # ink map had 9 megapixels, not 1)
     image = _common_mode(image)
-    scale = side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BOX)
+    return image.resize(_scaled_size(image.size, side), Image.Resampling.BOX)
+
+
+def _scaled_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled so that its longer side is ``side``."""
+    scale = side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -214,7 +218,7 @@ def ink_map(image: Image.Image) -> np.ndarray:
     lighting (a phone photo of paper) is removed by subtracting a smooth background estimate.
     """
     image = _reduce(image, WORKING_SIDE)
-    grey, alpha = _grey_and_alpha(image, factor=-(-max(image.size) // WORKING_SIDE))  # (16-bit, float)
+    grey, alpha = _grey_and_alpha(image, side=WORKING_SIDE)  # (16-bit and float images made smaller there)
     if alpha is not None:
         # whatever the stroke colour, what was painted is the ink: above the paper's own opacity, where
         # a canvas is not wholly transparent (its border's level; read as ink, it made a symbol a line)
@@ -418,7 +422,7 @@ def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -
     either, as the app does."""
     image = open_image(source, name)
     if image.mode in HIGH_BIT_MODES:  # (made smaller first, as far as the resizing below would)
-        grey, _ = _grey_and_alpha(image, factor=max(1, min(image.size) // (3 * size)))
+        grey, _ = _grey_and_alpha(image, side=-(-3 * size * max(image.size) // min(image.size)))
         image = Image.fromarray((grey * 255).astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
