@@ -1810,7 +1810,10 @@ def compare_methods(task, device, request: gr.Request, shown: str = ""):
             runs[0] = (runs[0][0], {}, plain)
         for title, options, recorded in runs:
             try:
-                result = run_to_end(zoo, method, prepared_task, device=device, **options)
+                # (accuracy and times alone, as /classify's: the steps score no queries and the
+                # prediction explains nothing; the times were a curve's and an explanation's too)
+                result = run_to_end(zoo, method, prepared_task, device=device, score_steps=False, explain=False,
+                                    **options)
             except TaskError as error:
                 rows.append(refused_row(title, error, lang))
                 continue

@@ -1828,3 +1828,27 @@ def test_the_api_reads_class_names_as_documented():
                                  ("protonet", "sketches", "Unknown or unavailable domain 'sketches'")):
         with pytest.raises(gr.Error, match=re.escape(said)):
             app.classify_api(method, [], [], [], domain)
+
+
+def test_compare_and_classify_ask_the_service_for_no_more_than_they_show(monkeypatch):
+    """Found by a review: the Compare tab's runs scored the queries at every step and explained its
+    prediction (MAML: its probabilities at each step, and embeddings), none of which it shows, and
+    its time columns counted that work. Compare asks for accuracy and times alone, as /classify
+    does; the Classify tab for its explanation, not the steps' scores (the Adapt tab's curve)."""
+    import app
+
+    asked = []
+    real = app.run_to_end
+
+    def recorded(zoo, method, task, **options):
+        asked.append((method, options.get("score_steps", True), options.get("explain", True)))
+        return real(zoo, method, task, **options)
+
+    monkeypatch.setattr(app, "run_to_end", recorded)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    *_, (table, status, _) = app.compare_methods(task, "cpu", None)
+    assert {method for method, *_ in asked} >= {"maml", "meta-lstm", "transfer", "protonet"}
+    assert all(call[1:] == (False, False) for call in asked), asked
+    asked.clear()
+    answer = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
+    assert asked == [("maml", False, True)] and answer[4].startswith("Classified 9 image(s)")
