@@ -98,6 +98,8 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
         except UnidentifiedImageError:
             raise UnreadableImageError(f"{label} is not an image file (PNG, JPEG, GIF, WebP, BMP or TIFF) that can be read.",
                                        "not_image", name=label) from None
+        except MemoryError:  # (the server's state, not the file's: not "could not be read")
+            raise
         except Exception:  # OSError, and what a reader raises on a malformed file: Pillow's PNG reader a
             # ValueError for a colour profile or text chunk that inflates past its limit (a 5 kB file) or a
             # short IHDR, its AVIF reader a RuntimeError, neither of them an ImageInputError (which the app
@@ -114,6 +116,8 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
+    except MemoryError:
+        raise
     except Exception:  # PIL raises OSError, SyntaxError, ValueError on broken files
         raise UnreadableImageError(f"{label} is corrupt or truncated: its pixels could not be decoded.",
                                    "corrupt", name=label) from None

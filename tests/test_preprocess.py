@@ -383,3 +383,22 @@ def test_a_sixteen_bit_image_just_past_the_working_side_keeps_its_resolution(sid
     sixteen = prepare_character(Image.fromarray(big))
     eight = prepare_character(Image.fromarray((big // 257).astype(np.uint8)))
     assert (sixteen - eight).abs().mean() < 0.005, (sixteen - eight).abs().mean()
+
+
+def test_memory_run_out_while_reading_is_not_said_to_be_the_files_fault(monkeypatch):
+    """A reader's own errors on a malformed file are "could not be read"; running out of memory is
+    the server's state, and goes on as itself (found by a review of the broader catch)."""
+    from fewshot import preprocess
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    data = encode(glyph())
+    for where in ("open", "load"):
+        with monkeypatch.context() as patch:
+            if where == "open":
+                patch.setattr(preprocess.Image, "open", exhausted)
+            else:
+                patch.setattr(preprocess.ImageOps, "exif_transpose", exhausted)
+            with pytest.raises(MemoryError):
+                prepare_character(data)
