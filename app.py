@@ -2614,9 +2614,10 @@ APP_JS = """
     // (the selected tab's label: Gradio re-labels the others only once they are shown)
     const selected = [...document.querySelectorAll('[role="tab"][aria-selected="true"]')];
     const lang = selected.some((tab) => zhTabs.includes(tab.textContent.trim())) ? "zh" : "en";
-    if (!document.cookie.includes("app_lang=" + lang)) {
-      document.cookie = "app_lang=" + lang + "; path=/" + COOKIE_SITE;
-    }
+    // (the last app_lang, the one the server reads: in a frame of the app's own site an earlier
+    // visit's Lax cookie is seen beside the frame's own, and may say the language just left)
+    const sent = document.cookie.split("; ").filter((cookie) => cookie.startsWith("app_lang=")).pop();
+    if (sent !== "app_lang=" + lang) document.cookie = "app_lang=" + lang + "; path=/" + COOKIE_SITE;
     if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
     document.querySelectorAll("#support-files input[type=file], #query-files input[type=file]").forEach((input) => {
       if (input.accept !== "image/*") input.accept = "image/*";  // (14)

@@ -544,14 +544,19 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     page.close()
 
 
-def test_settings_language_reaches_the_servers_messages_in_another_sites_frame(browser, app_server):
+@pytest.mark.parametrize("site", ["another", "the same"])
+def test_settings_language_reaches_the_servers_messages_in_a_frame(browser, app_server, site):
     """huggingface.co/spaces/… shows a Space in a frame from another site (*.hf.space), where the
     browser neither keeps nor sends a SameSite=Lax cookie: once Gradio's Settings had switched the
-    page to Chinese, the server's messages stayed in English (the cookie never set)."""
+    page to Chinese, the server's messages stayed in English (the cookie never set). In a frame of
+    the same site, where the Lax cookie of an earlier visit to the app's own page is seen beside
+    the frame's, switching back to English wrote nothing: the page found "app_lang=en" in the old
+    cookie, and the server, which reads the last, kept answering in Chinese (found by a review)."""
     import http.server
     import threading
 
-    framed = app_server.url.replace("127.0.0.1", "localhost")  # another site than the 127.0.0.1 page's
+    # (localhost is another site than the 127.0.0.1 page's; a port is no part of a site)
+    framed = app_server.url.replace("127.0.0.1", "localhost") if site == "another" else app_server.url
     frame_page = f'<iframe id="app" src="{framed}" width="1350" height="1050"></iframe>'.encode()
 
     class Outer(http.server.BaseHTTPRequestHandler):  # (a server of its own: Chromium lets a page
@@ -567,7 +572,13 @@ def test_settings_language_reaches_the_servers_messages_in_another_sites_frame(b
 
     outer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Outer)
     threading.Thread(target=outer.serve_forever, daemon=True).start()
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="en-US")
+    if site == "the same":  # the app's own page first: its Lax cookie says English
+        visit = context.new_page()
+        visit.goto(app_server.url)
+        visit.wait_for_function("() => document.cookie.includes('app_lang=en')", timeout=60000)
+        visit.close()
+    page = context.new_page()
     page.goto(f"http://127.0.0.1:{outer.server_address[1]}/")
     page.frame_locator("#app").locator("#add-images").wait_for(timeout=60000)
     frame = next(f for f in page.frames if f.url.startswith(framed))
@@ -578,7 +589,13 @@ def test_settings_language_reaches_the_servers_messages_in_another_sites_frame(b
     frame.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
     frame.click("#add-images")
     frame.wait_for_function("() => document.querySelector('#status').innerText.includes('请先选择')", timeout=30000)
-    page.close()
+    if site == "the same":
+        switch_language(frame, "设置", "English")
+        tab_labels_in(frame, "en")
+        frame.click("#add-images")
+        frame.wait_for_function("() => document.querySelector('#status').innerText.includes('Choose images')",
+                                timeout=30000)
+    context.close()
     outer.shutdown()
 
 
