@@ -484,6 +484,8 @@ def test_classify_scores_the_queries_once_with_the_probabilities_an_explained_ru
     told = run_to_end(ZOO, method, task, device="cpu", steps=steps, score_steps=False)  # (the Classify tab's)
     assert not any("query_probabilities" in record for record in told.trace.steps)
     assert told.prediction.explanation.keys() == explained.prediction.explanation.keys()
+    assert all(torch.allclose(value, explained.prediction.explanation[key], atol=1e-6)
+               for key, value in told.prediction.explanation.items())
     assert torch.allclose(told.prediction.probabilities, explained.prediction.probabilities, atol=1e-6)
     if steps is None:  # (/classify serves a Siamese network as trained, not fine-tuned)
         out = classify(ZOO, method, support, [classes[i] for i in labels], queries, cache=CACHE)
