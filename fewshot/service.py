@@ -511,7 +511,8 @@ def run_method(
     hold the support set's loss and accuracy alone: no curve of the queries, no replay).
     ``explain=False``: the prediction holds the probabilities alone, no embeddings
     (``query_embeddings`` has width 0) and no explanation (MAML's probabilities at each step).
-    Neither changes the probabilities: ``/classify`` uses both, the app's Classify tab the first.
+    Neither changes the probabilities: ``/classify`` and the Compare tab use both, the Classify tab
+    the first.
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
     steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
