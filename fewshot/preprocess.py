@@ -428,8 +428,7 @@ def prepare_photo(source: ImageInput, size: int = 84, name: str | None = None) -
     if image.mode in HIGH_BIT_MODES:  # (made smaller first, as far as the resizing below would)
         grey, _ = _grey_and_alpha(image, side=-(-3 * size * max(image.size) // min(image.size)))
         image = Image.fromarray((grey * 255).astype(np.uint8))
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    image = _common_mode(image)  # (a palette as RGB, or RGBA where it has a transparent colour)
     if image.mode in ("RGBA", "LA"):
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, image.convert("RGBA"))
