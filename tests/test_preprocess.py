@@ -313,6 +313,13 @@ def test_float_pixels_read_as_the_integers_they_stand_for():
         assert torch.allclose(prepare_character(floats), reference, atol=1e-6)
 
 
+def sixteen_bit_glyph(side: int) -> np.ndarray:
+    """The test glyph as 16-bit pixels (0 to 65535), enlarged to ``side`` x ``side`` by repeating them."""
+    small = np.asarray(glyph(), dtype=np.uint16)
+    factor = side // small.shape[0] + 1
+    return np.kron(small, np.ones((factor, factor), dtype=np.uint16))[:side, :side] * 257
+
+
 @pytest.mark.parametrize("prepare", ["character", "photo"])
 def test_a_large_sixteen_bit_image_holds_no_more_numpy_arrays_than_its_eight_bit_self(prepare):
     """A 16-bit image is read at its own scale (0 to 65535), but made smaller first, by Pillow: a
@@ -323,9 +330,7 @@ def test_a_large_sixteen_bit_image_holds_no_more_numpy_arrays_than_its_eight_bit
     215 MB after, 71 MB for 8 bits: Pillow still holds the 16-bit image and its 32-bit copy.)"""
     import tracemalloc
 
-    small = np.asarray(glyph(), dtype=np.uint16)
-    factor = 3000 // small.shape[0] + 1
-    big = np.kron(small, np.ones((factor, factor), dtype=np.uint16))[:3000, :3000] * 257
+    big = sixteen_bit_glyph(3000)
     sixteen, eight = Image.fromarray(big), Image.fromarray((big // 257).astype(np.uint8))
     assert sixteen.mode.startswith("I;16") and sixteen.size == (3000, 3000)
     read = prepare_character if prepare == "character" else prepare_photo
@@ -377,9 +382,7 @@ def test_a_sixteen_bit_image_just_past_the_working_side_keeps_its_resolution(sid
     """Found by a review: made smaller by a whole factor, a 16-bit drawing of 1,025 pixels was read
     at 513 where its 8-bit self is read at 1,024, and its 28x28 differed by 0.037 a pixel on
     average (one pixel's shift). It is now made smaller to the same size as its 8-bit self."""
-    small = np.asarray(glyph(), dtype=np.uint16)
-    factor = side // small.shape[0] + 1
-    big = np.kron(small, np.ones((factor, factor), dtype=np.uint16))[:side, :side] * 257
+    big = sixteen_bit_glyph(side)
     sixteen = prepare_character(Image.fromarray(big))
     eight = prepare_character(Image.fromarray((big // 257).astype(np.uint8)))
     assert (sixteen - eight).abs().mean() < 0.005, (sixteen - eight).abs().mean()
