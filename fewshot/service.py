@@ -30,7 +30,7 @@ from .checkpoints import (
 )
 from .data import normalise_photo
 from .methods import METHODS, MAML, AdaptationTrace, FewShotClassifier, Prediction, SiameseNetwork
-from .methods.base import checked_steps
+from .methods.base import checked_steps, leaving_inference_mode
 from .preprocess import ImageInput, ImageInputError, prepare
 from .published import published
 
@@ -461,26 +461,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-@contextmanager
-def autograd_usable(inference: bool) -> Iterator[None]:
-    """Where ``run_method`` copies a network and takes a method's gradient steps: for a caller
-    under ``torch.inference_mode()`` (``inference``), whose tensors autograd cannot use, the
-    block leaves inference mode, gradients still off (as under ``torch.no_grad()``) until the
-    method enables them, as ``adapt`` does (``fewshot.methods.base.gradient_steps``). Entered
-    for each step and left before it is yielded, so that the caller's code between steps runs
-    in its own mode."""
-    if not inference:
-        yield
-        return
-    with torch.inference_mode(False), torch.no_grad():
-        yield
-
-
-def each_step(steps: Iterator[dict[str, Any]], inference: bool) -> Iterator[dict[str, Any]]:
-    """The records of a method's step generator (``adaptation``, ``finetuning``), each step
-    taken inside ``autograd_usable``."""
+def each_step(steps: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The records of a method's step generator (``adaptation``, ``finetuning``), each step taken
+    outside ``torch.inference_mode()`` (a server may serve under it: ``leaving_inference_mode``),
+    as ``adapt`` takes them; left before the record is yielded, so that the caller's code between
+    steps runs in its own mode."""
     while True:
-        with autograd_usable(inference):
+        with leaving_inference_mode():
             record = next(steps, None)
         if record is None:
             return
@@ -516,8 +503,6 @@ def run_method(
     """
     device = device if isinstance(device, torch.device) else pick_device(device)
     steps = checked_steps(steps)  # (adaptation() and finetuning() take it as given)
-    # a caller under torch.inference_mode() (a server may serve so): gradient steps leave it, step by step
-    inference = torch.is_inference_mode_enabled()
     if zoo.domain not in (None, task.domain):
         raise TaskError(f"This task's images were prepared as {task.domain}, and these checkpoints read {zoo.domain}: "
                         f"use ModelZoo.for_domain({task.domain!r}), or prepare the images with domain={zoo.domain!r}.",
@@ -525,7 +510,7 @@ def run_method(
     with zoo.use(method, task.ways, task.shots, device) as (shared, card):
         # this request adapts its own copy: the shared network stays as loaded, and no other
         # request waits on its lock while a front end draws this one's steps
-        with autograd_usable(inference):  # (copied in inference mode, its weights would be inference tensors)
+        with leaving_inference_mode():  # (copied in inference mode, its weights would be inference tensors)
             model = copy.deepcopy(shared)
     learns = hasattr(model, "adaptation")  # methods that learn at adaptation: MAML, Meta-LSTM, transfer
     finetunes = bool(steps) and isinstance(model, SiameseNetwork)  # a Siamese network, when asked to
@@ -546,20 +531,16 @@ def run_method(
         start = time.perf_counter()
     if learns or finetunes:
         records, busy = [], 0.0
-        if inference:  # ordinary copies of the inputs made in inference mode, which autograd may use
-            with autograd_usable(inference):
-                support, labels, queries, query_labels = (
-                    None if t is None else t.clone() for t in (support, labels, queries, query_labels))
         scored, scored_labels = (queries, query_labels) if score_steps else (None, None)
         stepping = model.adaptation(support, labels, scored, scored_labels, steps, lr) if learns else \
             model.finetuning(support, labels, scored, scored_labels, steps, lr)
-        for record in each_step(stepping, inference):
+        for record in each_step(stepping):
             _sync(device)
             busy += time.perf_counter() - start
             records.append(record)
             yield "step", record
             start = time.perf_counter()
-        with autograd_usable(inference):
+        with leaving_inference_mode():
             trace = model.finish_trace(records, labels, None, None, start) if learns else \
                 model.finetuned_trace(records, support, labels, start=start)
     else:
@@ -578,13 +559,13 @@ def run_method(
     result = RunResult(method, card.get("name", ""), str(device), trace, prediction, adapt_ms, classify_ms,
                        encode_ms=encode_ms, encoder=encoded)
     if baseline and isinstance(model, MAML):
-        with autograd_usable(inference):
+        with leaving_inference_mode():
             fresh = model.reinitialised(seed=0)
         if same_weights(fresh, model):
             # its meta-training kept no update: θ is this very random start (no second curve)
             result.baseline_is_theta = True
         else:
-            for record in each_step(fresh.adaptation(support, labels, queries, query_labels, steps, lr), inference):
+            for record in each_step(fresh.adaptation(support, labels, queries, query_labels, steps, lr)):
                 result.baseline_steps.append(record)
                 yield "baseline", record
     yield "done", result

@@ -167,29 +167,45 @@ def keeping_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(training)
 
 
-def outside_inference_mode(generator: str) -> None:
-    """Refuse to run ``generator`` (a method's ``adaptation``, the Siamese ``finetuning``) under
-    ``torch.inference_mode()``, whose tensors autograd cannot use, with the way out: a generator
-    cannot hold a context open between its steps, as ``adapt`` does (``gradient_steps``)."""
+def ordinary(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """``tensors``, each one made under ``torch.inference_mode()`` copied as an ordinary tensor
+    that autograd may use (called outside that mode)."""
+    return tuple(t.clone() if isinstance(t, Tensor) and t.is_inference() else t for t in tensors)
+
+
+def gradient_inputs(generator: str, *tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """The inputs of ``generator`` (a method's ``adaptation``, the Siamese ``finetuning``), which
+    takes gradient steps, as tensors autograd may use (``ordinary``: a server may prepare its
+    images under ``torch.inference_mode()`` and adapt outside it). Under that mode itself it
+    refuses, with the way out: a generator cannot hold a context open between its steps, as
+    ``adapt`` does (``gradient_steps``)."""
     if torch.is_inference_mode_enabled():
         raise RuntimeError(f"{generator}() takes gradient steps, which torch.inference_mode() forbids: call adapt(), "
                            f"which leaves inference mode for them, or run {generator}() outside it (under "
                            "torch.no_grad() if you like)")
+    return ordinary(*tensors)
 
 
 @contextmanager
-def gradient_steps(module: nn.Module, *tensors: Tensor | None) -> Iterator[tuple[Tensor | None, ...]]:
-    """Where adaptation takes gradient steps on ``module``: afterwards it is in the caller's mode
-    again (``keeping_mode``), and under ``torch.inference_mode()`` too, whose tensors no
-    ``torch.enable_grad()`` can differentiate, the block leaves inference mode (gradients still
-    off, as under ``torch.no_grad()``, until a method enables them). Yields ``tensors``, each one
-    made in inference mode as an ordinary copy that autograd may use."""
-    with keeping_mode(module):
-        if not torch.is_inference_mode_enabled():
-            yield tensors
-            return
-        with torch.inference_mode(False), torch.no_grad():
-            yield tuple(t.clone() if isinstance(t, Tensor) and t.is_inference() else t for t in tensors)
+def leaving_inference_mode() -> Iterator[bool]:
+    """Under ``torch.inference_mode()``, whose tensors no ``torch.enable_grad()`` can
+    differentiate, the block leaves it, gradients still off (as under ``torch.no_grad()``) until
+    a method enables them; elsewhere it changes nothing. Yields whether it left the mode."""
+    if not torch.is_inference_mode_enabled():
+        yield False
+        return
+    with torch.inference_mode(False), torch.no_grad():
+        yield True
+
+
+@contextmanager
+def gradient_steps(module: nn.Module) -> Iterator[None]:
+    """Where ``adapt`` runs a generator that takes gradient steps on ``module``: afterwards the
+    module is in the caller's mode again (``keeping_mode``), and the steps run under
+    ``torch.inference_mode()`` too (``leaving_inference_mode``; the generator copies its inputs,
+    ``gradient_inputs``)."""
+    with keeping_mode(module), leaving_inference_mode():
+        yield
 
 
 class FewShotClassifier(nn.Module):
@@ -494,8 +510,7 @@ class StepwiseAdaptation(FewShotClassifier):
         mode; under ``torch.inference_mode()`` too (``gradient_steps``)."""
         start = time.perf_counter()
         steps = checked_steps(steps)
-        with gradient_steps(self, support_images, support_labels, query_images, query_labels) as inputs:
-            support_images, support_labels, query_images, query_labels = inputs
+        with gradient_steps(self):
             records = list(self.adaptation(support_images, support_labels, query_images, query_labels, steps, lr))
             return self.finish_trace(records, support_labels, query_images, query_labels, start)
 

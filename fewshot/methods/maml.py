@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from ..backbone import make_backbone
-from .base import AdaptationTrace, Prediction, StepwiseAdaptation, outside_inference_mode, query_record
+from .base import AdaptationTrace, Prediction, StepwiseAdaptation, gradient_inputs, query_record
 
 _RANDOM_STARTS: dict[tuple[str, int], nn.Module] = {}  # (config, seed) -> the network at its random start
 _RANDOM_STARTS_LOCK = threading.Lock()
@@ -193,7 +193,8 @@ class MAML(StepwiseAdaptation):
         ``query_probabilities`` ``[Q, N]``, and with their labels ``query_loss`` and
         ``query_accuracy``. A generator, so that a UI can draw each step as it is taken.
         """
-        outside_inference_mode("adaptation")
+        support_images, support_labels, query_images, query_labels = gradient_inputs(
+            "adaptation", support_images, support_labels, query_images, query_labels)
         ways = self.check_support(support_images, support_labels, query_images, query_labels)
         steps = self.test_inner_steps if steps is None else int(steps)
         lr = self.inner_lr if lr is None else float(lr)

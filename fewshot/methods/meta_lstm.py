@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, outside_inference_mode, query_record
+from .base import Prediction, StepwiseAdaptation, gradient_inputs, query_record
 
 PREPROCESS_P = 10.0
 
@@ -230,7 +230,8 @@ class MetaLSTM(StepwiseAdaptation):
         """One record per learner update (update 0 is θ_0): support loss and accuracy, query
         accuracy when labels are known, and the mean input gate (the learned learning rate) and
         forget gate per layer. ``lr`` is ignored: the step sizes are the meta-learner's."""
-        outside_inference_mode("adaptation")
+        support_images, support_labels, query_images, query_labels = gradient_inputs(
+            "adaptation", support_images, support_labels, query_images, query_labels)
         ways = self.check_support(support_images, support_labels, query_images, query_labels)
         device = self.device
         support_images, support_labels = support_images.to(device), support_labels.to(device)

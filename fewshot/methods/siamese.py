@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import CharacterDistortion
-from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradient_steps,
-                   outside_inference_mode, query_record, squared_distances)
+from .base import (AdaptationTrace, MetricClassifier, checked_steps, class_means, gradient_inputs,
+                   gradient_steps, query_record, squared_distances)
 
 LOSSES = ("contrastive", "contrastive-active", "koch")
 
@@ -159,8 +159,7 @@ class SiameseNetwork(MetricClassifier):
         if not steps:
             return super().adapt(support_images, support_labels, query_images, query_labels)
         start = time.perf_counter()
-        with gradient_steps(self, support_images, support_labels, query_images, query_labels) as inputs:
-            support_images, support_labels, query_images, query_labels = inputs
+        with gradient_steps(self):
             records = list(self.finetuning(support_images, support_labels, query_images, query_labels, steps, lr))
             return self.finetuned_trace(records, support_images, support_labels, query_images, query_labels, start)
 
@@ -189,7 +188,8 @@ class SiameseNetwork(MetricClassifier):
         queries, each record also holds their class probabilities (and with their labels,
         loss and accuracy) under that step's weights. Afterwards ``encode`` uses the last
         step's weights. (With Koch's loss the verification weights α stay as trained.)"""
-        outside_inference_mode("finetuning")
+        support_images, support_labels, query_images, query_labels = gradient_inputs(
+            "finetuning", support_images, support_labels, query_images, query_labels)
         if not self.finetunable:
             raise ValueError("fine-tuning distorts drawn characters (Koch et al.'s distortions): "
                              "it needs a Conv-4 on one-channel images")

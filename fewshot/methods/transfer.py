@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbone import make_backbone
-from .base import Prediction, StepwiseAdaptation, keeping_mode, outside_inference_mode, query_record
+from .base import Prediction, StepwiseAdaptation, gradient_inputs, keeping_mode, query_record
 
 
 class CosineHead(nn.Module):
@@ -100,7 +100,8 @@ class TransferLearning(StepwiseAdaptation):
 
     def adaptation(self, support_images, support_labels, query_images=None, query_labels=None, steps=None, lr=None):
         """Fit a new head on frozen support features; one record per logged step."""
-        outside_inference_mode("adaptation")
+        support_images, support_labels, query_images, query_labels = gradient_inputs(
+            "adaptation", support_images, support_labels, query_images, query_labels)
         ways = self.check_support(support_images, support_labels, query_images, query_labels)
         steps = self.finetune_steps if steps is None else int(steps)
         lr = self.finetune_lr if lr is None else float(lr)

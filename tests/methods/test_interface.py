@@ -157,6 +157,11 @@ def test_adapt_takes_its_gradient_steps_under_inference_mode(name, task):
         model.adapt(inside[0], inside[1], inside[2], steps=2)
         assert torch.allclose(model.predict_proba(inside[2]), expected, atol=1e-6)
     assert all(not p.is_inference() and p.grad is None for p in model.parameters())
+    # images made under inference mode (a server's preparation), adapted outside it: MAML,
+    # Meta-LSTM and transfer learning failed with 'Inference tensors cannot be saved for backward'
+    with torch.no_grad():
+        model.adapt(inside[0], inside[1], inside[2], steps=2)
+        assert torch.allclose(model.predict_proba(qx), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", [name for name in METHODS if takes_steps(small(name))])
@@ -171,7 +176,11 @@ def test_the_step_generators_say_how_to_run_under_inference_mode(name, task):
         next(getattr(model, generator)(sx, sy, qx, qy, 1))
     with torch.no_grad():
         records = list(getattr(model, generator)(sx, sy, qx, qy, 1))
+        with torch.inference_mode():
+            inside = sx.clone(), sy.clone(), qx.clone(), qy.clone()
+        from_inside = list(getattr(model, generator)(*inside, 1))  # images made under inference mode
     assert [r["step"] for r in records][:1] == [0] and len(records) >= 2
+    assert [r["support_loss"] for r in from_inside] == pytest.approx([r["support_loss"] for r in records], abs=1e-5)
 
 
 @pytest.mark.parametrize("name", list(METHODS))
