@@ -12,6 +12,8 @@ A checkpoint is a folder ``checkpoints/<name>/`` holding
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,27 @@ CARD = "card.json"
 class CheckpointError(ValueError):
     """A checkpoint folder that cannot be loaded as it is: the message names the file, what is
     wrong with it and what to do."""
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``'s, on Linux), or else what ``platform``
+    says (the architecture, where nothing more is known)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(device: torch.device) -> str:
+    """The machine a card's training or evaluation ran on, as its card records it: the GPU, or
+    the processor with its cores and torch's threads; and the torch version."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"CPU ({cpu_name()}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), torch {torch.__version__}"
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:

@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoints import (CARD, WEIGHTS, CheckpointError, find_checkpoint, load_checkpoint, omniglot_input_of,
-                          read_card, resolve_device, write_card)
+from .checkpoints import (CARD, WEIGHTS, CheckpointError, find_checkpoint, hardware, load_checkpoint,
+                          omniglot_input_of, read_card, resolve_device, write_card)
 from .data import (SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, split_class_names,
                    to_float)
 from .methods import METHODS, FewShotClassifier
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
         "queries": result["queries"],
         "seed": args.seed,
         "device": str(device),
+        "hardware": hardware(device),  # (a CPU's kernels may sum in another order: see --check in the README)
         **{f"adapt_{k}": v for k, v in adapt_options.items()},
     }
     if dataset_name == "omniglot":

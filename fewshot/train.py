@@ -25,7 +25,6 @@ import inspect
 import json
 import math
 import os
-import platform
 import re
 import shlex
 import sys
@@ -37,7 +36,7 @@ import torch
 from safetensors.torch import load_file
 
 from .augment import augmentation_for
-from .checkpoints import WEIGHTS, read_card, resolve_device, save_checkpoint
+from .checkpoints import WEIGHTS, hardware, read_card, resolve_device, save_checkpoint
 from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, DataNotFoundError,
                    FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically)
 from .evaluate import evaluate, refuse_below
@@ -354,15 +353,6 @@ def refuse_impossible_tasks(args: argparse.Namespace, train_set: FewShotDataset,
         raise SystemExit(f"{val_set.description} has {val_set.examples_per_class} images per class: validation with "
                          f"{val_shots} shots (--serve's first setting, {args.serve[0][0]}x{val_shots}) must leave at "
                          f"least one query, so at most {val_set.examples_per_class - 1} shots")
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    cores = os.cpu_count()
-    threads = torch.get_num_threads()
-    return (f"CPU ({platform.processor() or platform.machine()}, {cores} cores, {threads} thread{'s' * (threads != 1)}), "
-            f"torch {torch.__version__}")
 
 
 class MetaUpdate:

@@ -59,9 +59,11 @@ def described(recorded: dict) -> str:
 def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> list[bool]:
     """Run each recorded evaluation of ``chosen`` again, with the command on its card less
     ``--record`` (those that took over ``max_seconds`` when recorded left out), and print the
-    recorded and the measured accuracy side by side; for each, whether they are the same."""
-    print("| checkpoint | evaluation | recorded % | measured % | same |")
-    print("| --- | --- | ---: | ---: | --- |")
+    recorded and the measured accuracy side by side, and the machine it was recorded on where that
+    was another (``hardware``; evaluations recorded before 2026-12-07 do not say); for each,
+    whether they are the same."""
+    print("| checkpoint | evaluation | recorded % | measured % | same | recorded on |")
+    print("| --- | --- | ---: | ---: | --- | --- |")
     reproduced = []
     for folder, card in chosen:
         for recorded in card.get("evaluation", []):
@@ -70,11 +72,13 @@ def check(chosen: list[tuple[Path, dict]], max_seconds: float | None) -> list[bo
             words = shlex.split(recorded["command"])
             argv = [w for w in words[words.index("fewshot.evaluate") + 1:] if w != "--record"]
             with contextlib.redirect_stdout(io.StringIO()):  # (its JSON line: the table says it)
-                measured = evaluate.main(argv)["accuracy"]
-            same = measured == recorded["accuracy"]
+                line = evaluate.main(argv)
+            measured, same = line["accuracy"], line["accuracy"] == recorded["accuracy"]
+            machine = recorded.get("hardware", "not recorded")
+            machine = "the same" if machine == line["hardware"] else machine
             reproduced.append(same)
             print(f"| {folder.name} | {described(recorded)} | {100 * recorded['accuracy']:.4f} | {100 * measured:.4f} | "
-                  f"{'yes' if same else 'NO'} |", flush=True)
+                  f"{'yes' if same else 'NO'} | {machine} |", flush=True)
     return reproduced
 
 

@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from fewshot import evaluate, train
+from fewshot.checkpoints import hardware
 
 from .conftest import needs_omniglot
 
@@ -238,8 +239,15 @@ def test_evaluate_all_check_runs_each_recorded_evaluation_again_and_compares(tmp
     recorded = {**evaluate.main(argv), "command": "python -m fewshot.evaluate " + shlex.join(argv) + " --record"}
     card = json.loads((folder / "card.json").read_text())
     monkeypatch.setattr(script, "ROOT", tmp_path)
-    for accuracy, code, same in ((recorded["accuracy"], 0, "yes"), (recorded["accuracy"] - 0.01, 1, "NO")):
-        (folder / "card.json").write_text(json.dumps({**card, "evaluation": [{**recorded, "accuracy": accuracy}]}))
+    # the record says the machine it was made on (a CPU's kernels may sum in another order), and
+    # the check says whether it was another
+    assert recorded["hardware"] == hardware(torch.device("cpu")) and recorded["hardware"].startswith("CPU (")
+    elsewhere = {"hardware": "CPU (Other, 8 cores, 1 thread), torch 2.11.0"}
+    for accuracy, code, same, machine, other in ((recorded["accuracy"], 0, "yes", "the same", {}),
+                                                 (recorded["accuracy"] - 0.01, 1, "NO", elsewhere["hardware"], elsewhere),
+                                                 (recorded["accuracy"], 0, "yes", "not recorded", {"hardware": None})):
+        written = {k: v for k, v in {**recorded, "accuracy": accuracy, **other}.items() if v is not None}
+        (folder / "card.json").write_text(json.dumps({**card, "evaluation": [written]}))
         capsys.readouterr()
         monkeypatch.setattr(sys, "argv", ["evaluate_all.py", "--check"])
         with pytest.raises(SystemExit) as exit:
@@ -247,7 +255,7 @@ def test_evaluate_all_check_runs_each_recorded_evaluation_again_and_compares(tmp
         rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| pixels")]
         assert exit.value.code == code and rows == [
             f"| pixels-omniglot-vinyals | 5-way 1-shot, 3 episodes, seed 0 | {100 * accuracy:.4f} | "
-            f"{100 * recorded['accuracy']:.4f} | {same} |"]
+            f"{100 * recorded['accuracy']:.4f} | {same} | {machine} |"]
     # a check that would leave every evaluation out is refused (it printed an empty table and passed)
     (folder / "card.json").write_text(json.dumps({**card, "evaluation": [{**recorded, "seconds": 5.0}]}))
     monkeypatch.setattr(sys, "argv", ["evaluate_all.py", "--check", "--max-seconds", "4"])
