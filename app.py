@@ -393,6 +393,8 @@ MESSAGES = {
         "no_images": "Choose images to upload, draw a symbol or take a picture first.",
         "added": "Added {n} image(s) to “{name}”.", "added_new": "Added the new class “{name}” with {n} image(s).",
         "skipped": "Skipped {name}: {why}", "skipped_named": "Skipped: {why}",
+        "shared_image": "{name} is also in “{other}”: the same image in two classes leaves a query like it "
+                        "torn between them (each method reads them alike).",
         "need_name": "Give the class a name first.", "duplicate": "A class called “{name}” already exists.",
         "too_many": "At most {n} classes are supported.", "no_class": "Choose a class first.",
         "removed_class": "Removed class “{name}”.", "renamed": "Renamed “{old}” to “{new}”.",
@@ -489,6 +491,8 @@ MESSAGES = {
         "no_images": "请先选择要上传的图像、画一个符号或拍一张照片。",
         "added": "已向“{name}”添加 {n} 张图像。", "added_new": "已新建类别“{name}”，含 {n} 张图像。",
         "skipped": "跳过 {name}：{why}", "skipped_named": "跳过：{why}",
+        "shared_image": "{name} 也在“{other}”中：同一张图像放在两个类别里，与它相似的查询会在这两个类别之间"
+                        "难分高下（每种方法对它们的读法相同）。",
         "need_name": "请先为类别命名。", "duplicate": "已经有名为“{name}”的类别。",
         "too_many": "最多支持 {n} 个类别。", "no_class": "请先选择一个类别。",
         "removed_class": "已删除类别“{name}”。", "renamed": "已将“{old}”重命名为“{new}”。",
@@ -887,6 +891,26 @@ def check_images(items: list[tuple[str, str]], lang: str, domain: str) -> tuple[
     return good, problems
 
 
+def shared_images(task: dict, index: int | None, added: list[dict], lang: str) -> list[str]:
+    """A warning for each image added to class ``index`` (None: a new class) that another class
+    already holds, read the same once prepared (the same file, or the same drawing): the two
+    classes then have an example in common, and a query like it is split between them, which
+    nothing said. The task is kept as given: a teacher may show this on purpose."""
+    domain, found, held = task["domain"], [], []
+    for i, c in enumerate(task["classes"]):
+        for img in c["images"] if i != index else []:
+            try:  # (read when it was added; a file gone since is no example of this)
+                held.append((c["name"], CACHE.get(img["path"], read_as(img, domain))))
+            except ImageInputError:
+                pass
+    for image in added:
+        pixels = CACHE.get(image["path"], read_as(image, domain))
+        other = next((name for name, theirs in held if torch.equal(theirs, pixels)), None)
+        if other is not None:
+            found.append(say(lang, "shared_image", name=image["name"], other=other))
+    return found
+
+
 def sentences(messages: list[str], lang: str) -> str:
     """Messages one after another: a space between English sentences, none between Chinese ones."""
     return ("" if lang == "zh" else " ").join(messages)
@@ -1002,6 +1026,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(sentences(problems, lang))
+    problems += shared_images(task, index, good, lang)
     task = {**task, "classes": [dict(c, images=list(c["images"])) for c in task["classes"]],
             "last_drawing": drawing, "last_given": given if uploads else None}
     if index is None:

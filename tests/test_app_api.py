@@ -781,6 +781,37 @@ def test_images_sent_twice_by_a_double_click_join_once():
     assert app.benchmark_cells({"accuracy": 0.5, "ci95": 0.01, "published": None}) == ("50.0 ± 1.0", "—")
 
 
+def test_an_image_added_to_a_second_class_is_pointed_out(monkeypatch):
+    """The same image in two classes (the same file again, or the same drawing) was taken without
+    a word, and a query like it came out split between the two classes. It is still added (a
+    teacher may show this on purpose), with a warning naming the other class; an image already in
+    its own class, or one that only looks alike, is not warned about."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    import app
+
+    warned = []
+    monkeypatch.setattr(app, "warn", warned.append)
+    glyphs = sorted((ROOT / "demo" / "glyphs-5way" / "support" / "eye").glob("*.png"))
+    drawing = {"composite": np.asarray(Image.open(glyphs[1]).convert("RGBA"))}
+    task, *_ = app.add_images(app.empty_task(), "__new__", "eye", [str(glyphs[0])], drawing, None, None)
+    task, *_ = app.add_images(task, "0", "", [str(glyphs[0])], None, None, None)  # (its own class)
+    task, *_ = app.add_images(task, "__new__", "ring", [str(glyphs[2])], None, None, None)
+    assert warned == [] and [len(c["images"]) for c in task["classes"]] == [3, 1]
+    task, *_, status = app.add_images(task, "1", "", [str(glyphs[0]), str(glyphs[3])], dict(drawing), None, None)
+    assert [len(c["images"]) for c in task["classes"]] == [3, 4] and status == "Added 3 image(s) to “ring”."
+    assert warned == [f"{glyphs[0].name} is also in “eye”: the same image in two classes leaves a query like it "
+                      "torn between them (each method reads them alike).",
+                      f"{app.DRAWING} is also in “eye”: the same image in two classes leaves a query like it "
+                      "torn between them (each method reads them alike)."]
+    warned.clear()
+    chinese = SimpleNamespace(headers={"cookie": "app_lang=zh"})
+    app.add_images(task, "__new__", "三", [str(glyphs[2])], None, None, chinese)
+    assert len(warned) == 1 and warned[0].startswith(f"{glyphs[2].name} 也在“ring”中：")
+
+
 def test_the_replay_in_words_names_the_queries_gone_wrong():
     """The replay's heatmap has a text alternative: after the step the slider shows (the recorded
     step nearest it), how many queries are right, and the first five wrong ones with the class
