@@ -419,6 +419,8 @@ MESSAGES = {
         "domain_off": "No photo models are installed on this server.",
         "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
         "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
+        "adapted_scoring": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**, scoring the {q} queries after "
+                           "each step for the curve; classifying them took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
         "adapted_alone": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**. Checkpoint: `{ck}`. The task has no "
                          "labelled queries, so there is no query accuracy or step-by-step replay here: classify new "
                          "images on the Classify tab.",
@@ -515,6 +517,8 @@ MESSAGES = {
         "domain_off": "服务器上没有安装照片模型。",
         "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
         "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
+        "adapted_scoring": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**（含每一步后为曲线给 {q} 个查询"
+                           "打分）；分类它们用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
         "adapted_alone": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**。检查点：`{ck}`。这个任务没有带标签的查询，"
                          "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",
@@ -1425,7 +1429,9 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     trace = result.trace
     names = prepared_task.class_names
     q = 0 if prepared_task.query_images is None else len(prepared_task.query_images)
-    status = say(lang, "adapted" if q else "adapted_alone", method=method_title(method, lang),
+    # (a method that learns at adaptation scored the queries at each step, in its adaptation's time)
+    status = say(lang, "adapted_alone" if not q else "adapted_scoring" if steps_seen else "adapted",
+                 method=method_title(method, lang),
                  device=device_title(result.device),
                  adapt=result.adapt_ms, cls=result.classify_ms, q=q, ck=result.checkpoint)
     if result.accuracy is not None:
