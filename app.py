@@ -610,6 +610,7 @@ ERRORS_ZH = {
     "blank": "{name} 看起来是空白的：没有找到笔画。",
     "no_pixels": "{name} 没有任何像素。",
     "flat": "{name} 是单一的纯色图像。",
+    "not_finite": "{name} 含有不是数值的像素（NaN 或无穷大）。",
     "too_small": "{name} 相对于笔画太小（只是一个点，或只有几个笔宽大小）：请画大一些。",
 }
 

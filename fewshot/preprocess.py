@@ -16,6 +16,7 @@ subclass with a message meant for the person who gave the image.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import Union
@@ -121,6 +122,12 @@ def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
     except Exception:  # PIL raises OSError, SyntaxError, ValueError on broken files
         raise UnreadableImageError(f"{label} is corrupt or truncated: its pixels could not be decoded.",
                                    "corrupt", name=label) from None
+    # a float image (a TIFF, mode F) with a pixel that is no number: one NaN or infinity set the
+    # scale of the rest, and the image was read as blank or as a dot. The mean of all pixels is finite
+    # only where each one is (Pillow's extrema pass NaN by)
+    if image.mode == "F" and not math.isfinite(image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))):
+        raise UnreadableImageError(f"{label} holds pixels that are not numbers (NaN or infinity).", "not_finite",
+                                   name=label)
     return image
 
 
@@ -135,6 +142,9 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
     array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise UnreadableImageError("the image holds pixels that are not numbers (NaN or infinity).", "not_finite",
+                                   name="the image")
     top = array.max() if array.size else 1.0
     scale = 255.0 if top <= 1.0 else (255.0 / 65535.0 if top > 255 else 1.0)
     return np.clip(array * scale, 0, 255).astype(np.uint8)

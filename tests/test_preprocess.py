@@ -313,6 +313,25 @@ def test_float_pixels_read_as_the_integers_they_stand_for():
         assert torch.allclose(prepare_character(floats), reference, atol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_float_image_with_pixels_that_are_no_numbers_is_refused_as_such(tmp_path, bad):
+    """A float TIFF (mode F) or float array with one NaN or infinity among its pixels was read with
+    its scale set by that pixel: refused as too small (inf), or as blank (NaN), or read at another
+    scale (-inf), each without a word about the pixel. It is refused for what it is, as the same
+    image without that pixel is read."""
+    floats = np.asarray(glyph(), dtype=np.float32) / 255.0
+    path = tmp_path / "glyph.tif"
+    Image.fromarray(floats, mode="F").save(path)
+    prepare_character(str(path)), prepare_photo(str(path))  # (read, as it is)
+    floats[5, 7] = bad
+    Image.fromarray(floats, mode="F").save(path)
+    for source in (str(path), floats):
+        for read in (prepare_character, prepare_photo):
+            with pytest.raises(UnreadableImageError, match="pixels that are not numbers") as raised:
+                read(source)
+            assert raised.value.code == "not_finite"
+
+
 def sixteen_bit_glyph(side: int) -> np.ndarray:
     """The test glyph as 16-bit pixels (0 to 65535), enlarged to ``side`` x ``side`` by repeating them."""
     small = np.asarray(glyph(), dtype=np.uint16)
