@@ -427,8 +427,8 @@ MESSAGES = {
         "accuracy": " Query accuracy: **{acc:.0%}**.",
         "by_step": " Query accuracy at each step (the curve in words): {steps}.", "by_step_random": " From a random start: {steps}.",
         "finetuned": " Fine-tuned on the support set for {n} step(s) first.",
-        "replay_right": "After step {step}: {right} of {n} queries right.", "replay_wrong": " Wrong: {items}.",
-        "replay_predicted": "After step {step}: {items}.",
+        "replay_right": "{when}: {right} of {n} queries right.", "replay_wrong": " Wrong: {items}.",
+        "replay_predicted": "{when}: {items}.",
         "start_kept": " **Nothing in this network was meta-learned:** the checkpoint is its training run's untouched "
                       "start, as validation kept none of its {n:,} updates.",
         "start_kept_maml": " Its θ is the random start itself, so there is no second curve from a random start.",
@@ -524,8 +524,8 @@ MESSAGES = {
         "accuracy": " 查询准确率：**{acc:.0%}**。",
         "by_step": " 每一步的查询准确率（曲线的文字版）：{steps}。", "by_step_random": " 从随机起点出发：{steps}。",
         "finetuned": " 先在支持集上微调了 {n} 步。",
-        "replay_right": "第 {step} 步之后：{n} 个查询中 {right} 个正确。", "replay_wrong": "错误：{items}。",
-        "replay_predicted": "第 {step} 步之后：{items}。",
+        "replay_right": "{when}：{n} 个查询中 {right} 个正确。", "replay_wrong": "错误：{items}。",
+        "replay_predicted": "{when}：{items}。",
         "start_kept": " **这个网络里没有任何元学习得到的东西**：检查点是训练开始时未经训练的网络，验证集没有保留它的 {n:,} 次更新中的任何一次。",
         "start_kept_maml": "它的 θ 就是随机起点本身，所以不再另画一条从随机起点出发的曲线。",
         "maml_protocol": " MAML 论文中的数字把每个任务的查询放在一个批次里做归一化（Finn 等人的代码就是这样）；"
@@ -1562,9 +1562,12 @@ def replay_words(step, state, most: int = 5) -> str:
     shown = [i for i, p in enumerate(predicted.tolist()) if labels is None or p != labels[i]]
     items = listed([f"{named(state['queries'][i])} → {named(classes[int(predicted[i])])}"
                     f"{bracketed(f'{float(confidence[i]):.0%}', lang)}" for i in shown], lang, most)
+    step = state["steps"][index]
+    when = say(lang, "after_step", n=step) if step else say(lang, "before_steps")  # (step 0: no step yet)
+    when = when[:1].upper() + when[1:]
     if labels is None:
-        return say(lang, "replay_predicted", step=state["steps"][index], items=items)
-    return say(lang, "replay_right", step=state["steps"][index], right=len(labels) - len(shown), n=len(labels)) + \
+        return say(lang, "replay_predicted", when=when, items=items)
+    return say(lang, "replay_right", when=when, right=len(labels) - len(shown), n=len(labels)) + \
         (say(lang, "replay_wrong", items=items) if shown else "")
 
 

@@ -828,7 +828,9 @@ def test_the_replay_in_words_names_the_queries_gone_wrong():
     assert seen_replay(4, state) == "After step 5: 4 of 8 queries right. Wrong: q1 → b\\* (70%); q3 → b\\* " \
         "(70%); q5 → b\\* (70%); q7 → b\\* (70%)."
     assert seen_replay(5, state, most=2).endswith("q3 → b\\* (70%); and 2 more.")
-    assert seen_replay(None, state).startswith("After step 0: 8 of 8 queries right.")  # (ties: the first)
+    # step 0 is the start, before any step ("After step 0" said a step had been taken)
+    assert seen_replay(None, state).startswith("Before adapting (step 0): 8 of 8 queries right.")  # (ties: the first)
+    assert seen_replay(0, {**state, "lang": "zh"}).startswith("适应前（第 0 步）：8 个查询中 8 个正确。")
     assert seen_replay(5, {**state, "labels": [1] * 8}) == "After step 5: 4 of 8 queries right. Wrong: " \
         "q0 → a (90%); q2 → a (90%); q4 → a (90%); q6 → a (90%)."
     assert "more" not in seen_replay(5, {**state, "labels": [1] * 8}, most=4)  # (four wrong: no "and 0 more")

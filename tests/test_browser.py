@@ -933,7 +933,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     replay_box = page.get_by_label("number input for Replay: query probabilities after step")
     replay_box.fill("0")
     replay_box.press("Enter")
-    page.wait_for_function(f"() => ({words})().includes('After step 0: ')", timeout=30000)
+    page.wait_for_function(f"() => ({words})().includes('Before adapting (step 0): ')", timeout=30000)
     page.get_by_role("tab", name="3 · Classify").click()
     page.click("#classify")
     page.wait_for_function("() => document.querySelector('#classify-status').innerText.includes('Classified')",
@@ -953,7 +953,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     assert "task has changed" in page.inner_text("#adapt-status")
     assert page.locator("#embedding .js-plotly-plot").count() == 0
     assert page.locator("#query-gallery img").count() == 0
-    page.wait_for_function(f"() => !({words})().includes('After step')", timeout=30000)  # (cleared with its plot)
+    page.wait_for_function(f"() => !({words})().includes('step')", timeout=30000)  # (cleared with its plot)
     assert steps_box.input_value() == "8"
     # the same task again after adapting: nothing is marked out of date
     page.get_by_role("tab", name="2 · Adapt").click()
