@@ -28,6 +28,7 @@ from .checkpoints import (CARD, WEIGHTS, CheckpointError, find_checkpoint, hardw
 from .data import (SPLITS, DataNotFoundError, FewShotDataset, TaskSampler, load_dataset, split_class_names,
                    to_float)
 from .methods import METHODS, FewShotClassifier
+from .methods.base import keeping_mode
 
 DEFAULT_QUERIES = 15
 
@@ -59,19 +60,20 @@ def evaluate(
     sampler = TaskSampler(dataset, ways, shots, queries, seed=seed)
     device = method.device
     accuracies = []
-    method.eval()
     iterator = range(episodes)
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(iterator, desc=f"{method.name} {ways}-way {shots}-shot", leave=False, file=sys.stderr)
-    for _ in iterator:
-        task = sampler.sample()
-        support = to_float(task.support_images.to(device), dataset.domain)
-        query = to_float(task.query_images.to(device), dataset.domain)
-        method.adapt(support, task.support_labels.to(device), **adapt_options)
-        predicted = predict(query).argmax(1)
-        accuracies.append((predicted == task.query_labels.to(device)).float().mean().item())
+    with keeping_mode(method):  # (afterwards in the caller's mode: a training loop that validates goes on training)
+        method.eval()
+        for _ in iterator:
+            task = sampler.sample()
+            support = to_float(task.support_images.to(device), dataset.domain)
+            query = to_float(task.query_images.to(device), dataset.domain)
+            method.adapt(support, task.support_labels.to(device), **adapt_options)
+            predicted = predict(query).argmax(1)
+            accuracies.append((predicted == task.query_labels.to(device)).float().mean().item())
     mean, ci95 = mean_ci95(accuracies)
     result = {
         "accuracy": mean,

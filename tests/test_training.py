@@ -677,6 +677,20 @@ def test_evaluation_draws_the_tasks_of_the_seed_it_is_given():
     assert again["episode_accuracies"] == runs[0]["episode_accuracies"]  # and the same seed, the same tasks
 
 
+def test_evaluation_evaluates_in_evaluation_mode_and_leaves_the_callers_mode():
+    """``evaluate`` adapts and predicts in evaluation mode (batch statistics as at test time) and
+    afterwards leaves the network as it found it: it left a training network in evaluation mode,
+    so that a library user's loop that validated between its steps went on training in it."""
+    method = build_method("protonet", hidden=8)
+    seen = []
+    adapt = method.adapt
+    method.adapt = lambda *args, **kwargs: (seen.append(method.training), adapt(*args, **kwargs))[1]
+    for training in (True, False):
+        method.train(training)
+        evaluate.evaluate(method, random_characters(), ways=5, shots=1, episodes=2, queries=1)
+        assert method.training == training and set(seen) == {False}
+
+
 def test_evaluation_passes_transductive_and_the_adaptation_options_to_the_method(monkeypatch):
     """``transductive=True`` reaches MAML's ``predict_proba`` (Finn et al.'s protocol, else the
     "transductive" numbers are the plain ones) and ``steps``/``lr`` reach every ``adapt`` (else a
