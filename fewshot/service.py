@@ -155,7 +155,7 @@ class ModelZoo:
             return self.found(method, ways, shots)
         except FileNotFoundError:
             widest = next((w for w in range(ways - 1, MIN_WAYS - 1, -1) if self.serves(method, w, shots)), None)
-            others = [m for m in METHOD_ORDER if m not in (method, "pixels") and self.serves(m, ways, shots)]
+            others = [m for m in METHOD_ORDER if m != method and METHODS[m].learns and self.serves(m, ways, shots)]
             message = f"No trained {METHODS[method].title} checkpoint can serve a {ways}-way task."
             if widest:
                 message += f" It serves at most {widest} classes."
@@ -168,7 +168,7 @@ class ModelZoo:
         """``find_checkpoint`` in this zoo (FileNotFoundError where none serves)."""
         # no learning reads the images as a Conv-4 does (photos normalised), never an encoder's
         # features: those were learned
-        backbone = "conv4" if method == "pixels" else self.backbone
+        backbone = self.backbone if METHODS[method].learns else "conv4"
         return find_checkpoint(method, self.dataset, self.split, ways, shots, backbone, root=self.root)
 
     def serves(self, method: str, ways: int, shots: int) -> bool:

@@ -294,9 +294,9 @@ def method_config(args: argparse.Namespace, dataset: FewShotDataset) -> dict:
     else:
         channels, size, _ = dataset.image_shape
         config = {"in_channels": channels, "image_size": size, "hidden": args.hidden}
-    if args.method == "pixels":
+    if not METHODS[args.method].learns:
         if dataset.domain == "features":
-            raise SystemExit("pixels compares raw images: it has no meaning on precomputed encoder features")
+            raise SystemExit(f"{args.method} compares raw images: it has no meaning on precomputed encoder features")
         config["hidden"] = 0  # no network
     elif args.method == "maml":
         config.update(

@@ -214,6 +214,10 @@ class FewShotClassifier(nn.Module):
     name: ClassVar[str]
     title: ClassVar[str]
     summary: ClassVar[str]
+    # False for a control that learns nothing (raw pixels): the floor every method must beat,
+    # read on the images a Conv-4 reads, never an encoder's features (those were learned), and
+    # never offered in place of a method that cannot serve a task
+    learns: ClassVar[bool] = True
     # Parameters used only while training (prefixes of state_dict keys), left out of shipped
     # checkpoints: e.g. transfer learning's classifier over all training classes.
     training_only: ClassVar[tuple[str, ...]] = ()

@@ -24,6 +24,7 @@ class RawPixels(PrototypicalNetworks):
     """
 
     name = "pixels"
+    learns = False
     title = "No learning (raw pixels)"
     summary = ("Nothing learned: each class's mean image is its prototype, compared pixel by pixel. "
                "Every meta-learned method must beat this.")

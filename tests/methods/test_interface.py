@@ -379,3 +379,10 @@ print("quiet")
     run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert run.returncode == 0 and "quiet" in run.stdout, run.stderr[-2000:]
+
+
+def test_the_control_that_learns_nothing_says_so():
+    """Raw pixels, the floor, is told from the methods by what it declares (``learns``), not by its
+    name: the zoo never suggests it in place of a method, reads photos for it as a Conv-4 does, and
+    Compare's note that a task is too easy weighs it against the methods that learned."""
+    assert [name for name, method in METHODS.items() if not method.learns] == ["pixels"]
