@@ -709,6 +709,7 @@ def friendly(outputs: int, status: int | None = None):
                     yield from fn(*args, **kwargs)
                 except (Refusal, TaskError, ImageInputError) as error:
                     yield refused(error, args, kwargs)
+            stream.refusal_outputs = (outputs, status)  # (checked against its event's outputs in the tests)
             return stream
 
         @functools.wraps(fn)
@@ -717,6 +718,7 @@ def friendly(outputs: int, status: int | None = None):
                 return fn(*args, **kwargs)
             except (Refusal, TaskError, ImageInputError) as error:
                 return refused(error, args, kwargs)
+        plain.refusal_outputs = (outputs, status)
         return plain
 
     return wrap

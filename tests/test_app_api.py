@@ -1123,6 +1123,25 @@ def test_the_classify_and_compare_tabs_say_what_they_show():
         assert f"{name}: {head}" in " ".join(app.checkpoint_facts("en").values()), (domain, head)
 
 
+def test_every_refusal_answers_each_output_of_its_event_and_words_it_in_a_status():
+    """``friendly(outputs, status)``'s counts are written by hand beside each handler: one fewer
+    than its event's outputs (an output added later) is Gradio's ValueError and a trace, where a
+    person should read why their input was refused; the status it writes to is a Markdown line."""
+    import gradio as gr
+
+    import app
+
+    checked = []
+    for fn in app.demo.fns.values():
+        counts = getattr(fn.fn, "refusal_outputs", None)
+        if counts is not None:
+            outputs, status = counts
+            assert outputs == len(fn.outputs), fn.name
+            assert status is None or isinstance(fn.outputs[status], gr.Markdown), fn.name
+            checked.append(fn.name)
+    assert {"add_images", "run_adaptation", "classify_queries", "compare_methods"} <= set(checked), checked
+
+
 def test_early_answers_fill_every_output_of_their_event():
     """A handler that leaves its outputs as they were answers one skip per output of its event
     (one fewer: Gradio's ValueError, a toast on the page and a trace in the log, when a method
