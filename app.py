@@ -2795,20 +2795,40 @@ def stopped(*_) -> None:
     sys.exit(0)
 
 
-def launch(**options):
-    """Start the app (``python app.py``); options go to ``Blocks.launch``."""
+def serving_options(**options) -> dict:
+    """What the app is served with, by ``launch`` or ``mount``; ``options`` (Gradio's) go first."""
     data = default_data_root()  # dataset images shown in sampled tasks are served from here
     # and the examples' images (Gradio serves the working folder's files too, but the app may be
     # started from another: `python /path/to/app.py`)
     options.setdefault("allowed_paths", [str(DEMO), str(data / "omniglot"), str(data / "mini-imagenet")])
-    import_optimiser_machinery()
-    signal.signal(signal.SIGTERM, stopped)
     options.setdefault("app_kwargs", {"middleware": [Middleware(RequestCheck)]})
     # one upload at most MAX_UPLOAD (Gradio has no limit: a hosted Space's disk could be filled by one
     # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have
     # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35 megapixels
     options.setdefault("max_file_size", MAX_UPLOAD)
-    return demo.launch(i18n=I18N, css=CSS, js=APP_JS, theme=THEME, **options)
+    return {"i18n": I18N, "css": CSS, "js": APP_JS, "theme": THEME, **options}
+
+
+def launch(**options):
+    """Start the app (``python app.py``); options go to ``Blocks.launch``."""
+    import_optimiser_machinery()
+    signal.signal(signal.SIGTERM, stopped)
+    return demo.launch(**serving_options(**options))
+
+
+def mount(host, path: str = "/fewshot", **options):
+    """Serve the app inside another FastAPI app, ``host``, at ``path`` (``gr.mount_gradio_app``),
+    with what ``launch`` gives it: the request checks, the page's script, style, theme and
+    languages, the examples' and datasets' images, the upload limit (a bare ``mount_gradio_app``
+    serves a page without them: no Chinese, no keyboard focus, unchecked API calls). ``options``
+    go to ``gr.mount_gradio_app``. Returns ``host``. (The host's server runs the app's threads:
+    its temporary folder is removed when the process exits.)
+
+        host = fastapi.FastAPI()
+        app.mount(host, "/fewshot")      # then: uvicorn module:host
+    """
+    import_optimiser_machinery()
+    return gr.mount_gradio_app(host, demo, path, **serving_options(**options))
 
 
 if __name__ == "__main__":

@@ -972,6 +972,28 @@ def test_the_request_check_reads_paths_under_the_prefix_the_app_is_served_at(ser
             (path, passed)
 
 
+def test_the_app_mounted_in_another_fastapi_app_is_served_as_launched():
+    """``app.mount(host, "/fewshot")`` serves the app inside another FastAPI app with what
+    ``launch`` gives it; a bare ``gr.mount_gradio_app`` served a page without the app's script and
+    style (no Chinese labels, no visible keyboard focus), its API calls unchecked, and the
+    examples' images refused when the host runs from another folder."""
+    import fastapi
+    from starlette.testclient import TestClient
+
+    import app
+
+    host = fastapi.FastAPI()
+    assert app.mount(host, "/fewshot") is host
+    with TestClient(host) as client:
+        config = client.get("/fewshot/config").json()
+        assert config["css"] == app.CSS and "(12) Plotly, once the page is idle" in config["js"]
+        assert config["i18n_translations"]["zh"]["app_tab_task"] == app.ZH["app_tab_task"]
+        answer = client.post("/fewshot/gradio_api/call/classify", json={"data": ["protonet"]})
+        assert answer.status_code == 422 and "missing: support_images" in answer.json()["error"], answer.text
+        image = app.DEMO / "glyphs-3way" / "query" / "flag" / "1.png"
+        assert client.get(f"/fewshot/gradio_api/file={image}").content == image.read_bytes()
+
+
 def test_examples_show_when_the_app_is_started_from_another_folder(tmp_path):
     """``python /path/to/app.py`` started from a folder outside the project (a service, a
     container's WORKDIR): Gradio sends the browser only files under the working folder, the temp
