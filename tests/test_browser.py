@@ -29,6 +29,9 @@ def browser():
 
 def open_app(browser, url: str, locale: str = "en-US"):
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
+    # (waits without a timeout of their own: twice Playwright's 30 s, for a machine shared with
+    # other work, where a restarted server's page once took longer to answer)
+    page.set_default_timeout(60000)
     page.goto(url)
     page.wait_for_selector("#add-images")
     return page
