@@ -339,6 +339,9 @@ def test_task_building_flow(app_server):
     assert protonet[2] == f"{100 * recorded['accuracy']:.1f} ± {100 * recorded['ci95']:.1f}", protonet
     assert protonet[3] == "99.7 (Snell et al. 2017)" and protonet[-1] == "protonet-omniglot-vinyals-5shot", protonet
     assert "1,000 episodes of 5-way 5-shot" in compare_status and "this task: 5-way 5-shot" in compare_status
+    # one task's accuracy moves by whole queries: the note says how much, and which column compares methods
+    assert "This task has 15 queries, so one query is 6.7 points of its accuracy" in compare_status
+    assert "the test split's column, over 1,000 tasks, is the one to compare methods by" in compare_status
     assert "not the Adapt tab's sliders" in compare_status  # MAML's row: its checkpoint's own steps and α
     assert "Published: the paper's figure for the same setting" in compare_status
     # the Siamese network also fine-tuned on the support set, beside the record and the published figure of that
