@@ -43,6 +43,8 @@ from starlette.requests import Request  # noqa: E402
 from pydantic import ValidationError as PydanticError  # noqa: E402
 
 from fewshot import viz  # noqa: E402
+from fewshot.archive import ArchivedImage, ArchiveImageError, check_images as check_archived_images  # noqa: E402
+from fewshot.archive import read_task_archive, write_task_archive  # noqa: E402
 from fewshot.checkpoints import kept_start, read_card  # noqa: E402
 from fewshot.data import (  # noqa: E402
     default_data_root, mini_imagenet_available, omniglot_available, sample_mini_imagenet_files, sample_omniglot_files,
@@ -94,6 +96,9 @@ EN = {
     "app_random": "## Random task from a dataset\n(held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
+    "app_keep": "## Keep a task\nSave it as one .zip file, and open it again later (or a zipped folder of the "
+                "examples' layout: `support/<class>/<images>`, `query/<class>/<images>`).",
+    "app_save": "Save task (.zip)", "app_open": "Open a saved task (.zip)",
     "app_edit": "## Add your own images", "app_class": "Class", "app_class_name": "Class name",
     "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
     "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
@@ -135,6 +140,9 @@ ZH = {
     "app_random": "## 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
+    "app_keep": "## 保存任务\n把任务保存为一个 .zip 文件，以后再打开（也可以打开按示例的结构压缩的文件夹："
+                "`support/<类别>/<图像>`、`query/<类别>/<图像>`）。",
+    "app_save": "保存任务（.zip）", "app_open": "打开已保存的任务（.zip）",
     "app_edit": "## 添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
     "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
     "app_sketch": "画一个符号", "app_camera": "拍一张照片",
@@ -409,6 +417,12 @@ MESSAGES = {
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
+        "nothing_to_save": "There is nothing to save yet: add a class with images, load an example or sample a task.",
+        "saved": "Saved the task as one .zip file: {ways} classes, {images} images, {q} labelled queries.",
+        "no_archive": "Choose a .zip file of a saved task to open.",
+        "archive_images": "The task was not opened: these images in it cannot be used. {reasons}",
+        "case_twice": "The task was not opened: {names} are one class here (names that differ only in case name "
+                      "the same class).",
         "task_lost": "This page's task is no longer on the server: it restarted since the page was opened, or let "
                      "the page's session go after the page lost its connection. Reload the page and build the task "
                      "again.",
@@ -512,6 +526,11 @@ MESSAGES = {
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
+        "nothing_to_save": "还没有可保存的内容：请先添加含图像的类别、载入示例或抽取一个任务。",
+        "saved": "已将任务保存为一个 .zip 文件：{ways} 个类别，{images} 张图像，{q} 个带标签的查询。",
+        "no_archive": "请选择一个已保存任务的 .zip 文件来打开。",
+        "archive_images": "任务未打开：其中这些图像无法使用。{reasons}",
+        "case_twice": "任务未打开：{names} 在这里是同一个类别（只有大小写不同的名称指同一个类别）。",
         "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面断开连接后服务器已释放其会话。请刷新页面，重新建立任务。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_mini": "服务器上没有 mini-ImageNet 数据或照片模型。",
@@ -617,6 +636,24 @@ ERRORS_ZH = {
     "flat": "{name} 是单一的纯色图像。",
     "not_finite": "{name} 含有不是数值的像素（NaN 或无穷大）。",
     "too_small": "{name} 相对于笔画太小（只是一个点，或只有几个笔宽大小）：请画大一些。",
+    # fewshot.archive: a saved task's .zip
+    "archive_no_classes": "这个任务没有类别：需要装有图像的 support/<类别>/ 文件夹。",
+    "archive_not_zip": "{name} 不是 zip 压缩文件。",
+    "archive_entries": "{name} 含有 {have:,} 个条目；任务的压缩文件最多含 {most:,} 个。",
+    "archive_listing": "{name} 的条目列表有 {have:,} 字节；任务的压缩文件最多需要 {most:,} 字节。",
+    "archive_link": "{name} 中的 {entry} 是符号链接或其他特殊文件：任务的压缩文件只含文件和文件夹。",
+    "archive_absolute": "{name} 中的 {entry} 是绝对路径：任务的压缩文件只含其内部的路径。",
+    "archive_traversal": "{name} 中的 {entry} 指向压缩文件之外（“..”）。",
+    "archive_layout": "{name} 中的 {entry} 不在任务的结构之内：support/<类别>/<图像>、query/<类别>/<图像> 和 task.json。",
+    "archive_encrypted": "{name} 中的 {entry} 已加密。",
+    "archive_file_too_large": "{name} 中的 {entry} 解压后超过 {most:,} 字节（超出它声明的大小，或任务压缩文件中单个文件的上限）。",
+    "archive_twice": "{entry} 在 {name} 中出现了两次。",
+    "archive_too_large": "{name} 解压后至少有 {have:,} 字节；任务的压缩文件解压后最多 {most:,} 字节。",
+    "archive_damaged": "{name} 中的 {entry} 已损坏：读出的内容与写入时不同。",
+    "archive_description": "{name} 中的 task.json 已损坏，或没有描述任务。",
+    "archive_format": "{name} 是用更新的格式（{have}）保存的；这个版本只能读取格式 {most}。",
+    "archive_domain": "{name} 指定的领域是“{domain}”：任务的领域只能是 characters（字符）或 photos（照片）。",
+    "archive_images": "压缩文件中这些图像无法使用，任务未打开：{names}。",
 }
 
 
@@ -1244,6 +1281,81 @@ def clear_task(domain, request: gr.Request):
     lang = language(request)
     task = empty_task(domain if domain in DOMAINS else "characters")
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", say(lang, "cleared"), None, None
+
+
+SAVED_NAME = "few-shot-task.zip"  # what a saved task's file is called where the browser keeps it
+
+
+@friendly(2, status=1)
+def save_task(task, request: gr.Request, shown: str = ""):
+    """The session's task as one .zip (``fewshot.archive``), for the page's download button; one
+    file a session, replaced at each save (written whole, then moved in place: a double click
+    sends no half-written file). Gradio serves a copy of its own, which its cache clears."""
+    lang = language(request)
+    task = held_task(task, shown, lang)
+    if not task["classes"]:
+        raise Refusal(say(lang, "nothing_to_save"))
+    session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+    destination = UPLOADS / "saved" / hashlib.sha1(session.encode()).hexdigest()[:16] / SAVED_NAME
+    queries = [(archived(q), q["label"]) for q in task["queries"]]
+    write_task_archive(destination, [c["name"] for c in task["classes"]],
+                       [[archived(img) for img in c["images"]] for c in task["classes"]], queries, task["domain"])
+    images = sum(len(c["images"]) for c in task["classes"])
+    return str(destination), say(lang, "saved", ways=len(task["classes"]), images=images, q=len(queries))
+
+
+def archived(image: dict) -> ArchivedImage:
+    """An image of the session's task as ``fewshot.archive`` keeps it: file, shown name, source.
+    (A query of an example is shown as "class/file"; the archive keeps the file's name.)"""
+    return ArchivedImage(Path(image["path"]), image["name"].rsplit("/", 1)[-1], image.get("source", "upload"))
+
+
+@friendly(5, status=3)
+def open_task(archive, request: gr.Request):
+    """Replace the task with one saved as a .zip (or a zipped folder of the examples' layout),
+    as loading an example does, once ``fewshot.archive`` has checked it and extracted it into a
+    folder of the app's own (inside ``UPLOADS``, which Gradio serves and the app removes at
+    exit). Any refusal names the problem and leaves the task on the page as it was; an image
+    that cannot be used refuses the whole archive, each such image named with its reason, as Add
+    names them (``read_task_archive`` says why not skipped)."""
+    lang = language(request)
+    path = archive if isinstance(archive, str) else getattr(archive, "path", None) or \
+        (archive.get("path") if isinstance(archive, dict) else None)
+    if not path:
+        raise Refusal(say(lang, "no_archive"))
+    if not uploaded(path):  # (a client's path typed as a string names a file on the server)
+        raise Refusal(not_uploaded("archive", 0))
+    folder = UPLOADS / "opened" / uuid.uuid4().hex
+    name = Path(path).name
+    opened = read_task_archive(path, folder, name=name, prepare=None)
+    try:
+        if opened.domain not in DOMAINS:
+            raise Refusal(say(lang, "domain_off"))
+        keys = [class_key(n) for n in opened.class_names]
+        twice = [n for n, k in zip(opened.class_names, keys) if keys.count(k) > 1]
+        if twice:  # (two classes to the archive, one to the app: see add_images, rename_class)
+            raise Refusal(say(lang, "case_twice", names="、".join(twice) if lang == "zh" else ", ".join(twice)))
+        try:  # (read as the task will be, into the app's cache)
+            check_archived_images(opened, CACHE.get)
+        except ArchiveImageError as error:
+            reasons = sentences([worded(problem, lang) for _, problem in error.problems], lang)
+            raise Refusal(say(lang, "archive_images", reasons=reasons)) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    task = empty_task(opened.domain)
+    task["classes"] = [{"name": n, "images": [shown(img) for img in images]}
+                       for n, images in zip(opened.class_names, opened.support)]
+    task["queries"] = [dict(shown(q), label=label) for q, label in opened.queries]
+    task["source"] = f"archive {name}"
+    shots = min(len(c["images"]) for c in task["classes"])
+    message = say(lang, "loaded", what=plain(name), ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
+    return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, task["domain"]
+
+
+def shown(image: ArchivedImage) -> dict:
+    """An image read from an archive as the task holds one."""
+    return {"path": str(image.path), "name": image.name, "source": image.source}
 
 
 @friendly(3, status=2)
@@ -2235,6 +2347,14 @@ def build() -> gr.Blocks:
                             sample_photos_button = gr.Button(i("app_sample_photos"), elem_id="sample-mini-imagenet",
                                                              visible=can_sample("photos"))
                         clear_button = gr.Button(i("app_clear"), variant="stop")
+                        gr.Markdown(i("app_keep"), latex_delimiters=[])
+                        with gr.Row():
+                            save_button = gr.Button(i("app_save"), elem_id="save-task")
+                            # any file is let through (see APP_JS (14)): open_task says what is wrong with it
+                            open_button = gr.UploadButton(i("app_open"), type="filepath", file_count="single",
+                                                          elem_id="open-task")
+                        # the saved task's file; Save clicks it once the file is made (DOWNLOAD_SAVED)
+                        saved_file = gr.DownloadButton(i("app_save"), visible="hidden", elem_id="task-download")
                     with gr.Column(scale=2):
                         gr.Markdown(i("app_edit"))
                         with gr.Row():
@@ -2387,6 +2507,9 @@ def build() -> gr.Blocks:
         class_choice.focus(None, class_choice, None, js=MENU_FOCUSED, **ui_only)
         class_choice.input(None, [class_choice, class_name], class_name, js=CHOSEN_CLASS_NAME, **ui_only)
         load_button.click(load_example, [example], task_outputs + [domain], **flow)
+        save_button.click(save_task, [task, task_shown], [saved_file, status], **flow).then(
+            None, status, None, js=DOWNLOAD_SAVED, **ui_only)
+        open_button.upload(open_task, [open_button], task_outputs + [domain], **flow)
         sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
         sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)
         clear_button.click(clear_task, [domain], task_outputs + [files, camera], **flow).then(
@@ -2442,6 +2565,13 @@ def build() -> gr.Blocks:
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
+
+# the saved task's download, once Save has made it (not after a refusal: the button still holds the
+# file of the save before)
+DOWNLOAD_SAVED = """(status) => {
+    if (!String(status).startsWith('⚠')) document.querySelector('#task-download')?.click();
+    return [];
+}"""
 
 # click a sketchpad's brush (#PAD) as soon as it is on screen (tried for up to 5 seconds)
 PICK_BRUSH_STEPS = """
@@ -2601,7 +2731,7 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # listener Plotly puts on the window for each plot held every old plot in memory, its SVG and its
 # listeners (measured in Chromium: 2,200 DOM nodes and 330 listeners more at each Adapt and Classify
 # with another method, none of them freed).
-# (14) The upload fields' file chooser lists images (accept="image/*"), but the fields take any
+# (14) The upload fields' file chooser lists images (accept="image/*"; Open a saved task's, zips), but the fields take any
 # file: the app says which files it skipped and why, in the page's language, and keeps the rest.
 # Gradio's own check of file_types=["image"] refused the whole batch, its images too, for one file
 # that was not an image or had no extension (a PNG named "scan"), with an English toast on a
@@ -2666,6 +2796,9 @@ APP_JS = """
     if (document.title !== titles[lang]) document.title = titles[lang];  // (4)
     document.querySelectorAll("#support-files input[type=file], #query-files input[type=file]").forEach((input) => {
       if (input.accept !== "image/*") input.accept = "image/*";  // (14)
+    });
+    document.querySelectorAll("#open-task input[type=file], input[type=file]#open-task").forEach((input) => {
+      if (input.accept !== ".zip,application/zip") input.accept = ".zip,application/zip";  // (14)
     });
     document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)
       const text = tab.firstChild;

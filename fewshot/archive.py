@@ -460,7 +460,7 @@ def shown_name(info: zipfile.ZipInfo, numbered: bool) -> str:
 
 
 def too_large(name: str, have: int, limits: Limits) -> ArchiveError:
-    return ArchiveError(f"{name} expands to more than {have:,} bytes; a task's archive may expand to at most "
+    return ArchiveError(f"{name} expands to at least {have:,} bytes; a task's archive may expand to at most "
                         f"{limits.total_bytes:,}.", "archive_too_large", name=name, have=have,
                         most=limits.total_bytes)
 

@@ -1935,3 +1935,44 @@ def test_compare_and_classify_ask_the_service_for_no_more_than_they_show(monkeyp
     asked.clear()
     answer = app.classify_queries(task, "maml", "cpu", 3, 0.4, None, None, None, 0, None)
     assert asked == [("maml", False, True)] and answer[4].startswith("Classified 9 image(s)")
+
+
+def test_a_saved_task_opens_again_and_a_bad_archive_keeps_the_task(app_server, tmp_path):
+    """Save gives the task as one zip (demo/'s layout, the images byte for byte); opened after a
+    clear, the same task comes back (classes, images, queries; Adapt runs on it); an archive that
+    is no zip, or holds a path out of it, is refused with its reason and the task stays."""
+    import zipfile
+
+    session = Client(app_server.url, verbose=False)
+    session.predict("glyphs-5way", api_name="/load_example")
+    saved, status = session.predict(NO_PAGE, api_name="/save_task")
+    assert status == "Saved the task as one .zip file: 5 classes, 25 images, 15 labelled queries."
+
+    def contents(path) -> dict:
+        with zipfile.ZipFile(path) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+
+    first = contents(saved)
+    classes = sorted(p.name for p in (DEMO / "support").iterdir())
+    assert [c["name"] for c in json.loads(first["task.json"])["classes"]] == classes
+    assert first["support/01-eye/01-1.png"] == (DEMO / "support" / "eye" / "1.png").read_bytes()
+    assert first["query/05-zigzag/03-3.png"] == (DEMO / "query" / "zigzag" / "3.png").read_bytes()
+    assert session.predict("characters", api_name="/clear_task")[-3] == "The task is empty."
+    assert session.predict(NO_PAGE, api_name="/save_task")[-1].startswith("⚠ There is nothing to save yet")
+    *_, status, domain = session.predict(handle_file(saved), api_name="/open_task")
+    assert status == "Loaded few-shot-task.zip: 5 classes, 5 images each, 15 labelled queries." and domain == "characters"
+    assert contents(session.predict(NO_PAGE, api_name="/save_task")[0]) == first  # the same task, byte for byte
+    adapted = session.predict("protonet", "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[5]
+    assert "classifying 15 queries" in adapted and "Query accuracy: **100%**" in adapted, adapted
+
+    notes = tmp_path / "notes.zip"
+    notes.write_text("a list of names, not a zip")
+    escaping = tmp_path / "escaping.zip"
+    with zipfile.ZipFile(escaping, "w") as archive:
+        archive.writestr("support/eye/1.png", first["support/01-eye/01-1.png"])
+        archive.writestr("support/fork/../../../../escaped.png", first["support/01-eye/01-1.png"])
+    for bad, words in ((notes, "notes.zip is not a zip archive."),
+                       (escaping, "support/fork/../../../../escaped.png in escaping.zip leads outside the archive")):
+        *_, status, _ = session.predict(handle_file(str(bad)), api_name="/open_task")
+        assert status.startswith("⚠ ") and words in status.replace("\\", ""), status
+    assert contents(session.predict(NO_PAGE, api_name="/save_task")[0]) == first
