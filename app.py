@@ -2797,9 +2797,8 @@ APP_JS = """
     document.querySelectorAll("#support-files input[type=file], #query-files input[type=file]").forEach((input) => {
       if (input.accept !== "image/*") input.accept = "image/*";  // (14)
     });
-    document.querySelectorAll("#open-task input[type=file], input[type=file]#open-task").forEach((input) => {
-      if (input.accept !== ".zip,application/zip") input.accept = ".zip,application/zip";  // (14)
-    });
+    const opener = document.querySelector("#open-task")?.previousElementSibling;  // (Gradio puts its input before it)
+    if (opener?.type === "file" && opener.accept !== ".zip,application/zip") opener.accept = ".zip,application/zip";
     document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)
       const text = tab.firstChild;
       if (!text || text.nodeType !== Node.TEXT_NODE) return;

@@ -1317,3 +1317,33 @@ def test_plots_purged_while_still_drawing_raise_no_error(browser, app_server):
     assert not errors, errors
     assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].every((plot) => plot._fullLayout)")
     page.close()
+
+
+def test_save_gives_a_zip_that_opens_back_to_the_same_task(browser, app_server, tmp_path):
+    """Save task downloads the task as a zip; after a clear, Open a saved task (its file chooser,
+    which lists zips) brings back the same classes, images and queries."""
+    import zipfile
+
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")
+    page.wait_for_selector(".query-gallery")
+    titles = class_titles(page)
+    with page.expect_download(timeout=30000) as waiting:
+        page.get_by_role("button", name="Save task (.zip)").click()
+    saved = tmp_path / waiting.value.suggested_filename
+    waiting.value.save_as(saved)
+    assert saved.name == "few-shot-task.zip" and zipfile.is_zipfile(saved)
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('Saved the task')")
+    page.get_by_role("button", name="Clear the task").click()
+    page.wait_for_function("() => !document.querySelector('.class-title')", timeout=30000)
+    opener = page.get_by_role("button", name="Open a saved task (.zip)")
+    with page.expect_file_chooser() as choosing:
+        opener.click()
+    assert choosing.value.element.get_attribute("accept") == ".zip,application/zip"
+    choosing.value.set_files(str(saved))
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('Loaded few-shot-task.zip')",
+                           timeout=30000)
+    page.wait_for_function("titles => JSON.stringify([...new Set([...document.querySelectorAll('.class-title')]"
+                           ".map(e => e.innerText))]) === JSON.stringify(titles)", arg=titles, timeout=30000)
+    page.wait_for_function("() => document.querySelectorAll('.query-gallery img').length === 9", timeout=30000)
+    page.close()
