@@ -1295,13 +1295,19 @@ def save_task(task, request: gr.Request, shown: str = ""):
     task = held_task(task, shown, lang)
     if not task["classes"]:
         raise Refusal(say(lang, "nothing_to_save"))
-    session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-    destination = UPLOADS / "saved" / hashlib.sha1(session.encode()).hexdigest()[:16] / SAVED_NAME
+    destination = session_folder("saved", request) / SAVED_NAME
     queries = [(archived(q), q["label"]) for q in task["queries"]]
     write_task_archive(destination, [c["name"] for c in task["classes"]],
                        [[archived(img) for img in c["images"]] for c in task["classes"]], queries, task["domain"])
     images = sum(len(c["images"]) for c in task["classes"])
     return str(destination), say(lang, "saved", ways=len(task["classes"]), images=images, q=len(queries))
+
+
+def session_folder(kind: str, request: gr.Request | None) -> Path:
+    """The app's folder of ``kind`` ("saved", "opened") for the page's session (Gradio's session
+    hash, hashed again for a name; a call without one gets a folder of its own)."""
+    session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+    return UPLOADS / kind / hashlib.sha1(session.encode()).hexdigest()[:16]
 
 
 def archived(image: dict) -> ArchivedImage:
@@ -1325,7 +1331,7 @@ def open_task(archive, request: gr.Request):
         raise Refusal(say(lang, "no_archive"))
     if not uploaded(path):  # (a client's path typed as a string names a file on the server)
         raise Refusal(not_uploaded("archive", 0))
-    folder = UPLOADS / "opened" / uuid.uuid4().hex
+    folder = session_folder("opened", request) / uuid.uuid4().hex
     name = Path(path).name
     opened = read_task_archive(path, folder, name=name, prepare=None)
     try:
@@ -1343,6 +1349,9 @@ def open_task(archive, request: gr.Request):
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    for earlier in folder.parent.iterdir():  # the session's task opened before: replaced, and its images with it
+        if earlier != folder:  # (each open kept its archive's images until exit: up to 500 MB each, on a public Space)
+            shutil.rmtree(earlier, ignore_errors=True)
     task = empty_task(opened.domain)
     task["classes"] = [{"name": n, "images": [shown(img) for img in images]}
                        for n, images in zip(opened.class_names, opened.support)]

@@ -1976,3 +1976,27 @@ def test_a_saved_task_opens_again_and_a_bad_archive_keeps_the_task(app_server, t
         *_, status, _ = session.predict(handle_file(str(bad)), api_name="/open_task")
         assert status.startswith("⚠ ") and words in status.replace("\\", ""), status
     assert contents(session.predict(NO_PAGE, api_name="/save_task")[0]) == first
+
+
+def test_a_session_keeps_only_the_images_of_the_task_it_opened_last(tmp_path, monkeypatch):
+    """Each Open extracted its archive into a folder of its own, kept until the app exits: on a
+    public Space one page could fill the disk by opening the same 100 MB upload again and again.
+    A session's earlier folder goes when it opens another task; another session's stays."""
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.archive import write_task_archive
+
+    monkeypatch.setattr(app, "uploaded", lambda path: True)  # (as if the client had uploaded it)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    saved = write_task_archive(tmp_path / "task.zip", [c["name"] for c in task["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in task["classes"]])
+    mine, theirs = (SimpleNamespace(headers={}, session_hash=h) for h in ("mine", "theirs"))
+    app.open_task(str(saved), theirs)
+    for _ in range(3):
+        opened = app.open_task(str(saved), mine)[0]
+    for request in (mine, theirs):
+        assert len(list(app.session_folder("opened", request).iterdir())) == 1
+    folder = next(app.session_folder("opened", mine).iterdir())
+    assert all(Path(i["path"]).is_relative_to(folder) and Path(i["path"]).is_file()
+               for c in opened["classes"] for i in c["images"])
