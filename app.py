@@ -98,7 +98,7 @@ EN = {
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
     "app_keep": "## Keep a task\nSave it as one .zip file, and open it again later (or a zipped folder of the "
                 "examples' layout: `support/<class>/<images>`, `query/<class>/<images>`).",
-    "app_save": "Save task (.zip)", "app_open": "Open a saved task (.zip)",
+    "app_save": "Save task", "app_open": "Open a task",
     "app_edit": "## Add your own images", "app_class": "Class", "app_class_name": "Class name",
     "app_upload": "Upload", "app_draw": "Draw", "app_webcam": "Webcam", "app_files": "Image files",
     "app_sketch": "Draw one symbol", "app_camera": "Take a picture",
@@ -140,9 +140,9 @@ ZH = {
     "app_random": "## 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
-    "app_keep": "## 保存任务\n把任务保存为一个 .zip 文件，以后再打开（也可以打开按示例的结构压缩的文件夹："
+    "app_keep": "## 保存与打开任务\n把任务保存为一个 .zip 文件，以后再打开（也可以打开按示例的结构压缩的文件夹："
                 "`support/<类别>/<图像>`、`query/<类别>/<图像>`）。",
-    "app_save": "保存任务（.zip）", "app_open": "打开已保存的任务（.zip）",
+    "app_save": "保存任务", "app_open": "打开任务",
     "app_edit": "## 添加你自己的图像", "app_class": "类别", "app_class_name": "类别名称",
     "app_upload": "上传", "app_draw": "手绘", "app_webcam": "摄像头", "app_files": "图像文件",
     "app_sketch": "画一个符号", "app_camera": "拍一张照片",
