@@ -55,6 +55,18 @@ def hardware(device: torch.device) -> str:
     return f"CPU ({cpu_name()}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), torch {torch.__version__}"
 
 
+def hardware_names(device: torch.device) -> tuple[str, ...]:
+    """What cards call this machine: ``hardware``'s name and, for a CPU, the one states and cards
+    saved before it read the processor's name gave it (the architecture alone, ``platform``'s), so
+    that a run resumed here from such a state is not taken for one that moved to another machine."""
+    if device.type == "cuda":
+        return (hardware(device),)
+    threads = torch.get_num_threads()
+    architecture = platform.processor() or platform.machine()
+    return hardware(device), (f"CPU ({architecture}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), "
+                              f"torch {torch.__version__}")
+
+
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """``auto`` (CUDA where present, else the CPU), ``cpu``, ``cuda`` (or ``gpu``) or ``cuda:N``,
     in any case. Anything else, or CUDA where there is none, is a ValueError that says so."""

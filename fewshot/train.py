@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import load_file
 
 from .augment import augmentation_for
-from .checkpoints import WEIGHTS, hardware, read_card, resolve_device, save_checkpoint
+from .checkpoints import WEIGHTS, hardware, hardware_names, read_card, resolve_device, save_checkpoint
 from .data import (DEFAULT_OMNIGLOT_INPUT, OMNIGLOT_INPUTS, PROJECT_ROOT, SPLITS, ClassBatchSampler, DataNotFoundError,
                    FewShotDataset, TaskSampler, load_dataset, to_float, write_atomically)
 from .evaluate import evaluate, refuse_below
@@ -689,7 +689,7 @@ def main(argv: list[str] | None = None) -> dict:
         best_state = snapshot()
     if step < args.steps and not args.export:  # this machine trains the run on
         stopped = "steps"
-        if not trained_on or trained_on[-1] != hardware(device):
+        if not trained_on or trained_on[-1] not in hardware_names(device):  # (or as it was named before)
             trained_on.append(hardware(device))  # the machines this run trained on, in order
     while step < args.steps and not args.export:
         method.train()

@@ -415,6 +415,28 @@ def test_a_state_saved_before_it_kept_its_machines_takes_them_from_the_card(tmp_
 
 
 @needs_omniglot
+def test_a_run_resumed_on_its_machine_from_a_state_that_named_only_the_architecture_stays_on_one_machine(tmp_path):
+    """States saved before ``hardware`` read the processor's name called this machine by its
+    architecture alone ("CPU (x86_64, 2 cores, 1 thread), ..."): a run resumed here from one
+    recorded a second machine, its card and the README's budget saying it moved "then" to one named
+    by its processor, where it had not moved at all."""
+    import os
+    import platform
+
+    common = ["--method", "protonet", "--ways", "5", "--queries", "2", "--val-episodes", "5", "--max-classes", "50",
+              "--device", "cpu", "--out", str(tmp_path / "ck"), "--state", str(tmp_path / "state.pt"), "--quiet",
+              "--val-every", "2"]
+    train.main(common + ["--steps", "2"])
+    threads = torch.get_num_threads()
+    before = (f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {threads} "
+              f"thread{'s' * (threads != 1)}), torch {torch.__version__}")  # (what fewshot.train wrote until then)
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    state["hardware"] = f"NVIDIA H200, torch 2.11.0+cu130; {before}"
+    torch.save(state, tmp_path / "state.pt")
+    assert train.main(common + ["--steps", "3"])["training"]["hardware"] == state["hardware"]
+
+
+@needs_omniglot
 def test_trainval_trains_on_the_validation_classes_too_and_keeps_the_last_step(tmp_path, monkeypatch):
     """``--trainval``: the published Omniglot tables trained on all 1,200 non-test characters;
     the validation classes join the training classes and the last step is the checkpoint."""
