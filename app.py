@@ -458,9 +458,9 @@ MESSAGES = {
         "benchmark_note": "Test split: {episodes:,} episodes of {ways}-way {shots}-shot on the held-out test classes, "
                           "recorded on each checkpoint's card (this task: {task_ways}-way {task_shots}-shot).",
         "benchmark_paper": " Published: the paper's figure for the same setting.",
-        "one_task": " This task has {q} queries, so one query is {point:.1f} points of its accuracy: a few points "
-                    "between two methods here may be chance, and the test split's column, over {episodes:,} "
-                    "tasks, is the one to compare methods by.",
+        "one_task": " This task has {q} queries, so one query is {point:.1f} points of its accuracy: a difference "
+                    "of a query or two between two methods here may be chance, and the test split's column, over "
+                    "{episodes:,} tasks, is the one to compare methods by.",
         "benchmark_adapts": " Each method adapts as its checkpoint was made to (MAML: the checkpoint's own inner "
                             "steps and α, not the Adapt tab's sliders), as it was tested.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
@@ -562,7 +562,7 @@ MESSAGES = {
         "benchmark_note": "测试集：在留出的测试类别上，{episodes:,} 个 {ways} 类 {shots} 样本回合，记录在每个检查点的卡片上"
                           "（本任务：{task_ways} 类 {task_shots} 样本）。",
         "benchmark_paper": "论文报告：论文在同一设置下给出的数字。",
-        "one_task": "这个任务有 {q} 个查询，一个查询就占准确率的 {point:.1f} 个百分点：这里两种方法相差几个百分点"
+        "one_task": "这个任务有 {q} 个查询，一个查询就占准确率的 {point:.1f} 个百分点：这里两种方法相差一两个查询，"
                     "可能只是偶然；测试集那一列是 {episodes:,} 个任务的平均，比较方法应看那一列。",
         "benchmark_adapts": "每个方法都按其检查点的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），"
                             "与测试时一致。",

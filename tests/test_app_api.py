@@ -1107,6 +1107,20 @@ def test_what_the_adapt_tab_shows_is_the_run_it_describes():
     json.dumps(state)  # (the replay lives in the session: plain values only)
 
 
+def test_compares_note_on_one_task_counts_a_chance_difference_in_queries():
+    """Compare's note said that "a few points" between two methods may be chance beside "one query
+    is 6.7 points": on the examples' 15 queries two methods differ by 0, 6.7 or 13.3 points, never
+    by a few, so a difference of one query read as more than chance. It counts it in queries."""
+    import app
+
+    for q in (15, 100):
+        english = app.say("en", "one_task", q=q, point=100 / q, episodes=1000)
+        assert "a difference of a query or two between two methods here may be chance" in english, english
+        assert "a few points" not in english
+        chinese = app.say("zh", "one_task", q=q, point=100 / q, episodes=1000)
+        assert "这里两种方法相差一两个查询，可能只是偶然" in chinese and "几个百分点" not in chinese, chinese
+
+
 def test_the_classify_and_compare_tabs_say_what_they_show():
     """Found unguarded by a second mutation test of app.py: a clicked query is the one explained
     (the wiring too: label, then plot); titles count queries from 1 and MAML's steps from 0; a
