@@ -46,13 +46,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(device: torch.device) -> str:
+def hardware(device: torch.device, processor: str | None = None) -> str:
     """The machine a card's training or evaluation ran on, as its card records it: the GPU, or
-    the processor with its cores and torch's threads; and the torch version."""
+    the processor (``cpu_name``, unless given) with its cores and torch's threads; and the torch
+    version."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     threads = torch.get_num_threads()
-    return f"CPU ({cpu_name()}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), torch {torch.__version__}"
+    return (f"CPU ({processor or cpu_name()}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), "
+            f"torch {torch.__version__}")
 
 
 def hardware_names(device: torch.device) -> tuple[str, ...]:
@@ -61,10 +63,7 @@ def hardware_names(device: torch.device) -> tuple[str, ...]:
     that a run resumed here from such a state is not taken for one that moved to another machine."""
     if device.type == "cuda":
         return (hardware(device),)
-    threads = torch.get_num_threads()
-    architecture = platform.processor() or platform.machine()
-    return hardware(device), (f"CPU ({architecture}, {os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}), "
-                              f"torch {torch.__version__}")
+    return hardware(device), hardware(device, platform.processor() or platform.machine())
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
