@@ -433,8 +433,8 @@ MESSAGES = {
         "domain_off": "No photo models are installed on this server.",
         "empty_task": "Build a task first: at least 2 classes with a name and an image each.",
         "adapted": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**; classifying {q} queries took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
-        "adapted_scoring": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**, scoring the {q} queries after "
-                           "each step for the curve; classifying them took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
+        "adapted_scoring": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**, scoring the {q} queries at "
+                           "each step the curve shows; classifying them took **{cls:.1f} ms**. Checkpoint: `{ck}`.",
         "adapted_alone": "**{method}** adapted on **{device}** in **{adapt:.1f} ms**. Checkpoint: `{ck}`. The task has no "
                          "labelled queries, so there is no query accuracy or step-by-step replay here: classify new "
                          "images on the Classify tab.",
@@ -539,8 +539,8 @@ MESSAGES = {
         "domain_off": "服务器上没有安装照片模型。",
         "empty_task": "请先构建任务：至少 2 个类别，每个都有名称和至少一张图像。",
         "adapted": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**；分类 {q} 个查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
-        "adapted_scoring": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**（含每一步后为曲线给 {q} 个查询"
-                           "打分）；分类这些查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
+        "adapted_scoring": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**（含在曲线上的每一步给 {q} 个"
+                           "查询打分）；分类这些查询用时 **{cls:.1f} 毫秒**。检查点：`{ck}`。",
         "adapted_alone": "**{method}** 在 **{device}** 上适应用时 **{adapt:.1f} 毫秒**。检查点：`{ck}`。这个任务没有带标签的查询，"
                          "所以这里没有查询准确率和逐步回放：请在“分类”页分类新图像。",
         "accuracy": " 查询准确率：**{acc:.0%}**。",

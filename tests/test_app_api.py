@@ -325,7 +325,7 @@ def test_task_building_flow(app_server):
     # (for the curve), which the status once left unsaid beside a prototype method's time
     for method, scoring in (("maml", True), ("protonet", False)):
         status = client.predict(method, "cpu", 3, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[5]
-        assert ("scoring the 15 queries after each step for the curve; classifying them took" in status) == scoring, status
+        assert ("scoring the 15 queries at each step the curve shows; classifying them took" in status) == scoring, status
         assert ("; classifying 15 queries took" in status) != scoring, status
     table, compare_status = client.predict("cpu", NO_PAGE, api_name="/compare_methods")
     rows = table["data"] if "data" in table else table["value"]["data"]
