@@ -335,7 +335,13 @@ def open_archive(archive: Path, name: str, limits: Limits) -> zipfile.ZipFile:
 def central_directory(file) -> tuple[int, int] | None:
     """(entries, bytes) of a zip's central directory, read from its end record; None where
     there is none (not a zip). A ZIP64 archive (past 65,535 entries or 4 GB, which no task
-    needs) reads as too many of both."""
+    needs) reads as too many of both, unless a ZIP64 end record gives its counts.
+
+    Where a ZIP64 end record and its locator stand just before the end record, ``zipfile``
+    takes the list's size and place from it, whatever the plain end record says (which some
+    writers fill in too): that record's counts are the ones checked. (The plain record alone
+    was read: one that said 1 entry of 46 bytes, before a ZIP64 record of 2.1 million, had
+    ``zipfile`` read them all, 38 s and 750 MB for a 100 MB upload, before the count refused it.)"""
     file.seek(0, os.SEEK_END)
     size = file.tell()
     tail_size = min(size, 22 + 0xFFFF)  # the end record, and a comment of at most 65,535 bytes
@@ -345,6 +351,12 @@ def central_directory(file) -> tuple[int, int] | None:
     if at < 0 or len(tail) - at < 22:
         return None
     _, _, _, _, entries, listing, _, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+    end = size - tail_size + at  # where the end record starts in the file
+    if end >= 20 + 56:  # (as zipfile._EndRecData64 finds them: the locator, the record before it)
+        file.seek(end - 20 - 56)
+        record, locator = file.read(56), file.read(20)
+        if locator[:4] == b"PK\x06\x07" and record[:4] == b"PK\x06\x06":
+            return struct.unpack("<QQ", record[32:48])  # (the entries in all, the list's bytes)
     if entries == 0xFFFF or listing == 0xFFFFFFFF:
         return 1 << 32, 1 << 32
     return entries, listing

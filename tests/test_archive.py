@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -93,6 +94,18 @@ def declared_size(path: Path, size: int) -> Path:
     return path
 
 
+def zip64_listed(path: Path, entries: int, name_bytes: int) -> Path:
+    """A list of ``entries`` entries (names of ``name_bytes`` bytes) that a ZIP64 end record
+    counts, after a plain end record that says 1 entry of 46 bytes: ``zipfile`` reads the first."""
+    name = b"a" * name_bytes
+    listing = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0)
+    listing = (listing + name) * entries
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, len(listing), 0)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(listing), 1)
+    path.write_bytes(listing + record + locator + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 46, 0, 0))
+    return path
+
+
 def link(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name)
     info.create_system, info.external_attr = 3, (0o120777 << 16)  # a symbolic link, as unzip makes one
@@ -136,6 +149,8 @@ REFUSALS = {
                             "archive_layout", "query/b/"),
     "too many files": (lambda p: zipped(p, [(f"support/a/{i}.png", b"") for i in range(Limits().entries + 1)]),
                        Limits(), "archive_entries", "a task's archive holds at most 648"),
+    "a ZIP64 list past the limit, its plain end record saying one entry": (
+        lambda p: zip64_listed(p, 600, 2400), Limits(), "archive_listing", "list of entries is 1,467,600 bytes"),
     "a name twice": (lambda p: zipped(p, [("support/a/1.png", PNG), ("support/a/1.png", PNG)]), Limits(),
                      "archive_twice", "twice"),
     "a class without images": (lambda p: zipped(p, [("support/a/", b""), ("support/b/1.png", PNG)]), Limits(),
