@@ -646,6 +646,7 @@ ERRORS_ZH = {
     "archive_traversal": "{name} 中的 {entry} 指向压缩文件之外（“..”）。",
     "archive_layout": "{name} 中的 {entry} 不在任务的结构之内：support/<类别>/<图像>、query/<类别>/<图像> 和 task.json。",
     "archive_encrypted": "{name} 中的 {entry} 已加密。",
+    "archive_compression": "{name} 中的 {entry} 使用了 {method} 压缩：任务的压缩文件中的文件应不压缩或以常规方式（Deflate）压缩，如“保存任务”和各系统自带的 zip 工具所做。",
     "archive_file_too_large": "{name} 中的 {entry} 解压后超过 {most:,} 字节（超出它声明的大小，或任务压缩文件中单个文件的上限）。",
     "archive_twice": "{entry} 在 {name} 中出现了两次。",
     "archive_too_large": "{name} 解压后至少有 {have:,} 字节；任务的压缩文件解压后最多 {most:,} 字节。",

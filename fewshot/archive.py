@@ -53,6 +53,9 @@ SOURCES = ("upload", "omniglot", "mini-imagenet")  # where an image came from (a
 JUNK_FOLDERS = ("__MACOSX",)
 JUNK_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 MB = 1024 * 1024
+# compressions that zip tools offer besides Deflate, named where an archive uses one
+COMPRESSIONS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA", 9: "Deflate64", 93: "Zstandard", 95: "XZ",
+                98: "PPMd", 99: "AES encryption"}
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,8 @@ def read_task_archive(archive: str | Path, folder: str | Path, name: str | None 
     Refused with an ``ArchiveError`` (``TaskError``'s code and values, so that a front end can
     word it in its language) that names the problem, and ``folder`` removed: a file that is no
     zip; more entries than ``limits`` allow; an entry with an absolute path, a "..", a symbolic
-    link or other special file, an encrypted one, one outside the layout (files and folders of
+    link or other special file, an encrypted one or one compressed other than by Deflate
+    (bzip2, LZMA: see ``checked_entry``), one outside the layout (files and folders of
     operating systems, ``__MACOSX/`` and ``.DS_Store``, are passed over); a file that declares or
     expands past ``limits`` (a zip bomb), or whose data does not match its header; a class
     without images, two classes of one name, more classes, images or queries than allowed.
@@ -384,6 +388,14 @@ def checked_entry(info: zipfile.ZipInfo, name: str, limits: Limits) -> list[str]
                            entry=entry, name=name)
     if info.flag_bits & 0x1:
         raise ArchiveError(f"{entry} in {name} is encrypted.", "archive_encrypted", entry=entry, name=name)
+    if not info.is_dir() and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        # (zipfile reads a bzip2 or LZMA entry a whole read's worth of its data at a time, with no
+        # bound on what that expands to: 946 bytes of bzip2, said to be 10, took 600 MB before
+        # the size was checked, and a 100 MB upload holds terabytes; Deflate64, AES: unreadable)
+        method = COMPRESSIONS.get(info.compress_type, f"method {info.compress_type}")
+        raise ArchiveError(f"{entry} in {name} is compressed with {method}: a task's archive holds files stored or "
+                           "compressed the usual way (Deflate), as Save and every system's own zip make them.",
+                           "archive_compression", entry=entry, name=name, method=method)
     if not info.is_dir() and info.file_size > limits.file_bytes:
         raise ArchiveError(f"{entry} in {name} expands to {info.file_size:,} bytes; a file in a task's archive may "
                            f"have at most {limits.file_bytes:,}.", "archive_file_too_large", entry=entry, name=name,

@@ -76,11 +76,11 @@ def test_a_zipped_demo_folder_opens_as_its_example(tmp_path):
 
 
 def zipped(path: Path, entries: list) -> Path:
-    """A zip of ``entries``: (name, bytes) or (ZipInfo, bytes)."""
+    """A zip of ``entries``: (name, bytes) or (ZipInfo, bytes), and a compression of its own."""
     with warnings.catch_warnings(), zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         warnings.simplefilter("ignore")  # (zipfile warns of a name written twice)
-        for name, data in entries:
-            archive.writestr(name, data)
+        for name, data, *compression in entries:
+            archive.writestr(name, data, *compression)
     return path
 
 
@@ -151,6 +151,11 @@ REFUSALS = {
                        Limits(), "archive_entries", "a task's archive holds at most 648"),
     "a ZIP64 list past the limit, its plain end record saying one entry": (
         lambda p: zip64_listed(p, 600, 2400), Limits(), "archive_listing", "list of entries is 1,467,600 bytes"),
+    "a bzip2 bomb (zipfile expands each read of it whole)": (
+        lambda p: zipped(p, [("support/a/1.png", PNG, zipfile.ZIP_BZIP2)]), Limits(), "archive_compression",
+        "support/a/1.png in bad.zip is compressed with bzip2"),
+    "an LZMA entry": (lambda p: zipped(p, [("support/a/1.png", PNG, zipfile.ZIP_LZMA)]), Limits(),
+                      "archive_compression", "compressed with LZMA"),
     "a name twice": (lambda p: zipped(p, [("support/a/1.png", PNG), ("support/a/1.png", PNG)]), Limits(),
                      "archive_twice", "twice"),
     "a class without images": (lambda p: zipped(p, [("support/a/", b""), ("support/b/1.png", PNG)]), Limits(),
