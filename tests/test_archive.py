@@ -183,6 +183,21 @@ def test_an_archive_is_refused_naming_why_and_leaves_nothing(tmp_path, case):
     assert not (tmp_path / "opened").exists() and not (tmp_path / "escaped.png").exists()
 
 
+def test_a_task_json_that_expands_past_what_it_declares_is_not_read_whole(tmp_path):
+    """ZipFile.read decompresses up to 2 GB at once, then cuts to the declared size."""
+    import tracemalloc
+
+    bomb = declared_size(zipped(tmp_path / "bad.zip", [("task.json", b" " * 30_000_000), ("support/a/1.png", PNG)]), 10)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError) as refused:
+            read_task_archive(bomb, tmp_path / "opened", prepare=None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "archive_description" and peak < 5_000_000, peak
+
+
 def test_an_image_that_cannot_be_read_refuses_the_archive_naming_each(tmp_path):
     bad = zipped(tmp_path / "bad.zip", [("support/eye/1.png", PNG), ("support/eye/notes.png", b"not an image"),
                                         ("support/dot/1.png", PNG), ("query/dot/blank.png", b"")])
