@@ -166,7 +166,10 @@ def checked_classes(names: Sequence[str], counts: Sequence[int], limits: Limits)
     if len(names) > limits.classes:
         raise ArchiveError(f"At most {limits.classes} classes are supported; the task has {len(names)}.", "too_many",
                            most=limits.classes, have=len(names))
-    checked = [checked_class_name(name) for name in names]
+    try:  # (an ArchiveError, as read_task_archive promises: a task.json may name a class of 100,000 characters)
+        checked = [checked_class_name(name) for name in names]
+    except TaskError as error:
+        raise ArchiveError(str(error), error.code, **error.values) from None
     if not all(checked):
         raise ArchiveError("Every class needs a name.", "unnamed")
     twice = [name for name in checked if checked.count(name) > 1]

@@ -166,6 +166,9 @@ REFUSALS = {
                                    "too_many_shots", "“a” would have 3"),
     "too many queries": (lambda p: zipped(p, [("support/a/1.png", PNG)] + [(f"query/a/{i}.png", PNG) for i in range(3)]),
                          SMALL, "too_many_queries", "At most 2 query images"),
+    "a class name too long": (
+        lambda p: zipped(p, [("task.json", json.dumps({"format": 1, "classes": [{"name": "x" * 61, "folder": "a"}]})),
+                             ("support/a/1.png", PNG)]), Limits(), "name_too_long", "at most 60 characters"),
     "a later format": (lambda p: zipped(p, [("task.json", later_format()), ("support/a/1.png", PNG)]), Limits(),
                        "archive_format", "later format (2)"),
     "an unknown domain": (lambda p: zipped(p, [("example.json", b'{"domain": "sounds"}'), ("support/a/1.png", PNG)]),
