@@ -329,8 +329,8 @@ def open_archive(archive: Path, name: str, limits: Limits) -> zipfile.ZipFile:
                            most=limits.listing_bytes)
     try:
         opened = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-        raise not_zip from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        raise not_zip from None  # (NotImplementedError: an entry that needs a zip version past 6.3)
     if len(opened.infolist()) > limits.entries:  # (the end record's count, checked above, may lie)
         opened.close()
         raise ArchiveError(f"{name} holds {len(opened.infolist()):,} entries; a task's archive holds at most "
@@ -499,7 +499,9 @@ def extract(opened: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: 
     most = min(info.file_size, limits.file_bytes)
     damaged = ArchiveError(f"{info.filename} in {name} is damaged: it does not read back as it was written.",
                            "archive_damaged", entry=info.filename, name=name)
-    unreadable = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
+    # (OSError: an entry placed before the file's start, where an end record says the list is
+    # further on than it is: zipfile shifts every entry back by the difference, and seeks there)
+    unreadable = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError)
     try:
         source = opened.open(info)
     except unreadable:  # (a local header that is no header; a compression zipfile does not know)
@@ -539,7 +541,8 @@ def described(opened: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
     damaged = ArchiveError(f"task.json in {name} is damaged, or describes no task.", "archive_description", name=name)
     try:
         card = json.loads(small_file(opened, info).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            OSError):
         raise damaged from None
     if not isinstance(card, dict) or not isinstance(card.get("format"), int) or not isinstance(card.get("classes"), list):
         raise damaged
@@ -572,7 +575,8 @@ def card_domain(opened: zipfile.ZipFile, info: zipfile.ZipInfo | None, name: str
         return "characters"
     try:
         card = json.loads(small_file(opened, info).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            OSError):
         card = None
     domain = card.get("domain", "characters") if isinstance(card, dict) else None
     if domain not in DOMAINS:

@@ -106,6 +106,15 @@ def zip64_listed(path: Path, entries: int, name_bytes: int) -> Path:
     return path
 
 
+def patched(path: Path, signature: bytes, at: int, value: int, size: int = 4) -> Path:
+    """The archive with a field of its last record of ``signature`` (at ``at`` in it) set to ``value``."""
+    data = bytearray(path.read_bytes())
+    record = data.rfind(signature)
+    data[record + at:record + at + size] = value.to_bytes(size, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
 def link(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name)
     info.create_system, info.external_attr = 3, (0o120777 << 16)  # a symbolic link, as unzip makes one
@@ -156,6 +165,12 @@ REFUSALS = {
         "support/a/1.png in bad.zip is compressed with bzip2"),
     "an LZMA entry": (lambda p: zipped(p, [("support/a/1.png", PNG, zipfile.ZIP_LZMA)]), Limits(),
                       "archive_compression", "compressed with LZMA"),
+    "an end record that puts the list further on than it is (entries before the file's start)": (
+        lambda p: patched(zipped(p, [("support/a/1.png", PNG)]), b"PK\x05\x06", 16, 5000), Limits(),
+        "archive_damaged", "support/a/1.png in bad.zip is damaged"),
+    "an entry that needs zip version 19.8": (
+        lambda p: patched(zipped(p, [("support/a/1.png", PNG)]), b"PK\x01\x02", 6, 198, 1), Limits(),
+        "archive_not_zip", "is not a zip archive"),
     "a name twice": (lambda p: zipped(p, [("support/a/1.png", PNG), ("support/a/1.png", PNG)]), Limits(),
                      "archive_twice", "twice"),
     "a class without images": (lambda p: zipped(p, [("support/a/", b""), ("support/b/1.png", PNG)]), Limits(),
