@@ -27,6 +27,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+import weakref  # noqa: E402
 from collections import Counter  # noqa: E402
 from http.cookies import CookieError, SimpleCookie  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -1332,7 +1333,44 @@ def open_task(archive, request: gr.Request):
         raise Refusal(say(lang, "no_archive"))
     if not uploaded(path):  # (a client's path typed as a string names a file on the server)
         raise Refusal(not_uploaded("archive", 0))
-    folder = session_folder("opened", request) / uuid.uuid4().hex
+    session = session_folder("opened", request)
+    with session_turn(session):  # (one open of a session at a time: see session_turn)
+        return opened_task(path, session / uuid.uuid4().hex, lang)
+
+
+class Turn:
+    """A lock that a weak reference can hold (``threading.Lock`` cannot)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.lock.release()
+
+
+TURNS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # a session's folder -> its Turn
+TURNS_LOCK = threading.Lock()
+
+
+def session_turn(folder: Path) -> Turn:
+    """The turn that a session's opens take, one after another. Each open removes the session's
+    other folders once its archive is read and checked: two at once (a second upload sent before
+    the first was opened, two API calls) removed each other's images, the first refused for its
+    images "not existing", or both, past their checks, answered tasks of removed files. (Kept
+    while an open holds it, then let go: no lock stays behind for each session ever seen.)"""
+    with TURNS_LOCK:
+        turn = TURNS.get(folder)
+        if turn is None:
+            turn = TURNS[folder] = Turn()
+    return turn
+
+
+def opened_task(path: str, folder: Path, lang: str):
+    """``open_task``'s work, its session's turn held: ``path`` read into ``folder``."""
     name = Path(path).name
     opened = read_task_archive(path, folder, name=name, prepare=None)
     try:

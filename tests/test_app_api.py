@@ -2014,3 +2014,48 @@ def test_a_session_keeps_only_the_images_of_the_task_it_opened_last(tmp_path, mo
     folder = next(app.session_folder("opened", mine).iterdir())
     assert all(Path(i["path"]).is_relative_to(folder) and Path(i["path"]).is_file()
                for c in opened["classes"] for i in c["images"])
+
+
+def test_two_opens_at_once_in_one_session_each_open_whole(tmp_path, monkeypatch):
+    """Each open removed the session's other folders once its own archive was read, also the
+    folder of an open still running in that session (a second upload sent meanwhile, two API
+    calls): that one was refused ("does not exist") for images removed under it, or, both
+    past their checks, each removed the other's and both tasks pointed at removed files."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.archive import write_task_archive
+
+    monkeypatch.setattr(app, "uploaded", lambda path: True)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    saved = write_task_archive(tmp_path / "task.zip", [c["name"] for c in task["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in task["classes"]])
+    request = SimpleNamespace(headers={}, session_hash="twice")
+    checked, second_done = app.check_archived_images, threading.Event()
+
+    def slow_check(opened, get):  # the first open is read, then checked once the second is done
+        if threading.current_thread().name == "first":
+            second_done.wait(1.5)
+        return checked(opened, get)
+
+    monkeypatch.setattr(app, "check_archived_images", slow_check)
+    answers = {}
+
+    def open_it(name):
+        answers[name] = app.open_task(str(saved), request)
+        if name == "second":
+            second_done.set()
+
+    first = threading.Thread(target=open_it, args=("first",), name="first")
+    first.start()
+    time.sleep(0.3)
+    second = threading.Thread(target=open_it, args=("second",), name="second")
+    second.start()
+    first.join(10), second.join(10)
+    assert [answers[name][3] for name in ("first", "second")] == ["Loaded task.zip: 3 classes, 5 images each, "
+                                                                   "0 labelled queries."] * 2
+    last = answers["second"][0]  # (the second waited for the first: its task is the session's)
+    assert len(list(app.session_folder("opened", request).iterdir())) == 1
+    assert all(Path(i["path"]).is_file() for c in last["classes"] for i in c["images"])
