@@ -61,6 +61,27 @@ def test_a_task_comes_back_as_it_was_saved(tmp_path):
     assert read_task_archive(photos, tmp_path / "photos", prepare=None).domain == "photos"
 
 
+def test_a_task_saved_again_is_the_same_bytes(tmp_path, monkeypatch):
+    """Its files' times and the time of saving are not kept: the app's server keeps each file it
+    serves under the hash of its bytes (a task saved again was one more copy on its disk)."""
+    import os
+    import time
+
+    first = write_task_archive(tmp_path / "first.zip", ["eye", "fork"], [glyphs(0, 2), glyphs(1, 1)])
+    copies = []
+    for k, n in ((0, 2), (1, 1)):
+        copies.append([])
+        for path in glyphs(k, n):
+            copy = tmp_path / f"{k}-{path.name}"
+            copy.write_bytes(path.read_bytes())
+            os.utime(copy, (1_000_000_000, 1_000_000_000))
+            copies[-1].append(ArchivedImage(copy, path.name))
+    monkeypatch.setattr(time, "time", lambda: 1_500_000_000.0)
+    again = write_task_archive(tmp_path / "again.zip", ["eye", "fork"], copies)
+    assert again.read_bytes() == first.read_bytes()
+    assert zipfile.ZipFile(again).getinfo("support/01-eye/01-1.png").external_attr >> 16 == 0o100644
+
+
 def test_a_zipped_demo_folder_opens_as_its_example(tmp_path):
     """A folder of the layout zipped by hand: as it is (the folder itself in the zip) or its
     contents, folder names as class names, the domain from example.json, else characters."""
