@@ -421,6 +421,8 @@ MESSAGES = {
         "nothing_to_save": "There is nothing to save yet: add a class with images, load an example or sample a task.",
         "saved": "Saved the task as one .zip file: {ways} classes, {images} images, {q} labelled queries.",
         "no_archive": "Choose a .zip file of a saved task to open.",
+        "opened_full": "The task was not opened: the server holds as many opened tasks' images as it can keep ({most}) "
+                       "just now. Try again later, or a smaller task.",
         "archive_images": "The task was not opened: these images in it cannot be used. {reasons}",
         "case_twice": "The task was not opened: {names} are one class here (names that differ only in case name "
                       "the same class).",
@@ -530,6 +532,7 @@ MESSAGES = {
         "nothing_to_save": "还没有可保存的内容：请先添加含图像的类别、载入示例或抽取一个任务。",
         "saved": "已将任务保存为一个 .zip 文件：{ways} 个类别，{images} 张图像，{q} 个带标签的查询。",
         "no_archive": "请选择一个已保存任务的 .zip 文件来打开。",
+        "opened_full": "任务未打开：服务器目前保存的已打开任务的图像已达上限（{most}）。请稍后再试，或打开较小的任务。",
         "archive_images": "任务未打开：其中这些图像无法使用。{reasons}",
         "case_twice": "任务未打开：{names} 在这里是同一个类别（只有大小写不同的名称指同一个类别）。",
         "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面断开连接后服务器已释放其会话。请刷新页面，重新建立任务。",
@@ -1369,11 +1372,37 @@ def session_turn(folder: Path) -> Turn:
     return turn
 
 
+# The images of opened tasks the app keeps, every session's together. A session keeps the images
+# of the task it opened last until the app exits (Gradio keeps its state as long), and an archive
+# may expand to 500 MB: with no bound across sessions, a script that opened a 509 kB archive of
+# four deflated 99 MB BMPs as one new session after another added 380 MB of disk each time (3.3 s
+# an open), and a Space's disk (50 GB) would fill in minutes. Past the bound an open is refused,
+# the task kept: nobody's task loses its files (5 GB: ten archives at the limit, a classroom of small ones).
+OPENED_MOST = 5 * 1024 ** 3
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under ``folder`` (0 where it is none; a file removed meanwhile, by
+    another session's open, counts 0)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def opened_task(path: str, folder: Path, lang: str):
     """``open_task``'s work, its session's turn held: ``path`` read into ``folder``."""
     name = Path(path).name
     opened = read_task_archive(path, folder, name=name, prepare=None)
     try:
+        opened_root = folder.parent.parent  # (UPLOADS / "opened": every session's opened tasks)
+        elsewhere = folder_bytes(opened_root) - folder_bytes(folder.parent)  # (this session's earlier one goes)
+        if elsewhere + folder_bytes(folder) > OPENED_MOST:
+            raise Refusal(say(lang, "opened_full", most=f"{OPENED_MOST / 1024 ** 3:g} GB"))
         if opened.domain not in DOMAINS:
             raise Refusal(say(lang, "domain_off"))
         keys = [class_key(n) for n in opened.class_names]

@@ -2059,3 +2059,28 @@ def test_two_opens_at_once_in_one_session_each_open_whole(tmp_path, monkeypatch)
     last = answers["second"][0]  # (the second waited for the first: its task is the session's)
     assert len(list(app.session_folder("opened", request).iterdir())) == 1
     assert all(Path(i["path"]).is_file() for c in last["classes"] for i in c["images"])
+
+
+def test_opened_tasks_of_all_sessions_together_are_bounded(tmp_path, monkeypatch):
+    """A session keeps the images of the task it opened last until the app exits: one new session
+    after another, each opening a small archive of large images, filled the server's disk. Past
+    ``OPENED_MOST`` (every session's together) an open is refused and nothing is kept of it; a
+    session that opens again replaces its own task's images, which count no more."""
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.archive import write_task_archive
+
+    monkeypatch.setattr(app, "uploaded", lambda path: True)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    saved = write_task_archive(tmp_path / "task.zip", [c["name"] for c in task["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in task["classes"]])
+    one = sum(Path(i["path"]).stat().st_size for c in task["classes"] for i in c["images"])
+    monkeypatch.setattr(app, "OPENED_MOST", int(2.5 * one), raising=False)
+    monkeypatch.setattr(app, "UPLOADS", tmp_path / "uploads")
+    first, second, third = (SimpleNamespace(headers={}, session_hash=h) for h in ("first", "second", "third"))
+    for request in (first, second, first):
+        assert app.open_task(str(saved), request)[3].startswith("Loaded task.zip")
+    refused = app.open_task(str(saved), third)[3]
+    assert refused.startswith("⚠ The task was not opened") and "as it can keep" in refused, refused
+    assert not list(app.session_folder("opened", third).iterdir())
