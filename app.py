@@ -1421,16 +1421,16 @@ def opened_task(path: str, folder: Path, lang: str):
         if earlier != folder:  # (each open kept its archive's images until exit: up to 500 MB each, on a public Space)
             shutil.rmtree(earlier, ignore_errors=True)
     task = empty_task(opened.domain)
-    task["classes"] = [{"name": n, "images": [shown(img) for img in images]}
+    task["classes"] = [{"name": n, "images": [task_image(img) for img in images]}
                        for n, images in zip(opened.class_names, opened.support)]
-    task["queries"] = [dict(shown(q), label=label) for q, label in opened.queries]
+    task["queries"] = [dict(task_image(q), label=label) for q, label in opened.queries]
     task["source"] = f"archive {name}"
     shots = min(len(c["images"]) for c in task["classes"])
     message = say(lang, "loaded", what=plain(name), ways=len(task["classes"]), shots=shots, q=len(task["queries"]))
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", message, task["domain"]
 
 
-def shown(image: ArchivedImage) -> dict:
+def task_image(image: ArchivedImage) -> dict:
     """An image read from an archive as the task holds one."""
     return {"path": str(image.path), "name": image.name, "source": image.source}
 
