@@ -35,13 +35,14 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
 from .preprocess import ImageInputError, prepare
-from .service import MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_name
+from .service import MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_name, checked_queries, checked_shots
 
 FORMAT = 1  # task.json's "format": a reader refuses a later one rather than misread it
 DOMAINS = ("characters", "photos")
@@ -166,10 +167,8 @@ def checked_classes(names: Sequence[str], counts: Sequence[int], limits: Limits)
     if len(names) > limits.classes:
         raise ArchiveError(f"At most {limits.classes} classes are supported; the task has {len(names)}.", "too_many",
                            most=limits.classes, have=len(names))
-    try:  # (an ArchiveError, as read_task_archive promises: a task.json may name a class of 100,000 characters)
+    with archive_errors():  # (a task.json may name a class of 100,000 characters)
         checked = [checked_class_name(name) for name in names]
-    except TaskError as error:
-        raise ArchiveError(str(error), error.code, **error.values) from None
     if not all(checked):
         raise ArchiveError("Every class needs a name.", "unnamed")
     twice = [name for name in checked if checked.count(name) > 1]
@@ -181,18 +180,25 @@ def checked_classes(names: Sequence[str], counts: Sequence[int], limits: Limits)
     if empty:
         listed = ", ".join(empty)
         raise ArchiveError(f"These classes have no images: {listed}.", "empty_classes", names=listed)
-    if max(counts) > limits.shots:  # (the words of fewshot.service.checked_shots)
-        name, n = next((name, n) for name, n in zip(checked, counts) if n > limits.shots)
-        raise ArchiveError(f"A class can have at most {limits.shots} support images: “{name}” would have {n}.",
-                           "too_many_shots", most=limits.shots, name=name, have=n)
+    with archive_errors():
+        for name, n in zip(checked, counts):
+            checked_shots(name, n, limits.shots)
     return checked
 
 
 def checked_query_count(have: int, limits: Limits) -> None:
-    """(The words of ``fewshot.service.checked_queries``.)"""
-    if have > limits.queries:
-        raise ArchiveError(f"At most {limits.queries} query images can be classified at once; {have} were given.",
-                           "too_many_queries", most=limits.queries, have=have)
+    with archive_errors():
+        checked_queries(have, limits.queries)
+
+
+@contextmanager
+def archive_errors() -> Iterator[None]:
+    """The service's refusals (a class name, the shots, the queries) raised as ``ArchiveError``,
+    as ``read_task_archive`` promises, with their words and codes."""
+    try:
+        yield
+    except TaskError as error:
+        raise ArchiveError(str(error), error.code, **error.values) from None
 
 
 # ---- writing --------------------------------------------------------------------------------

@@ -71,18 +71,18 @@ def checked_class_name(name: Any) -> str:
     return name
 
 
-def checked_shots(name: str, have: int) -> None:
-    """Refuse a class of more than ``MAX_SHOTS`` support images (before any is read)."""
-    if have > MAX_SHOTS:
-        raise TaskError(f"A class can have at most {MAX_SHOTS} support images: “{name}” would have {have}.",
-                        "too_many_shots", most=MAX_SHOTS, name=name, have=have)
+def checked_shots(name: str, have: int, most: int = MAX_SHOTS) -> None:
+    """Refuse a class of more than ``most`` support images (before any is read)."""
+    if have > most:
+        raise TaskError(f"A class can have at most {most} support images: “{name}” would have {have}.",
+                        "too_many_shots", most=most, name=name, have=have)
 
 
-def checked_queries(have: int) -> None:
-    """Refuse more than ``MAX_QUERIES`` query images at once (before any is read)."""
-    if have > MAX_QUERIES:
-        raise TaskError(f"At most {MAX_QUERIES} query images can be classified at once; {have} were given.",
-                        "too_many_queries", most=MAX_QUERIES, have=have)
+def checked_queries(have: int, most: int = MAX_QUERIES) -> None:
+    """Refuse more than ``most`` query images at once (before any is read)."""
+    if have > most:
+        raise TaskError(f"At most {most} query images can be classified at once; {have} were given.",
+                        "too_many_queries", most=most, have=have)
 
 
 def class_key(name: str) -> str:
