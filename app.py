@@ -57,7 +57,7 @@ from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, Classified, ImageCache, ModelZoo, TaskError, adaptation_defaults,
     checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
-    import_optimiser_machinery, prepare_task, run_method, run_to_end,
+    import_optimiser_machinery, one_class_names, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -1405,8 +1405,7 @@ def opened_task(path: str, folder: Path, lang: str):
             raise Refusal(say(lang, "opened_full", most=f"{OPENED_MOST / 1024 ** 3:g} GB"))
         if opened.domain not in DOMAINS:
             raise Refusal(say(lang, "domain_off"))
-        keys = [class_key(n) for n in opened.class_names]
-        twice = [n for n, k in zip(opened.class_names, keys) if keys.count(k) > 1]
+        twice = one_class_names(opened.class_names)
         if twice:  # (two classes to the archive, one to the app: see add_images, rename_class)
             raise Refusal(say(lang, "case_twice", names="、".join(twice) if lang == "zh" else ", ".join(twice)))
         try:  # (read as the task will be, into the app's cache)

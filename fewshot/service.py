@@ -89,6 +89,12 @@ def class_key(name: str) -> str:
     """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
     "circle"), in the app and in ``/classify`` alike."""
     return clean_class_name(name).casefold()
+def one_class_names(names: Sequence[str]) -> list[str]:
+    """The names, in their order, that name one class with another of ``names`` (``class_key``)."""
+    keys = [class_key(n) for n in names]
+    return [n for n, k in zip(names, keys) if keys.count(k) > 1]
+
+
 # the checkpoints each domain of the app is served from
 DOMAIN_CHECKPOINTS = {
     "characters": {"dataset": "omniglot", "split": "vinyals", "backbone": "conv4"},
@@ -365,8 +371,7 @@ def prepare_task(
     names = [clean_class_name(n) for n in class_names]
     if any(not n for n in names):
         raise TaskError("Every class needs a name.", "unnamed")
-    keys = [class_key(n) for n in names]
-    duplicates = sorted({n for n, k in zip(names, keys) if keys.count(k) > 1})
+    duplicates = sorted(set(one_class_names(names)))
     if duplicates:
         raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.", "duplicates",
                         names=", ".join(duplicates))
