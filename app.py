@@ -1399,8 +1399,9 @@ def opened_task(path: str, folder: Path, lang: str):
     name = Path(path).name
     opened = read_task_archive(path, folder, name=name, prepare=None)
     try:
-        opened_root = folder.parent.parent  # (UPLOADS / "opened": every session's opened tasks)
-        elsewhere = folder_bytes(opened_root) - folder_bytes(folder.parent)  # (this session's earlier one goes)
+        # every session's opened tasks (UPLOADS / "opened"), less this session's earlier one, which goes
+        session = folder.parent
+        elsewhere = sum(folder_bytes(other) for other in session.parent.iterdir() if other != session)
         if elsewhere + folder_bytes(folder) > OPENED_MOST:
             raise Refusal(say(lang, "opened_full", most=f"{OPENED_MOST / 1024 ** 3:g} GB"))
         if opened.domain not in DOMAINS:

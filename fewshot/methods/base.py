@@ -187,15 +187,15 @@ def gradient_inputs(generator: str, *tensors: Tensor | None) -> tuple[Tensor | N
 
 
 @contextmanager
-def leaving_inference_mode() -> Iterator[bool]:
+def leaving_inference_mode() -> Iterator[None]:
     """Under ``torch.inference_mode()``, whose tensors no ``torch.enable_grad()`` can
     differentiate, the block leaves it, gradients still off (as under ``torch.no_grad()``) until
-    a method enables them; elsewhere it changes nothing. Yields whether it left the mode."""
+    a method enables them; elsewhere it changes nothing."""
     if not torch.is_inference_mode_enabled():
-        yield False
+        yield
         return
     with torch.inference_mode(False), torch.no_grad():
-        yield True
+        yield
 
 
 @contextmanager
