@@ -56,7 +56,7 @@ from fewshot.preprocess import ImageInputError  # noqa: E402
 from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, Classified, ImageCache, ModelZoo, TaskError, adaptation_defaults,
-    checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available,
+    checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available, image_reading,
     import_optimiser_machinery, one_class_names, prepare_task, run_method, run_to_end,
 )
 
@@ -880,11 +880,8 @@ def zoo_of(task: dict) -> ModelZoo:
 
 
 def read_as(image: dict, domain: str) -> str:
-    """The preprocessing of one image in a task of ``domain``: photos are photos; in the
-    character domain Omniglot's own files skip the drawing clean-up meant for people's input."""
-    if domain == "photos":
-        return "photos"
-    return "omniglot" if image.get("source") == "omniglot" else "characters"
+    """The preprocessing of one of the task's images (``fewshot.service.image_reading``)."""
+    return image_reading(domain, image.get("source", "upload"))
 
 
 def saved_array(array: np.ndarray) -> str:

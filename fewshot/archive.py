@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Union
 
 from .preprocess import ImageInputError, prepare
-from .service import MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_name, checked_queries, checked_shots
+from .service import (MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_name, checked_queries, checked_shots,
+                      image_reading)
 
 FORMAT = 1  # task.json's "format": a reader refuses a later one rather than misread it
 DOMAINS = ("characters", "photos")
@@ -127,13 +128,6 @@ class TaskArchive:
 
 
 ImageLike = Union[str, Path, ArchivedImage]
-
-
-def reading(domain: str, source: str) -> str:
-    """How ``prepare`` reads an image of ``source`` in a task of ``domain`` (as the app does)."""
-    if domain == "photos":
-        return "photos"
-    return "omniglot" if source == "omniglot" else "characters"
 
 
 def slug(text: str, most: int = 40) -> str:
@@ -607,13 +601,13 @@ def card_domain(opened: zipfile.ZipFile, info: zipfile.ZipInfo | None, name: str
 
 
 def check_images(task: TaskArchive, prepare: Callable) -> None:
-    """Read every image as the task will (``reading``); refuse the task naming each one refused."""
+    """Read every image as the task will (``image_reading``); refuse the task naming each one refused."""
     problems = []
     for k, images in enumerate(task.support):
         for image in images + [q for q, label in task.queries if label == k]:
             shown = f"{task.class_names[k]}/{image.name}" if "/" not in image.name else image.name
             try:
-                prepare(str(image.path), reading(task.domain, image.source), name=shown)
+                prepare(str(image.path), image_reading(task.domain, image.source), name=shown)
             except ImageInputError as error:
                 problems.append((shown, error))
     if problems:

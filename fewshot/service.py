@@ -89,6 +89,15 @@ def class_key(name: str) -> str:
     """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
     "circle"), in the app and in ``/classify`` alike."""
     return clean_class_name(name).casefold()
+def image_reading(domain: str, source: str = "upload") -> str:
+    """How ``prepare`` reads an image from ``source`` (``upload``, ``omniglot``, ``mini-imagenet``)
+    in a task of ``domain``: photos are photos; among characters, Omniglot's own files skip the
+    drawing clean-up meant for people's input. (The app's and a saved task's rule alike.)"""
+    if domain == "photos":
+        return "photos"
+    return "omniglot" if source == "omniglot" else "characters"
+
+
 def one_class_names(names: Sequence[str]) -> list[str]:
     """The names, in their order, that name one class with another of ``names`` (``class_key``)."""
     keys = [class_key(n) for n in names]
