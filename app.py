@@ -464,6 +464,9 @@ MESSAGES = {
         "one_task": " This task has {q} queries, so one query is {point:.1f} points of its accuracy: a difference "
                     "of a query or two between two methods here may be chance, and the test split's column, over "
                     "{episodes:,} tasks, is the one to compare methods by.",
+        "one_query": " This task has one query, so its accuracy is 0 or 100: a difference between two methods "
+                     "here may be chance, and the test split's column, over {episodes:,} tasks, is the one to "
+                     "compare methods by.",
         "benchmark_adapts": " Each method adapts as its checkpoint was made to (MAML: the checkpoint's own inner "
                             "steps and α, not the Adapt tab's sliders), as it was tested.",
         "too_easy": " **No learning does as well as any method on this task:** it is too easy to show what "
@@ -568,6 +571,8 @@ MESSAGES = {
         "benchmark_paper": "论文报告：论文在同一设置下给出的数字。",
         "one_task": "这个任务有 {q} 个查询，一个查询就占准确率的 {point:.1f} 个百分点：这里两种方法相差一两个查询，"
                     "可能只是偶然；测试集那一列是 {episodes:,} 个任务的平均，比较方法应看那一列。",
+        "one_query": "这个任务只有一个查询，准确率只能是 0 或 100：这里两种方法的差别可能只是偶然；测试集那一列是 "
+                     "{episodes:,} 个任务的平均，比较方法应看那一列。",
         "benchmark_adapts": "每个方法都按其检查点的设定适应（MAML：检查点自己的内循环步数和 α，而不是“适应”页的滑块），"
                             "与测试时一致。",
         "too_easy": "**不学习也和所有方法一样好**：这个任务太简单，看不出元学习的作用。",
@@ -2060,7 +2065,8 @@ def compare_methods(task, device, request: gr.Request, shown: str = ""):
         note = say(lang, "benchmark_note", ways=ways, shots=shots, episodes=episodes,
                    task_ways=prepared_task.ways, task_shots=prepared_task.shots)
         queries = len(prepared_task.query_images)  # (one task's accuracy moves by whole queries)
-        note += say(lang, "one_task", q=queries, point=100 / queries, episodes=episodes)
+        note += say(lang, "one_task" if queries > 1 else "one_query", q=queries, point=100 / queries,
+                    episodes=episodes)
         if any(row[3] != NO_FIGURE for row, _ in settings):  # a published figure stands in some row
             note += say(lang, "benchmark_paper")
         if task["domain"] == "photos":  # (none there: the column says nothing, and this says why)

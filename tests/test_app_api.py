@@ -1110,7 +1110,8 @@ def test_what_the_adapt_tab_shows_is_the_run_it_describes():
 def test_compares_note_on_one_task_counts_a_chance_difference_in_queries():
     """Compare's note said that "a few points" between two methods may be chance beside "one query
     is 6.7 points": on the examples' 15 queries two methods differ by 0, 6.7 or 13.3 points, never
-    by a few, so a difference of one query read as more than chance. It counts it in queries."""
+    by a few, so a difference of one query read as more than chance. It counts it in queries (and
+    says "one query" where a task has one, not "1 queries")."""
     import app
 
     for q in (15, 100):
@@ -1119,6 +1120,12 @@ def test_compares_note_on_one_task_counts_a_chance_difference_in_queries():
         assert "a few points" not in english
         chinese = app.say("zh", "one_task", q=q, point=100 / q, episodes=1000)
         assert "这里两种方法相差一两个查询，可能只是偶然" in chinese and "几个百分点" not in chinese, chinese
+    # one query (a hand-made archive can hold one): "1 queries" and "100.0 points" read as a slip
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    task = {**task, "queries": task["queries"][:1]}
+    *_, (table, status, _) = app.compare_methods(task, "cpu", None)
+    assert "This task has one query, so its accuracy is 0 or 100" in status and "1 queries" not in status, status
+    assert "这个任务只有一个查询" in app.say("zh", "one_query", episodes=1000)
 
 
 def test_the_classify_and_compare_tabs_say_what_they_show():
