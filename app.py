@@ -57,7 +57,7 @@ from fewshot.published import published  # noqa: E402
 from fewshot.service import (  # noqa: E402
     DOMAIN_CHECKPOINTS, MAX_NAME, MAX_WAYS, METHOD_ORDER, MIN_WAYS, Classified, ImageCache, ModelZoo, TaskError, adaptation_defaults,
     checked_class_name, checked_queries, checked_shots, class_key, classify, cuda_available, image_reading,
-    import_optimiser_machinery, one_class_names, prepare_task, run_method, run_to_end,
+    import_optimiser_machinery, prepare_task, run_method, run_to_end,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -424,8 +424,6 @@ MESSAGES = {
         "opened_full": "The task was not opened: the server holds as many opened tasks' images as it can keep ({most}) "
                        "just now. Try again later, or a smaller task.",
         "archive_images": "The task was not opened: these images in it cannot be used. {reasons}",
-        "case_twice": "The task was not opened: {names} are one class here (names that differ only in case name "
-                      "the same class).",
         "task_lost": "This page's task is no longer on the server: it restarted since the page was opened, or let "
                      "the page's session go after the page lost its connection. Reload the page and build the task "
                      "again.",
@@ -537,7 +535,6 @@ MESSAGES = {
         "no_archive": "请选择一个已保存任务的 .zip 文件来打开。",
         "opened_full": "任务未打开：服务器目前保存的已打开任务的图像已达上限（{most}）。请稍后再试，或打开较小的任务。",
         "archive_images": "任务未打开：其中这些图像无法使用。{reasons}",
-        "case_twice": "任务未打开：{names} 在这里是同一个类别（只有大小写不同的名称指同一个类别）。",
         "task_lost": "服务器上已没有这个页面的任务：页面打开后服务器重启过，或页面断开连接后服务器已释放其会话。请刷新页面，重新建立任务。",
         "sampled_photos": "抽取了 {ways} 个 mini-ImageNet 测试类别（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_mini": "服务器上没有 mini-ImageNet 数据或照片模型。",
@@ -622,7 +619,7 @@ ERRORS_ZH = {
     "no_checkpoint_widest": "它最多处理 {widest} 个类别。", "no_checkpoint_others": "可以处理的方法：{others}。",
     "unknown_method": "未知的方法 {method!r}。",
     "unnamed": "每个类别都需要名称。",
-    "duplicates": "类别名称不能重复：{names} 出现了不止一次。",
+    "duplicates": "类别名称不能重复（大小写和空格不计）：不止一个类别叫 {names}。",
     "name_too_long": "类别名称最多 {most} 个字符；这个名称有 {have:,} 个。",
     "too_few": "一个任务至少需要 {need} 个类别；现在有 {have} 个。",
     "one_class_named_twice": "一个任务至少需要 {need} 个类别，而 {names} 是同一个类别（不计大小写）。",
@@ -1408,9 +1405,6 @@ def opened_task(path: str, folder: Path, lang: str):
             raise Refusal(say(lang, "opened_full", most=f"{OPENED_MOST / 1024 ** 3:g} GB"))
         if opened.domain not in DOMAINS:
             raise Refusal(say(lang, "domain_off"))
-        twice = one_class_names(opened.class_names)
-        if twice:  # (two classes to the archive, one to the app: see add_images, rename_class)
-            raise Refusal(say(lang, "case_twice", names="、".join(twice) if lang == "zh" else ", ".join(twice)))
         try:  # (read as the task will be, into the app's cache)
             check_archived_images(opened, CACHE.get)
         except ArchiveImageError as error:

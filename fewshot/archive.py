@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Union
 
 from .preprocess import ImageInputError, prepare
-from .service import (MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_name, checked_queries, checked_shots,
-                      image_reading)
+from .service import (MAX_QUERIES, MAX_SHOTS, MAX_WAYS, TaskError, checked_class_names, checked_queries,
+                      checked_shots, image_reading)
 
 FORMAT = 1  # task.json's "format": a reader refuses a later one rather than misread it
 DOMAINS = ("characters", "photos")
@@ -150,26 +150,14 @@ def extension(path: Path) -> str:
 
 
 def checked_classes(names: Sequence[str], counts: Sequence[int], limits: Limits) -> list[str]:
-    """The class names as a task may hold them (``checked_class_name``), refused as the app
-    refuses: none, too many, an unnamed or twice-named class, a class without images or with
-    more than the limit. (Writing checks the same, so that whatever is saved opens again.)
-    Names that differ only in case ("A" and "a", two letters) are two classes here, each in a
-    folder of its own: the archive keeps what it is given. ``fewshot.service`` reads them as one
-    class (``class_key``), and refuses such a task when it is run; the app refuses to open one."""
+    """The class names as a task may hold them, refused as the app refuses: none, too many, an
+    unnamed class or two names of one class (``fewshot.service.checked_class_names``: "Eye" and
+    "eye" are one class there, so here too), a class without images or with more than the limit.
+    (Writing checks the same, so that whatever is saved opens again.)"""
     if not names:
         raise ArchiveError("The task has no classes: support/<class>/ folders of images.", "archive_no_classes")
-    if len(names) > limits.classes:
-        raise ArchiveError(f"At most {limits.classes} classes are supported; the task has {len(names)}.", "too_many",
-                           most=limits.classes, have=len(names))
     with archive_errors():  # (a task.json may name a class of 100,000 characters)
-        checked = [checked_class_name(name) for name in names]
-    if not all(checked):
-        raise ArchiveError("Every class needs a name.", "unnamed")
-    twice = [name for name in checked if checked.count(name) > 1]
-    if twice:
-        names_twice = ", ".join(dict.fromkeys(twice))
-        raise ArchiveError(f"Class names must differ: {names_twice} appear more than once.", "duplicates",
-                           names=names_twice)
+        checked = checked_class_names(names, limits.classes)
     empty = [name for name, n in zip(checked, counts) if n == 0]
     if empty:
         listed = ", ".join(empty)

@@ -89,6 +89,7 @@ def class_key(name: str) -> str:
     """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
     "circle"), in the app and in ``/classify`` alike."""
     return clean_class_name(name).casefold()
+
 def image_reading(domain: str, source: str = "upload") -> str:
     """How ``prepare`` reads an image from ``source`` (``upload``, ``omniglot``, ``mini-imagenet``)
     in a task of ``domain``: photos are photos; among characters, Omniglot's own files skip the
@@ -102,6 +103,24 @@ def one_class_names(names: Sequence[str]) -> list[str]:
     """The names, in their order, that name one class with another of ``names`` (``class_key``)."""
     keys = [class_key(n) for n in names]
     return [n for n, k in zip(names, keys) if keys.count(k) > 1]
+
+
+def checked_class_names(names: Sequence[Any], most: int = MAX_WAYS) -> list[str]:
+    """A task's class names as it holds them (``checked_class_name``), refused as a task is: more
+    than ``most`` classes (counted before any name is read), a class without a name, two names of
+    one class (``class_key``: "Eye" and "eye", "my flag" and "my  flag"). The rule of a task run
+    (``prepare_task``) and of a saved one (``fewshot.archive``) alike."""
+    if len(names) > most:
+        raise TaskError(f"At most {most} classes are supported; the task has {len(names)}.", "too_many",
+                        most=most, have=len(names))
+    checked = [checked_class_name(n) for n in names]
+    if not all(checked):
+        raise TaskError("Every class needs a name.", "unnamed")
+    twice = ", ".join(dict.fromkeys(one_class_names(checked)))
+    if twice:
+        raise TaskError(f"Class names must differ (case and spacing aside): more than one class is named {twice}.",
+                        "duplicates", names=twice)
+    return checked
 
 
 # the checkpoints each domain of the app is served from
@@ -377,19 +396,10 @@ def prepare_task(
     ``domain`` (or per image ``support_domains``/``query_domains``) picks the preprocessing:
     ``characters`` for people's drawings, ``omniglot`` for dataset files.
     """
-    names = [clean_class_name(n) for n in class_names]
-    if any(not n for n in names):
-        raise TaskError("Every class needs a name.", "unnamed")
-    duplicates = sorted(set(one_class_names(names)))
-    if duplicates:
-        raise TaskError(f"Class names must differ: {', '.join(duplicates)} appears more than once.", "duplicates",
-                        names=", ".join(duplicates))
+    names = checked_class_names(class_names)
     if len(names) < MIN_WAYS:
         raise TaskError(f"A task needs at least {MIN_WAYS} classes; it has {len(names)}.", "too_few", need=MIN_WAYS,
                         have=len(names))
-    if len(names) > MAX_WAYS:
-        raise TaskError(f"At most {MAX_WAYS} classes are supported; the task has {len(names)}.", "too_many",
-                        most=MAX_WAYS, have=len(names))
     if len(support) != len(support_classes):
         raise TaskError("Each support image needs exactly one class.", "mismatch")
     counts = [0] * len(names)

@@ -1992,8 +1992,13 @@ def test_a_saved_task_opens_again_and_a_bad_archive_keeps_the_task(app_server, t
     with zipfile.ZipFile(escaping, "w") as archive:
         archive.writestr("support/eye/1.png", first["support/01-eye/01-1.png"])
         archive.writestr("support/fork/../../../../escaped.png", first["support/01-eye/01-1.png"])
+    one_class = tmp_path / "one-class.zip"  # (two folders on Linux, one class to the app)
+    with zipfile.ZipFile(one_class, "w") as archive:
+        for folder in ("Eye", "eye", "fork"):
+            archive.writestr(f"support/{folder}/1.png", first["support/01-eye/01-1.png"])
     for bad, words in ((notes, "notes.zip is not a zip archive."),
-                       (escaping, "support/fork/../../../../escaped.png in escaping.zip leads outside the archive")):
+                       (escaping, "support/fork/../../../../escaped.png in escaping.zip leads outside the archive"),
+                       (one_class, "more than one class is named Eye, eye.")):
         *_, status, _ = session.predict(handle_file(str(bad)), api_name="/open_task")
         assert status.startswith("⚠ ") and words in status.replace("\\", ""), status
     assert contents(session.predict(NO_PAGE, api_name="/save_task")[0]) == first

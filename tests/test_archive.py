@@ -26,10 +26,10 @@ def glyphs(k: int, n: int) -> list[Path]:
 
 
 def test_a_task_comes_back_as_it_was_saved(tmp_path):
-    """Names that are no file names ("a/b", "..", "CON"), two that differ only in case, Unicode;
+    """Names that are no file names ("a/b", "..", "CON"), Unicode;
     each image's bytes and extension (a JPEG stays a JPEG), its shown name and source; the
     queries and their labels; the domain."""
-    names = ["a/b", "..", "CON", "Eye", "eye", "日本語 ✓ שלום"]
+    names = ["a/b", "..", "CON", "Eye", "Ear", "日本語 ✓ שלום"]
     jpeg = tmp_path / "upload.jpg"
     Image.open(glyphs(0, 1)[0]).convert("RGB").save(jpeg, quality=90)
     drawing = tmp_path / "0f3a.png"  # a drawing is kept under a made-up name and shown as drawing.png
@@ -94,6 +94,18 @@ def test_a_zipped_demo_folder_opens_as_its_example(tmp_path):
     task = read_task_archive(contents, tmp_path / "glyphs")
     assert task.domain == "characters" and task.class_names == sorted(p.name for p in (DEMO / "glyphs-3way" / "support").iterdir())
     assert task.support[0][0].path.read_bytes() == (DEMO / "glyphs-3way" / "support" / task.class_names[0] / "1.png").read_bytes()
+
+
+def test_folders_whose_names_differ_only_in_case_are_one_class_and_refused(tmp_path):
+    """A folder zipped by hand with support/Eye/ and support/eye/ (two folders on Linux, one on
+    Windows and macOS) is refused as a task naming one class twice is, in the service's words:
+    the archive read them as two classes, which the app then refused with words of its own."""
+    hand_made = zipped(tmp_path / "case.zip", [("support/Eye/1.png", PNG), ("support/eye/1.png", PNG),
+                                                ("support/fork/1.png", PNG)])
+    with pytest.raises(ArchiveError) as refused:
+        read_task_archive(hand_made, tmp_path / "opened", prepare=None)
+    assert refused.value.code == "duplicates" and refused.value.values == {"names": "Eye, eye"}
+    assert not (tmp_path / "opened").exists()
 
 
 def zipped(path: Path, entries: list) -> Path:
@@ -254,5 +266,9 @@ def test_a_task_that_would_not_open_again_is_not_saved(tmp_path):
     with pytest.raises(ArchiveError) as refused:
         write_task_archive(tmp_path / "task.zip", ["eye", "eye "], [glyphs(0, 1), glyphs(1, 1)])
     assert refused.value.code == "duplicates"
+    with pytest.raises(ArchiveError) as refused:  # (one class to the app: saved, it would not open there)
+        write_task_archive(tmp_path / "task.zip", ["Eye", "eye"], [glyphs(0, 1), glyphs(1, 1)])
+    assert str(refused.value) == ("Class names must differ (case and spacing aside): more than one class is "
+                                  "named Eye, eye.") and refused.value.code == "duplicates"
     assert not list(tmp_path.iterdir())  # nothing written, not even a partial file
     assert zipfile.is_zipfile(write_task_archive(tmp_path / "task.zip", ["eye"], [glyphs(0, 1)]))
