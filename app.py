@@ -1329,8 +1329,7 @@ def open_task(archive, request: gr.Request):
     that cannot be used refuses the whole archive, each such image named with its reason, as Add
     names them (``read_task_archive`` says why not skipped)."""
     lang = language(request)
-    path = archive if isinstance(archive, str) else getattr(archive, "path", None) or \
-        (archive.get("path") if isinstance(archive, dict) else None)
+    path = file_path(archive, plain=True)  # (an UploadButton gives its file's path as a string)
     if not path:
         raise Refusal(say(lang, "no_archive"))
     if not uploaded(path):  # (a client's path typed as a string names a file on the server)
@@ -2174,11 +2173,19 @@ def uploaded_paths(items: Any, argument: str) -> list[str]:
         raise Refusal(f"{argument} must be a list of image files.")
     paths = []
     for n, item in enumerate(items):
-        path = item.get("path") if isinstance(item, dict) else getattr(item, "path", None)
+        path = file_path(item)
         if not uploaded(path):
             raise Refusal(not_uploaded(argument, n))
         paths.append(path)
     return paths
+
+
+def file_path(item: Any, plain: bool = False) -> Any:
+    """The path a file input holds: a ``FileData`` or its dict (an API client's), or, where
+    ``plain``, a path string as it stands (``None`` otherwise: never a path typed by a client)."""
+    if isinstance(item, str):
+        return item if plain else None
+    return item.get("path") if isinstance(item, dict) else getattr(item, "path", None)
 
 
 def uploaded(path: Any) -> bool:
