@@ -86,9 +86,10 @@ def checked_queries(have: int, most: int = MAX_QUERIES) -> None:
 
 
 def class_key(name: str) -> str:
-    """What makes two class names one class: ``clean_class_name`` and case aside ("Circle" is
-    "circle"), in the app and in ``/classify`` alike."""
-    return clean_class_name(name).casefold()
+    """What makes two class names one class: ``clean_class_name``, case ("Circle" is "circle") and
+    Unicode's canonical forms aside ("café" typed with "é" or with "e" and an accent, as macOS
+    names a folder: the same letters on the screen), in the app and in ``/classify`` alike."""
+    return unicodedata.normalize("NFC", clean_class_name(name)).casefold()
 
 def image_reading(domain: str, source: str = "upload") -> str:
     """How ``prepare`` reads an image from ``source`` (``upload``, ``omniglot``, ``mini-imagenet``)

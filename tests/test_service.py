@@ -65,6 +65,7 @@ def test_demo_glyphs_are_classified_well(method):
     (["a", "a"], "must differ"),
     (["Flag", "flag"], "must differ"),  # one class in other letters
     (["my flag", "my  flag"], "must differ"),  # the same on the screen
+    (["café", "cafe\u0301"], "must differ"),  # the same letters: "é", and "e" with a combining accent
     (["a", " "], "needs a name"),
     ([str(i) for i in range(11)], "At most 10"),
 ])
