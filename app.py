@@ -1,6 +1,6 @@
 """Few-shot learning, live: build a task, pick a meta-learning method, watch it adapt, classify.
 
-    python app.py            # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+    python app.py            # http://127.0.0.1:7860 (--host, --port, --share; --help for the rest)
 
 This file only arranges the screen. Everything it shows is computed by the ``fewshot``
 package: ``fewshot.service`` adapts the shipped checkpoints, ``fewshot.viz`` draws their traces.
@@ -11,6 +11,43 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SETTINGS = """environment:
+  GRADIO_SERVER_NAME, GRADIO_SERVER_PORT  where to serve, as --host and --port do
+  GRADIO_ROOT_PATH   the path prefix a reverse proxy serves the app under (e.g. /fewshot)
+  FEWSHOT_DATA       the folder holding omniglot/ and mini-imagenet/ (default: ../shared beside
+                     the project); without them the app serves its examples and your own images
+  FEWSHOT_CACHE      where decoded images are cached (default: .cache/ in the project)
+  FEWSHOT_THREADS    the CPU threads torch computes with (default: 1)
+  FEWSHOT_DOWNLOAD   omniglot: fetch Omniglot at start where it is missing; none: never
+                     (default: only on a Hugging Face Space)"""
+
+
+def command_line(argv: list[str] | None = None) -> dict:
+    """``python app.py [--host H] [--port P] [--share]``: the options ``launch`` gets (read before
+    torch and Gradio are imported, so that ``--help`` answers at once and starts nothing)."""
+    import argparse
+
+    def port(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is no port: a number from 1 to 65535")
+        return int(text)
+
+    parser = argparse.ArgumentParser(
+        prog="python app.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SETTINGS,
+        description="Few-shot learning, live: serve the app (http://127.0.0.1:7860 unless told otherwise).")
+    parser.add_argument("--host", help="the address to serve on: 0.0.0.0 for every network interface "
+                                       "(default: 127.0.0.1, this computer only)")
+    parser.add_argument("--port", type=port, help="the port to serve on (default: 7860, or the next free one)")
+    parser.add_argument("--share", action="store_true",
+                        help="also serve through a temporary public gradio.live link (needs internet)")
+    arguments = parser.parse_args(argv)
+    options = {"server_name": arguments.host, "server_port": arguments.port, "share": arguments.share or None}
+    return {name: value for name, value in options.items() if value is not None}
+
+
+if __name__ == "__main__":
+    LAUNCH_OPTIONS = command_line()
 
 import atexit  # noqa: E402
 import functools  # noqa: E402
@@ -3052,4 +3089,4 @@ def mount(host, path: str = "/fewshot", **options):
 
 
 if __name__ == "__main__":
-    launch()
+    launch(**LAUNCH_OPTIONS)

@@ -2096,3 +2096,26 @@ def test_opened_tasks_of_all_sessions_together_are_bounded(tmp_path, monkeypatch
     refused = app.open_task(str(saved), third)[3]
     assert refused.startswith("⚠ The task was not opened") and "as it can keep" in refused, refused
     assert not list(app.session_folder("opened", third).iterdir())
+
+
+def test_the_command_line_says_its_options_and_serves_where_told():
+    """``python app.py --help`` started the server (the arguments were never read): it prints the
+    options and the environment the app reads, at once (before torch and Gradio are imported),
+    and starts nothing; a bad port is refused by name; --host, --port and --share reach launch."""
+    import subprocess
+    import sys
+
+    import app
+
+    shown = subprocess.run([sys.executable, "-X", "importtime", "app.py", "--help"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: python app.py"), shown
+    assert all(word in shown.stdout for word in ("--host", "--port", "--share", "FEWSHOT_DATA", "GRADIO_ROOT_PATH"))
+    imported = {line.split("|")[-1].strip() for line in shown.stderr.splitlines() if line.startswith("import time:")}
+    assert "argparse" in imported and not {"torch", "gradio"} & imported, sorted(imported)
+    refused = subprocess.run([sys.executable, "app.py", "--port", "99999"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "'99999' is no port: a number from 1 to 65535" in refused.stderr
+    assert app.command_line([]) == {}
+    assert app.command_line(["--host", "0.0.0.0", "--port", "8000", "--share"]) == {
+        "server_name": "0.0.0.0", "server_port": 8000, "share": True}
