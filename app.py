@@ -101,6 +101,13 @@ ROOT = Path(__file__).resolve().parent
 DEMO = ROOT / "demo"
 UPLOADS = Path(tempfile.mkdtemp(prefix="fewshot-app-"))  # drawings and webcam pictures; removed at exit
 atexit.register(shutil.rmtree, UPLOADS, ignore_errors=True)
+# the page's icon (a browser tab, a bookmark; Gradio's logo otherwise): a pen stroke on the theme's
+# indigo and a dot, written into UPLOADS when the app is served
+FAVICON = UPLOADS / "favicon.svg"
+FAVICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" '
+               'rx="14" fill="#4f46e5"/><path d="M14 44c5-24 17-27 17-11s13 15 18-13" fill="none" stroke="#fff" '
+               'stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/><circle cx="48" cy="47" r="5" '
+               'fill="#34d399"/></svg>')
 NEW_CLASS = "__new__"
 DRAWING, WEBCAM = "drawing.png", "webcam.png"  # the names of images drawn or taken in the app
 MAX_UPLOAD = "100mb"
@@ -3063,6 +3070,9 @@ def serving_options(**options) -> dict:
     # file); a compressed (PNG, JPEG, WebP) image of 40 megapixels, the most an image may have
     # (fewshot.preprocess.MAX_PIXELS), fits; an uncompressed 8-bit RGB one (BMP, TIFF) up to 35 megapixels
     options.setdefault("max_file_size", MAX_UPLOAD)
+    if "favicon_path" not in options:
+        FAVICON.write_text(FAVICON_SVG)
+        options["favicon_path"] = str(FAVICON)
     return {"i18n": I18N, "css": CSS, "js": APP_JS, "theme": THEME, **options}
 
 

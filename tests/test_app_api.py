@@ -2119,3 +2119,17 @@ def test_the_command_line_says_its_options_and_serves_where_told():
     assert app.command_line([]) == {}
     assert app.command_line(["--host", "0.0.0.0", "--port", "8000", "--share"]) == {
         "server_name": "0.0.0.0", "server_port": 8000, "share": True}
+
+
+def test_the_page_has_an_icon_of_its_own(app_server):
+    """A browser tab or bookmark of the app showed Gradio's logo: the app serves its own icon
+    (an SVG, at the address browsers ask for and in the manifest)."""
+    import urllib.request
+
+    import app
+
+    with urllib.request.urlopen(app_server.url + "favicon.ico", timeout=30) as response:
+        assert response.headers["content-type"] == "image/svg+xml"
+        assert response.read().decode() == app.FAVICON_SVG
+    with urllib.request.urlopen(app_server.url + "manifest.json", timeout=30) as response:
+        assert json.loads(response.read())["icons"][0]["type"] == "image/svg+xml"
