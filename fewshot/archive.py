@@ -463,8 +463,9 @@ def read_opened(opened: zipfile.ZipFile, folder: Path, name: str, limits: Limits
         domain, sources = card_domain(opened, example, name), {}
         folders = sorted(files[SUPPORT])
         names = list(folders)
-    support_infos = [sorted(files[SUPPORT][f], key=lambda i: i.filename) for f in folders]
-    query_infos = [sorted(files[QUERY].get(f, []), key=lambda i: i.filename) for f in folders]
+    numbered = description is not None
+    support_infos = [sorted(files[SUPPORT][f], key=lambda i: in_order(i, numbered)) for f in folders]
+    query_infos = [sorted(files[QUERY].get(f, []), key=lambda i: in_order(i, numbered)) for f in folders]
     names = checked_classes(names, [len(infos) for infos in support_infos], limits)
     checked_query_count(sum(len(infos) for infos in query_infos), limits)
     counted = [0]
@@ -481,6 +482,14 @@ def read_opened(opened: zipfile.ZipFile, folder: Path, name: str, limits: Limits
     queries = [(extracted(info, QUERY, k, i, f"{names[k]}/{shown_name(info, description is not None)}"), k)
                for k, infos in enumerate(query_infos) for i, info in enumerate(infos)]
     return TaskArchive(domain, names, support, queries)
+
+
+def in_order(info: zipfile.ZipInfo, numbered: bool) -> tuple[int, str]:
+    """Where an image stands in its class: by the place that writing put before its name, as a
+    number ("100-q.png" after "99-q.png", as a name it sorts between "10-" and "11-"), else by
+    its name (a folder zipped by hand, sorted as the app reads ``demo/``)."""
+    place = re.match(r"\d+", info.filename.rstrip("/").rsplit("/", 1)[-1]) if numbered else None
+    return (int(place.group()) if place else 0, info.filename)
 
 
 def shown_name(info: zipfile.ZipInfo, numbered: bool) -> str:

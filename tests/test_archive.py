@@ -421,6 +421,24 @@ def test_an_image_that_holds_a_zip_end_record_signature_is_no_end_record(tmp_pat
     assert task.support[0][0].path.read_bytes() == odd.read_bytes()
 
 
+def test_more_than_99_queries_of_a_class_keep_their_names(tmp_path):
+    """Writing puts each image's place before its name ("100-q99.png"); reading orders a class's
+    images by that place as a number (as names, "100-" sorted between "10-" and "11-": the 100th
+    query came back 11th) and takes it off whatever its number of digits. A folder zipped by hand
+    has no places: its images stay in the order of their names, as the app reads ``demo/``."""
+    queries = []
+    for i in range(100):
+        path = tmp_path / f"q{i}.png"
+        path.write_bytes(PNG)
+        queries.append((path, 0))
+    saved = write_task_archive(tmp_path / "task.zip", ["eye", "fork"], [glyphs(0, 1), glyphs(1, 1)], queries)
+    task = read_task_archive(saved, tmp_path / "opened", prepare=None)
+    assert [q.name for q, _ in task.queries] == [f"eye/q{i}.png" for i in range(100)]
+    hand_made = zipped(tmp_path / "mine.zip", [(f"support/{c}/{i}.png", PNG) for c in "ab" for i in (2, 10, 1)])
+    task = read_task_archive(hand_made, tmp_path / "mine", prepare=None)
+    assert [image.name for image in task.support[0]] == ["1.png", "10.png", "2.png"]
+
+
 # ---- reading: the folder read into, the name and the reading of each image ------------------
 
 
