@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from fewshot.checkpoints import evaluation_on_test, list_checkpoints, omniglot_input_of, serving_rank  # noqa: E402
 from fewshot.data import DEFAULT_OMNIGLOT_INPUT, PAPERS_OMNIGLOT_INPUT  # noqa: E402
+from fewshot.methods import METHODS  # noqa: E402
 from fewshot.published import PUBLISHED_MINI, PUBLISHED_OMNIGLOT, SOURCES  # noqa: E402
 
 OMNIGLOT_SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
@@ -62,7 +63,7 @@ def sources(dataset: str) -> str:
     papers: dict[str, list[str]] = {}
     for (where, key), paper in SOURCES.items():
         if where == dataset and key not in ROW_FIGURES.values():  # (a row's own figures: said with the table)
-            papers.setdefault(paper, []).append(SHORT_TITLES[key])
+            papers.setdefault(paper, []).append(SHORT_TITLES.get(key) or METHODS[key].title)  # (an added method's)
     return "; ".join(f"{' and '.join(titles)}: {paper}" for paper, titles in papers.items())
 
 
@@ -75,6 +76,17 @@ def cards_of(dataset: str, split: str, backbone: str) -> list[dict]:
     return sorted((card for _, card in list_checkpoints(ROOT / "checkpoints")
                    if card.get("dataset") == dataset and card.get("split") == split
                    and card.get("backbone", "conv4") == backbone), key=lambda c: c["name"])
+
+
+def rows_of(cards: list[dict]) -> list[tuple]:
+    """``ROWS``, and a row for each method of ``cards`` that ``ROWS`` does not name, titled as the
+    app titles it, above the no-learning control: a method added as one file in
+    ``fewshot/methods/`` is in its table once its checkpoint's evaluations are recorded (its
+    training was listed under the table, and no row showed what it measured)."""
+    named = {method for _, method, _, _ in ROWS}
+    added = [(METHODS[method].title, method, None, DEFAULT_OMNIGLOT_INPUT)
+             for method in dict.fromkeys(card["method"] for card in cards) if method not in named and method in METHODS]
+    return ROWS[:-1] + added + ROWS[-1:]
 
 
 def of_row(card: dict, method: str, head: str | None, omniglot_input: str = DEFAULT_OMNIGLOT_INPUT) -> bool:
@@ -103,7 +115,7 @@ def table(dataset: str, split: str, backbone: str, settings, published: dict | N
     cards = cards_of(dataset, split, backbone)
     header = "| method | " + " | ".join(f"{w}-way {k}-shot" for w, k in settings) + " | checkpoints (updates kept / run) |"
     lines = [header, "| --- | " + " | ".join("---" for _ in settings) + " | --- |"]
-    for title, method, head, read in ROWS:
+    for title, method, head, read in rows_of(cards):
         mine = [c for c in cards if of_row(c, method, head, read)]
         above, variant = VARIANTS.get(title, (None, {}))  # the checkpoints of the row above, evaluated otherwise
         if not mine or variant and not any(evaluation_on_test(c, w, k, **variant) for c in mine for w, k in settings):

@@ -1,8 +1,9 @@
 """Adding a method is adding one file (README, "Adding a method"): in a copy of the project
 with one new file in ``fewshot/methods/``, the method trains from the command line with an
 option of its own, is evaluated, is listed by the app once its checkpoint is there (in
-English and, until translated, in English on the Chinese page too) and answers
-``/classify``'s contract, and nothing else was edited."""
+English and, until translated, in English on the Chinese page too), answers ``/classify``'s
+contract and has a row in the results table with what was recorded, and nothing else was
+edited."""
 
 from __future__ import annotations
 
@@ -58,8 +59,16 @@ card = train.main(["--method", "cosine-prototypes", "--option", "scale=5", "--wa
                    "--device", "cpu", "--out", out, "--quiet"])
 assert card["config"]["scale"] == 5 and card["training"]["steps"] == 3, card
 line = evaluate.main(["--method", "cosine-prototypes", "--dataset", "omniglot", "--ways", "5", "--shots", "1",
-                      "--episodes", "5", "--device", "cpu", "--json"])
+                      "--episodes", "5", "--device", "cpu", "--json", "--record"])
 assert line["checkpoint"].endswith("cosine-prototypes-omniglot-vinyals") and 0 <= line["accuracy"] <= 1, line
+
+import subprocess, sys  # the results table, unedited, has a row for it with what was recorded
+tables = subprocess.run([sys.executable, "scripts/results_table.py", "--print"], capture_output=True, text=True,
+                        check=True).stdout
+row = next(r for r in tables.splitlines() if r.startswith("| Cosine prototypes |"))
+assert f"{100 * line['accuracy']:.1f} ± {100 * line['ci95']:.1f} (5 episodes)" in row, row
+assert row.endswith(f"`cosine-prototypes-omniglot-vinyals` ({card['training']['best_step']} / 3) |"), row
+assert tables.index(row) < tables.index("| No learning"), tables
 
 import app  # the UI, unedited
 from fewshot.service import classify
@@ -82,7 +91,8 @@ def test_a_method_added_as_one_file_trains_evaluates_and_serves(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copytree(ROOT / "fewshot", project / "fewshot", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("app.py",):
+    for name in ("app.py", "scripts/results_table.py"):
+        (project / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     (project / "demo").symlink_to(ROOT / "demo")
     (project / "checkpoints").mkdir()
