@@ -1550,6 +1550,8 @@ def outdated_results(task, method, adapted_for: str | None, classified_for: str 
     (``*_for``: the ``task_key`` of what it shows; for Adapt, its ``adaptation_key``, which also
     names the method), clear them and say so. Run when the task changes, and after each run: a run
     still going when the task or the method changed once showed its results as the new ones'."""
+    if task is None:  # no task made yet (a run refused on a new page): no result was shown on one
+        return (gr.skip(),) * 21
     lang = language(request)
     key = task_key(task)
     adapted = adapted_for not in (None, adaptation_key(task, method))

@@ -1188,6 +1188,18 @@ def test_every_refusal_answers_each_output_of_its_event_and_words_it_in_a_status
     assert {"add_images", "run_adaptation", "classify_queries", "compare_methods"} <= set(checked), checked
 
 
+def test_a_run_refused_on_a_new_page_leaves_its_results_as_they_were():
+    """Adapt, Classify or Compare pressed on a new page (no task made yet: the state is None) is
+    refused, and the out-of-date check that follows every run leaves each output as it was: it
+    read the task's key of None, and Gradio marked every output of the tab with "Error"."""
+    import gradio as gr
+
+    import app
+
+    outputs = {fn.name: len(fn.outputs) for fn in app.demo.fns.values()}
+    assert app.outdated_results(None, "maml", None, None, None, None) == (gr.skip(),) * outputs["outdated_results"]
+
+
 def test_early_answers_fill_every_output_of_their_event():
     """A handler that leaves its outputs as they were answers one skip per output of its event
     (one fewer: Gradio's ValueError, a toast on the page and a trace in the log, when a method

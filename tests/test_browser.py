@@ -228,6 +228,22 @@ def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, a
     page.close()
 
 
+def test_runs_pressed_before_any_task_are_refused_without_error_marks(browser, app_server):
+    """Adapt, Classify and Compare pressed on a new page, before any task: each is refused in its
+    status line, and no output of its tab is marked "Error" (the check that follows each run read
+    the task's state, None on a new page, and failed)."""
+    page = open_app(browser, app_server.url)
+    errors = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent !== null).length"
+    for tab, button, status in (("2 · Adapt", "#adapt", "#adapt-status"), ("3 · Classify", "#classify", "#classify-status"),
+                                ("4 · Compare", "#compare", "#compare-status")):
+        page.get_by_role("tab", name=tab).click()
+        page.click(button)
+        page.wait_for_function("s => document.querySelector(s).innerText.includes('⚠')", arg=status, timeout=30000)
+        page.wait_for_timeout(2000)  # (the check that follows the run)
+        assert page.evaluate(errors) == 0, tab
+    page.close()
+
+
 def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_path):
     page = open_app(browser, app_server.url)
     add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
