@@ -46,7 +46,8 @@ TEXT = {
         "maml_title": "MAML inner loop: θ' = θ − α ∇θ L_support", "distances": "Pairwise distances d",
         "attention": "Attention a(x̂, x_i): each query's weights over the support images",
         "prototype_distances": "Squared distances ‖f(x̂) − c_k‖²: from each query to each prototype (nearest wins)",
-        "probabilities": "Query probabilities after step {step}", "predicted": "predicted", "truth": "true",
+        "probabilities": "Query probabilities after step {step}",
+        "probabilities_start": "Query probabilities before adapting (step 0)", "predicted": "predicted", "truth": "true",
         "lr": "learned learning rate",
         "meta-lstm_title": "Meta-LSTM updates: θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "Transfer learning: fitting a new head on frozen features",
@@ -75,7 +76,8 @@ TEXT = {
         "maml_title": "MAML 内循环：θ' = θ − α ∇θ L_support", "distances": "两两距离 d",
         "attention": "注意力 a(x̂, x_i)：每个查询对支持集图像的权重",
         "prototype_distances": "平方距离 ‖f(x̂) − c_k‖²：每个查询到每个原型（最近者胜）",
-        "probabilities": "第 {step} 步之后的查询概率", "predicted": "预测", "truth": "真实",
+        "probabilities": "第 {step} 步之后的查询概率",
+        "probabilities_start": "适应前（第 0 步）的查询概率", "predicted": "预测", "truth": "真实",
         "lr": "学到的学习率",
         "meta-lstm_title": "Meta-LSTM 更新：θ_t = f_t ⊙ θ_{t−1} − i_t ⊙ ∇L_t",
         "transfer_title": "迁移学习：在冻结的特征上拟合新的分类头",
@@ -479,9 +481,10 @@ def gates_plot(steps: Sequence[dict[str, Any]], lang: str = "en") -> go.Figure:
 
 def step_probabilities_plot(probabilities: Tensor, step: int, class_names: Sequence[str],
                             query_names: Sequence[str], lang: str = "en") -> go.Figure:
-    """Query probabilities ``[Q, N]`` after ``step`` inner steps."""
-    return heatmap(probabilities, query_names, class_names, text(lang, "probabilities").format(step=step),
-                   "Greens", zmin=0, zmax=1)
+    """Query probabilities ``[Q, N]`` after ``step`` inner steps (at step 0, before any: the title
+    says so, as the replay's words do, where it said "after step 0", a step not taken)."""
+    title = text(lang, "probabilities").format(step=step) if step else text(lang, "probabilities_start")
+    return heatmap(probabilities, query_names, class_names, title, "Greens", zmin=0, zmax=1)
 
 
 def probability_bars(probabilities: Sequence[float], class_names: Sequence[str], title: str) -> go.Figure:

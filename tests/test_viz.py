@@ -310,3 +310,13 @@ def test_a_method_added_later_draws_its_curve_with_the_words_it_has(monkeypatch)
     assert [list(t.y) for t in en.data] == [[1.0, 0.5, 1 / 3], [0.5] * 3, [0.6] * 3]
     # the shipped methods keep their own words
     assert viz.adaptation_curve(steps, method="maml").layout.xaxis.title.text == "inner step"
+
+
+def test_the_replays_heatmap_at_step_0_is_titled_before_adapting():
+    """At step 0 (the replay's first, or a run of 0 steps) no step has been taken: the heatmap's
+    title says "before adapting (step 0)", as the replay's words under it do, not "after step 0"."""
+    probabilities = torch.full((2, 3), 1 / 3)
+    for lang, before, after in (("en", "before adapting (step 0)", "after step 2"), ("zh", "适应前（第 0 步）", "第 2 步之后")):
+        start = viz.step_probabilities_plot(probabilities, 0, ["a", "b", "c"], ["q1", "q2"], lang).layout.title.text
+        assert before in start and "step 0" not in start.replace("(step 0)", "") and "第 0 步之后" not in start, start
+        assert after in viz.step_probabilities_plot(probabilities, 2, ["a", "b", "c"], ["q1", "q2"], lang).layout.title.text
