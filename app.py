@@ -678,7 +678,7 @@ ERRORS_ZH = {
     "empty_file": "{name} 是空文件。",
     "missing": "{name} 不存在。",
     "too_large": "{name} 像素太多（最多 {limit:,} 像素）。",
-    "not_image": "{name} 不是可以读取的图像文件。",
+    "not_image": "{name} 不是可以读取的图像文件（PNG、JPEG、GIF、WebP、BMP 或 TIFF）。",
     "unreadable": "无法读取 {name}。",
     "corrupt": "{name} 已损坏或不完整。",
     "blank": "{name} 看起来是空白的：没有找到笔画。",

@@ -1380,6 +1380,21 @@ def test_every_refusal_of_the_library_is_worded_in_chinese():
         assert blanks <= values, (where, code, blanks - values)
 
 
+def test_a_file_that_is_no_image_is_told_the_formats_read_in_chinese_too(tmp_path):
+    """The refusal of a file that is no image names the formats the app reads, on a Chinese page
+    as on an English one (the Chinese said only "is not an image file that can be read")."""
+    import app
+    from fewshot.preprocess import ImageInputError, prepare_character
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(ImageInputError) as refused:
+        prepare_character(notes)
+    for lang in ("en", "zh"):
+        words = app.worded(refused.value, lang)
+        assert "notes.txt" in words and all(kind in words for kind in ("PNG", "JPEG", "GIF", "WebP", "BMP", "TIFF")), words
+
+
 def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, tmp_path):
     """A class of more than 20 images, or more than 100 queries at once, is refused with a message
     before any image is read, in the Build tab (the class keeps what it had) and in /classify."""
