@@ -117,6 +117,10 @@ ZOOS = {domain: ModelZoo.for_domain(domain) for domain in DOMAIN_CHECKPOINTS}
 DOMAINS = [d for d in ZOOS if ZOOS[d].available()] or ["characters"]
 CACHE = ImageCache()
 STEP_PAUSE = 0.12  # seconds between drawn MAML steps, so the curve visibly builds up
+# a transfer head's curve (21 records of its 100 steps) is drawn as it grows at every 4th record (every
+# 20 steps): drawn at each, the page took 5-9 s for a fit of about 0.1 s (each curve built, about 0.1 s
+# on 2 cores, then sent and drawn again by the browser)
+TRANSFER_DRAWN = 4
 # Conv-4 on a few dozen 28x28 images is too small to gain from several threads per request;
 # one thread each keeps concurrent sessions from fighting over the cores.
 torch.set_num_threads(int(os.environ.get("FEWSHOT_THREADS", "1")))
@@ -1655,11 +1659,13 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
     for kind, value in run_method(zoo_of(task), method, prepared_task, **options):
         if kind == "step":
             steps_seen.append(value)
+            if method == "transfer" and len(steps_seen) % TRANSFER_DRAWN != 1:
+                continue  # (drawn with the rest at the end: see TRANSFER_DRAWN)
             figure = viz.adaptation_curve(steps_seen, baseline_seen, lang, method, others, own)
             # (the first step also takes the last run's replay away: replay_hidden)
             replay = replay_gone() if len(steps_seen) == 1 else (gr.skip(),) * 4
             yield (gr.update(value=figure, visible=True), *(gr.skip(),) * 5, *replay, gr.skip(), gr.skip())
-            time.sleep(STEP_PAUSE if method != "transfer" else STEP_PAUSE / 4)
+            time.sleep(STEP_PAUSE)
         elif kind == "baseline":
             baseline_seen.append(value)
         else:

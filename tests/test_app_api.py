@@ -1061,6 +1061,20 @@ def adapted(task, method, curves=None, steps=3, lr=0.4):
                      "replay_plot", "replay_words", "replay_state", "curves", "key"), last))
 
 
+def test_a_transfer_heads_curve_is_drawn_every_20_steps_and_whole_at_the_end():
+    """Transfer learning fits its head in about 0.1 s, and its curve has 21 records (every 5th of
+    100 steps): drawn as it grows at each (22 figures), the page took 5-9 s on 2 cores, each figure
+    built, sent and drawn again. It grows every 20 steps; the last answer draws all 21 records."""
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    answers = list(app.run_adaptation(task, "transfer", "cpu", 3, 0.4, {}, 0, None))
+    growing = [answer[0]["value"] for answer in answers[:-1]]
+    assert [len(figure.data[0].x) for figure in growing] == [1, 5, 9, 13, 17, 21], len(answers)
+    final = answers[-1][0]["value"]
+    assert list(final.data[0].x) == list(range(0, 101, 5))
+
+
 def test_what_the_adapt_tab_shows_is_the_run_it_describes():
     """Found unguarded by a second mutation test of app.py: the replay's first heatmap and each
     step's are that step's probabilities; the curve in words is the meta-learned curve's, then the
