@@ -2471,7 +2471,9 @@ def build() -> gr.Blocks:
                         gr.Markdown(i("app_examples"))
                         example = gr.Dropdown(examples, value=examples[0] if examples else None, label=i("app_example"))
                         load_button = gr.Button(i("app_load_example"), elem_id="load-example")
-                        with gr.Group(visible=can_sample("characters") or can_sample("photos")):
+                        # (a Column, not a Group: in a Group the buttons lost their border and corners, read as
+                        # lines of text, and the heading sat on a grey band against its edge)
+                        with gr.Column(visible=can_sample("characters") or can_sample("photos")):
                             gr.Markdown(i("app_random"))
                             ways = gr.Slider(2, MAX_WAYS, value=5, step=1, label=i("app_ways"))
                             shots = gr.Slider(1, 5, value=1, step=1, label=i("app_shots"))

@@ -244,6 +244,18 @@ def test_runs_pressed_before_any_task_are_refused_without_error_marks(browser, a
     page.close()
 
 
+def test_the_sample_buttons_look_like_the_other_buttons(browser, app_server):
+    """The buttons that sample a dataset's task are drawn as buttons, as Load example is (with its
+    corners and border): in a Group they lost both and read as lines of text under the sliders."""
+    page = open_app(browser, app_server.url)
+    look = "s => { const c = getComputedStyle(document.querySelector(s)); return [c.borderTopStyle, c.borderRadius]; }"
+    load = page.evaluate(look, "#load-example")
+    for button in ("#sample-omniglot", "#sample-mini-imagenet"):
+        if page.locator(button).is_visible():  # (where the dataset is present)
+            assert page.evaluate(look, button) == load, button
+    page.close()
+
+
 def test_bad_upload_gets_a_message_and_keeps_the_task(browser, app_server, tmp_path):
     page = open_app(browser, app_server.url)
     add_class(page, "eye", sorted((DEMO / "support" / "eye").glob("*.png"))[:1])
