@@ -2886,6 +2886,11 @@ CONTROL_WORDS = {
     "Gradio footer navigation": "Gradio 页脚导航", "Download plot as a PNG": "将图下载为 PNG", "Zoom": "缩放",
     "Zoom in": "放大", "Zoom out": "缩小", "Pan": "平移", "Autoscale": "自动缩放", "Reset axes": "重置坐标轴",
     "Box Select": "框选", "Lasso Select": "套索选择",
+    # the Compare table's, the webcam's and the sketchpad's tools (not "Brush" nor "Clear canvas": the
+    # page's script finds those two buttons by their English names, PICK_BRUSH and CLEAR_PAD)
+    "Table actions": "表格操作", "Copy table data": "复制表格数据", "Fullscreen": "全屏", "Open cell menu": "打开单元格菜单",
+    "grant webcam access": "允许使用摄像头", "Redo": "重做", "Erase": "橡皮擦", "Color": "颜色", "Brush Size": "画笔大小",
+    "Show Layers": "显示图层",
 }
 CONTROL_PREFIXES = [["number input for ", "{}的数字输入框"], ["range slider for ", "{}的滑块"]]
 APP_JS = """

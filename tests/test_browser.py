@@ -665,6 +665,28 @@ def test_chinese_interface(browser, app_server):
     page.close()
 
 
+def test_the_compare_table_webcam_and_sketchpad_controls_are_named_in_chinese(browser, app_server):
+    """On a Chinese page the Compare table's buttons (Table actions, Copy table data, Fullscreen), the
+    webcam's and the sketchpad's tools are named in Chinese to a screen reader, as the other controls
+    Gradio names in English are; they were left in English."""
+    page = open_app(browser, app_server.url, locale="zh-CN")
+    english = ["Table actions", "Copy table data", "Fullscreen", "Open cell menu", "grant webcam access", "Redo",
+               "Erase", "Color", "Brush Size", "Show Layers"]
+    left = "words => [...document.querySelectorAll('[aria-label], [title]')].map(e => e.getAttribute('aria-label') " \
+           "|| e.getAttribute('title')).filter(name => words.includes(name))"
+    page.get_by_role("tab", name="手绘").first.click()
+    page.wait_for_selector('#support-sketch button[aria-label="Brush"].highlight', timeout=30000)  # (kept: see CLEAR_PAD)
+    page.get_by_role("tab", name="摄像头").first.click()  # (its button, once it asks for the camera)
+    page.click("#load-example")
+    page.wait_for_selector(".class-gallery")
+    page.get_by_role("tab", name="4 · 比较").click()
+    page.click("#compare")
+    page.wait_for_selector('#compare-table [aria-label="复制表格数据"]', state="attached", timeout=120000)
+    page.wait_for_timeout(500)  # (the page's script renames what each change draws)
+    assert page.evaluate(left, english) == []
+    page.close()
+
+
 def test_class_names_that_are_control_words_keep_their_names_on_a_chinese_page(browser, app_server):
     """The Chinese names of Gradio's and Plotly's controls (CONTROL_WORDS) are for their controls:
     a class named "Pan" was read out as "平移" (Plotly's pan tool) in the Class menu and on the
