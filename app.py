@@ -145,6 +145,7 @@ EN = {
     "app_random": "## Random task from a dataset\n(held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
     "app_sample": "Sample a random Omniglot task", "app_clear": "Clear the task",
+    "app_undo_replace": "↶ Back to the task before",
     "app_keep": "## Keep a task\nSave it as one .zip file, and open it again later (or a zipped folder of the "
                 "examples' layout: `support/<class>/<images>`, `query/<class>/<images>`).",
     "app_save": "Save task", "app_open": "Open a task",
@@ -189,6 +190,7 @@ ZH = {
     "app_random": "## 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
     "app_sample": "随机抽取一个 Omniglot 任务", "app_clear": "清空任务",
+    "app_undo_replace": "↶ 回到之前的任务",
     "app_keep": "## 保存与打开任务\n把任务保存为一个 .zip 文件，以后再打开（也可以打开按示例的结构压缩的文件夹："
                 "`support/<类别>/<图像>`、`query/<类别>/<图像>`）。",
     "app_save": "保存任务", "app_open": "打开任务",
@@ -464,6 +466,9 @@ MESSAGES = {
         "stale_method": "The method has changed: adapt again.",
         "again_classify": "classify again.", "again_compare": "compare again.",
         "loaded": "Loaded {what}: {ways} classes, {shots} images each, {q} labelled queries.",
+        "swapped": "Back to the task before (classes: {ways}, images: {images}, queries: {q}). The task it replaced "
+                   "is kept: the same button brings it back.",
+        "undo_gone": "The task before cannot come back: its images are no longer on the server.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
         "nothing_to_save": "There is nothing to save yet: add a class with images, load an example or sample a task.",
@@ -576,6 +581,8 @@ MESSAGES = {
         "stale_method": "方法已更改：请重新适应。",
         "again_classify": "请重新分类。", "again_compare": "请重新比较。",
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
+        "swapped": "已回到之前的任务：{ways} 个类别，{images} 张图像，{q} 个查询。被替换的任务也保留着：再按同一个按钮即可换回。",
+        "undo_gone": "之前的任务无法恢复：它的图像已不在服务器上。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
         "nothing_to_save": "还没有可保存的内容：请先添加含图像的类别、载入示例或抽取一个任务。",
@@ -1333,6 +1340,50 @@ def clear_task(domain, request: gr.Request):
     lang = language(request)
     task = empty_task(domain if domain in DOMAINS else "characters")
     return task, gr.update(choices=class_choices(task), value=NEW_CLASS), "", say(lang, "cleared"), None, None
+
+
+# A task built by hand (drawn, uploaded) is replaced by one click of Load example, Sample, Open a
+# task or Clear, without a question (a browser dialog stops a classroom's flow): the task replaced,
+# where it held images, is kept, and one button brings it back (and the other one again).
+def kept_task(task):
+    """The task a Load, Sample, Open or Clear is about to replace (``offer_undo`` decides)."""
+    return task
+
+
+def task_paths(task: dict) -> list[str]:
+    return [image["path"] for c in task["classes"] for image in c["images"]] + [q["path"] for q in task["queries"]]
+
+
+def can_come_back(task: dict | None) -> bool:
+    """Whether ``task`` is worth bringing back and can be: it has images, and they are all still
+    on the server (an opened task's images go when the session opens another)."""
+    return bool(task) and bool(task_paths(task)) and all(Path(p).is_file() for p in task_paths(task))
+
+
+def offer_undo(task, before):
+    """After a Load, Sample, Open or Clear: where it replaced a task with images (``before``), the
+    button that brings that task back; where nothing was replaced (a refused open, the same
+    example again), the button and the task it keeps stay as they were."""
+    if task is None or before is None or task_key(before) == task_key(task):
+        return gr.skip(), gr.skip()
+    if not can_come_back(before):
+        return gr.update(visible=False), None
+    return gr.update(visible=True), before
+
+
+@friendly(7, status=3)
+def undo_replace(task, replaced, request: gr.Request):
+    """Swap the task on the page for the one the last Load, Sample, Open or Clear replaced; the
+    task on the page is kept in its place (the button then brings it back)."""
+    lang = language(request)
+    if not can_come_back(replaced):  # (its images gone since: the button goes too)
+        warn(say(lang, "undo_gone"))
+        return (*(gr.skip(),) * 3, f"⚠ {plain(say(lang, 'undo_gone'))}", gr.skip(), gr.update(visible=False), None)
+    message = say(lang, "swapped", ways=len(replaced["classes"]), q=len(replaced["queries"]),
+                  images=sum(len(c["images"]) for c in replaced["classes"]))
+    keep = task if task is not None and task_paths(task) else None
+    return (replaced, gr.update(choices=class_choices(replaced), value=NEW_CLASS), "", message, replaced["domain"],
+            gr.update(visible=keep is not None), keep)
 
 
 SAVED_NAME = "few-shot-task.zip"  # what a saved task's file is called where the browser keeps it
@@ -2456,6 +2507,8 @@ def build() -> gr.Blocks:
         task_shown = gr.Textbox("", visible=False)
         given = gr.Textbox("", visible=False)  # the mark of what the upload and webcam boxes hold (add_images)
         replay_state = gr.State(None)
+        before = gr.State(None)  # the task a Load, Sample, Open or Clear is replacing (kept_task)
+        replaced = gr.State(None)  # the task the undo button brings back (offer_undo, undo_replace)
         curves_state = gr.State({})  # MAML's and Meta-LSTM's last curves on the current task
         classify_state = gr.State(None)
         maml_serving = gr.State(None)  # the checkpoint whose adaptation settings the MAML sliders hold
@@ -2482,6 +2535,7 @@ def build() -> gr.Blocks:
                             sample_photos_button = gr.Button(i("app_sample_photos"), elem_id="sample-mini-imagenet",
                                                              visible=can_sample("photos"))
                         clear_button = gr.Button(i("app_clear"), variant="stop")
+                        undo_button = gr.Button(i("app_undo_replace"), visible=False, elem_id="undo-replace")
                         gr.Markdown(i("app_keep"), latex_delimiters=[])
                         with gr.Row():
                             save_button = gr.Button(i("app_save"), elem_id="save-task")
@@ -2641,14 +2695,20 @@ def build() -> gr.Blocks:
         # a name typed meanwhile and overwrote it, so the next images joined the previous class
         class_choice.focus(None, class_choice, None, js=MENU_FOCUSED, **ui_only)
         class_choice.input(None, [class_choice, class_name], class_name, js=CHOSEN_CLASS_NAME, **ui_only)
-        load_button.click(load_example, [example], task_outputs + [domain], **flow)
+        # (each replacing event keeps the task it replaces: offer_undo)
+        undoable = {"fn": offer_undo, "inputs": [task, before], "outputs": [undo_button, replaced], **ui_only}
+        keep = {"fn": kept_task, "inputs": task, "outputs": before, **ui_only}
+        load_button.click(**keep).then(load_example, [example], task_outputs + [domain], **flow).then(**undoable)
         save_button.click(save_task, [task, task_shown], [saved_file, status], **flow).then(
             None, status, None, js=DOWNLOAD_SAVED, **ui_only)
-        open_button.upload(open_task, [open_button], task_outputs + [domain], **flow)
-        sample_button.click(sample_omniglot, [ways, shots], task_outputs + [domain], **flow)
-        sample_photos_button.click(sample_mini_imagenet, [ways, shots], task_outputs + [domain], **flow)
-        clear_button.click(clear_task, [domain], task_outputs + [files, camera], **flow).then(
-            None, status, None, js=CLEAR_SKETCH, **ui_only)
+        open_button.upload(**keep).then(open_task, [open_button], task_outputs + [domain], **flow).then(**undoable)
+        sample_button.click(**keep).then(sample_omniglot, [ways, shots], task_outputs + [domain], **flow).then(
+            **undoable)
+        sample_photos_button.click(**keep).then(sample_mini_imagenet, [ways, shots], task_outputs + [domain],
+                                                **flow).then(**undoable)
+        clear_button.click(**keep).then(clear_task, [domain], task_outputs + [files, camera], **flow).then(
+            None, status, None, js=CLEAR_SKETCH, **ui_only).then(**undoable)
+        undo_button.click(undo_replace, [task, replaced], task_outputs + [domain, undo_button, replaced], **ui_only)
         # a task's domain follows the radio (and examples / sampled tasks set the radio)
         domain.change(set_domain, [task, domain, method, task_shown], [task, method, status], **flow)
         method.change(method_blurb, method, blurb, **ui_only)

@@ -2174,3 +2174,34 @@ def test_the_page_has_an_icon_of_its_own(app_server):
         assert response.read().decode() == app.FAVICON_SVG
     with urllib.request.urlopen(app_server.url + "manifest.json", timeout=30) as response:
         assert json.loads(response.read())["icons"][0]["type"] == "image/svg+xml"
+
+
+def test_the_task_replaced_comes_back_while_its_images_are_there(tmp_path):
+    """Load, Sample, Open and Clear replace the task in one click: the task replaced, where it had
+    images, is kept for the undo button (offer_undo), which swaps it back (undo_replace); a
+    replacement that replaced nothing offers nothing new, and a task whose images are gone (an
+    opened task's, once another opened) is not offered, nor brought back."""
+    import gradio as gr
+
+    import app
+
+    skip = gr.skip()
+    example, empty = app.example_task(app.DEMO / "glyphs-3way"), app.empty_task()
+    assert app.offer_undo(example, example) == (skip, skip)  # (a refused open: nothing replaced)
+    assert app.offer_undo(empty, empty) == (skip, skip)
+    assert app.offer_undo(empty, example) == (gr.update(visible=True), example)
+    image = tmp_path / "drawn.png"
+    image.write_bytes((app.DEMO / "glyphs-3way" / "support" / "flag" / "1.png").read_bytes())
+    opened = {**app.empty_task(), "classes": [{"name": "drawn", "images": [{"path": str(image), "name": "d.png"}]}]}
+    assert app.offer_undo(example, opened) == (gr.update(visible=True), opened)
+    back = app.undo_replace(example, opened, None)
+    assert back[0] == opened and back[4] == "characters" and back[5] == gr.update(visible=True) and back[6] == example
+    assert back[3] == ("Back to the task before (classes: 1, images: 1, queries: 0). The task it replaced is kept: "
+                       "the same button brings it back.")
+    assert app.undo_replace(None, example, None)[5:] == (gr.update(visible=False), None)  # (nothing to keep)
+    image.unlink()  # (its folder removed: another task opened)
+    assert app.offer_undo(example, opened) == (gr.update(visible=False), None)
+    with pytest.warns(UserWarning, match="cannot come back"):
+        gone = app.undo_replace(example, opened, None)
+    assert gone[0] == skip and gone[3].startswith("⚠ The task before cannot come back") and gone[5:] == (
+        gr.update(visible=False), None)

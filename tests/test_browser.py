@@ -244,6 +244,35 @@ def test_runs_pressed_before_any_task_are_refused_without_error_marks(browser, a
     page.close()
 
 
+def test_a_task_replaced_by_one_click_can_be_brought_back(browser, app_server):
+    """A task built by hand, replaced by Load example (or Sample, Open, Clear: one click, no
+    question), comes back with one button, and the example with it again; a load that replaces
+    nothing offers nothing."""
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-3way")  # (it replaced an empty task: nothing to bring back)
+    page.wait_for_timeout(1500)
+    assert not page.locator("#undo-replace").is_visible()
+    page.click("text=Clear the task")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('The task is empty')")
+    undo = page.locator("#undo-replace")
+    undo.wait_for(state="visible")  # (the example, cleared)
+    undo.click()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Back to the task before (classes: 3, "
+                           "images: 15, queries: 9)')")
+    page.wait_for_function("() => document.querySelectorAll('.class-gallery').length === 3")  # (the task drawn)
+    add_class(page, "hand-made", sorted((DEMO / "support" / "eye").glob("*.png"))[:2])
+    load_example(page, "glyphs-5way")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Loaded glyphs-5way')")
+    undo.wait_for(state="visible")
+    undo.click()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('classes: 4, images: 17')")
+    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes("
+                           "'hand-made'))")
+    undo.click()  # (and the example it replaced comes back too)
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('classes: 5, images: 25')")
+    page.close()
+
+
 def test_the_sample_buttons_look_like_the_other_buttons(browser, app_server):
     """The buttons that sample a dataset's task are drawn as buttons, as Load example is (with its
     corners and border): in a Group they lost both and read as lines of text under the sliders."""
