@@ -66,6 +66,8 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 import weakref  # noqa: E402
 from collections import Counter  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from http.cookies import CookieError, SimpleCookie  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -469,6 +471,8 @@ MESSAGES = {
         "swapped": "Back to the task before (classes: {ways}, images: {images}, queries: {q}). The task it replaced "
                    "is kept: the same button brings it back.",
         "undo_gone": "The task before cannot come back: its images are no longer on the server.",
+        "box_holds": " The upload box holds {n} file(s), those put in it before too: remove the ones not meant "
+                     "(each has its ×, and the box's corner empties it), then try again.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
         "nothing_to_save": "There is nothing to save yet: add a class with images, load an example or sample a task.",
@@ -583,6 +587,7 @@ MESSAGES = {
         "loaded": "已载入 {what}：{ways} 个类别，每类 {shots} 张，{q} 个带标签的查询。",
         "swapped": "已回到之前的任务：{ways} 个类别，{images} 张图像，{q} 个查询。被替换的任务也保留着：再按同一个按钮即可换回。",
         "undo_gone": "之前的任务无法恢复：它的图像已不在服务器上。",
+        "box_holds": "上传框里有 {n} 个文件，包括之前放进去的：请先移除不需要的（每个文件旁都有 ×，框角的按钮可清空整个框），再试一次。",
         "sampled": "抽取了 {ways} 个测试集字符（随机种子 {seed}），含 {q} 个带标签的查询。",
         "no_omniglot": "服务器上没有 Omniglot 数据。", "cleared": "任务已清空。",
         "nothing_to_save": "还没有可保存的内容：请先添加含图像的类别、载入示例或抽取一个任务。",
@@ -984,6 +989,19 @@ def gather_inputs(files: list | None, sketch: Any, camera: str | None) -> list[t
     return items
 
 
+@contextmanager
+def box_counted(files: list | None, lang: str) -> Iterator[None]:
+    """A count of images refused (too many for a class, or queries) where the upload box holds
+    files: its message says that the box keeps the files put in it before too (given 121 queries,
+    refused, then 100 more, a teacher was told that 221 were given) and how to take them out."""
+    try:
+        yield
+    except TaskError as error:
+        if not files:
+            raise
+        raise Refusal(worded(error, lang) + say(lang, "box_holds", n=len(files))) from None
+
+
 def check_images(items: list[tuple[str, str]], lang: str, domain: str) -> tuple[list[dict], list[str]]:
     """Preprocess each image now, so that a bad one is refused at once with its reason."""
     good, problems = [], []
@@ -1130,7 +1148,8 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     if index is None and len(task["classes"]) >= MAX_WAYS:
         raise Refusal(say(lang, "too_many", n=MAX_WAYS))
     held = task["classes"][index] if index is not None else {"name": name, "images": []}
-    checked_shots(held["name"], len(held["images"]) + len(items))  # before any image is read
+    with box_counted(files, lang):
+        checked_shots(held["name"], len(held["images"]) + len(items))  # before any image is read
     good, problems = check_images(items, lang, task["domain"])
     if not good:
         raise Refusal(sentences(problems, lang))
@@ -2000,7 +2019,8 @@ def classify_queries(task, method, device, steps, inner_lr, files, sketch, camer
     task = held_task(task, shown, lang)
     items = gather_inputs(files, sketch, camera)
     if items:
-        checked_queries(len(items))  # before any image is read
+        with box_counted(files, lang):
+            checked_queries(len(items))  # before any image is read
         good, problems = check_images(items, lang, task["domain"])
         if not good:
             raise Refusal(sentences(problems, lang))

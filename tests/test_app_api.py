@@ -1411,7 +1411,8 @@ def test_a_file_that_is_no_image_is_told_the_formats_read_in_chinese_too(tmp_pat
 
 def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, tmp_path):
     """A class of more than 20 images, or more than 100 queries at once, is refused with a message
-    before any image is read, in the Build tab (the class keeps what it had) and in /classify."""
+    before any image is read, in the Build tab (the class keeps what it had; the message says that
+    the upload box holds the files put in it before too) and in /classify."""
     from app import plain  # (the status line is Markdown, its text escaped)
     from fewshot.service import MAX_QUERIES, MAX_SHOTS
 
@@ -1422,14 +1423,17 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")  # refused by its count, not for what it is: none was read
     *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
-    assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have {MAX_SHOTS + 1}.")
+    box = (" The upload box holds 3 file(s), those put in it before too: remove the ones not meant (each has its ×, "
+           "and the box's corner empties it), then try again.")  # (it keeps the files of a refused add)
+    assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have "
+                                  f"{MAX_SHOTS + 1}." + box)
     *_, status = session.predict("0", "", [image] * 2, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
     assert status == "Added 2 image(s) to “eye”."
     too_many = [handle_file(str(notes))] * (MAX_QUERIES + 1)
     refusal = f"At most {MAX_QUERIES} query images can be classified at once; {MAX_QUERIES + 1} were given."
     *_, status = session.predict("protonet", "cpu", 3, 0.4, too_many, None, None, 0, NO_PAGE,
                                  api_name="/classify_queries")
-    assert status == "⚠ " + plain(refusal)
+    assert status == "⚠ " + plain(refusal + box.replace("3 file", f"{MAX_QUERIES + 1} file"))
     with pytest.raises(AppError) as caught:
         client.predict("protonet", [handle_file(f) for f in files], names, too_many, api_name="/classify")
     assert refusal in str(caught.value)
