@@ -1768,7 +1768,7 @@ def run_adaptation(task, method, device, steps, inner_lr, curves, finetune_steps
         query_embeddings=None if result.prediction is None else result.prediction.query_embeddings,
         query_names=prepared_task.query_names, query_predicted=predicted,
         centre_label="prototype" if method in PROTOTYPE_RULE else "centre", lang=lang,
-        method="siamese-finetuned" if method == "siamese" and steps_seen else method, unit_length=method == "matching")
+        method=space_of(method, steps_seen), unit_length=method == "matching")
     matrix = gr.update(value=None, visible=False)
     # (each marked with what its rows and columns are, for its words: plot_words)
     support_classes = prepared_task.support_labels.tolist()
@@ -2012,6 +2012,17 @@ def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, f
 
 
 @RETURN_MEMORY
+def space_of(method: str, steps_seen: list[dict]) -> str:
+    """Which features the embedding plot shows (``fewshot.viz``'s ``space_*``): the Siamese
+    network's fine-tuned where it was; MAML's start θ where no inner step was taken (0 steps),
+    whose plot said "the adapted network θ′"."""
+    if method == "siamese" and steps_seen:
+        return "siamese-finetuned"
+    if method == "maml" and not any(record["step"] > 0 for record in steps_seen):
+        return "maml-start"
+    return method
+
+
 @friendly(7, status=4)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
                      request: gr.Request, shown: str = ""):

@@ -648,16 +648,22 @@ def test_compare_shows_its_rows_as_they_come(app_server):
 
 
 def test_maml_with_no_inner_steps_shows_its_start(app_server):
-    """0 inner steps is a legal choice: the start's accuracy, one point on the curve, and no replay
-    slider (a slider needs two ends: the app once failed every output with a bare 'Error')."""
+    """0 inner steps is a legal choice: the start's accuracy, one point on the curve, no replay
+    slider (a slider needs two ends: the app once failed every output with a bare 'Error'), and
+    the embedding plot of the start's features, named as such."""
     client = Client(app_server.url, verbose=False)
     client.predict("glyphs-3way", api_name="/load_example")
-    curve, _, _, _, _, status, replay, replay_plot, _ = client.predict("maml", "cpu", 0, 0.4, 0, NO_PAGE,
-                                                                       api_name="/run_adaptation")
+    curve, embedding, _, _, _, status, replay, replay_plot, _ = client.predict("maml", "cpu", 0, 0.4, 0, NO_PAGE,
+                                                                               api_name="/run_adaptation")
     assert "MAML** adapted" in status and "Query accuracy" in status, status
     assert replay["visible"] is False and replay_plot["visible"] is True, (replay, replay_plot)
     steps = {x for trace in json.loads(curve["value"]["plot"])["data"] for x in trace["x"]}
     assert steps == {0}
+    # the embedding plot names the features it shows: the start θ's, where it said "the adapted network θ′"
+    title = json.loads(embedding["plot"])["layout"]["title"]["text"]
+    assert "meta-learned start θ (no step taken)" in title and "θ′" not in title, title
+    embedding = client.predict("maml", "cpu", 1, 0.4, 0, NO_PAGE, api_name="/run_adaptation")[1]
+    assert "adapted network θ′" in json.loads(embedding["plot"])["layout"]["title"]["text"]
 
 
 def test_chinese_errors_say_what_is_wrong_with_a_photo():
