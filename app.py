@@ -1662,10 +1662,12 @@ def replay_hidden() -> dict:
 def outdated_adaptation(adapted_for: str | None, request: gr.Request):
     """A person picked another method: the Adapt tab's results, the previous method's, go, and the
     tab says so (they stayed under the new method's name and summary). Curves that MAML and
-    Meta-LSTM drew on this task stay in the session, to be drawn together at the next Adapt."""
+    Meta-LSTM drew on this task stay in the session, to be drawn together at the next Adapt.
+    ``adapted_for`` is kept: when the task then changes too, ``outdated_results`` says so (the tab
+    said "the method has changed" of a task that was no longer there)."""
     if adapted_for is None:
         return (gr.skip(),) * 11
-    return (*cleared_adaptation(say(language(request), "stale_method")), None)
+    return (*cleared_adaptation(say(language(request), "stale_method")), gr.skip())
 
 
 # methods whose adaptation is a sequence of learning steps: their curves are drawn side by side

@@ -1234,6 +1234,14 @@ def test_early_answers_fill_every_output_of_their_event():
     task = app.example_task(app.DEMO / "glyphs-3way")
     assert app.outdated_adaptation(None, None) == (gr.skip(),) * outputs["outdated_adaptation"]
     assert len(app.outdated_adaptation("an older task", None)) == outputs["outdated_adaptation"]
+    # the method changed, then the task: the Adapt tab says that the task has changed (it kept "the
+    # method has changed", of a task no longer there)
+    example, other = app.example_task(app.DEMO / "glyphs-3way"), app.example_task(app.DEMO / "glyphs-5way")
+    adapted_for = app.adaptation_key(example, "protonet")
+    method_changed = app.outdated_adaptation(adapted_for, None)
+    assert method_changed[5] == "The method has changed: adapt again." and method_changed[-1] == gr.skip()
+    task_changed = app.outdated_results(other, "maml", adapted_for, None, None, None)
+    assert task_changed[5] == "The task has changed: adapt again." and task_changed[10] is None
     assert app.outdated_results(task, "maml", None, None, None, None) == (gr.skip(),) * outputs["outdated_results"]
     key = app.task_key(task)
     assert app.outdated_results(task, "maml", app.adaptation_key(task, "maml"), key, key, None) == \
