@@ -2013,7 +2013,6 @@ def adaptation_options(method: str, domain: str, device: str, steps, inner_lr, f
     return {"device": device}
 
 
-@RETURN_MEMORY
 def space_of(method: str, steps_seen: list[dict]) -> str:
     """Which features the embedding plot shows (``fewshot.viz``'s ``space_*``): the Siamese
     network's fine-tuned where it was; MAML's start θ where no inner step was taken (0 steps),
@@ -2025,6 +2024,7 @@ def space_of(method: str, steps_seen: list[dict]) -> str:
     return method
 
 
+@RETURN_MEMORY
 @friendly(7, status=4)
 def classify_queries(task, method, device, steps, inner_lr, files, sketch, camera, finetune_steps,
                      request: gr.Request, shown: str = ""):
