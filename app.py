@@ -471,8 +471,8 @@ MESSAGES = {
         "swapped": "Back to the task before (classes: {ways}, images: {images}, queries: {q}). The task it replaced "
                    "is kept: the same button brings it back.",
         "undo_gone": "The task before cannot come back: its images are no longer on the server.",
-        "box_holds": " The upload box holds {n} file(s), those put in it before too: remove the ones not meant "
-                     "(each has its ×, and the box's corner empties it), then try again.",
+        "box_holds": " The upload box holds {n} file(s), those put in it before too: remove the ones you do not "
+                     "want (each has its ×; the box's corner empties it), then try again.",
         "sampled": "Sampled {ways} held-out test characters (seed {seed}) with {q} labelled queries.",
         "no_omniglot": "Omniglot is not available on this server.", "cleared": "The task is empty.",
         "nothing_to_save": "There is nothing to save yet: add a class with images, load an example or sample a task.",

@@ -1440,8 +1440,8 @@ def test_too_many_images_are_refused_in_the_app_and_the_api(app_server, client, 
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")  # refused by its count, not for what it is: none was read
     *_, status = session.predict("0", "", [handle_file(str(notes))] * 3, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
-    box = (" The upload box holds 3 file(s), those put in it before too: remove the ones not meant (each has its ×, "
-           "and the box's corner empties it), then try again.")  # (it keeps the files of a refused add)
+    box = (" The upload box holds 3 file(s), those put in it before too: remove the ones you do not want (each has "
+           "its ×; the box's corner empties it), then try again.")  # (it keeps the files of a refused add)
     assert status == "⚠ " + plain(f"A class can have at most {MAX_SHOTS} support images: “eye” would have "
                                   f"{MAX_SHOTS + 1}." + box)
     *_, status = session.predict("0", "", [image] * 2, None, None, NO_PAGE, NO_MARK, api_name="/add_images")
