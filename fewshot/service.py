@@ -91,6 +91,7 @@ def class_key(name: str) -> str:
     names a folder: the same letters on the screen), in the app and in ``/classify`` alike."""
     return unicodedata.normalize("NFC", clean_class_name(name)).casefold()
 
+
 def image_reading(domain: str, source: str = "upload") -> str:
     """How ``prepare`` reads an image from ``source`` (``upload``, ``omniglot``, ``mini-imagenet``)
     in a task of ``domain``: photos are photos; among characters, Omniglot's own files skip the
