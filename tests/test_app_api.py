@@ -2226,3 +2226,261 @@ def test_the_task_replaced_comes_back_while_its_images_are_there(tmp_path):
         gone = app.undo_replace(example, opened, None)
     assert gone[0] == skip and gone[3].startswith("⚠ The task before cannot come back") and gone[5:] == (
         gr.update(visible=False), None)
+
+
+def test_a_task_opened_again_is_the_task_saved(tmp_path, monkeypatch):
+    """Save then Open gives back the task as it was: a task of support images only can be saved
+    (it needs no queries); each image keeps where it came from (an Omniglot file is read as the
+    dataset's, not cleaned up as a drawing); a photo task opens on the photos domain; the open
+    says how many images its classes have at the fewest."""
+    import app
+
+    monkeypatch.setattr(app, "uploaded", lambda path: True)  # (as if the client had uploaded the file)
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    task["queries"] = []
+    task["classes"][0]["images"] = task["classes"][0]["images"][:2]
+    task["classes"][1]["images"][0]["source"] = "omniglot"
+    saved, status = app.save_task(task, None)
+    assert status == "Saved the task as one .zip file: 3 classes, 12 images, 0 labelled queries."
+    opened, _, _, status, domain = app.open_task(saved, None)
+    assert status == "Loaded few-shot-task.zip: 3 classes, 2 images each, 0 labelled queries." and domain == "characters"
+    assert [[image.get("source") for image in c["images"]] for c in opened["classes"]] == \
+        [[image.get("source") for image in c["images"]] for c in task["classes"]]
+    assert opened["classes"][1]["images"][0]["source"] == "omniglot"
+    saved, _ = app.save_task(app.example_task(app.DEMO / "scenes-3way"), None)
+    opened, *_, status, domain = app.open_task(saved, None)
+    assert domain == "photos" == opened["domain"], status
+
+
+def test_an_open_refuses_what_it_cannot_open_and_says_why(tmp_path, monkeypatch):
+    """Open with no file asks for one; a path on the server sent as a string (not a file the
+    client uploaded) is refused, not read; a photo task on a server with no photo models is
+    refused, the task on the page kept."""
+    import gradio as gr
+
+    import app
+    from fewshot.archive import write_task_archive
+
+    assert app.open_task(None, None)[3] == "⚠ Choose a .zip file of a saved task to open."
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    saved = write_task_archive(tmp_path / "task.zip", [c["name"] for c in task["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in task["classes"]])
+    refused = app.open_task(str(saved), None)
+    assert refused[0] == gr.skip() and refused[3].replace("\\", "").startswith("⚠ archive[0] is not an uploaded file"), \
+        refused[3]
+    monkeypatch.setattr(app, "uploaded", lambda path: True)
+    monkeypatch.setattr(app, "DOMAINS", ["characters"])  # (a server without the photo checkpoints)
+    photos = app.example_task(app.DEMO / "scenes-3way")
+    saved = write_task_archive(tmp_path / "photos.zip", [c["name"] for c in photos["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in photos["classes"]], domain="photos")
+    refused = app.open_task(str(saved), None)
+    assert refused[0] == gr.skip() and refused[3] == "⚠ No photo models are installed on this server.", refused[3]
+
+
+def test_the_opened_tasks_bound_is_5_gb_and_a_task_at_it_opens(tmp_path, monkeypatch):
+    """The opened tasks' images of every session together may reach ``OPENED_MOST``, 5 GB (a
+    classroom's tasks): a task that brings them to exactly that opens; past it an open is
+    refused, and the refusal names the bound as 5 GB."""
+    from types import SimpleNamespace
+
+    import app
+    from fewshot.archive import write_task_archive
+
+    monkeypatch.setattr(app, "uploaded", lambda path: True)
+    monkeypatch.setattr(app, "UPLOADS", tmp_path / "uploads")
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    saved = write_task_archive(tmp_path / "task.zip", [c["name"] for c in task["classes"]],
+                               [[Path(i["path"]) for i in c["images"]] for c in task["classes"]])
+    one = sum(Path(i["path"]).stat().st_size for c in task["classes"] for i in c["images"])
+    first, second = (SimpleNamespace(headers={}, session_hash=h) for h in ("first", "second"))
+    with monkeypatch.context() as exactly:
+        exactly.setattr(app, "OPENED_MOST", one)
+        assert app.open_task(str(saved), first)[3].startswith("Loaded task.zip")  # (at the bound: opened)
+    real = app.folder_bytes
+    for each, opens in ((2 * 1024 ** 3, True), (3 * 1024 ** 3, False)):  # (two sessions' tasks of that size)
+        monkeypatch.setattr(app, "folder_bytes", lambda folder: each if real(folder) else 0)
+        answer = app.open_task(str(saved), second)[3]
+        assert answer.startswith("Loaded task.zip") if opens else "as it can keep (5 GB)" in answer, answer
+
+
+def test_the_task_replaced_is_offered_back_only_when_whole(tmp_path):
+    """The undo button is offered for a task replaced with images, each of them still on the
+    server (one image gone, and it is not offered); not for a first task on a new page (nothing
+    replaced), an empty task, or the same example loaded again. Brought back, the task comes with
+    its own class menu and domain; an empty task on the page is not kept in its place."""
+    import gradio as gr
+
+    import app
+
+    skip = gr.skip()
+    example, empty = app.example_task(app.DEMO / "glyphs-3way"), app.empty_task()
+    assert app.offer_undo(example, None) == (skip, skip)  # (the first task of a new page)
+    assert app.offer_undo(example, empty) == (gr.update(visible=False), None)
+    assert app.offer_undo(example, app.example_task(app.DEMO / "glyphs-3way")) == (skip, skip)  # (loaded again)
+    queries_only = {**app.empty_task(), "queries": example["queries"]}  # (its classes removed)
+    assert app.offer_undo(example, queries_only) == (gr.update(visible=True), queries_only)
+    images = [tmp_path / f"{n}.png" for n in range(2)]
+    for image in images:
+        image.write_bytes((app.DEMO / "glyphs-3way" / "support" / "flag" / "1.png").read_bytes())
+    drawn = {**app.empty_task(), "classes": [{"name": "drawn", "images": [{"path": str(p), "name": p.name}
+                                                                          for p in images]}]}
+    images[1].unlink()
+    assert app.offer_undo(example, drawn) == (gr.update(visible=False), None)
+    photos = app.example_task(app.DEMO / "scenes-3way")
+    back = app.undo_replace(example, photos, None)
+    assert back[0] == photos and back[4] == "photos" and back[6] == example
+    assert [choice[1] for choice in back[1]["choices"]] == [app.NEW_CLASS, "0", "1", "2"]
+    assert [choice[0] for choice in back[1]["choices"][1:]] == [c["name"] for c in photos["classes"]]
+    assert app.undo_replace(empty, example, None)[5:] == (gr.update(visible=False), None)  # (a Clear, undone)
+
+
+def test_every_click_that_replaces_the_task_keeps_it_for_the_undo_button():
+    """Load example, Sample (either dataset), Open and Clear each keep the task they replace
+    (``kept_task``) and then offer it back (``offer_undo``); the undo button swaps the task on
+    the page with the one kept, which the replacing events wrote."""
+    import app
+
+    fns = app.demo.fns
+    named = {fn.name: fn for fn in fns.values() if fn.name}
+    task_block = named["load_example"].outputs[0]
+    offer, undo = named["offer_undo"], named["undo_replace"]
+    for name in ("load_example", "sample_omniglot", "sample_mini_imagenet", "open_task", "clear_task"):
+        replacing = [fn for fn in fns.values() if fn.name == name]
+        assert len(replacing) == 1, name
+        before = fns[replacing[0].trigger_after]
+        assert before.name == "kept_task" and before.inputs == [task_block], name
+        after, chain = replacing[0], []
+        while True:  # (the events that follow, one after another: Clear's clears the sketchpad first)
+            following = [fn for key, fn in fns.items() if fn.trigger_after is not None and fns[fn.trigger_after] is after]
+            if not following:
+                break
+            after = following[0]
+            chain.append(after.name)
+        assert "offer_undo" in chain, (name, chain)
+        assert [fn for fn in fns.values() if fn.name == "offer_undo" and fn.inputs[1] is before.outputs[0]], name
+    assert undo.inputs == [task_block, offer.outputs[1]] and undo.outputs[-1] is offer.outputs[1]
+    assert offer.inputs[0] is task_block and offer.inputs[1] is not offer.outputs[1]
+
+
+def test_the_port_is_a_number_from_1_to_65535():
+    """``--port`` takes 1 and 65535, and refuses 0 and 65536 (no port), by name."""
+    import app
+
+    assert app.command_line(["--port", "1"]) == {"server_port": 1}
+    assert app.command_line(["--port", "65535"]) == {"server_port": 65535}
+    for port in ("0", "65536"):
+        with pytest.raises(SystemExit):
+            app.command_line(["--port", port])
+
+
+def test_python_app_py_launches_with_its_options_and_what_the_app_is_served_with():
+    """``python app.py --host H --port P`` launches there (the options were once read and then
+    not passed on), with what the app is served with: the page's icon, the theme, the upload
+    limit, and the folders of the examples' and both datasets' images (a sampled task's images
+    are served from there)."""
+    import subprocess
+    import sys
+
+    from fewshot.data import default_data_root
+
+    script = ("import json, runpy, sys\nimport gradio as gr\n"
+              "def launch(self, **o):\n"
+              "    print('LAUNCH', json.dumps({k: o.get(k) for k in ('server_name', 'server_port', 'max_file_size', "
+              "'allowed_paths', 'favicon_path')} | {'theme': 'theme' in o}))\n"
+              "gr.Blocks.launch = launch\n"
+              "sys.argv = ['app.py', '--host', '0.0.0.0', '--port', '8123']\n"
+              "runpy.run_path('app.py', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    line = next((line for line in done.stdout.splitlines() if line.startswith("LAUNCH ")), None)
+    assert line, done.stdout + done.stderr
+    options = json.loads(line[len("LAUNCH "):])
+    data = default_data_root()
+    assert options["server_name"] == "0.0.0.0" and options["server_port"] == 8123, options
+    assert options["max_file_size"] == "100mb" and options["theme"] and options["favicon_path"].endswith(".svg"), options
+    assert set(options["allowed_paths"]) == {str(ROOT / "demo"), str(data / "omniglot"), str(data / "mini-imagenet")}
+
+
+def test_the_app_mounts_at_the_path_given_with_the_options_given():
+    """``app.mount(host, path, **options)`` serves the app at ``path`` (not always /fewshot), and
+    the options given go to ``gr.mount_gradio_app`` (here a smaller upload limit)."""
+    import fastapi
+    from starlette.testclient import TestClient
+
+    import app
+
+    host = fastapi.FastAPI()
+    try:
+        app.mount(host, "/elsewhere", max_file_size="1mb")
+        with TestClient(host) as client:
+            assert client.get("/fewshot/config").status_code == 404
+            config = client.get("/elsewhere/config").json()
+            assert config["max_file_size"] == 1024 ** 2, config.get("max_file_size")
+    finally:
+        app.mount(fastapi.FastAPI(), "/fewshot")  # (the app's own limit back on the shared Blocks)
+
+
+def test_the_embedding_plot_names_the_network_whose_features_it_shows():
+    """The Siamese network's features are the fine-tuned ones only where it was fine-tuned (steps
+    seen); MAML's are its start θ where no inner step was taken, the adapted θ′ otherwise."""
+    import app
+
+    assert app.space_of("siamese", []) == "siamese"
+    assert app.space_of("siamese", [{"step": 0}, {"step": 1}]) == "siamese-finetuned"
+    assert app.space_of("maml", [{"step": 0}]) == "maml-start"
+    assert app.space_of("maml", [{"step": 0}, {"step": 1}]) == "maml"
+    assert app.space_of("protonet", []) == "protonet"
+
+
+def test_a_refused_count_speaks_of_the_upload_box_only_when_it_holds_files():
+    """A count refused (too many images) says that the upload box holds the files put in it
+    before only where it holds some: an empty list of files (an API client's) is no box of files."""
+    import app
+    from fewshot.service import MAX_QUERIES, TaskError, checked_queries
+
+    for files, box in (([], False), (None, False), (["a.png", "b.png"], True)):
+        with pytest.raises((TaskError, app.Refusal)) as refused:
+            with app.box_counted(files, "en"):
+                checked_queries(MAX_QUERIES + 1)
+        said = str(refused.value)
+        assert ("The upload box holds" in said) == box and ("holds 2 file(s)" in said) == box, (files, said)
+
+
+def test_only_files_a_client_uploaded_are_read_and_a_refusal_names_which(tmp_path, monkeypatch):
+    """A path typed as a string is no file input (``file_path`` gives none, unless the input is
+    a plain path of the app's own, as the Open button's); a single uploaded file is taken as a
+    list of one; a file that was not uploaded is refused by its place in the list; the upload
+    folder is no upload, also before it exists (no file uploaded yet)."""
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+
+    import app
+
+    assert app.file_path("/etc/hostname") is None and app.file_path("/etc/hostname", plain=True) == "/etc/hostname"
+    inside = Path(get_upload_folder()) / "qa-uploaded-paths-test" / "a.png"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        inside.write_bytes(b"x")
+        assert app.uploaded_paths(gr.FileData(path=str(inside)), "query_images") == [str(inside)]
+        with pytest.raises(app.Refusal, match=r"query_images\[1\] is not an uploaded file"):
+            app.uploaded_paths([{"path": str(inside)}, {"path": "/etc/hostname"}], "query_images")
+    finally:
+        shutil.rmtree(inside.parent)
+    not_yet = tmp_path / "uploads-to-come"
+    monkeypatch.setattr(app, "get_upload_folder", lambda: str(not_yet))
+    assert not app.uploaded(str(not_yet)) and not app.uploaded(str(not_yet) + "/")
+
+
+def test_the_classify_and_compare_tabs_of_another_task_are_cleared_and_ask_for_their_own_run():
+    """When the task changes, the Classify tab's results go and it says to classify again (not to
+    adapt), and the Compare tab's table of the old task is taken away, not left under the words
+    that it is out of date; each forgets what its results were of."""
+    import gradio as gr
+
+    import app
+
+    task = app.example_task(app.DEMO / "glyphs-3way")
+    stale = app.outdated_results(task, "maml", None, "an older task", "an older task", None)
+    assert stale[:11] == (gr.skip(),) * 11  # (the Adapt tab showed nothing)
+    assert stale[11:18] == (None, None, None, "", "The task has changed: classify again.", None, None)
+    assert stale[18:] == (gr.update(value=None, visible=False), "The task has changed: compare again.", None)
