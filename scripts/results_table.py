@@ -242,7 +242,10 @@ def training_budget(dataset: str, split: str, backbone: str) -> str:
             tasks = f" of {t['meta_batch']} tasks" if t.get("meta_batch", 1) > 1 else ""
             queries = f"{t['queries']} quer{'y' if t['queries'] == 1 else 'ies'} per class"
             unit = f"meta-updates{tasks} ({t['ways']}-way {t['shots']}-shot, {queries})"
-        start = f", started from `{t['init']['checkpoint']}`'s weights" if t.get("init") else ""
+        start = ""
+        if t.get("init"):  # (at which update: a checkpoint that began another may have trained on since)
+            at = f" at update {t['init']['step']:,}" if t["init"].get("step") is not None else ""
+            start = f", started from `{t['init']['checkpoint']}`'s weights{at}"
         runs.append(f"`{card['name']}`: {t['steps']:,} of {t.get('steps_requested', t['steps']):,} {unit} in "
                     f"{t['wall_seconds'] / 60:.0f} min on {machines(t['hardware'])}{start}")
     missing = [title for title, method, head, read in ROWS if not any(of_row(card, method, head, read) for card in cards)

@@ -57,7 +57,7 @@ def test_budget_names_tasks_per_meta_update_and_untrained_rows(monkeypatch):
     init = {"checkpoint": "maml-5w1s", "step": 14001, "fresh": ["classifier.bias", "classifier.weight"]}
     fake_cards(monkeypatch, module, [card("c", method="maml", init=init), card("d", init=None)])
     budget = module.training_budget("omniglot", "vinyals", "conv4")
-    assert "in 2 min on CPU (x86_64, 2 cores, 2 threads), started from `maml-5w1s`'s weights;" in budget
+    assert "in 2 min on CPU (x86_64, 2 cores, 2 threads), started from `maml-5w1s`'s weights at update 14,001;" in budget
     assert budget.count("started from") == 1
 
 
