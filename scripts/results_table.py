@@ -161,7 +161,7 @@ def tally(dataset: str, split: str, backbone: str, settings, published: dict) ->
     short, measured by its method's best row; then the same for the networks that read the
     papers' input, where shipped, on their own."""
     cards = cards_of(dataset, split, backbone)
-    ours = [row for row in ROWS if row[3] == DEFAULT_OMNIGLOT_INPUT]
+    ours = [row for row in rows_of(cards) if row[3] == DEFAULT_OMNIGLOT_INPUT]
     reached, short = reach(ours, cards, settings, published)
     text = (f"Published cells reached: {reached} of {reached + len(short)} (a cell counts where any row of its "
             "method reaches it, the figure less its published interval).")
