@@ -1123,7 +1123,7 @@ def add_images(task, choice, name, files, sketch, camera, request: gr.Request, s
     """Add images to the class the name box names: an existing one (any case), or a new one.
     The Class menu only fills the name box: typing a new name while a class is selected once
     added the images to the selected class and dropped the name. ``given``: the page's mark of
-    what the upload and webcam boxes hold, new at each change of them ("" from an API client)."""
+    what the upload and webcam boxes hold, taken at the press (``MARKED_ADD``; "" from an API client)."""
     lang = language(request)
     task = held_task(task, shown, lang)
     drawing = drawing_digest(sketch)
@@ -1249,9 +1249,23 @@ CHOSEN_CLASS_NAME = f"""(choice, name) => {{
     return (choice === null || choice === {json.dumps(NEW_CLASS)}) ? "" : document.querySelector("#class-choice input").value;
 }}"""
 MENU_FOCUSED = "(choice) => { window.appClassAtFocus = choice; window.appClassChosen = undefined; return []; }"
-# a new mark of what the upload and webcam boxes hold, at each change of them: a second press of Add
-# that carries the mark of the images the first one added is a double click (add_images)
-NEW_MARK = "() => Date.now().toString(36) + Math.random().toString(36).slice(2)"
+# the mark of what the upload and webcam boxes hold, taken by each press of Add itself: a second press
+# that carries the mark of the images the first one added is a double click (add_images). The box's
+# file list and the webcam's photo are elements the page makes anew for each upload or photo, so both
+# presses of a double click carry one mark and the same files uploaded again carry another. (A mark
+# set by the boxes' change events could come after the press on a loaded machine: the page's first
+# double click then carried no mark, and added its images twice.)
+MARKED_ADD = """(task, choice, name, files, sketch, camera, shown, given) => {
+    const marks = window.appMarks ??= new WeakMap();
+    const mark = (element) => {
+        if (!element) return "";
+        if (!marks.has(element)) marks.set(element, Date.now().toString(36) + Math.random().toString(36).slice(2));
+        return marks.get(element);
+    };
+    const list = document.querySelector("#support-files .file-preview, #support-files .file-preview-holder");
+    const photo = document.querySelector("#support-camera img");
+    return [task, choice, name, files, sketch, camera, shown, files || camera ? mark(list) + mark(photo) : ""];
+}"""
 # a refused rename puts the selected class's name back in the name box: left there, the refused name
 # (another class's) sent the next Add into that class while the menu showed this one. A name refused
 # for itself (longer than MAX_NAME characters, once tidied as clean_class_name does) names no class:
@@ -2538,7 +2552,7 @@ def build() -> gr.Blocks:
         # set in the browser once the page shows a task the server made: a page whose session the
         # server no longer holds is told so (held_task), rather than its task read as empty
         task_shown = gr.Textbox("", visible=False)
-        given = gr.Textbox("", visible=False)  # the mark of what the upload and webcam boxes hold (add_images)
+        given = gr.Textbox("", visible=False)  # the mark of what the upload and webcam boxes hold (MARKED_ADD)
         replay_state = gr.State(None)
         before = gr.State(None)  # the task a Load, Sample, Open or Clear is replacing (kept_task)
         replaced = gr.State(None)  # the task the undo button brings back (offer_undo, undo_replace)
@@ -2597,7 +2611,8 @@ def build() -> gr.Blocks:
                                                       brush=gr.Brush(default_size=10, colors=["#000000"],
                                                                      color_mode="fixed"))
                             with gr.Tab(i("app_webcam")):
-                                camera = gr.Image(sources=["webcam"], type="filepath", label=i("app_camera"))
+                                camera = gr.Image(sources=["webcam"], type="filepath", label=i("app_camera"),
+                                                  elem_id="support-camera")
                         with gr.Row():
                             add_button = gr.Button(i("app_add"), variant="primary", elem_id="add-images")
                             rename_button = gr.Button(i("app_rename"))
@@ -2714,10 +2729,8 @@ def build() -> gr.Blocks:
         flow = {"api_visibility": "undocumented"}
         ui_only = {"api_visibility": "private"}
         task.change(None, None, task_shown, js="() => 'shown'", **ui_only)  # (in the browser: no request)
-        for box in (files, camera):  # (in the browser: a new mark at each change of what they hold)
-            box.change(None, None, given, js=NEW_MARK, **ui_only)
         add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera, task_shown, given],
-                         [task, class_choice, class_name, files, camera, status], **flow).then(
+                         [task, class_choice, class_name, files, camera, status], js=MARKED_ADD, **flow).then(
             None, status, None, js=CLEAR_SKETCH, **ui_only)
         rename_button.click(rename_class, [task, class_choice, class_name, task_shown], [task, class_choice, status],
                             **flow).then(

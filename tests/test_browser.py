@@ -5,6 +5,7 @@ the method summaries)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -382,8 +383,19 @@ def test_a_double_click_on_add_adds_the_uploads_once(browser, app_server):
     """Both presses of a double click carried the uploads when the first answered after the second
     was sent: the class got each image twice (1 of 4 double clicks, and of 4 pairs of clicks in one
     tick of the page's script, as here). The same files uploaded again on purpose (which Gradio
-    stores at the same paths) still join."""
+    stores at the same paths) still join. Each press carries the page's mark of the uploads,
+    taken at the press: one mark for both presses of a double click, another for each upload
+    (a mark set later, by the box's change, was still empty at a loaded page's first double click,
+    whose images then joined twice)."""
     page = open_app(browser, app_server.url)
+    marks = {}  # class name -> the marks its presses of Add sent
+
+    def sent(request):
+        data = json.loads(request.post_data or "{}").get("data") if "queue/join" in request.url else None
+        if isinstance(data, list) and len(data) == 8 and isinstance(data[2], str) and data[3]:
+            marks.setdefault(data[2], []).append(data[7])
+
+    page.on("request", sent)
     for name in ("eye", "fork", "ladder", "spiral"):
         choose_new_class(page)
         name_box(page).fill(name)
@@ -397,6 +409,8 @@ def test_a_double_click_on_add_adds_the_uploads_once(browser, app_server):
     upload_and_add(page, sorted((DEMO / "support" / "spiral").glob("*.png"))[:2])  # again, on purpose
     page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText == 'spiral · 4')",
                            timeout=30000)
+    assert [len(set(m)) for m in marks.values()] == [1, 1, 1, 2] and all(all(m) for m in marks.values()), marks
+    assert len({mark for m in marks.values() for mark in m}) == 5, marks
     page.close()
 
 
