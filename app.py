@@ -447,7 +447,28 @@ ZH.update({
 for _key in [key for key in EN if key.startswith(("app_method_", "app_blurb_")) and key not in ZH]:
     ZH[_key] = EN[_key]  # a method added since: its English name and summary until it is translated
 
-I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-TW": ZH})
+# Words Gradio 6.31 asks its translations for and has none of, shown as their keys:
+# - "common.complete": its status tracker tells screen readers of each finished event by it (its
+#   "Complete" is "chatbot.complete"): they read out "common.complete" after every click. (The app's
+#   own status lines, live regions too, say what each event did.)
+# - "image.no_webcam_support": the webcam's toast where the browser gives the page no camera at
+#   all, as on a page opened over plain http from another machine (a classroom's server): the
+#   toast read "image.no_webcam_support".
+# - "image_editor.layer", in Chinese: the sketchpad's layer was "Layer 1" on a Chinese page.
+# (Not the sketchpad's "Brush" and "Clear canvas": the page's script finds those buttons by their
+# English names, PICK_BRUSH and CLEAR_PAD.)
+GRADIO_GAPS = {
+    "en": {"common.complete": "Done",
+           "image.no_webcam_support": "This browser gives this page no webcam: browsers give one only to pages "
+                                      "opened over https:// or on the computer serving them (localhost). Upload "
+                                      "a photo instead."},
+    "zh": {"common.complete": "完成",
+           "image.no_webcam_support": "浏览器不向此页面提供摄像头：只有通过 https:// 或在运行服务的电脑上（localhost）"
+                                      "打开的页面才能使用摄像头。请改为上传照片。",
+           "image_editor.layer": "图层"},
+}
+I18N = gr.I18n(en={**EN, **GRADIO_GAPS["en"]},
+               **{code: {**ZH, **GRADIO_GAPS["zh"]} for code in ("zh", "zh-CN", "zh-TW")})
 
 MESSAGES = {
     "en": {

@@ -109,6 +109,20 @@ class EventWatch:
             self.page.wait_for_timeout(100)  # (Playwright hands the page's events to the listeners here)
 
 
+def hear(page) -> None:
+    """From now on, keep what Gradio's screen-reader status regions announce (``heard``)."""
+    page.evaluate("""() => { window.heard = [];
+      new MutationObserver(() => document.querySelectorAll('.sr-only[role=status]').forEach(e => {
+        const said = e.textContent.trim(); if (said && said !== window.heard.at(-1)) window.heard.push(said); }))
+        .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+
+
+def heard(page, word: str) -> list[str]:
+    """What the regions announced, once ``word`` was (Gradio announces at most once in 5 s)."""
+    page.wait_for_function("word => window.heard.includes(word)", arg=word, timeout=30000)
+    return page.evaluate("() => window.heard")
+
+
 def load_example(page, name: str) -> None:
     page.get_by_label("Example task").click()
     page.get_by_role("option", name=name).click()
@@ -127,6 +141,7 @@ def rename(page, old: str, new: str) -> None:
 
 def test_upload_adapt_classify(browser, app_server):
     page = open_app(browser, app_server.url)
+    hear(page)
     classes = ["eye", "fork", "spiral"]
     for cls in classes:
         add_class(page, cls, sorted((DEMO / "support" / cls).glob("*.png"))[:2])
@@ -138,6 +153,8 @@ def test_upload_adapt_classify(browser, app_server):
     assert page.get_by_role("status").filter(has_text="Added the new class “spiral”").count() == 1
     live = "id => document.getElementById(id).getAttribute('aria-live')"
     assert page.evaluate(live, "status") == "polite"
+    # Gradio's own region says "Done" when an event ends (it read out its key, "common.complete")
+    assert not any("common." in said for said in heard(page, "Done")), heard(page, "Done")
 
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="Matching Networks", exact=True).check()
@@ -341,6 +358,7 @@ def test_a_batch_with_a_file_that_is_no_image_keeps_its_images(browser, app_serv
     app now skips what it cannot read, names it in the page's language, and adds the rest; the
     file chooser still lists images."""
     page = open_app(browser, app_server.url, locale="zh-CN")
+    hear(page)
     image = sorted((DEMO / "support" / "eye").glob("*.png"))[0]
     (tmp_path / "eye.png").write_bytes(image.read_bytes())
     (tmp_path / "scan").write_bytes(image.read_bytes())
@@ -357,6 +375,7 @@ def test_a_batch_with_a_file_that_is_no_image_keeps_its_images(browser, app_serv
     told = page.locator(".toast-body", has_text="notes.txt")
     told.wait_for(timeout=30000)
     assert "跳过" in told.inner_text() and page.locator(".toast-body", has_text="Invalid file type").count() == 0
+    assert not any("common." in said for said in heard(page, "完成")), heard(page, "完成")
     page.get_by_role("tab", name="3 · 分类").click()
     page.wait_for_function("() => document.querySelector('#query-files input[type=file]')?.accept === 'image/*'")
     page.close()
@@ -754,6 +773,7 @@ def test_the_compare_table_webcam_and_sketchpad_controls_are_named_in_chinese(br
            "|| e.getAttribute('title')).filter(name => words.includes(name))"
     page.get_by_role("tab", name="手绘").first.click()
     page.wait_for_selector('#support-sketch button[aria-label="Brush"].highlight', timeout=30000)  # (kept: see CLEAR_PAD)
+    assert "图层 1" in page.inner_text("#support-sketch")  # its layer (Gradio has no Chinese for "Layer 1")
     page.get_by_role("tab", name="摄像头").first.click()  # (its button, once it asks for the camera)
     page.click("#load-example")
     page.wait_for_selector(".class-gallery")
@@ -762,6 +782,23 @@ def test_the_compare_table_webcam_and_sketchpad_controls_are_named_in_chinese(br
     page.wait_for_selector('#compare-table [aria-label="复制表格数据"]', state="attached", timeout=120000)
     page.wait_for_timeout(500)  # (the page's script renames what each change draws)
     assert page.evaluate(left, english) == []
+    page.close()
+
+
+@pytest.mark.parametrize("locale, tab, words", [("en-US", "Webcam", "Upload a photo instead"),
+                                                ("zh-CN", "摄像头", "请改为上传照片")])
+def test_a_page_given_no_webcam_says_why_in_its_language(browser, app_server, locale, tab, words):
+    """A page the browser gives no camera at all (opened over plain http from another machine, a
+    classroom's server: no ``navigator.mediaDevices``) says why and what to do, in the page's
+    language, where Gradio's toast read "image.no_webcam_support", a key it has no words for."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'mediaDevices', {get: () => undefined})")
+    page.goto(app_server.url)
+    page.get_by_role("tab", name=tab, exact=True).click()
+    page.locator("#support-camera").get_by_text("Click to Access Webcam").click()
+    told = page.locator(".toast-body", has_text=words)
+    told.wait_for(timeout=30000)
+    assert "https://" in told.inner_text() and page.locator(".toast-body", has_text="image.").count() == 0
     page.close()
 
 
