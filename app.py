@@ -2998,6 +2998,8 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # Gradio's own check of file_types=["image"] refused the whole batch, its images too, for one file
 # that was not an image or had no extension (a PNG named "scan"), with an English toast on a
 # Chinese page ("Invalid file type: notes.txt. Only image allowed.").
+# (15) The webcam's prompt, which Gradio writes in English whatever the language ("Click to Access
+# Webcam"), is in the page's language.
 # (11) the English names Gradio 6.31 and Plotly 3 give their own controls, in Chinese
 def plotly_chunk() -> str:
     """Where the page finds the part of Gradio's front end that holds Plotly, relative to the page
@@ -3033,6 +3035,7 @@ APP_JS = """
   const controlWords = %s;  // (11) Gradio's and Plotly's English names -> Chinese
   const controlPrefixes = %s;  // (11) [English prefix of a control's name, Chinese with {} for the rest]
   const shownWords = new WeakMap();  // (11) element -> {attribute: [its English, as shown]}
+  const CAMERA_WORDS = [["Click to Access Webcam", "点击使用摄像头"]];  // (15) [English, Chinese]
   // (11) what is named by a name a person gave (the Class menu's options, the Label's bars, a class's
   // thumbnails and gallery) keeps it, whatever English words it spells
   const USER_NAMES = '[role="option"], meter, .thumbnail-item, .class-gallery';
@@ -3114,6 +3117,13 @@ APP_JS = """
         if (svg.getAttribute("aria-hidden") !== "true") svg.setAttribute("aria-hidden", "true");
       });
     });
+    const camera = document.getElementById("support-camera");  // (15)
+    const words = camera && document.createTreeWalker(camera, NodeFilter.SHOW_TEXT);
+    for (let text = words && words.nextNode(); text; text = words.nextNode()) {
+      const pair = CAMERA_WORDS.find((said) => said.includes(text.nodeValue.trim()));
+      const wanted = pair && " " + pair[lang === "zh" ? 1 : 0];
+      if (wanted && text.nodeValue !== wanted) text.nodeValue = wanted;
+    }
     document.querySelectorAll("fieldset").forEach((group, index) => {  // (10)
       const label = group.querySelector('[data-testid="block-info"]');
       if (!label || !group.querySelector('input[type="radio"]')) return;

@@ -775,6 +775,7 @@ def test_the_compare_table_webcam_and_sketchpad_controls_are_named_in_chinese(br
     page.wait_for_selector('#support-sketch button[aria-label="Brush"].highlight', timeout=30000)  # (kept: see CLEAR_PAD)
     assert "图层 1" in page.inner_text("#support-sketch")  # its layer (Gradio has no Chinese for "Layer 1")
     page.get_by_role("tab", name="摄像头").first.click()  # (its button, once it asks for the camera)
+    page.locator("#support-camera").get_by_text("点击使用摄像头").wait_for(timeout=30000)  # ("Click to Access Webcam")
     page.click("#load-example")
     page.wait_for_selector(".class-gallery")
     page.get_by_role("tab", name="4 · 比较").click()
@@ -795,7 +796,8 @@ def test_a_page_given_no_webcam_says_why_in_its_language(browser, app_server, lo
     page.add_init_script("Object.defineProperty(Navigator.prototype, 'mediaDevices', {get: () => undefined})")
     page.goto(app_server.url)
     page.get_by_role("tab", name=tab, exact=True).click()
-    page.locator("#support-camera").get_by_text("Click to Access Webcam").click()
+    prompt = {"en-US": "Click to Access Webcam", "zh-CN": "点击使用摄像头"}[locale]
+    page.locator("#support-camera").get_by_text(prompt).click()
     told = page.locator(".toast-body", has_text=words)
     told.wait_for(timeout=30000)
     assert "https://" in told.inner_text() and page.locator(".toast-body", has_text="image.").count() == 0
