@@ -3069,12 +3069,15 @@ APP_JS = """
     });
     const opener = document.querySelector("#open-task")?.previousElementSibling;  // (Gradio puts its input before it)
     if (opener?.type === "file" && opener.accept !== ".zip,application/zip") opener.accept = ".zip,application/zip";
+    // a text Gradio writes in one language, found among [English, Chinese] pairs: in the page's
+    const inLanguage = (text, pairs) => {
+      const said = text.nodeValue.trim();
+      const pair = pairs.find((words) => words.includes(said));
+      const wanted = pair && text.nodeValue.replace(said, pair[lang === "zh" ? 1 : 0]);
+      if (wanted && text.nodeValue !== wanted) text.nodeValue = wanted;
+    };
     document.querySelectorAll('[role="tab"]').forEach((tab) => {  // (5)
-      const text = tab.firstChild;
-      if (!text || text.nodeType !== Node.TEXT_NODE) return;
-      const pair = tabLabels.find((labels) => labels.includes(text.nodeValue));
-      const label = pair && pair[lang === "zh" ? 1 : 0];
-      if (label && text.nodeValue !== label) text.nodeValue = label;
+      if (tab.firstChild?.nodeType === Node.TEXT_NODE) inLanguage(tab.firstChild, tabLabels);
     });
     document.querySelectorAll(STATUS_LINES).forEach((line) => {  // (6)
       if (line.getAttribute("aria-live") !== "polite") {
@@ -3119,11 +3122,7 @@ APP_JS = """
     });
     const camera = document.getElementById("support-camera");  // (15)
     const words = camera && document.createTreeWalker(camera, NodeFilter.SHOW_TEXT);
-    for (let text = words && words.nextNode(); text; text = words.nextNode()) {
-      const pair = CAMERA_WORDS.find((said) => said.includes(text.nodeValue.trim()));
-      const wanted = pair && " " + pair[lang === "zh" ? 1 : 0];
-      if (wanted && text.nodeValue !== wanted) text.nodeValue = wanted;
-    }
+    for (let text = words && words.nextNode(); text; text = words.nextNode()) inLanguage(text, CAMERA_WORDS);
     document.querySelectorAll("fieldset").forEach((group, index) => {  // (10)
       const label = group.querySelector('[data-testid="block-info"]');
       if (!label || !group.querySelector('input[type="radio"]')) return;
