@@ -105,7 +105,10 @@ class EventWatch:
         """Until no stream has been open and no event sent for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while self.streams or time.monotonic() - self.last < quiet:
-            assert time.monotonic() < deadline, f"the page's events still ran after {timeout} s"
+            now = time.monotonic()
+            assert now < deadline, (f"the page's events still ran after {timeout} s: streams open "
+                                    f"{sorted(r.url for r in self.streams)}, the last event sent or "
+                                    f"answered {now - self.last:.1f} s ago")
             self.page.wait_for_timeout(100)  # (Playwright hands the page's events to the listeners here)
 
 
