@@ -49,6 +49,13 @@ def wait_for_name(page, name: str, timeout: float = 30000) -> None:
                            arg=name, timeout=timeout)
 
 
+def wait_for_text(where, selector: str, text: str, timeout: float | None = None) -> None:
+    """Until an element that ``selector`` picks shows ``text`` (a status line once its event
+    answered); ``where``: a page or a frame; ``timeout``: ms, by default the page's."""
+    where.wait_for_function("([s, t]) => [...document.querySelectorAll(s)].some(e => e.innerText.includes(t))",
+                            arg=[selector, text], timeout=timeout)
+
+
 def choose_new_class(page) -> None:
     page.locator("#class-choice input").click()
     page.get_by_role("option").first.click()  # "+ New class"
@@ -76,8 +83,7 @@ def add_class(page, name: str, files: list[Path]) -> None:
     choose_new_class(page)
     name_box(page).fill(name)
     upload_and_add(page, files)
-    page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
-                           ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
+    wait_for_text(page, ".class-title", name, timeout=30000)
 
 
 class EventWatch:
@@ -162,7 +168,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="Matching Networks", exact=True).check()
     page.wait_for_selector("#maml-controls", state="hidden")  # MAML's sliders only show for MAML
-    page.wait_for_function("() => document.body.innerText.includes('Attends over every support image')")
+    wait_for_text(page, "body", "Attends over every support image")
     # the Siamese network's fine-tuning steps: its own slider, a curve, a word in the status line
     page.get_by_role("radio", name="Siamese network", exact=True).check()
     page.wait_for_selector("#siamese-controls", state="visible")
@@ -170,8 +176,7 @@ def test_upload_adapt_classify(browser, app_server):
     steps_box.fill("3")
     steps_box.press("Enter")
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('Fine-tuned on the "
-                           "support set for 3 step')", timeout=60000)
+    wait_for_text(page, "#adapt-status", "Fine-tuned on the support set for 3 step", timeout=60000)
     assert page.evaluate(live, "adapt-status") == "polite"
     page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
     assert "Siamese fine-tuning" in page.inner_text("#maml-curve")
@@ -179,8 +184,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.wait_for_selector("#maml-controls", state="visible")
     page.wait_for_selector("#siamese-controls", state="hidden")
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('MAML adapted')",
-                           timeout=60000)
+    wait_for_text(page, "#adapt-status", "MAML adapted", timeout=60000)
     page.wait_for_selector("#maml-curve .js-plotly-plot", timeout=60000)
     assert page.locator("#maml-curve .scatterlayer .trace").count() >= 4  # meta-learned and random start
     assert page.locator("#embedding .js-plotly-plot").count() == 1
@@ -189,7 +193,7 @@ def test_upload_adapt_classify(browser, app_server):
     page.locator("#query-files input[type=file]").set_input_files(str(sorted((DEMO / "query" / "fork").glob("*.png"))[0]))
     page.wait_for_selector("#query-files .file-preview tr", timeout=30000)
     page.click("#classify")
-    page.wait_for_function("() => document.querySelector('#label')?.innerText.includes('fork')", timeout=60000)
+    wait_for_text(page, "#label", "fork", timeout=60000)
     assert "fork" in page.inner_text("#label")
     assert page.evaluate(live, "classify-status") == "polite"
     page.close()
@@ -221,8 +225,7 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     draw_on(page, "#support-sketch", [[(0.3, 0.2), (0.3, 0.8)], [(0.3, 0.2), (0.7, 0.2)], [(0.3, 0.5), (0.6, 0.5)]])
     name_box(page).fill("my F")
     page.click("#add-images")
-    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F'))",
-                           timeout=30000)
+    wait_for_text(page, ".class-title", "my F", timeout=30000)
     assert "Added the new class “my F” with 1 image" in page.inner_text("#status")
     # no caption over a drawing: its file name was made up by the app ("drawing.p…") and hid its strokes
     assert page.locator(".class-gallery .thumbnail-item").count() == 1
@@ -230,8 +233,7 @@ def test_sketchpad_drawing_becomes_a_class(browser, app_server):
     # the sketchpad is cleared and takes a second drawing (once it stayed a spinner after the first add)
     draw_on(page, "#support-sketch", [[(0.3, 0.2), (0.3, 0.8)], [(0.3, 0.2), (0.7, 0.2)]])
     page.click("#add-images")
-    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes('my F · 2'))",
-                           timeout=30000)
+    wait_for_text(page, ".class-title", "my F · 2", timeout=30000)
     assert "Added 1 image" in page.inner_text("#status")
     # the task's status belongs to the Task tab: it does not follow the user to the others
     page.get_by_role("tab", name="2 · Adapt").click()
@@ -273,7 +275,7 @@ def test_a_classified_drawing_leaves_the_query_pad_ready_for_the_next(browser, a
     draw_on(page, "#query-sketch", [[(0.2, 0.5), (0.8, 0.5)], [(0.5, 0.2), (0.5, 0.8)]])
     page.click("#classify")
     page.wait_for_function(f"() => ({status})().includes('Classified 2 image(s)')", timeout=60000)
-    page.wait_for_function("() => document.querySelector('#explanation')?.innerText.includes('query 2')", timeout=30000)
+    wait_for_text(page, "#explanation", "query 2", timeout=30000)
     page.wait_for_function("() => [...document.querySelectorAll('#query-gallery button.thumbnail-item')]"
                            ".map(b => b.getAttribute('aria-pressed')).join() === 'false,true'", timeout=30000)
     page.close()
@@ -289,7 +291,7 @@ def test_runs_pressed_before_any_task_are_refused_without_error_marks(browser, a
                                 ("4 · Compare", "#compare", "#compare-status")):
         page.get_by_role("tab", name=tab).click()
         page.click(button)
-        page.wait_for_function("s => document.querySelector(s).innerText.includes('⚠')", arg=status, timeout=30000)
+        wait_for_text(page, status, "⚠", timeout=30000)
         page.wait_for_timeout(2000)  # (the check that follows the run)
         assert page.evaluate(errors) == 0, tab
     page.close()
@@ -304,23 +306,21 @@ def test_a_task_replaced_by_one_click_can_be_brought_back(browser, app_server):
     page.wait_for_timeout(1500)
     assert not page.locator("#undo-replace").is_visible()
     page.click("text=Clear the task")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('The task is empty')")
+    wait_for_text(page, "#status", "The task is empty")
     undo = page.locator("#undo-replace")
     undo.wait_for(state="visible")  # (the example, cleared)
     undo.click()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Back to the task before (classes: 3, "
-                           "images: 15, queries: 9)')")
+    wait_for_text(page, "#status", "Back to the task before (classes: 3, images: 15, queries: 9)")
     page.wait_for_function("() => document.querySelectorAll('.class-gallery').length === 3")  # (the task drawn)
     add_class(page, "hand-made", sorted((DEMO / "support" / "eye").glob("*.png"))[:2])
     load_example(page, "glyphs-5way")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Loaded glyphs-5way')")
+    wait_for_text(page, "#status", "Loaded glyphs-5way")
     undo.wait_for(state="visible")
     undo.click()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('classes: 4, images: 17')")
-    page.wait_for_function("() => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes("
-                           "'hand-made'))")
+    wait_for_text(page, "#status", "classes: 4, images: 17")
+    wait_for_text(page, ".class-title", "hand-made")
     undo.click()  # (and the example it replaced comes back too)
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('classes: 5, images: 25')")
+    wait_for_text(page, "#status", "classes: 5, images: 25")
     page.close()
 
 
@@ -396,7 +396,7 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         page = open_app(browser, server.url)
         events = EventWatch(page)
         load_example(page, "glyphs-3way")
-        page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Loaded')")
+        wait_for_text(page, "#status", "Loaded")
         # Stopped with none of the page's events running: an event cut off by the stop (the load's
         # follow-ups, slower beside other work) makes Gradio's page take the connection as lost,
         # drop later clicks, and reload itself once the server answers again (2 of 5 CI runs).
@@ -406,15 +406,13 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         server = AppServer(port=server.port)
         page.get_by_role("tab", name="3 · Classify").click()
         page.click("#classify")
-        page.wait_for_function("() => document.querySelector('#classify-status')?.innerText.includes("
-                               "'no longer on the server')", timeout=60000)
+        wait_for_text(page, "#classify-status", "no longer on the server", timeout=60000)
         assert "Reload the page" in page.inner_text("#classify-status")
         page.get_by_role("tab", name="1 · Build a task").click()
         page.locator("#class-choice input").click()
         page.get_by_role("option", name="flag", exact=True).click()
         page.get_by_role("button", name="Remove class").click()  # (an IndexError's trace once)
-        page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('no longer on the server')",
-                               timeout=30000)
+        wait_for_text(page, "#status", "no longer on the server", timeout=30000)
         assert class_titles(page) == shown and shown[:3] == ["flag · 5", "moon · 5", "wave · 5"]  # as it was
         # a thumbnail's Remove button, made for the old server's session ("Could not parse server response")
         told = page.locator(".toast-body", has_text="no longer on the server")
@@ -426,11 +424,10 @@ def test_a_page_whose_server_restarted_is_told_its_task_is_gone(browser):
         assert page.locator(".toast-body", has_text="Could not parse").count() == 0
         assert class_titles(page) == shown
         load_example(page, "glyphs-3way")  # a new task: the server holds it
-        page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Loaded')")
+        wait_for_text(page, "#status", "Loaded")
         page.get_by_role("tab", name="3 · Classify").click()
         page.click("#classify")
-        page.wait_for_function("() => document.querySelector('#classify-status')?.innerText.includes('Classified')",
-                               timeout=60000)
+        wait_for_text(page, "#classify-status", "Classified", timeout=60000)
         page.close()
     finally:
         server.stop()
@@ -458,8 +455,7 @@ def test_a_double_click_on_add_adds_the_uploads_once(browser, app_server):
         name_box(page).fill(name)
         upload(page, sorted((DEMO / "support" / name).glob("*.png"))[:2])
         page.evaluate("() => { const add = document.querySelector('#add-images'); add.click(); add.click(); }")
-        page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
-                               ".some(e => e.innerText.includes(name))", arg=name, timeout=30000)
+        wait_for_text(page, ".class-title", name, timeout=30000)
         page.wait_for_function("() => !document.querySelector('#support-files .file-preview')", timeout=30000)
         page.wait_for_timeout(500)  # (a second answer, if any)
     assert class_titles(page) == ["eye · 2", "fork · 2", "ladder · 2", "spiral · 2"]
@@ -531,8 +527,7 @@ def test_removing_the_last_image_and_clearing_leave_nothing_to_swallow_an_upload
         str(sorted((DEMO / "support" / "fork").glob("*.png"))[0]))
     page.wait_for_selector("#support-files .file-preview tr", timeout=30000)
     page.get_by_role("button", name="Clear the task").click()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('The task is empty')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "The task is empty", timeout=30000)
     page.wait_for_function("() => !document.querySelector('#support-files .file-preview tr')", timeout=30000)
     page.wait_for_function("() => !document.querySelector('.class-title')", timeout=30000)  # (drawn after)
     page.close()
@@ -555,8 +550,7 @@ def test_names_show_as_typed_and_leaving_a_task_asks_first(browser, app_server):
     choose_new_class(page)
     name_box(page).fill("x" * 61)
     upload_and_add(page, sorted((DEMO / "support" / "fork").glob("*.png"))[:1])
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('at most 60 characters')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "at most 60 characters", timeout=30000)
     assert name_box(page).input_value() == "x" * 61
     assert class_titles(page) == [f"{name} · 1"]
     # leaving: the page's beforeunload handler asks the browser to confirm (headless Chromium shows no
@@ -643,8 +637,7 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     queries_heading = "text => [...document.querySelectorAll('.class-title')].some(e => e.innerText === text)"
     page.wait_for_function(queries_heading, arg="9 labelled queries ✓", timeout=30000)
     page.click("#add-images")  # no images: refused, in English
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Choose images')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "Choose images", timeout=30000)
     switch_language(page, "Settings", "简体中文")
     page.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
     assert tab_labels_in(page, "zh") == TABS["zh"]  # the task's tab and its ways of giving images
@@ -652,7 +645,7 @@ def test_settings_language_reaches_the_servers_messages(browser, app_server):
     # the task view's words too (its queries' heading stayed in the language the task was drawn in)
     page.wait_for_function(queries_heading, arg="9 个带标签的查询 ✓", timeout=30000)
     page.click("#add-images")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('请先选择')", timeout=30000)
+    wait_for_text(page, "#status", "请先选择", timeout=30000)
     # and the refusal's toast is headed in Chinese (Gradio's "Warning" once stood above the Chinese words)
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=toast-body]')].some("
                            "t => t.innerText.includes('警告') && t.innerText.includes('请先选择'))", timeout=30000)
@@ -714,38 +707,36 @@ def test_settings_language_reaches_the_servers_messages_in_a_frame(browser, app_
     page.frame_locator("#app").locator("#add-images").wait_for(timeout=60000)
     frame = next(f for f in page.frames if f.url.startswith(framed))
     frame.click("#add-images")  # no images: refused, in English
-    frame.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Choose images')",
-                            timeout=30000)
+    wait_for_text(frame, "#status", "Choose images", timeout=30000)
     switch_language(frame, "Settings", "简体中文")
     frame.wait_for_function("() => document.cookie.includes('app_lang=zh')", timeout=30000)
     frame.click("#add-images")
-    frame.wait_for_function("() => document.querySelector('#status')?.innerText.includes('请先选择')", timeout=30000)
+    wait_for_text(frame, "#status", "请先选择", timeout=30000)
     if site == "the same":
         switch_language(frame, "设置", "English")
         tab_labels_in(frame, "en")
         frame.click("#add-images")
-        frame.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Choose images')",
-                                timeout=30000)
+        wait_for_text(frame, "#status", "Choose images", timeout=30000)
     context.close()
     outer.shutdown()
 
 
 def test_chinese_interface(browser, app_server):
     page = open_app(browser, app_server.url, locale="zh-CN")
-    page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
+    wait_for_text(page, "body", "构建任务", timeout=30000)
     text = page.inner_text("body")
     assert "小样本学习" in text and "适应" in text
     page.wait_for_function("() => document.title === '小样本学习：学会学习'", timeout=30000)  # the browser tab's
     assert page.locator("#class-choice input").input_value() == "+ 新类别"  # before any task is loaded too
     # the method's one-line summary follows the language too, on load and when another method is picked
     page.get_by_role("tab", name="2 · 适应").click()
-    page.wait_for_function("() => document.body.innerText.includes('模型无关元学习')", timeout=30000)
+    wait_for_text(page, "body", "模型无关元学习", timeout=30000)
     assert page.get_by_role("radio", name="自动", exact=True).is_checked()  # the device choice "Auto"
     page.get_by_role("radio", name="原型网络", exact=True).check()  # the methods' names are translated too
-    page.wait_for_function("() => document.body.innerText.includes('离查询最近的原型获胜')", timeout=30000)
+    wait_for_text(page, "body", "离查询最近的原型获胜", timeout=30000)
     assert "Averages each class" not in page.inner_text("body")
     page.get_by_role("radio", name="孪生网络", exact=True).check()  # its fine-tuning slider's words
-    page.wait_for_function("() => document.body.innerText.includes('在支持集上微调的步数')", timeout=30000)
+    wait_for_text(page, "body", "在支持集上微调的步数", timeout=30000)
     # Gradio's and Plotly's own controls are named in Chinese too (a slider was "range slider for
     # 孪生网络：…", its reset button "Reset to default value", the upload button "Click to upload…")
     page.wait_for_selector('[aria-label="孪生网络：在支持集上微调的步数的滑块"]', state="attached", timeout=30000)
@@ -813,7 +804,7 @@ def test_class_names_that_are_control_words_keep_their_names_on_a_chinese_page(b
     Label's bars, and one named "constructor" as "function Object() { [native code] }" (a name
     looked up on the words' object found its prototype's)."""
     page = open_app(browser, app_server.url, locale="zh-CN")
-    page.wait_for_function("() => document.body.innerText.includes('构建任务')", timeout=30000)
+    wait_for_text(page, "body", "构建任务", timeout=30000)
     page.get_by_label("示例任务").click()
     page.get_by_role("option", name="glyphs-3way").click()
     page.click("#load-example")
@@ -824,8 +815,7 @@ def test_class_names_that_are_control_words_keep_their_names_on_a_chinese_page(b
         wait_for_name(page, old)
         name_box(page).fill(new)
         page.get_by_role("button", name="重命名类别").click()
-        page.wait_for_function("name => [...document.querySelectorAll('.class-title')]"
-                               ".some(e => e.innerText.includes(name))", arg=new, timeout=30000)
+        wait_for_text(page, ".class-title", new, timeout=30000)
     page.locator("#class-choice input").click()
     page.wait_for_selector('[role="option"]')
     page.wait_for_timeout(300)  # (the script's next pass over the page)
@@ -859,8 +849,7 @@ def test_random_omniglot_task_then_compare(browser, app_server):
     page.click("#compare")
     assert page.locator("#compare-table").count() == 0  # no empty table before there are results
     # the rows come one method at a time (test_app_api checks the stream); the note comes last
-    page.wait_for_function("() => document.querySelector('#compare-status')?.innerText.includes('Test split')",
-                           timeout=90000)
+    wait_for_text(page, "#compare-status", "Test split", timeout=90000)
     table = page.inner_text("#compare-table")
     for title in ("Siamese network", "Matching Networks", "MAML", "Prototypical Networks"):
         assert title in table
@@ -951,16 +940,14 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('adapted')",
-                           timeout=120000)
+    wait_for_text(page, "#adapt-status", "adapted", timeout=120000)
     page.wait_for_selector(".gtitle")
     assert titles_past_their_box(page) <= 0
     # so does the Classify tab's explanation ("query 1: squared distance to each prototype"); on
     # a phone the later tabs sit in the tab bar's ⋯ menu
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('Prototypical')",
-                           timeout=120000)
+    wait_for_text(page, "#adapt-status", "Prototypical", timeout=120000)
     page.wait_for_selector("#matrix .gtitle")
     assert titles_past_their_box(page) <= 0  # the distances' heatmap's title once lost "(nearest wins)"
     # no plot's toolbar covers its label (a drag on a plot still zooms into it)
@@ -984,8 +971,7 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     page.click(".overflow-menu button")
     page.locator(".overflow-dropdown button", has_text="4 · Compare").click()
     page.click("#compare")
-    page.wait_for_function("() => document.querySelector('#compare-status')?.innerText.includes('Test split')",
-                           timeout=90000)  # every row in (they come a method at a time)
+    wait_for_text(page, "#compare-status", "Test split", timeout=90000)  # every row in (they come a method at a time)
     narrowest = page.evaluate("() => Math.min(...[...document.querySelectorAll('#compare-table .body-cell')].map("
                               "c => c.getBoundingClientRect().width))")
     assert narrowest >= 50, narrowest
@@ -1018,26 +1004,23 @@ def test_photos_domain_upload_adapt_classify(browser, app_server):
     scenes = ROOT / "demo" / "scenes-3way"
     page = open_app(browser, app_server.url)
     page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Domain: Photos')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "Domain: Photos", timeout=30000)
     for cls in ("brick wall", "sea waves", "starry sky"):
         add_class(page, cls, sorted((scenes / "support" / cls).glob("*.png"))[:2])
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('miniimagenet')",
-                           timeout=90000)
+    wait_for_text(page, "#adapt-status", "miniimagenet", timeout=90000)
     assert "EfficientNet-Lite0 features" in page.inner_text("#adapt-status")
     page.get_by_role("tab", name="3 · Classify").click()
     page.locator("#query-files input[type=file]").set_input_files(
         str(sorted((scenes / "query" / "sea waves").glob("*.png"))[0]))
     page.wait_for_selector("#query-files .file-preview tr", timeout=30000)
     page.click("#classify")
-    page.wait_for_function("() => document.querySelector('#label')?.innerText.includes('sea waves')", timeout=60000)
+    wait_for_text(page, "#label", "sea waves", timeout=60000)
     page.get_by_role("tab", name="1 · Build a task").click()
     page.get_by_role("radio", name="Characters (drawn symbols)").check()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('nothing was removed')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "nothing was removed", timeout=30000)
     titles = class_titles(page)
     assert titles == ["brick wall · 2", "sea waves · 2", "starry sky · 2"]
     page.close()
@@ -1056,14 +1039,12 @@ def test_model_view_of_a_photo_that_reads_as_no_character(browser, app_server, t
     Image.fromarray(np.stack([ramp, 255 - ramp, ramp], -1)).save(smooth)
     page = open_app(browser, app_server.url)
     page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Domain: Photos')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "Domain: Photos", timeout=30000)
     add_class(page, "bricks", sorted((ROOT / "demo" / "scenes-3way" / "support" / "brick wall").glob("*.png"))[:1])
     add_class(page, "ramp", [smooth])
     page.get_by_label("Show what the model sees").check()
     page.get_by_role("radio", name="Characters (drawn symbols)").check()
-    page.wait_for_function("() => [...document.querySelectorAll('.class-gallery .caption-label')]"
-                           ".some(e => e.innerText.includes('looks blank'))", timeout=30000)
+    wait_for_text(page, ".class-gallery .caption-label", "looks blank", timeout=30000)
     titles = class_titles(page)
     assert titles == ["bricks · 1", "ramp · 1"]
     assert page.locator(".error").count() == 0
@@ -1092,8 +1073,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     page = open_app(browser, app_server.url)
     steps_box = glyphs_with_maml_steps(page, 8)
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('MAML adapted')",
-                           timeout=60000)
+    wait_for_text(page, "#adapt-status", "MAML adapted", timeout=60000)
     # the curve in words too (a screen reader cannot read the plot): the 8 steps, and from a random start
     status = page.inner_text("#adapt-status")
     assert "Query accuracy at each step (the curve in words): 0: " in status and " → 8: " in status, status
@@ -1109,8 +1089,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     page.wait_for_function(f"() => ({words})().includes('Before adapting (step 0): ')", timeout=30000)
     page.get_by_role("tab", name="3 · Classify").click()
     page.click("#classify")
-    page.wait_for_function("() => document.querySelector('#classify-status')?.innerText.includes('Classified')",
-                           timeout=60000)
+    wait_for_text(page, "#classify-status", "Classified", timeout=60000)
     # a screen reader hears each query's number and result (its caption), not "Thumbnail 2 of 9", and
     # which is selected
     thumbnails = "[...document.querySelectorAll('#query-gallery button.thumbnail-item')]"
@@ -1121,8 +1100,7 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     # a rename changes the task: both tabs say their results are out of date; the steps stay 8
     page.get_by_role("tab", name="1 · Build a task").click()
     rename(page, "flag", "banner")
-    page.wait_for_function("() => document.querySelector('#classify-status')?.innerText.includes('task has changed')",
-                           timeout=30000)
+    wait_for_text(page, "#classify-status", "task has changed", timeout=30000)
     assert "task has changed" in page.inner_text("#adapt-status")
     assert page.locator("#embedding .js-plotly-plot").count() == 0
     assert page.locator("#query-gallery img").count() == 0
@@ -1131,24 +1109,20 @@ def test_results_of_an_earlier_task_are_cleared_and_choices_kept(browser, app_se
     # the same task again after adapting: nothing is marked out of date
     page.get_by_role("tab", name="2 · Adapt").click()
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('MAML adapted')",
-                           timeout=60000)
+    wait_for_text(page, "#adapt-status", "MAML adapted", timeout=60000)
     assert page.locator("#embedding .js-plotly-plot").count() == 1
     # another method picked: MAML's results go and the tab says so (they stayed under the new
     # method's name and summary); adapting it shows its own
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('method has changed')",
-                           timeout=30000)
+    wait_for_text(page, "#adapt-status", "method has changed", timeout=30000)
     assert page.locator("#embedding .js-plotly-plot").count() == 0
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('Prototypical Networks')",
-                           timeout=60000)
+    wait_for_text(page, "#adapt-status", "Prototypical Networks", timeout=60000)
     assert page.locator("#embedding .js-plotly-plot").count() == 1
     if len(page.get_by_role("radio", name="Photos (objects, animals, scenes)").all()) and photo_models():
         page.get_by_role("tab", name="1 · Build a task").click()
         page.get_by_role("radio", name="Photos (objects, animals, scenes)").check()
-        page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Domain: Photos')",
-                               timeout=30000)
+        wait_for_text(page, "#status", "Domain: Photos", timeout=30000)
         page.get_by_role("tab", name="2 · Adapt").click()
         assert page.get_by_role("radio", name="Prototypical Networks", exact=True).is_checked()
         assert "task has changed" in page.inner_text("#adapt-status")
@@ -1165,8 +1139,7 @@ def test_a_run_that_ends_after_the_task_or_method_changed_shows_no_results(brows
     page.click("#adapt")
     page.wait_for_timeout(300)  # the run has its inputs; its 20 steps take seconds more
     page.get_by_role("radio", name="Prototypical Networks", exact=True).check()
-    page.wait_for_function("() => document.querySelector('#adapt-status')?.innerText.includes('method has changed')",
-                           timeout=60000)
+    wait_for_text(page, "#adapt-status", "method has changed", timeout=60000)
     page.wait_for_timeout(500)  # (nothing comes after it)
     assert "method has changed" in page.inner_text("#adapt-status")
     assert page.locator("#embedding .js-plotly-plot, #maml-curve .js-plotly-plot").count() == 0
@@ -1175,10 +1148,9 @@ def test_a_run_that_ends_after_the_task_or_method_changed_shows_no_results(brows
     page.click("#compare")
     page.get_by_role("tab", name="1 · Build a task").click()
     load_example(page, "glyphs-5way")
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('glyphs-5way')", timeout=30000)
+    wait_for_text(page, "#status", "glyphs-5way", timeout=30000)
     page.get_by_role("tab", name="4 · Compare").click()
-    page.wait_for_function("() => document.querySelector('#compare-status')?.innerText.includes('task has changed')",
-                           timeout=120000)
+    wait_for_text(page, "#compare-status", "task has changed", timeout=120000)
     page.wait_for_timeout(500)
     assert "task has changed" in page.inner_text("#compare-status")
     assert page.locator("#compare-table").count() == 0 or not page.locator("#compare-table").is_visible()
@@ -1199,18 +1171,15 @@ def test_long_and_right_to_left_names_and_a_touch_screen(browser, app_server):
     page.wait_for_selector("#add-images")
     load_example(page, "glyphs-3way")
     rename(page, "flag", "W" * 61)
-    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('at most 60 characters')",
-                           timeout=30000)
+    wait_for_text(page, "#status", "at most 60 characters", timeout=30000)
     page.wait_for_timeout(500)  # (what the page does after the answer)
     assert name_box(page).input_value() == "W" * 61
     long_name, hebrew = "W" * 60, "שלום עולם"
     name_box(page).fill(long_name)
     page.get_by_role("button", name="Rename class").click()
-    page.wait_for_function("name => document.querySelector('#status')?.innerText.includes(name)", arg=long_name,
-                           timeout=30000)
+    wait_for_text(page, "#status", long_name, timeout=30000)
     rename(page, "moon", hebrew)
-    page.wait_for_function("name => [...document.querySelectorAll('.class-title')].some(e => e.innerText.includes(name))",
-                           arg=hebrew, timeout=30000)
+    wait_for_text(page, ".class-title", hebrew, timeout=30000)
     past = "s => [...document.querySelectorAll(s)].filter(e => e.scrollWidth > e.clientWidth + 1).length"
     assert page.evaluate(past, ".class-title") == 0
     assert page.locator(".class-title bdi").count() == 3  # each name set off from its count
@@ -1404,10 +1373,8 @@ def test_a_shorter_run_after_a_longer_one_replays_without_an_error(browser, app_
         page.wait_for_function("() => !document.querySelector('#adapt-status')?.innerText.includes('adapted')",
                                timeout=30000)
         page.click("#adapt")
-        page.wait_for_function(f"() => document.querySelector('#adapt-status')?.innerText.includes('{method} adapted')",
-                               timeout=120000)
-        page.wait_for_function("() => document.querySelector('#replay-words')?.innerText.includes('queries right')",
-                               timeout=60000)
+        wait_for_text(page, "#adapt-status", f"{method} adapted", timeout=120000)
+        wait_for_text(page, "#replay-words", "queries right", timeout=60000)
     page.wait_for_timeout(1500)  # (the replay's events follow the run's answer)
     toasts = page.locator(".toast-body").all_inner_texts()
     assert not [t for t in toasts if "maximum" in t or "Error" in t], toasts
@@ -1476,8 +1443,7 @@ def test_plots_purged_while_still_drawing_raise_no_error(browser, app_server):
     page.get_by_role("tab", name="2 · Adapt").click()
     page.get_by_role("radio", name="MAML", exact=True).check()
     page.click("#adapt")
-    page.wait_for_function("() => document.querySelector('#replay-words')?.innerText.includes('queries right')",
-                           timeout=120000)
+    wait_for_text(page, "#replay-words", "queries right", timeout=120000)
     replay = page.get_by_label("range slider for Replay: query probabilities after step")
     for step in ("2", "1"):
         replay.press("ArrowLeft")
