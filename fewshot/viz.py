@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -202,6 +203,73 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+# the embedding plot's area in pixels, for placing the stars' names: the app's smallest (measured
+# in Chromium: 244x219 on a 390-pixel phone, whose legend takes two rows; 522x238 beside MAML's
+# curve on a 1,400-pixel page, 1,134x238 alone there); where the plot is larger its points only
+# spread further apart. Plotly pads its ranges by 26 pixels at each side (for a star's size)
+PLOT_AREA, PLOT_PAD = (244, 219), 26
+STAR_RADIUS = 11  # px: a star of size 22
+
+
+def text_width(words: str, size: int = 11) -> float:
+    """About how many pixels ``words`` take in Plotly's sans-serif at ``size`` px (CJK: a full em)."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.58 * size for ch in words)
+
+
+def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float], height: float = 15,
+                 area: tuple[float, float] = PLOT_AREA) -> list[tuple[float, float]]:
+    """Where each star's name goes: a pixel offset (right, down) from the star to the middle of
+    its label, as Plotly's ``ax``/``ay`` take it.
+
+    Plotly does not keep text apart: each name set above its star, the names of close classes
+    ran over each other (10 classes: "zigzag" over "wave", "ladder" under "cross-dot"). Here the
+    plot's scale is estimated (equal axes: the tighter of ``area``'s two directions), and each
+    name, the most crowded star's first, takes a free spot around its star: one that covers no
+    name placed before it and as few markers (stars and ``points``) as it can, inside the plot,
+    the nearest such, right above the star where that is free (then below, then beside).
+    ``widths``: each label's width in pixels."""
+    every = np.concatenate([stars, points]) if len(points) else stars
+    span = np.maximum(np.ptp(every, 0), 1e-9)
+    scale = min((area[0] - 2 * PLOT_PAD) / span[0], (area[1] - 2 * PLOT_PAD) / span[1])
+    middle = (every.max(0) + every.min(0)) / 2
+    to_px = lambda xy: (xy - middle) * scale * np.array([1.0, -1.0])  # noqa: E731 (screen y runs down)
+    star_px, point_px = to_px(stars), to_px(points) if len(points) else np.zeros((0, 2))
+    half_area = np.array(area) / 2  # (equal axes: Plotly widens the looser axis's range to fill the area)
+    dx, dy = np.meshgrid(np.arange(-120, 121, 4.0), np.arange(-80, 81, 4.0))
+    spots = np.stack([dx.ravel(), dy.ravel()], 1)
+    placed: list[np.ndarray] = []  # boxes (x0, y0, x1, y1)
+    offsets: list[tuple[float, float]] = [(0.0, -(STAR_RADIUS + height / 2 + 2))] * len(stars)
+    crowd = [(np.hypot(*(star_px - p).T) < 60).sum() for p in star_px]
+    for c in sorted(range(len(stars)), key=lambda c: -crowd[c]):
+        half = np.array([widths[c] / 2 + 2, height / 2 + 1])
+        centres = star_px[c] + spots
+        boxes = np.concatenate([centres - half, centres + half], 1)
+        # how far the label's edge is from its star's middle, and where: right above it best, then below
+        gap = np.hypot(np.clip(0, spots[:, 0] - half[0], spots[:, 0] + half[0]),
+                       np.clip(0, spots[:, 1] - half[1], spots[:, 1] + half[1]))
+        beside = np.where(np.abs(spots[:, 0]) > half[0], 0.6, np.where(spots[:, 1] > 0, 0.3, 0.0))
+
+        def covered(discs: np.ndarray, radius: float) -> np.ndarray:
+            """Per spot, how many discs (pixel centres) its box touches."""
+            if not len(discs):
+                return np.zeros(len(boxes))
+            near_x = np.clip(discs[None, :, 0], boxes[:, None, 0], boxes[:, None, 2]) - discs[None, :, 0]
+            near_y = np.clip(discs[None, :, 1], boxes[:, None, 1], boxes[:, None, 3]) - discs[None, :, 1]
+            return (np.hypot(near_x, near_y) < radius).sum(1)
+
+        names = np.zeros(len(boxes))
+        for box in placed:
+            names += (np.minimum(boxes[:, 2], box[2]) > np.maximum(boxes[:, 0], box[0])) & \
+                     (np.minimum(boxes[:, 3], box[3]) > np.maximum(boxes[:, 1], box[1]))
+        outside = ((boxes[:, :2] < -half_area - 10) | (boxes[:, 2:] > half_area + 10)).any(1)
+        cost = 1000 * names + 100 * outside + 10 * covered(star_px, STAR_RADIUS) + covered(point_px, 7) + \
+            0.05 * gap + beside + 0.001 * np.abs(spots[:, 0])  # (of equals: the one most in line with the star)
+        best = int(np.argmin(cost))
+        placed.append(boxes[best])
+        offsets[c] = (float(spots[best, 0]), float(spots[best, 1]))
+    return offsets
+
+
 def embedding_plot(
     trace,
     class_names: Sequence[str],
@@ -220,7 +288,7 @@ def embedding_plot(
     space in the title; ``unit_length`` projects the directions alone (a method that compares
     by cosine, as Matching Networks do)."""
     # each centre's name written beside its star, so that classes differ by more than their colour
-    tags = [plain(short_label(str(name), 16)) for name in class_names]
+    tags = [short_label(str(name), 16) for name in class_names]
     # the names as given, in each trace's meta (which Plotly does not show): what embedding_facts reads
     raw_classes, raw_queries = [str(n) for n in class_names], [str(n) for n in query_names]
     class_names, support_names, query_names = ([plain(n) for n in names]
@@ -243,9 +311,8 @@ def embedding_plot(
     # coincide) or under a query stays visible
     for c, name in enumerate(class_names):
         fig.add_trace(go.Scatter(
-            x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers+text", name=f"{name} ({text(lang, centre_label)})",
+            x=[xy[s + c, 0]], y=[xy[s + c, 1]], mode="markers", name=f"{name} ({text(lang, centre_label)})",
             marker=dict(size=22, symbol="star", color=colour(c), line=dict(width=1.5, color="black")),
-            text=[tags[c]], textposition="top center", textfont=dict(size=11),
             customdata=[f"{name}: {text(lang, centre_label)}"], hovertemplate="%{customdata}<extra></extra>",
             showlegend=False, meta={"centre": c, "name": raw_classes[c]},
         ))
@@ -280,6 +347,14 @@ def embedding_plot(
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=text(lang, key),
                                  marker=dict(size=size, symbol=symbol, color="white",
                                              line=dict(width=width, color="black"))))
+    # the stars' names, as annotations: drawn over every marker (a name under a query's diamond could
+    # not be read), each in a free spot near its star (name_offsets), tied to it by a line when apart
+    offsets = name_offsets(xy[s:s + n], np.concatenate([xy[:s], xy[s + n:]]), [text_width(t) for t in tags])
+    for c, (tag, (dx, dy)) in enumerate(zip(tags, offsets)):
+        fig.add_annotation(x=xy[s + c, 0], y=xy[s + c, 1], text=plain(tag), font=dict(size=11), ax=dx, ay=dy,
+                           showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=colour(c), standoff=STAR_RADIUS,
+                           bgcolor="rgba(255,255,255,0.8)", borderpad=1, xanchor="center", yanchor="middle",
+                           captureevents=False, name=f"centre {c}")
     fig.update_xaxes(title="PC 1")
     fig.update_yaxes(title="PC 2", scaleanchor="x", scaleratio=1)
     fig.update_layout(legend=dict(itemclick=False, itemdoubleclick=False),  # its entries are keys, not traces

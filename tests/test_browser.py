@@ -893,6 +893,45 @@ def test_a_class_of_many_images_shows_every_thumbnail(browser, app_server):
     page.close()
 
 
+def star_names_crowded(page) -> dict:
+    """The embedding plot's stars' names as drawn: the pairs of names whose boxes overlap, the
+    names that cover a star's middle (by 8 px or less), and the names more than 12 px past the
+    plot area."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#embedding');
+        const boxes = [...plot.querySelectorAll('.annotation rect.bg')].map(e => e.getBoundingClientRect());
+        const stars = [...plot.querySelectorAll('.scatterlayer .trace')].slice(0, boxes.length)
+            .map(t => t.querySelector('.point').getBoundingClientRect()).map(r => [r.x + r.width / 2, r.y + r.height / 2]);
+        const area = plot.querySelector('.nsewdrag').getBoundingClientRect();
+        const pairs = (n, m, f) => [...Array(n).keys()].flatMap(i => [...Array(m).keys()].filter(j => f(i, j)).map(j => [i, j]));
+        return {names: boxes.length,
+            overlapping: pairs(boxes.length, boxes.length, (i, j) => { const a = boxes[i], b = boxes[j];
+                return i < j && a.right > b.left + 0.5 && b.right > a.left + 0.5 && a.bottom > b.top + 0.5 && b.bottom > a.top + 0.5; }),
+            covering: pairs(boxes.length, stars.length, (i, j) => { const a = boxes[i], [x, y] = stars[j];
+                return Math.hypot(Math.max(a.left - x, 0, x - a.right), Math.max(a.top - y, 0, y - a.bottom)) < 8; }),
+            outside: boxes.map((a, i) => [i, a]).filter(([, a]) => a.left < area.left - 12 || a.right > area.right + 12 ||
+                a.top < area.top - 12 || a.bottom > area.bottom + 12).map(([i]) => i)};
+    }""")
+
+
+def test_the_embeddings_star_names_keep_apart_on_a_wide_page_and_a_phone(browser, app_server):
+    """Each class's name stood above its star: at 10 classes the names of close classes ran over
+    each other ("cross-dot" over "ladder") and under other markers. Matching Networks on the
+    10-way example (the tightest of its plots): no two names overlap, none covers a star, all
+    stay in the plot, beside MAML's curve's place on a wide page and on a phone."""
+    page = open_app(browser, app_server.url)
+    load_example(page, "glyphs-10way")
+    page.get_by_role("tab", name="2 · Adapt").click()
+    page.get_by_role("radio", name="Matching Networks", exact=True).check()
+    page.click("#adapt")
+    page.wait_for_function("() => document.querySelectorAll('#embedding .annotation').length === 10", timeout=60000)
+    assert star_names_crowded(page) == {"names": 10, "overlapping": [], "covering": [], "outside": []}
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("() => document.querySelector('#embedding .nsewdrag').getBoundingClientRect().width < 300")
+    assert star_names_crowded(page) == {"names": 10, "overlapping": [], "covering": [], "outside": []}
+    page.close()
+
+
 def titles_past_their_box(page) -> float:
     """How far (px) the figure titles run past the right edge of their boxes, which clip them (a
     hidden tab's measure 0)."""

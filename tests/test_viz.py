@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,8 +51,11 @@ def test_embedding_plot_layers_its_markers_largest_first():
     assert [t.marker.symbol for t in drawn] == ["star"] * 3 + ["diamond"] + [None] * 3
     assert len(drawn[3].x) == 9
     assert drawn[0].marker.size > drawn[3].marker.size > drawn[4].marker.size
-    # each centre says its class's name beside its star: classes differ by more than colour
-    assert [(t.mode, tuple(t.text)) for t in drawn[:3]] == [("markers+text", (n,)) for n in "abc"]
+    # each centre says its class's name beside its star (classes differ by more than colour), over
+    # every marker: an annotation, which Plotly draws above all traces, tied to its star
+    stars = [(t.x[0], t.y[0]) for t in drawn[:3]]
+    assert [(a.text, (a.x, a.y), a.showarrow) for a in fig.layout.annotations] == [
+        (n, star, True) for n, star in zip("abc", stars)]
     assert [t.name for t in fig.data if t.x[0] is None] == ["支持集", "原型", "查询"]
     without_queries = viz.embedding_plot(trace(), ["a", "b", "c"], ["s"] * 6)
     assert [t.name for t in without_queries.data if t.showlegend is not False][-1] == "class mean"
@@ -145,6 +149,7 @@ def test_names_in_figures_are_text_not_markup():
     fig = viz.embedding_plot(trace(), names, ["<b>s</b>"] * 6, query_embeddings=torch.randn(2, 8),
                              query_names=["<sup>q</sup>", "q2"], query_predicted=[0, 1])
     shown = " ".join(str(t.name) + " " + " ".join(map(str, t.text or ())) for t in fig.data)
+    shown += " ".join(a.text for a in fig.layout.annotations)
     assert "<a" not in shown and "<br>" not in shown and "<b>" not in shown and "<sup>" not in shown
     assert "&lt;a href" in shown and "x&lt;br&gt;y" in shown
     bars = viz.probability_bars([0.2, 0.3, 0.5], names, "t")
@@ -260,6 +265,46 @@ def test_what_the_model_sees_is_shown_as_a_person_sees_it():
     assert view[0, 0].tolist() == [255, 255, 255] and view[56, 56].tolist()[0] > 150 > view[56, 56].tolist()[1]
     character = viz.model_view(prepare(np.asarray(Image.open(GLYPH).convert("L")), "characters"))
     assert character.ndim == 2 and character[0, 0] == 255 and character.min() < 60
+
+
+def label_boxes(fig) -> tuple[np.ndarray, np.ndarray]:
+    """The stars' names as the figure places them, in the pixels ``viz.name_offsets`` reckons
+    with: each label's box (x0, y0, x1, y1), and each star's centre."""
+    stars = np.array([(t.x[0], t.y[0]) for t in fig.data if t.marker.symbol == "star" and t.x[0] is not None])
+    every = np.array([(x, y) for t in fig.data if t.x[0] is not None for x, y in zip(t.x, t.y)])
+    span = np.ptp(every, 0)
+    scale = min((viz.PLOT_AREA[0] - 2 * viz.PLOT_PAD) / span[0], (viz.PLOT_AREA[1] - 2 * viz.PLOT_PAD) / span[1])
+    middle = (every.max(0) + every.min(0)) / 2
+    star_px = (stars - middle) * scale * [1, -1]
+    half = [(viz.text_width(html.unescape(a.text)) / 2 + 2, 7.5) for a in fig.layout.annotations]
+    centres = star_px + [(a.ax, a.ay) for a in fig.layout.annotations]
+    return np.concatenate([centres - half, centres + half], 1), star_px
+
+
+def test_the_stars_names_keep_apart_and_off_the_stars():
+    """Each name once stood above its star: at 10 classes the names of close classes ran over
+    each other ("zigzag" over "wave") and under other classes' markers. Ten classes in two tight
+    clumps (and Chinese names, a full em a character): no two names overlap, none covers a star,
+    each stays near its own star; a lone star's name sits right above it."""
+    torch.manual_seed(1)
+    names = ["zigzag", "wave", "cross-dot", "ladder", "spiral", "眼睛", "叉子", "moon", "hook", "a long class name"]
+    centres = torch.cat([torch.randn(5, 8) * 0.05, torch.randn(5, 8) * 0.05 + 3])
+    support = centres.repeat_interleave(2, 0) + torch.randn(20, 8) * 0.03
+    t = SimpleNamespace(support_embeddings=support, class_centres=centres, support_labels=torch.arange(10).repeat_interleave(2))
+    fig = viz.embedding_plot(t, names, ["s"] * 20, query_embeddings=centres + 0.02, query_names=names,
+                             query_predicted=list(range(10)))
+    boxes, stars = label_boxes(fig)
+    assert [html.unescape(a.text) for a in fig.layout.annotations] == [viz.short_label(n, 16) for n in names]
+    for i in range(10):
+        for j in range(i + 1, 10):
+            apart = (boxes[i, 2] <= boxes[j, 0] or boxes[j, 2] <= boxes[i, 0] or
+                     boxes[i, 3] <= boxes[j, 1] or boxes[j, 3] <= boxes[i, 1])
+            assert apart, (names[i], names[j], boxes[i], boxes[j])
+        near = np.clip(stars, boxes[i, None, :2], boxes[i, None, 2:]) - stars  # each star to the box's nearest point
+        assert (np.hypot(*near.T) >= viz.STAR_RADIUS).all(), names[i]
+        assert np.hypot(*(boxes[i, :2] + boxes[i, 2:]) / 2 - stars[i]) < 130  # (a line ties it to its star)
+    lone = viz.embedding_plot(trace(ways=2, shots=1), ["a", "b"], ["s"] * 2)  # (one shot: dot under star)
+    assert all(a.ax == 0 and a.ay < 0 for a in lone.layout.annotations), lone.layout.annotations
 
 
 def test_the_embedding_plot_is_centred_on_its_points():
