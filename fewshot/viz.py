@@ -250,12 +250,20 @@ def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float],
         beside = np.where(np.abs(spots[:, 0]) > half[0], 0.6, np.where(spots[:, 1] > 0, 0.3, 0.0))
 
         def covered(discs: np.ndarray, radius: float) -> np.ndarray:
-            """Per spot, how many discs (pixel centres) its box touches."""
-            if not len(discs):
-                return np.zeros(len(boxes))
-            near_x = np.clip(discs[None, :, 0], boxes[:, None, 0], boxes[:, None, 2]) - discs[None, :, 0]
-            near_y = np.clip(discs[None, :, 1], boxes[:, None, 1], boxes[:, None, 3]) - discs[None, :, 1]
-            return (np.hypot(near_x, near_y) < radius).sum(1)
+            """Per spot, how many discs (pixel centres) lie within ``radius`` of its box (in the box
+            grown by ``radius``, corners and all), counted on a pixel grid by its running sums:
+            some 300 markers by 2,500 spots took 20 ms a name."""
+            low = np.floor(boxes[:, :2].min(0) - radius)
+            size = np.ceil(boxes[:, 2:].max(0) + radius - low).astype(int) + 1
+            cells = np.floor(discs - low).astype(int)
+            cells = cells[((cells >= 0) & (cells < size)).all(1)]
+            sums = np.zeros((size[1] + 1, size[0] + 1))
+            np.add.at(sums, (cells[:, 1] + 1, cells[:, 0] + 1), 1)
+            sums = sums.cumsum(0).cumsum(1)
+            # (sums[y, x]: the discs in the cells before row y and column x; a box takes in its edges' cells)
+            x0, y0 = np.floor(boxes[:, :2] - radius - low).astype(int).clip(0, size).T
+            x1, y1 = (np.floor(boxes[:, 2:] + radius - low).astype(int) + 1).clip(0, size).T
+            return sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
 
         names = np.zeros(len(boxes))
         for box in placed:
