@@ -226,6 +226,24 @@ def text_width(words: str, size: int = 11) -> float:
     return size * sum(em(ch) for ch in words)
 
 
+def markers_near(boxes: np.ndarray, discs: np.ndarray, radius: float) -> np.ndarray:
+    """Per box (x0, y0, x1, y1), how many of the discs (centres, in pixels) lie within ``radius``
+    of it (in the box grown by ``radius``, corners and all, to within a pixel: more, never
+    fewer), counted on a pixel grid by its running sums. (Measuring each of 300 markers against
+    each of 2,500 boxes took 20 ms a name placed; this takes about 2.)"""
+    low = np.floor(boxes[:, :2].min(0) - radius)
+    size = np.ceil(boxes[:, 2:].max(0) + radius - low).astype(int) + 1
+    cells = np.floor(discs - low).astype(int)
+    cells = cells[((cells >= 0) & (cells < size)).all(1)]
+    sums = np.zeros((size[1] + 1, size[0] + 1))
+    np.add.at(sums, (cells[:, 1] + 1, cells[:, 0] + 1), 1)
+    sums = sums.cumsum(0).cumsum(1)
+    # (sums[y, x]: the discs in the cells before row y and column x; a box takes in its edges' cells)
+    x0, y0 = np.floor(boxes[:, :2] - radius - low).astype(int).clip(0, size).T
+    x1, y1 = (np.floor(boxes[:, 2:] + radius - low).astype(int) + 1).clip(0, size).T
+    return sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+
+
 def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float], height: float = 15,
                  area: tuple[float, float] = PLOT_AREA) -> list[tuple[float, float]]:
     """Where each star's name goes: a pixel offset (right, down) from the star to the middle of
@@ -248,7 +266,7 @@ def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float],
     dx, dy = np.meshgrid(np.arange(-120, 121, 4.0), np.arange(-80, 81, 4.0))
     spots = np.stack([dx.ravel(), dy.ravel()], 1)
     placed: list[np.ndarray] = []  # boxes (x0, y0, x1, y1)
-    offsets: list[tuple[float, float]] = [(0.0, -(STAR_RADIUS + height / 2 + 2))] * len(stars)
+    offsets: list[tuple[float, float]] = [(0.0, 0.0)] * len(stars)  # (each set below)
     crowd = [(np.hypot(*(star_px - p).T) < 60).sum() for p in star_px]
     for c in sorted(range(len(stars)), key=lambda c: -crowd[c]):
         half = np.array([widths[c] / 2 + 2, height / 2 + 1])
@@ -258,29 +276,13 @@ def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float],
         gap = np.hypot(np.clip(0, spots[:, 0] - half[0], spots[:, 0] + half[0]),
                        np.clip(0, spots[:, 1] - half[1], spots[:, 1] + half[1]))
         beside = np.where(np.abs(spots[:, 0]) > half[0], 0.6, np.where(spots[:, 1] > 0, 0.3, 0.0))
-
-        def covered(discs: np.ndarray, radius: float) -> np.ndarray:
-            """Per spot, how many discs (pixel centres) lie within ``radius`` of its box (in the box
-            grown by ``radius``, corners and all), counted on a pixel grid by its running sums:
-            some 300 markers by 2,500 spots took 20 ms a name."""
-            low = np.floor(boxes[:, :2].min(0) - radius)
-            size = np.ceil(boxes[:, 2:].max(0) + radius - low).astype(int) + 1
-            cells = np.floor(discs - low).astype(int)
-            cells = cells[((cells >= 0) & (cells < size)).all(1)]
-            sums = np.zeros((size[1] + 1, size[0] + 1))
-            np.add.at(sums, (cells[:, 1] + 1, cells[:, 0] + 1), 1)
-            sums = sums.cumsum(0).cumsum(1)
-            # (sums[y, x]: the discs in the cells before row y and column x; a box takes in its edges' cells)
-            x0, y0 = np.floor(boxes[:, :2] - radius - low).astype(int).clip(0, size).T
-            x1, y1 = (np.floor(boxes[:, 2:] + radius - low).astype(int) + 1).clip(0, size).T
-            return sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
-
         names = np.zeros(len(boxes))
         for box in placed:
             names += (np.minimum(boxes[:, 2], box[2]) > np.maximum(boxes[:, 0], box[0])) & \
                      (np.minimum(boxes[:, 3], box[3]) > np.maximum(boxes[:, 1], box[1]))
         outside = ((boxes[:, :2] < -half_area - 10) | (boxes[:, 2:] > half_area + 10)).any(1)
-        cost = 1000 * names + 100 * outside + 10 * covered(star_px, STAR_RADIUS) + covered(point_px, 7) + \
+        cost = 1000 * names + 100 * outside + 10 * markers_near(boxes, star_px, STAR_RADIUS) + \
+            markers_near(boxes, point_px, 7) + \
             0.05 * gap + beside + 0.001 * np.abs(spots[:, 0])  # (of equals: the one most in line with the star)
         best = int(np.argmin(cost))
         placed.append(boxes[best])

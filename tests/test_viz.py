@@ -307,6 +307,26 @@ def test_the_stars_names_keep_apart_and_off_the_stars():
     assert all(a.ax == 0 and a.ay < 0 for a in lone.layout.annotations), lone.layout.annotations
 
 
+def test_markers_near_a_box_are_counted_as_one_by_one():
+    """``markers_near`` counts from a pixel grid's running sums what measuring each marker against
+    each box gives: the markers within ``radius`` of a box (in the box grown by it), never fewer,
+    at most those within a pixel more."""
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(-100, 100, (500, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(5, 60, (500, 2))], 1)
+    discs = rng.uniform(-130, 190, (300, 2))
+
+    def one_by_one(grow: float) -> np.ndarray:
+        inside = [(discs[:, 0] >= x0 - grow) & (discs[:, 0] <= x1 + grow) & (discs[:, 1] >= y0 - grow) &
+                  (discs[:, 1] <= y1 + grow) for x0, y0, x1, y1 in boxes]
+        return np.array([i.sum() for i in inside])
+
+    counted = viz.markers_near(boxes, discs, 7)
+    assert (one_by_one(7) <= counted).all() and (counted <= one_by_one(8)).all()
+    assert counted.sum() > 1000  # (the boxes do reach markers)
+    assert (viz.markers_near(boxes, discs[:0], 7) == 0).all()
+
+
 def test_the_embedding_plot_is_centred_on_its_points():
     """PCA of the embedding plot: centred (uncentred, "PC 1" was the mean direction, the points
     sat off-centre and spread along PC 2), its first axis the one of most spread."""
