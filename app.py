@@ -143,6 +143,8 @@ EN = {
     "app_sample_photos": "Sample a random mini-ImageNet task",
     "app_tab_task": "1 · Build a task", "app_tab_adapt": "2 · Adapt", "app_tab_classify": "3 · Classify",
     "app_tab_compare": "4 · Compare", "app_tab_learn": "Learn",
+    "app_next_adapt": "Next: 2 · Adapt →", "app_next_classify": "Next: 3 · Classify →",
+    "app_next_compare": "Next: 4 · Compare →",
     "app_examples": "## Start from an example", "app_example": "Example task", "app_load_example": "Load example",
     "app_random": "## Random task from a dataset\n(held-out test classes, with labelled queries)",
     "app_ways": "Classes (N-way)", "app_shots": "Examples per class (K-shot)",
@@ -188,6 +190,8 @@ ZH = {
     "app_sample_photos": "随机抽取一个 mini-ImageNet 任务",
     "app_tab_task": "1 · 构建任务", "app_tab_adapt": "2 · 适应", "app_tab_classify": "3 · 分类",
     "app_tab_compare": "4 · 比较", "app_tab_learn": "原理",
+    "app_next_adapt": "下一步：2 · 适应 →", "app_next_classify": "下一步：3 · 分类 →",
+    "app_next_compare": "下一步：4 · 比较 →",
     "app_examples": "## 从示例开始", "app_example": "示例任务", "app_load_example": "载入示例",
     "app_random": "## 从数据集随机抽取任务\n（测试集中未见过的类别，查询带标签）",
     "app_ways": "类别数（N-way）", "app_shots": "每类样本数（K-shot）",
@@ -2583,7 +2587,7 @@ def build() -> gr.Blocks:
         # the task_key of the task whose results the Adapt, Classify and Compare tabs show
         adapted_for, classified_for, compared_for = gr.State(None), gr.State(None), gr.State(None)
         gr.Markdown(i("app_title"))
-        with gr.Tabs():
+        with gr.Tabs() as steps_tabs:
             with gr.Tab(i("app_tab_task"), id="task"):
                 with gr.Row():
                     with gr.Column(scale=1):
@@ -2681,6 +2685,7 @@ def build() -> gr.Blocks:
                             gr.Gallery([(q["path"], q["name"]) for q in current["queries"]], columns=12, rows=1,
                                        fit_columns=False, height=150, allow_preview=False, show_label=False,
                                        object_fit="contain", elem_classes=["query-gallery"])
+                next_adapt = gr.Button(i("app_next_adapt"), elem_id="next-adapt")
 
             with gr.Tab(i("app_tab_adapt"), id="adapt"):
                 with gr.Row():
@@ -2707,6 +2712,7 @@ def build() -> gr.Blocks:
                 replay = gr.Slider(0, 5, value=0, step=1, label=i("app_replay"), visible=False)
                 replay_plot = gr.Plot(label=i("app_replay_plot"), elem_id="replay-plot")
                 replay_text = gr.Markdown(elem_id="replay-words", latex_delimiters=[])  # (names as typed)
+                next_classify = gr.Button(i("app_next_classify"), elem_id="next-classify")
 
             with gr.Tab(i("app_tab_classify"), id="classify"):
                 gr.Markdown(i("app_use_task_queries"))
@@ -2732,6 +2738,7 @@ def build() -> gr.Blocks:
                                            allow_preview=False, object_fit="contain", elem_id="query-gallery")
                 explanation = gr.Plot(label=i("app_explanation"), elem_id="explanation")
                 explanation_text = gr.Markdown(elem_id="why-words", latex_delimiters=[])  # (names as typed)
+                next_compare = gr.Button(i("app_next_compare"), elem_id="next-compare")
 
             with gr.Tab(i("app_tab_compare"), id="compare"):
                 gr.Markdown(i("app_compare_help"))
@@ -2749,6 +2756,15 @@ def build() -> gr.Blocks:
         # the task flow stays callable by clients (tests use it) but only /classify is documented
         flow = {"api_visibility": "undocumented"}
         ui_only = {"api_visibility": "private"}
+        # each step's tab ends in a button to the next: the tab bar sits far above the end of a long
+        # tab, and on a phone the later tabs are in its ⋯ menu. The page then shows its top, the tab
+        # bar in view, where the next tab's content starts, and the keyboard's focus is on the new tab
+        # (once drawn: a tab that was in the ⋯ menu gets a new button in the bar, after a frame)
+        for button, step in ((next_adapt, "adapt"), (next_classify, "classify"), (next_compare, "compare")):
+            button.click(lambda step=step: gr.Tabs(selected=step), None, steps_tabs, **ui_only).then(
+                None, js="() => requestAnimationFrame(() => requestAnimationFrame(() => { window.scrollTo({top: 0}); "
+                         "document.querySelector('[role=tab][aria-selected=true]')?.focus({preventScroll: true}); }))",
+                **ui_only)
         task.change(None, None, task_shown, js="() => 'shown'", **ui_only)  # (in the browser: no request)
         add_button.click(add_images, [task, class_choice, class_name, files, sketch, camera, task_shown, given],
                          [task, class_choice, class_name, files, camera, status], js=MARKED_ADD, **flow).then(

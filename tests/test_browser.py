@@ -955,8 +955,9 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     """On a phone (390 px): each class's name sits above its images, which take the whole width;
     the file-name captions cover little of a thumbnail; MAML's curve title (a formula after a
     colon, which Plotly does not wrap) and the Classify tab's explanation end inside the screen; Compare's columns stay readable;
-    the Learn tab's formulas fit."""
+    the Learn tab's formulas fit; a tab's Next button leads on to the next tab, in the tab bar's ⋯ menu."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(60000)  # (as open_app's pages: it failed once beside a CI run, with no trace kept)
     page.goto(app_server.url)
     page.wait_for_selector("#load-example")
     page.get_by_label("Example task").click()
@@ -997,8 +998,13 @@ def test_phone_width_keeps_thumbnails_and_titles_in_view(browser, app_server):
     area = page.evaluate("() => { const r = document.querySelector('#embedding .nsewdrag').getBoundingClientRect(); "
                          "return {width: r.width, height: r.height}; }")
     assert area["height"] >= 0.75 * area["width"], area
-    page.click(".overflow-menu button")
-    page.locator(".overflow-dropdown button", has_text="3 · Classify").click()
+    # the tab's last button leads to the next tab (in the ⋯ menu here) and shows the page's top,
+    # the keyboard's focus on the new tab
+    page.locator("#next-classify").scroll_into_view_if_needed()
+    assert page.evaluate("scrollY") > 1000
+    page.click("#next-classify")
+    page.wait_for_selector("#classify", state="visible")
+    page.wait_for_function("() => scrollY === 0 && document.activeElement?.innerText === '3 · Classify'")
     page.click("#classify")
     page.wait_for_selector("#query-gallery .caption-label")
     page.wait_for_selector("#explanation .gtitle")
