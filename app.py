@@ -2729,7 +2729,7 @@ def build() -> gr.Blocks:
                                                                            color_mode="fixed"))
                             with gr.Tab(i("app_webcam")):
                                 query_camera = gr.Image(sources=["webcam"], type="filepath",
-                                                        label=i("app_query_camera"))
+                                                        label=i("app_query_camera"), elem_id="query-camera")
                         classify_button = gr.Button(i("app_classify"), variant="primary", elem_id="classify")
                     with gr.Column():
                         label = gr.Label(num_top_classes=5, label=i("app_label"), elem_id="label")
@@ -3014,8 +3014,8 @@ TAB_KEYS = STEP_TAB_KEYS + ["app_upload", "app_draw", "app_webcam"]
 # Gradio's own check of file_types=["image"] refused the whole batch, its images too, for one file
 # that was not an image or had no extension (a PNG named "scan"), with an English toast on a
 # Chinese page ("Invalid file type: notes.txt. Only image allowed.").
-# (15) The webcam's prompt, which Gradio writes in English whatever the language ("Click to Access
-# Webcam"), is in the page's language.
+# (15) The webcams' prompt (Build's and Classify's), which Gradio writes in English whatever the
+# language ("Click to Access Webcam"), is in the page's language.
 # (11) the English names Gradio 6.31 and Plotly 3 give their own controls, in Chinese
 def plotly_chunk() -> str:
     """Where the page finds the part of Gradio's front end that holds Plotly, relative to the page
@@ -3136,9 +3136,10 @@ APP_JS = """
         if (svg.getAttribute("aria-hidden") !== "true") svg.setAttribute("aria-hidden", "true");
       });
     });
-    const camera = document.getElementById("support-camera");  // (15)
-    const words = camera && document.createTreeWalker(camera, NodeFilter.SHOW_TEXT);
-    for (let text = words && words.nextNode(); text; text = words.nextNode()) inLanguage(text, CAMERA_WORDS);
+    document.querySelectorAll("#support-camera, #query-camera").forEach((camera) => {  // (15)
+      const words = document.createTreeWalker(camera, NodeFilter.SHOW_TEXT);
+      for (let text = words.nextNode(); text; text = words.nextNode()) inLanguage(text, CAMERA_WORDS);
+    });
     document.querySelectorAll("fieldset").forEach((group, index) => {  // (10)
       const label = group.querySelector('[data-testid="block-info"]');
       if (!label || !group.querySelector('input[type="radio"]')) return;
