@@ -244,6 +244,15 @@ def markers_near(boxes: np.ndarray, discs: np.ndarray, radius: float) -> np.ndar
     return sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
 
 
+def plot_pixels(xy: np.ndarray, every: np.ndarray, area: tuple[float, float] = PLOT_AREA) -> np.ndarray:
+    """Where points ``xy`` land, in pixels (right, down) from the middle of an equal-axes plot of
+    ``every`` point drawn: the scale the tighter of ``area``'s two directions allows, less
+    Plotly's padding (an estimate for placing text, not Plotly's own layout)."""
+    span = np.maximum(np.ptp(every, 0), 1e-9)
+    scale = min((area[0] - 2 * PLOT_PAD) / span[0], (area[1] - 2 * PLOT_PAD) / span[1])
+    return (xy - (every.max(0) + every.min(0)) / 2) * scale * np.array([1.0, -1.0])  # (screen y runs down)
+
+
 def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float], height: float = 15,
                  area: tuple[float, float] = PLOT_AREA) -> list[tuple[float, float]]:
     """Where each star's name goes: a pixel offset (right, down) from the star to the middle of
@@ -251,17 +260,13 @@ def name_offsets(stars: np.ndarray, points: np.ndarray, widths: Sequence[float],
 
     Plotly does not keep text apart: each name set above its star, the names of close classes
     ran over each other (10 classes: "zigzag" over "wave", "ladder" under "cross-dot"). Here the
-    plot's scale is estimated (equal axes: the tighter of ``area``'s two directions), and each
+    plot's scale is estimated (``plot_pixels``), and each
     name, the most crowded star's first, takes a free spot around its star: one that covers no
     name placed before it and as few markers (stars and ``points``) as it can, inside the plot,
     the nearest such, right above the star where that is free (then below, then beside).
     ``widths``: each label's width in pixels."""
     every = np.concatenate([stars, points]) if len(points) else stars
-    span = np.maximum(np.ptp(every, 0), 1e-9)
-    scale = min((area[0] - 2 * PLOT_PAD) / span[0], (area[1] - 2 * PLOT_PAD) / span[1])
-    middle = (every.max(0) + every.min(0)) / 2
-    to_px = lambda xy: (xy - middle) * scale * np.array([1.0, -1.0])  # noqa: E731 (screen y runs down)
-    star_px, point_px = to_px(stars), to_px(points) if len(points) else np.zeros((0, 2))
+    star_px, point_px = plot_pixels(stars, every, area), plot_pixels(points.reshape(-1, 2), every, area)
     half_area = np.array(area) / 2  # (equal axes: Plotly widens the looser axis's range to fill the area)
     dx, dy = np.meshgrid(np.arange(-120, 121, 4.0), np.arange(-80, 81, 4.0))
     spots = np.stack([dx.ravel(), dy.ravel()], 1)

@@ -272,10 +272,7 @@ def label_boxes(fig) -> tuple[np.ndarray, np.ndarray]:
     with: each label's box (x0, y0, x1, y1), and each star's centre."""
     stars = np.array([(t.x[0], t.y[0]) for t in fig.data if t.marker.symbol == "star" and t.x[0] is not None])
     every = np.array([(x, y) for t in fig.data if t.x[0] is not None for x, y in zip(t.x, t.y)])
-    span = np.ptp(every, 0)
-    scale = min((viz.PLOT_AREA[0] - 2 * viz.PLOT_PAD) / span[0], (viz.PLOT_AREA[1] - 2 * viz.PLOT_PAD) / span[1])
-    middle = (every.max(0) + every.min(0)) / 2
-    star_px = (stars - middle) * scale * [1, -1]
+    star_px = viz.plot_pixels(stars, every)
     half = [(viz.text_width(html.unescape(a.text)) / 2 + 2, 7.5) for a in fig.layout.annotations]
     centres = star_px + [(a.ax, a.ay) for a in fig.layout.annotations]
     return np.concatenate([centres - half, centres + half], 1), star_px
